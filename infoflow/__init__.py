@@ -1,0 +1,14 @@
+"""infoflow: information flow in noisy deep networks (Goldfeld et al., 2019).
+
+The pipeline: data -> noisy model -> samples -> entropy -> MI -> metrics ->
+figures. The estimators are importable from here.
+"""
+
+from infoflow.entropy import gaussian_entropy
+from infoflow.entropy import log_mixture_density
+from infoflow.entropy import mixture_entropies
+from infoflow.entropy import mixture_entropy
+from infoflow.entropy import mixture_entropy_bounds
+from infoflow.estimate import Estimate
+
+__version__ = '0.1.0'

@@ -1,0 +1,55 @@
+"""Data sets of the paper (PAPER.md section 4), as numpy arrays in one common form.
+
+* :func:`szt`: the 12-bit task (original ``szt_var_u.mat`` or generated labels).
+* :func:`minimal_tanh`, :func:`minimal_lrelu`: the minimal examples.
+* :func:`load_mnist`: MNIST from the standard IDX files.
+
+All return a :class:`Dataset`. Files are looked up under ``data_dir``, default
+:func:`default_data_dir` (``$INFOFLOW_DATA_DIR``, else ``$XDG_CACHE_HOME/infoflow``,
+else ``~/.cache/infoflow``). Nothing here downloads.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from infoflow.data.base import (DATA_DIR_ENV, DataFormatError, DataNotFoundError, Dataset,
+                                default_data_dir)
+from infoflow.data.mnist import find_mnist_dir, load_mnist, read_idx
+from infoflow.data.szt import (SZT_FILENAME, generate_szt_labels, load_szt, pattern_codes,
+                               szt, szt_patterns)
+from infoflow.data.toy import minimal_lrelu, minimal_tanh
+
+DATASETS = ("szt", "minimal_tanh", "minimal_lrelu", "mnist")
+
+
+def load_dataset(name: str, data_dir: str | Path | None = None, **kwargs: Any) -> Dataset:
+  """Builds a data set by name (for configs).
+
+  Args:
+    name: one of ``DATASETS``.
+    data_dir: passed to the file-backed loaders (``szt``, ``mnist``); ignored by the toys.
+    **kwargs: loader keyword arguments (e.g. ``seed``, ``test_fraction``,
+      ``validation_size``, ``scale``).
+
+  Returns:
+    The :class:`Dataset`.
+  """
+  if name == "szt":
+    return szt(data_dir, **kwargs)
+  if name == "mnist":
+    return load_mnist(data_dir, **kwargs)
+  if name == "minimal_tanh":
+    return minimal_tanh(**kwargs)
+  if name == "minimal_lrelu":
+    return minimal_lrelu(**kwargs)
+  raise ValueError(f"Unknown data set {name!r}; expected one of {DATASETS}.")
+
+
+__all__ = [
+    "DATASETS", "DATA_DIR_ENV", "DataFormatError", "DataNotFoundError", "Dataset",
+    "SZT_FILENAME", "default_data_dir", "find_mnist_dir", "generate_szt_labels",
+    "load_dataset", "load_mnist", "load_szt", "minimal_lrelu", "minimal_tanh",
+    "pattern_codes", "read_idx", "szt", "szt_patterns",
+]
