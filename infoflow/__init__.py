@@ -10,5 +10,11 @@ from infoflow.entropy import mixture_entropies
 from infoflow.entropy import mixture_entropy
 from infoflow.entropy import mixture_entropy_bounds
 from infoflow.estimate import Estimate
+from infoflow.information import LayerInformation
+from infoflow.information import layer_information
+from infoflow.information import network_information
+from infoflow import data
+from infoflow import models
+from infoflow import sampling
 
 __version__ = '0.1.0'

@@ -1,0 +1,180 @@
+"""Noisy networks (Flax linen): Gaussian noise after every hidden activation.
+
+Hidden layer l computes S_l = f_l(T_{l-1}) (affine or convolution, then the
+activation) and T_l = S_l + Z_l with Z_l ~ N(0, beta^2 I), i.i.d. across
+units, layers and inputs; the next layer sees the noisy T_l. The output layer
+(logits) has no noise. With beta = 0, or `deterministic=True`, the network is
+the ordinary deterministic one.
+
+`GaussianNoise` is the one building block: it adds the noise and sows the
+pre-noise S_l into the `intermediates` collection under the name
+`PRE_NOISE`, which is how `infoflow.sampling` reads the layers' samples. A
+user's own module that calls `GaussianNoise` after its activations works with
+the samplers unchanged.
+
+Randomness comes only from the `'noise'` PRNG stream (`rngs={'noise': key}`);
+there is no hidden state.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+PRE_NOISE = 'pre_noise'
+NOISE_RNG = 'noise'
+
+ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
+    'tanh': jnp.tanh,
+    'relu': nn.relu,
+    # Slope 0.1, the paper's second minimal example.
+    'leaky_relu': lambda x: nn.leaky_relu(x, negative_slope=0.1),
+    'linear': lambda x: x,
+}
+
+
+def get_activation(name: str) -> Callable[[jax.Array], jax.Array]:
+  """The activation called `name`; a clear error lists the known ones."""
+  try:
+    return ACTIVATIONS[name]
+  except KeyError:
+    raise ValueError(f'unknown activation {name!r}; known: '
+                     f'{sorted(ACTIVATIONS)}') from None
+
+
+class GaussianNoise(nn.Module):
+  """T = S + beta Z, Z ~ N(0, I); records S in `intermediates`.
+
+  Attributes:
+    beta: noise standard deviation (>= 0). 0 gives the identity.
+  """
+
+  beta: float
+
+  @nn.compact
+  def __call__(self, x: jax.Array, *, deterministic: bool = False
+               ) -> jax.Array:
+    """Adds the noise.
+
+    Args:
+      x: pre-noise activations S of any shape.
+      deterministic: when True, no noise is added (noise-free evaluation).
+
+    Returns:
+      T, the same shape and dtype as `x`.
+    """
+    if self.beta < 0:
+      raise ValueError(f'beta must be >= 0, got {self.beta}.')
+    self.sow('intermediates', PRE_NOISE, x)
+    if deterministic or self.beta == 0:
+      return x
+    z = jax.random.normal(self.make_rng(NOISE_RNG), x.shape, x.dtype)
+    return x + self.beta * z
+
+
+class MLP(nn.Module):
+  """Noisy multilayer perceptron with a linear, noiseless output layer.
+
+  Attributes:
+    widths: hidden layer widths, e.g. (10, 7, 5, 4, 3) for the SZT network.
+    num_outputs: output (logit or regression) dimension.
+    activation: 'tanh', 'relu', 'leaky_relu' (slope 0.1) or 'linear'.
+    beta: noise standard deviation after every hidden activation.
+
+  Submodule names: `hidden_{l}` (Dense), `noise_{l}` (GaussianNoise) for
+  l = 0..L-1, and `output`.
+  """
+
+  widths: Sequence[int]
+  num_outputs: int
+  activation: str = 'tanh'
+  beta: float = 0.0
+
+  @nn.compact
+  def __call__(self, x: jax.Array, *, deterministic: bool = False
+               ) -> jax.Array:
+    """Args: x of shape (batch, ...); flattened. Returns (batch, num_outputs)."""
+    act = get_activation(self.activation)
+    x = x.reshape((x.shape[0], -1))
+    for l, width in enumerate(self.widths):
+      x = act(nn.Dense(width, name=f'hidden_{l}')(x))
+      x = GaussianNoise(self.beta, name=f'noise_{l}')(
+          x, deterministic=deterministic)
+    return nn.Dense(self.num_outputs, name='output')(x)
+
+
+class CNN(nn.Module):
+  """Small noisy CNN for MNIST: convolutions, max pooling, dense layers.
+
+  Each convolution (SAME padding, stride 1) is followed by the activation,
+  the noise, then 2x2 max pooling; then the dense hidden layers (activation,
+  noise); then a linear noiseless output. The default is the four-layer net
+  of the `mnist` configs: conv 8 (5x5) - conv 16 (5x5) - dense 10 - output.
+
+  Attributes:
+    conv_features: output channels of each convolution.
+    dense_widths: widths of the dense hidden layers.
+    num_outputs: number of classes.
+    activation: as in `MLP`.
+    beta: noise standard deviation.
+    kernel_size: convolution window.
+
+  Submodule names: `conv_{l}`, `hidden_{l}` (dense), `noise_{l}` numbered
+  over all hidden layers in order, `output`.
+  """
+
+  conv_features: Sequence[int] = (8, 16)
+  dense_widths: Sequence[int] = (10,)
+  num_outputs: int = 10
+  activation: str = 'relu'
+  beta: float = 0.0
+  kernel_size: int = 5
+
+  @nn.compact
+  def __call__(self, x: jax.Array, *, deterministic: bool = False
+               ) -> jax.Array:
+    """Args: x of shape (batch, height, width, channels). Returns logits."""
+    act = get_activation(self.activation)
+    layer = 0
+    for features in self.conv_features:
+      x = act(nn.Conv(features, (self.kernel_size, self.kernel_size),
+                      name=f'conv_{layer}')(x))
+      x = GaussianNoise(self.beta, name=f'noise_{layer}')(
+          x, deterministic=deterministic)
+      x = nn.max_pool(x, (2, 2), strides=(2, 2))
+      layer += 1
+    x = x.reshape((x.shape[0], -1))
+    for width in self.dense_widths:
+      x = act(nn.Dense(width, name=f'hidden_{layer}')(x))
+      x = GaussianNoise(self.beta, name=f'noise_{layer}')(
+          x, deterministic=deterministic)
+      layer += 1
+    return nn.Dense(self.num_outputs, name='output')(x)
+
+
+def pre_noise_activations(intermediates) -> dict[str, jax.Array]:
+  """The S_l sown by every `GaussianNoise`, in call (= layer) order.
+
+  Args:
+    intermediates: the `intermediates` collection returned by
+      `model.apply(..., mutable=['intermediates'])`.
+
+  Returns:
+    An ordered dict from the noise layer's path ('noise_0', 'block/noise_1',
+    ...) to its pre-noise activations (as passed to the layer).
+  """
+  found = {}
+
+  def walk(tree, prefix):
+    for name, value in tree.items():
+      if name == PRE_NOISE:
+        # sow appends to a tuple; one call per apply gives one entry.
+        found[prefix] = value[-1]
+      elif hasattr(value, 'items'):
+        walk(value, f'{prefix}/{name}' if prefix else name)
+
+  walk(intermediates, '')
+  return found
