@@ -1,0 +1,140 @@
+"""Per-epoch analysis of a network: information, then pluggable measures.
+
+`analyse` turns one network (parameters of one seed) into one metrics record
+in the format of docs/run_record.md: sample-propagation estimates of I(X;T_l)
+and I(T_l;Y) for the chosen layers of a noisy network, then every hook in
+`hooks` applied to the noise-free representations S_l(x) of the evaluation
+inputs. A hook is any function
+
+    hook(representations: dict[str, (m, d_l) array], labels: (m,) int array,
+         num_classes: int) -> dict[str, Any]
+
+whose result is merged into the record (JSON-serialisable values). The built-in
+hooks give the binning estimators and clustering measures of PAPER.md
+section 3; researchers add their own the same way.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping, Optional, Sequence
+
+import flax.linen as nn
+import jax
+import numpy as np
+
+from infoflow import binning
+from infoflow import clustering
+from infoflow import information
+from infoflow import sampling
+
+Hook = Callable[[Mapping[str, Any], np.ndarray, int], dict]
+
+
+def _pair(estimate) -> list[float]:
+  return [float(estimate.nats), float(estimate.stderr)]
+
+
+def information_record(infos: Mapping[str, information.LayerInformation]
+                       ) -> dict:
+  """{'layer': {'mi_input': [nats, stderr], ...}} for the run record."""
+  record = {}
+  for name, info in infos.items():
+    entry = {'mi_input': _pair(info.mi_input), 'entropy': _pair(info.entropy),
+             'conditional_entropy': _pair(info.conditional_entropy)}
+    if info.mi_label is not None:
+      entry['mi_label'] = _pair(info.mi_label)
+    record[name] = entry
+  return record
+
+
+def binning_hook(bin_sizes: Sequence[float]) -> Hook:
+  """H(Bin(T_l)) and I(Bin(T_l); Y) of every layer for several bin sizes."""
+  bin_sizes = [float(b) for b in bin_sizes]
+
+  def hook(representations, labels, num_classes):
+    names = list(representations)
+    result = binning.binned_information_all(
+        [representations[n] for n in names], labels, num_classes, bin_sizes)
+    entropy = np.asarray(result.entropy)
+    mi_label = np.asarray(result.mi_label)
+    record = {'bin_sizes': bin_sizes}
+    for i, name in enumerate(names):
+      record[name] = {'entropy': entropy[i].tolist(),
+                      'mi_label': mi_label[i].tolist()}
+    return {'binning': record}
+
+  return hook
+
+
+def clustering_hook(beta: float, *, k: int = 10,
+                    max_inputs_for_clusters: int = 5000) -> Hook:
+  """Class similarity, scatter ratio, k-NN agreement, beta-clusters per layer.
+
+  Args:
+    beta: the noise scale at which clusters are told apart (the network's
+      beta; for a deterministic net, the scale of interest).
+    k: neighbours for the k-NN label agreement.
+    max_inputs_for_clusters: skip the cluster count above this many inputs.
+  """
+
+  def hook(representations, labels, num_classes):
+    record = {}
+    for name, reps in representations.items():
+      sim = clustering.class_similarity(reps, labels, num_classes)
+      scatter = clustering.scatter_ratio(reps, labels, num_classes)
+      entry = {'within': float(sim.within), 'between': float(sim.between),
+               'gap': float(sim.gap), 'scatter_ratio': float(scatter.ratio),
+               'knn_agreement': float(clustering.knn_label_agreement(
+                   reps, labels, k=min(k, len(labels) - 1)))}
+      if len(labels) <= max_inputs_for_clusters:
+        clusters = clustering.num_distinguishable_clusters(reps, beta)
+        entry['num_clusters'] = int(clusters.num_clusters)
+        entry['cluster_entropy'] = float(clusters.entropy)
+      record[name] = entry
+    return {'clustering': record}
+
+  return hook
+
+
+def analyse(key: jax.Array, model: nn.Module, params: Any, inputs,
+            labels: np.ndarray, num_classes: int, *, beta: float,
+            estimated_layers: Sequence[str] = (), num_replicas: int = 100,
+            num_mc: int = 8192, num_mc_conditional: int = 64,
+            input_chunk: int = 256, hooks: Sequence[Hook] = (),
+            keep_representations: Optional[Sequence[str]] = None
+            ) -> tuple[dict, dict[str, np.ndarray]]:
+  """Metrics of one network at one epoch.
+
+  Args:
+    key: PRNG key of the analysis (sampling and Monte Carlo).
+    model, params: the network.
+    inputs: (m, ...) evaluation inputs, taken as uniform.
+    labels: (m,) their integer labels.
+    num_classes: number of classes.
+    beta: the network's noise std; information is estimated only if > 0.
+    estimated_layers: noise-layer names whose information is estimated.
+    num_replicas, num_mc, num_mc_conditional, input_chunk: estimator
+      settings (see `infoflow.information.network_information`).
+    hooks: measures applied to the noise-free representations.
+    keep_representations: layers whose noise-free representations are
+      returned (default: none).
+
+  Returns:
+    (record, representations): the record's 'information' and hook fields,
+    and {layer: (m, d_l) float32} for `keep_representations`.
+  """
+  variables = {'params': params}
+  record = {}
+  if beta > 0 and estimated_layers:
+    infos = information.network_information(
+        key, model, variables, inputs, beta, labels=labels,
+        num_classes=num_classes, num_replicas=num_replicas,
+        layers=list(estimated_layers), num_mc=num_mc,
+        num_mc_conditional=num_mc_conditional, input_chunk=input_chunk)
+    record['information'] = information_record(infos)
+  clean = {name: np.asarray(rep, np.float32) for name, rep in
+           sampling.noise_free_layers(model, variables, inputs).items()}
+  for hook in hooks:
+    record.update(hook(clean, labels, num_classes))
+  kept = {name: clean[name] for name in (keep_representations or ())}
+  return record, kept

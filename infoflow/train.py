@@ -1,0 +1,220 @@
+"""Training noisy networks: pure train steps and epochs, several seeds at once.
+
+Everything here is a pure function of explicit state and PRNG keys, so a run
+resumed from a checkpoint reproduces an uninterrupted run exactly:
+
+- the minibatch order of epoch e is a permutation drawn from
+  fold_in(shuffle_key, e);
+- the noise of step t is drawn from fold_in(noise_key, t);
+- an epoch is a `lax.scan` over its minibatches and a stretch of epochs a
+  `lax.fori_loop` with a traced trip count (one compilation for any length);
+- `num_seeds` independent runs are trained together with `jax.vmap` over a
+  leading seed axis of the state.
+
+Losses: softmax cross-entropy on the logits (classification, nats), or mean
+squared error against real targets (the leaky-ReLU minimal example). The last
+partial minibatch of an epoch is kept (padded and masked), so every training
+example is seen once per epoch.
+
+Orthonormality regularisation (PAPER.md section 4): after every update each
+hidden Dense kernel K (in x out) becomes K - alpha (K K^T K - K), which pulls
+its singular values towards 1.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import optax
+
+from infoflow import models
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class TrainState:
+  """Parameters, optimiser state, step and keys of one (or, vmapped, many) runs.
+
+  Attributes:
+    params: model parameters.
+    opt_state: optax state.
+    step: number of updates so far (int32 scalar).
+    epoch: number of completed epochs (int32 scalar).
+    shuffle_key: raw key data (uint32) of the minibatch order; raw so
+      that checkpoints store plain arrays.
+    noise_key: raw key data of the training noise.
+  """
+
+  params: Any
+  opt_state: Any
+  step: jax.Array
+  epoch: jax.Array
+  shuffle_key: jax.Array
+  noise_key: jax.Array
+
+
+def make_optimizer(name: str, learning_rate: float, **kwargs
+                   ) -> optax.GradientTransformation:
+  """An optax optimiser by name ('adam', 'sgd', 'momentum', 'adamw')."""
+  if name == 'adam':
+    return optax.adam(learning_rate, **kwargs)
+  if name == 'adamw':
+    return optax.adamw(learning_rate, **kwargs)
+  if name == 'sgd':
+    return optax.sgd(learning_rate, **kwargs)
+  if name == 'momentum':
+    return optax.sgd(learning_rate, momentum=kwargs.pop('momentum', 0.9),
+                     **kwargs)
+  raise ValueError(f'unknown optimizer {name!r}; known: adam, adamw, sgd, '
+                   'momentum.')
+
+
+def init_state(key: jax.Array, model: nn.Module,
+               optimizer: optax.GradientTransformation, example_input
+               ) -> TrainState:
+  """A fresh state: parameters from `key`, zero step and epoch."""
+  init_key, shuffle_key, noise_key = jax.random.split(key, 3)
+  params = model.init(init_key, example_input, deterministic=True)['params']
+  return TrainState(params=params, opt_state=optimizer.init(params),
+                    step=jnp.zeros((), jnp.int32),
+                    epoch=jnp.zeros((), jnp.int32),
+                    shuffle_key=jax.random.key_data(shuffle_key),
+                    noise_key=jax.random.key_data(noise_key))
+
+
+def init_states(key: jax.Array, num_seeds: int, model: nn.Module,
+                optimizer: optax.GradientTransformation, example_input
+                ) -> TrainState:
+  """`num_seeds` independent states stacked along a leading axis."""
+  keys = jax.random.split(key, num_seeds)
+  return jax.vmap(lambda k: init_state(k, model, optimizer, example_input))(
+      keys)
+
+
+def per_example_loss(outputs, targets, loss: str):
+  """Cross-entropy (targets: int labels) or squared error (float targets)."""
+  if loss == 'cross_entropy':
+    return optax.softmax_cross_entropy_with_integer_labels(outputs, targets)
+  if loss == 'mse':
+    return jnp.sum((outputs - targets) ** 2, axis=-1)
+  raise ValueError(f"unknown loss {loss!r}; known: 'cross_entropy', 'mse'.")
+
+
+def orthonormalize(params, alpha: float):
+  """K <- K - alpha (K K^T K - K) for every hidden Dense kernel (`hidden_*`)."""
+
+  def update(path, leaf):
+    names = [getattr(p, 'key', '') for p in path]
+    if (alpha and len(names) >= 2 and str(names[-2]).startswith('hidden_')
+        and names[-1] == 'kernel'):
+      k = leaf
+      return k - alpha * (k @ (k.T @ k) - k)
+    return leaf
+
+  return jax.tree_util.tree_map_with_path(update, params)
+
+
+def make_train_epochs(model: nn.Module,
+                      optimizer: optax.GradientTransformation, *,
+                      loss: str, batch_size: int, orthonormal_alpha: float = 0.0
+                      ) -> Callable[..., TrainState]:
+  """Builds `train_epochs(state, inputs, targets, num_epochs) -> state`.
+
+  The returned function trains one run (vmap it over seeds) for a traced
+  number of epochs on device-resident `inputs` (n, ...) and `targets` (n,)
+  or (n, k), with the noise on.
+  """
+
+  def loss_fn(params, x, y, mask, key):
+    outputs = model.apply({'params': params}, x, deterministic=False,
+                          rngs={models.NOISE_RNG: key})
+    losses = per_example_loss(outputs, y, loss)
+    return jnp.sum(losses * mask) / jnp.maximum(jnp.sum(mask), 1.0)
+
+  grad_fn = jax.grad(loss_fn)
+
+  def one_epoch(state: TrainState, inputs, targets) -> TrainState:
+    n = inputs.shape[0]
+    num_batches = -(-n // batch_size)
+    padded = num_batches * batch_size
+    shuffle_key = jax.random.wrap_key_data(state.shuffle_key)
+    noise_key = jax.random.wrap_key_data(state.noise_key)
+    order = jax.random.permutation(jax.random.fold_in(shuffle_key, state.epoch),
+                                   n)
+    order = jnp.concatenate([order, jnp.zeros(padded - n, order.dtype)])
+    mask = (jnp.arange(padded) < n).astype(inputs.dtype)
+    batches = (order.reshape(num_batches, batch_size),
+               mask.reshape(num_batches, batch_size))
+
+    def step(carry, batch):
+      params, opt_state, t = carry
+      idx, m = batch
+      key = jax.random.fold_in(noise_key, t)
+      grads = grad_fn(params, inputs[idx], targets[idx], m, key)
+      updates, opt_state = optimizer.update(grads, opt_state, params)
+      params = optax.apply_updates(params, updates)
+      params = orthonormalize(params, orthonormal_alpha)
+      return (params, opt_state, t + 1), None
+
+    (params, opt_state, t), _ = jax.lax.scan(
+        step, (state.params, state.opt_state, state.step), batches)
+    return dataclasses.replace(state, params=params, opt_state=opt_state,
+                               step=t, epoch=state.epoch + 1)
+
+  def train_epochs(state: TrainState, inputs, targets, num_epochs
+                   ) -> TrainState:
+    return jax.lax.fori_loop(0, num_epochs,
+                             lambda _, s: one_epoch(s, inputs, targets),
+                             state)
+
+  return train_epochs
+
+
+def make_evaluate(model: nn.Module, *, loss: str, batch_size: int = 1024
+                  ) -> Callable[..., dict[str, jax.Array]]:
+  """Builds `evaluate(params, inputs, targets, labels, key) -> metrics`.
+
+  Metrics: 'loss' and 'accuracy' noise-free, 'loss_noisy' and
+  'accuracy_noisy' with the noise on (one draw per example from `key`).
+  Accuracy compares the argmax of the outputs with `labels` (for the
+  regression example: the nearest target value is the predicted class, see
+  `launch`'s configs). Evaluated in chunks of `batch_size`.
+  """
+
+  def outputs_of(params, x, deterministic, key):
+    return model.apply({'params': params}, x, deterministic=deterministic,
+                       rngs={models.NOISE_RNG: key})
+
+  def evaluate(params, inputs, targets, labels, key, class_values=None):
+    n = inputs.shape[0]
+    chunks = -(-n // batch_size)
+    padded = chunks * batch_size
+    pad = lambda a: jnp.pad(a, [(0, padded - n)] + [(0, 0)] * (a.ndim - 1))
+    x = pad(inputs).reshape((chunks, batch_size) + inputs.shape[1:])
+    t = pad(targets).reshape((chunks, batch_size) + targets.shape[1:])
+    y = pad(labels).reshape(chunks, batch_size)
+    mask = (jnp.arange(padded) < n).reshape(chunks, batch_size)
+    keys = jax.random.split(key, chunks)
+
+    def one(args):
+      xb, tb, yb, mb, kb = args
+      out = {}
+      for suffix, deterministic in (('', True), ('_noisy', False)):
+        o = outputs_of(params, xb, deterministic, kb)
+        losses = per_example_loss(o, tb, loss)
+        if class_values is None:
+          predicted = jnp.argmax(o, axis=-1)
+        else:  # regression: the class whose target value is nearest
+          predicted = jnp.argmin(jnp.abs(o - class_values[None, :]), axis=-1)
+        out['loss' + suffix] = jnp.sum(losses * mb)
+        out['accuracy' + suffix] = jnp.sum((predicted == yb) * mb)
+      return out
+
+    sums = jax.lax.map(one, (x, t, y, mask, keys))
+    return {k: jnp.sum(v) / n for k, v in sums.items()}
+
+  return evaluate

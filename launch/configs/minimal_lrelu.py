@@ -1,0 +1,28 @@
+"""Two noisy leaky-ReLU neurons (slope 0.1) on X in {1, ..., 8}.
+
+X -> T1 = lrelu(w1 x + b1) + Z1 -> T2 = lrelu(w2 T1 + b2) + Z2 -> linear
+output, trained by mean squared error to the targets {1..4} -> 0,
+{5..8} -> 0.25 (PAPER.md section 4): the representations of each group
+cluster without any saturation. Settings (unknown in the paper): beta = 0.05,
+Adam 0.01, full batch, 3,000 epochs.
+"""
+
+from launch.configs import common
+
+
+def get_config():
+  c = common.base_config()
+  c.name = 'minimal_lrelu'
+  c.data.name = 'minimal_lrelu'
+  c.model.widths = (1, 1)
+  c.model.activation = 'leaky_relu'
+  c.model.beta = 0.05
+  c.loss = 'mse'
+  c.optimizer.learning_rate = 1e-2
+  c.batch_size = 8
+  c.num_epochs = 3000
+  c.analysis.num_points = 40
+  c.analysis.num_replicas = 200
+  c.analysis.num_mc_conditional = 256
+  c.analysis.bin_sizes = (0.05, 0.2)
+  return c

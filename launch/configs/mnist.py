@@ -1,0 +1,37 @@
+"""MNIST, a four-layer noisy CNN (PAPER.md section 4; architecture unknown).
+
+conv 8 (5x5, ReLU, noise, 2x2 max-pool) - conv 16 (same) - dense 10 (ReLU,
+noise) - 10 logits; beta = 0.05 on [0, 1] pixels. Adam 1e-3, batch 128,
+10 epochs, 5,000 training images held out for validation.
+
+Information is estimated only on the 10-unit dense layer: the plug-in needs
+~2^d samples for a small bias (PAPER.md section 2), which rules out the conv
+maps (6272 and 3136 units). The evaluation inputs are a fixed subset: the first
+1,000 test images (recorded in run.json), R = 20 replicas.
+"""
+
+from launch.configs import common
+
+
+def get_config():
+  c = common.base_config()
+  c.name = 'mnist'
+  c.data.name = 'mnist'
+  c.data.validation_size = 5000
+  c.model.kind = 'cnn'
+  c.model.activation = 'relu'
+  c.model.conv_features = (8, 16)
+  c.model.dense_widths = (10,)
+  c.model.beta = 0.05
+  c.optimizer.learning_rate = 1e-3
+  c.batch_size = 128
+  c.num_epochs = 10
+  c.analysis.num_points = 8
+  c.analysis.num_replicas = 20
+  c.analysis.estimated_layers = ('noise_2',)
+  c.analysis.num_eval_inputs = 1000
+  c.analysis.num_mc = 4096
+  c.analysis.num_mc_conditional = 32
+  c.analysis.bin_sizes = (0.1, 0.5)
+  c.analysis.representation_max_width = 16
+  return c

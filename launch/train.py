@@ -1,0 +1,341 @@
+r"""Trains a noisy network and records its information flow.
+
+    python -m launch.train --config=szt --workdir=runs/szt
+    python -m launch.train --config=szt --config.optimizer.learning_rate=1e-3
+
+`--config=NAME` picks `launch/configs/NAME.py` (an unknown name or field is an
+error that lists what exists). Outputs go to the workdir (docs/run_record.md):
+config.json, run.json, metrics.jsonl (one record per analysed epoch and seed,
+estimates with standard errors), representations/ and orbax checkpoints.
+Re-running the same command resumes from the last checkpoint and produces the
+same metrics as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging as pylogging
+import os
+import pathlib
+import sys
+import time
+from typing import Callable, Optional
+
+from absl import app
+from absl import flags
+from absl import logging
+import jax
+import jax.numpy as jnp
+from ml_collections import config_flags
+import numpy as np
+import orbax.checkpoint as ocp
+
+import infoflow
+from infoflow import analysis
+from infoflow import data as data_lib
+from infoflow import models
+from infoflow import train as train_lib
+from launch import configs
+
+_CONFIG = config_flags.DEFINE_config_file(
+    'config', None, 'Experiment: a name from launch/configs (e.g. szt).',
+    lock_config=True)
+_WORKDIR = flags.DEFINE_string(
+    'workdir', None, 'Output directory (default: runs/<config name>).')
+
+
+def analysis_epochs(num_epochs: int, num_points: int) -> list[int]:
+  """`num_points` epochs: 0, then log-spaced ones up to `num_epochs`.
+
+  Rounding merges the smallest log-spaced epochs, so the grid is refined
+  until `num_points` distinct epochs exist (or every epoch is taken).
+  """
+  wanted = min(num_points, num_epochs + 1)
+  epochs = {0, num_epochs}
+  size = max(wanted - 1, 1)
+  while len(epochs) < wanted:
+    grid = np.logspace(0, np.log10(max(num_epochs, 1)), size)
+    epochs = {0, num_epochs} | {int(round(e)) for e in grid}
+    size += 1
+  return sorted(epochs)
+
+
+def load_data(config) -> data_lib.Dataset:
+  """The config's data set (the data dir '' means the default lookup)."""
+  data_dir = config.data.data_dir or None
+  name = config.data.name
+  if name == 'szt':
+    return data_lib.szt(data_dir, seed=config.data.split_seed,
+                        test_fraction=config.data.test_fraction)
+  if name == 'mnist':
+    return data_lib.load_mnist(data_dir,
+                               validation_size=config.data.validation_size,
+                               seed=config.data.split_seed)
+  return data_lib.load_dataset(name)
+
+
+def evaluation_set(config, dataset) -> tuple[np.ndarray, np.ndarray, list]:
+  """Inputs and labels the information is measured on, and their indices.
+
+  Finite input sets (SZT, the toys): all inputs, or a fixed random subset of
+  `num_eval_inputs`. MNIST: the first `num_eval_inputs` test images.
+  """
+  count = config.analysis.num_eval_inputs
+  if dataset.index_train is not None:  # a finite set of inputs
+    x, y = dataset.x_all, dataset.y_all
+    if count and count < len(x):
+      rng = np.random.default_rng(config.data.split_seed)
+      indices = np.sort(rng.choice(len(x), count, replace=False))
+      return x[indices], y[indices], indices.tolist()
+    return x, y, list(range(len(x)))
+  count = count or len(dataset.x_test)
+  return (dataset.x_test[:count], dataset.y_test[:count],
+          list(range(min(count, len(dataset.x_test)))))
+
+
+def build_model(config, num_outputs: int):
+  m = config.model
+  if m.kind == 'mlp':
+    return models.MLP(widths=tuple(m.widths), num_outputs=num_outputs,
+                      activation=m.activation, beta=m.beta)
+  if m.kind == 'cnn':
+    return models.CNN(conv_features=tuple(m.conv_features),
+                      dense_widths=tuple(m.dense_widths),
+                      num_outputs=num_outputs, activation=m.activation,
+                      beta=m.beta)
+  raise ValueError(f"unknown model kind {m.kind!r}; known: 'mlp', 'cnn'.")
+
+
+def _targets(config, dataset, split):
+  if config.loss == 'mse':
+    targets = getattr(dataset, f'targets_{split}')
+    if targets is None:
+      raise ValueError(f'loss mse needs regression targets; data set '
+                       f'{dataset.name!r} has none.')
+    return targets
+  return getattr(dataset, f'y_{split}')
+
+
+def _class_values(config, dataset):
+  """For regression: the target value of each class (for accuracy)."""
+  if config.loss != 'mse':
+    return None
+  values = np.zeros(dataset.num_classes, np.float32)
+  for c in range(dataset.num_classes):
+    values[c] = dataset.targets_train[dataset.y_train == c, 0].mean()
+  return jnp.asarray(values)
+
+
+def _seed_slice(tree, seed):
+  return jax.tree.map(lambda a: a[seed], tree)
+
+
+def _read_records(path: pathlib.Path) -> list[dict]:
+  if not path.exists():
+    return []
+  return [json.loads(line) for line in path.read_text().splitlines() if line]
+
+
+class _Progress:
+  """One line per chunk: epoch, loss, accuracy, elapsed time and ETA."""
+
+  def __init__(self, start_epoch, num_epochs):
+    self.start = time.time()
+    self.start_epoch = start_epoch
+    self.num_epochs = num_epochs
+
+  def report(self, epoch, metrics):
+    elapsed = time.time() - self.start
+    done = epoch - self.start_epoch
+    eta = elapsed / done * (self.num_epochs - epoch) if done > 0 else 0.0
+    logging.info('epoch %d/%d  train loss %.4f acc %.4f  test loss %.4f '
+                 'acc %.4f  elapsed %.0fs  ETA %.0fs', epoch, self.num_epochs,
+                 metrics['train']['loss'], metrics['train']['accuracy'],
+                 metrics['test']['loss'], metrics['test']['accuracy'],
+                 elapsed, eta)
+
+
+def train_and_analyse(config, workdir: str,
+                      on_record: Optional[Callable[[dict], None]] = None
+                      ) -> list[dict]:
+  """Runs (or resumes) the experiment; returns every metrics record.
+
+  Args:
+    config: a config from `launch.configs`.
+    workdir: output directory (created).
+    on_record: called with each new record after it is written (tests use it
+      to simulate an interruption).
+  """
+  workdir = pathlib.Path(workdir)
+  workdir.mkdir(parents=True, exist_ok=True)
+  (workdir / 'config.json').write_text(config.to_json(indent=2))
+
+  dataset = load_data(config)
+  x_train = jnp.asarray(dataset.x_train)
+  t_train = jnp.asarray(_targets(config, dataset, 'train'))
+  y_train = jnp.asarray(dataset.y_train)
+  has_test = len(dataset.x_test) > 0
+  x_test = jnp.asarray(dataset.x_test if has_test else dataset.x_train)
+  t_test = jnp.asarray(_targets(config, dataset, 'test' if has_test
+                                else 'train'))
+  y_test = jnp.asarray(dataset.y_test if has_test else dataset.y_train)
+  eval_x, eval_y, eval_indices = evaluation_set(config, dataset)
+  class_values = _class_values(config, dataset)
+  num_outputs = (dataset.num_classes if config.loss != 'mse'
+                 else t_train.shape[-1])
+
+  model = build_model(config, num_outputs)
+  optimizer = train_lib.make_optimizer(config.optimizer.name,
+                                       config.optimizer.learning_rate)
+  root = jax.random.key(config.seed)
+  init_key, eval_key, analysis_key = jax.random.split(root, 3)
+  states = train_lib.init_states(init_key, config.num_seeds, model, optimizer,
+                                 x_train[:1])
+  train_epochs = jax.jit(jax.vmap(
+      train_lib.make_train_epochs(
+          model, optimizer, loss=config.loss, batch_size=config.batch_size,
+          orthonormal_alpha=config.orthonormal_alpha),
+      in_axes=(0, None, None, None)))
+  evaluate = jax.jit(jax.vmap(
+      train_lib.make_evaluate(model, loss=config.loss),
+      in_axes=(0, None, None, None, None, None)))
+
+  layer_widths = {name: int(np.prod(s.shape[1:])) for name, s in
+                  infoflow.sampling.noise_free_layers(
+                      model, {'params': _seed_slice(states.params, 0)},
+                      eval_x[:1]).items()}
+  beta = float(config.model.beta)
+  estimated = list(config.analysis.estimated_layers) or list(layer_widths)
+  epochs = analysis_epochs(config.num_epochs, config.analysis.num_points)
+  run_info = {
+      'config': config.name, 'data_source': dataset.source,
+      'num_classes': dataset.num_classes, 'beta': beta,
+      'layers': layer_widths,
+      'estimated_layers': estimated if beta > 0 else [],
+      'num_eval_inputs': len(eval_x), 'eval_indices': eval_indices,
+      'analysis_epochs': epochs, 'num_seeds': config.num_seeds,
+      'num_replicas': config.analysis.num_replicas,
+      'infoflow_version': infoflow.__version__}
+  (workdir / 'run.json').write_text(json.dumps(run_info, indent=1))
+
+  hooks = []
+  if config.analysis.binning:
+    hooks.append(analysis.binning_hook(config.analysis.bin_sizes))
+  if config.analysis.clustering:
+    cluster_beta = config.analysis.cluster_beta or beta or 0.005
+    hooks.append(analysis.clustering_hook(cluster_beta))
+  kept = [n for n, w in layer_widths.items()
+          if w <= config.analysis.representation_max_width]
+
+  # Resume from the last checkpoint, dropping records written after it.
+  manager = ocp.CheckpointManager(
+      (workdir / 'checkpoints').absolute(),
+      options=ocp.CheckpointManagerOptions(max_to_keep=config.checkpoint.keep))
+  metrics_path = workdir / 'metrics.jsonl'
+  records = _read_records(metrics_path)
+  start_epoch = 0
+  if manager.latest_step() is not None:
+    start_epoch = int(manager.latest_step())
+    states = manager.restore(start_epoch,
+                             args=ocp.args.StandardRestore(states))
+    records = [r for r in records if r['epoch'] <= start_epoch]
+    logging.info('resumed from epoch %d (%s)', start_epoch, workdir)
+  else:
+    records = []
+  metrics_path.write_text(''.join(json.dumps(r) + '\n' for r in records))
+
+  progress = _Progress(start_epoch, config.num_epochs)
+  log_every = config.log_every_epochs or max(config.num_epochs // 100, 1)
+  start_time = time.time()
+
+  def eval_metrics(states, epoch):
+    key = jax.random.fold_in(eval_key, epoch)
+    train = evaluate(states.params, x_train, t_train, y_train, key,
+                     class_values)
+    test = evaluate(states.params, x_test, t_test, y_test, key, class_values)
+    return {'train': jax.tree.map(np.asarray, train),
+            'test': jax.tree.map(np.asarray, test)}
+
+  epoch = start_epoch
+  for target in [e for e in epochs if e > start_epoch or
+                 (e == 0 and start_epoch == 0 and not records)]:
+    while epoch < target:
+      chunk = min(log_every - epoch % log_every, target - epoch)
+      states = train_epochs(states, x_train, t_train, jnp.int32(chunk))
+      epoch += chunk
+      if epoch % log_every == 0 or epoch == config.num_epochs:
+        m = eval_metrics(states, epoch)
+        progress.report(epoch, jax.tree.map(lambda a: float(a.mean()), m))
+    metrics = eval_metrics(states, epoch)
+    for seed in range(config.num_seeds):
+      key = jax.random.fold_in(jax.random.fold_in(analysis_key, epoch), seed)
+      record, reps = analysis.analyse(
+          key, model, _seed_slice(states.params, seed), eval_x, eval_y,
+          dataset.num_classes, beta=beta, estimated_layers=estimated,
+          num_replicas=config.analysis.num_replicas,
+          num_mc=config.analysis.num_mc,
+          num_mc_conditional=config.analysis.num_mc_conditional,
+          input_chunk=config.analysis.input_chunk, hooks=hooks,
+          keep_representations=kept if seed == 0 else ())
+      record = {'epoch': epoch, 'seed': seed,
+                'step': int(states.step[seed]),
+                'wall_time': time.time() - start_time,
+                'train': {k: float(v[seed]) for k, v in
+                          metrics['train'].items()},
+                'test': {k: float(v[seed]) for k, v in
+                         metrics['test'].items()},
+                **record}
+      if reps:
+        (workdir / 'representations').mkdir(exist_ok=True)
+        np.savez_compressed(
+            workdir / 'representations' / f'epoch_{epoch:06d}.npz',
+            labels=np.asarray(eval_y, np.int32), **reps)
+      with metrics_path.open('a') as f:
+        f.write(json.dumps(record) + '\n')
+      records.append(record)
+      if on_record is not None:
+        on_record(record)
+    manager.save(epoch, args=ocp.args.StandardSave(states), force=True)
+    manager.wait_until_finished()
+    info = records[-1].get('information', {})
+    logging.info('analysed epoch %d: %s', epoch, '  '.join(
+        f'{n} I(X;T)={v["mi_input"][0] / np.log(2):.3f} bits'
+        for n, v in info.items()))
+  manager.close()
+  logging.info('done: %d records in %s', len(records), metrics_path)
+  return records
+
+
+class _QuietOrbax(pylogging.Filter):
+  """Drops orbax's per-save INFO chatter from the progress log."""
+
+  def filter(self, record):
+    return (record.levelno >= pylogging.WARNING
+            or f'{os.sep}orbax{os.sep}' not in record.pathname)
+
+
+def main(argv):
+  logging.get_absl_handler().addFilter(_QuietOrbax())
+  if len(argv) > 1:
+    raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+  config = _CONFIG.value
+  if config is None:
+    raise app.UsageError('--config=NAME is required; available: '
+                         + ', '.join(configs.available()))
+  workdir = _WORKDIR.value or os.path.join('runs', config.name)
+  train_and_analyse(config, workdir)
+  print(f'outputs in {workdir}: config.json, run.json, metrics.jsonl, '
+        f'representations/, checkpoints/.  Plot them: python -m launch.plot '
+        f'--workdir={workdir}')
+
+
+def run():
+  try:
+    argv = configs.resolve_argv(sys.argv)
+  except ValueError as error:
+    sys.exit(f'error: {error}')
+  app.run(main, argv=argv)
+
+
+if __name__ == '__main__':
+  run()

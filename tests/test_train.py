@@ -1,0 +1,185 @@
+"""Tests of training (infoflow.train) and the launcher (launch.train)."""
+
+import json
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from infoflow import models
+from infoflow import train as train_lib
+from launch import configs
+from launch import train as launcher
+
+
+def _tiny_config(**overrides):
+  config = configs.get_config('tiny')
+  config.num_epochs = 12
+  config.analysis.num_points = 3
+  config.analysis.num_eval_inputs = 128
+  for key, value in overrides.items():
+    target = config
+    *parents, leaf = key.split('.')
+    for p in parents:
+      target = target[p]
+    target[leaf] = value
+  return config
+
+
+@pytest.fixture(scope='module')
+def finished_run(tmp_path_factory):
+  workdir = tmp_path_factory.mktemp('full')
+  records = launcher.train_and_analyse(_tiny_config(num_seeds=2), workdir)
+  return workdir, records
+
+
+def _without_time(records):
+  return [{k: v for k, v in r.items() if k != 'wall_time'} for r in records]
+
+
+def test_tiny_run_end_to_end(finished_run):
+  workdir, records = finished_run
+  lines = (workdir / 'metrics.jsonl').read_text().splitlines()
+  assert [json.loads(line) for line in lines] == records
+  run = json.loads((workdir / 'run.json').read_text())
+  epochs = run['analysis_epochs']
+  assert epochs[0] == 0 and epochs[-1] == 12
+  assert [(r['epoch'], r['seed']) for r in records] == [
+      (e, s) for e in epochs for s in (0, 1)]
+  first = [r for r in records if r['epoch'] == 0]
+  last = [r for r in records if r['epoch'] == 12]
+  for a, b in zip(first, last):
+    assert b['train']['loss'] < a['train']['loss']  # the loss falls
+  # Two seeds are two different networks.
+  assert last[0]['train']['loss'] != last[1]['train']['loss']
+  for r in records:
+    for name in ('noise_0', 'noise_1'):
+      mi, stderr = r['information'][name]['mi_input']
+      assert 0 <= mi <= np.log(128) + 4 * stderr and stderr >= 0
+      assert len(r['information'][name]['mi_label']) == 2
+      assert len(r['binning'][name]['entropy']) == 3
+      assert 0 <= r['clustering'][name]['knn_agreement'] <= 1
+    for split in ('train', 'test'):
+      assert set(r[split]) == {'loss', 'accuracy', 'loss_noisy',
+                               'accuracy_noisy'}
+  saved = np.load(workdir / 'representations' / 'epoch_000012.npz')
+  assert saved['noise_1'].shape == (128, 2) and saved['labels'].shape == (128,)
+  assert json.loads((workdir / 'config.json').read_text())['name'] == 'tiny'
+
+
+def test_resume_reproduces_uninterrupted_run(finished_run, tmp_path):
+  _, uninterrupted = finished_run
+
+  class Interrupt(Exception):
+    pass
+
+  def stop_after_first_epoch(record):
+    if record['epoch'] >= 1 and record['seed'] == 1:
+      raise Interrupt
+
+  config = _tiny_config(num_seeds=2)
+  with pytest.raises(Interrupt):
+    launcher.train_and_analyse(config, tmp_path,
+                               on_record=stop_after_first_epoch)
+  # The interruption came after the epoch-1 records but before their
+  # checkpoint: the rerun resumes at epoch 0 and redoes epoch 1.
+  resumed = launcher.train_and_analyse(config, tmp_path)
+  assert _without_time(resumed) == _without_time(uninterrupted)
+  lines = (tmp_path / 'metrics.jsonl').read_text().splitlines()
+  assert _without_time([json.loads(x) for x in lines]) == _without_time(
+      uninterrupted)
+
+
+def test_analysis_epochs_are_log_spaced():
+  epochs = launcher.analysis_epochs(10_000, 90)
+  assert epochs[0] == 0 and epochs[-1] == 10_000
+  assert 80 <= len(epochs) <= 91
+  assert epochs == sorted(set(epochs))
+  ratios = np.diff(np.log(np.array(epochs[20:], float)))
+  assert ratios.max() < 3 * ratios.min()
+
+
+def test_orthonormality_step():
+  rng = np.random.default_rng(0)
+  kernel = jnp.asarray(rng.normal(size=(6, 4)) * 0.5, jnp.float32)
+  params = {'hidden_0': {'kernel': kernel, 'bias': jnp.ones(4)},
+            'output': {'kernel': kernel, 'bias': jnp.ones(4)}}
+  deviation = lambda k: float(jnp.linalg.norm(k.T @ k - jnp.eye(4)))
+  before = deviation(kernel)
+  for _ in range(200):
+    params = train_lib.orthonormalize(params, 0.1)
+  assert deviation(params['hidden_0']['kernel']) < 1e-3 < before
+  # The output layer is not regularised, nor are biases.
+  np.testing.assert_array_equal(params['output']['kernel'], kernel)
+  np.testing.assert_array_equal(params['hidden_0']['bias'], jnp.ones(4))
+  orthonormal = jnp.eye(6, 4)
+  same = train_lib.orthonormalize({'hidden_1': {'kernel': orthonormal}}, 0.3)
+  np.testing.assert_allclose(same['hidden_1']['kernel'], orthonormal,
+                             atol=1e-6)
+
+
+def test_train_epochs_fits_minimal_lrelu_regression():
+  model = models.MLP(widths=(1, 1), num_outputs=1, activation='leaky_relu',
+                     beta=0.01)
+  optimizer = train_lib.make_optimizer('adam', 0.02)
+  x = jnp.arange(1.0, 9.0)[:, None]
+  targets = jnp.where(x > 4.5, 0.25, 0.0)
+  labels = (x[:, 0] > 4.5).astype(jnp.int32)
+  state = train_lib.init_state(jax.random.key(0), model, optimizer, x[:1])
+  train_epochs = jax.jit(train_lib.make_train_epochs(
+      model, optimizer, loss='mse', batch_size=8))
+  evaluate = jax.jit(train_lib.make_evaluate(model, loss='mse'))
+  values = jnp.array([0.0, 0.25])
+  before = evaluate(state.params, x, targets, labels, jax.random.key(1),
+                    values)
+  state = train_epochs(state, x, targets, 1500)
+  after = evaluate(state.params, x, targets, labels, jax.random.key(1),
+                   values)
+  assert int(state.epoch) == 1500 and int(state.step) == 1500
+  assert float(after['loss']) < 0.1 * float(before['loss'])
+  assert float(after['accuracy']) == 1.0
+
+
+def test_config_names_and_overrides():
+  names = configs.available()
+  for required in ('minimal_tanh', 'minimal_lrelu', 'szt', 'szt_relu',
+                   'szt_orthonormal', 'szt_deterministic', 'mnist',
+                   'mnist_deterministic'):
+    assert required in names
+    assert configs.get_config(required).name == required
+  argv = configs.resolve_argv(['prog', '--config=szt',
+                               '--config.optimizer.learning_rate=1e-3'])
+  assert argv[1].endswith('szt.py') and argv[2].endswith('=1e-3')
+  with pytest.raises(ValueError, match='available: .*szt_relu'):
+    configs.resolve_argv(['prog', '--config=nope'])
+  with pytest.raises(ValueError, match='fields of optimizer: .*learning_rate'):
+    configs.resolve_argv(['prog', '--config=szt',
+                          '--config.optimizer.learnin_rate=1'])
+  with pytest.raises(ValueError, match='unknown optimizer'):
+    train_lib.make_optimizer('adagrad2', 0.1)
+
+
+def test_launcher_command_line(tmp_path):
+  def launch(*args):
+    return subprocess.run([sys.executable, '-m', 'launch.train', *args],
+                          capture_output=True, text=True, timeout=300)
+
+  bad = launch('--config=nope')
+  assert bad.returncode != 0 and 'available:' in bad.stderr
+  bad_field = launch('--config=tiny', '--config.num_epoch=3')
+  assert bad_field.returncode != 0 and 'num_epochs' in bad_field.stderr
+  ok = launch('--config=tiny', '--config.num_epochs=2',
+              '--config.analysis.num_points=2',
+              '--config.analysis.clustering=False',
+              '--config.analysis.num_eval_inputs=64',
+              f'--workdir={tmp_path}')
+  assert ok.returncode == 0, ok.stderr[-2000:]
+  config = json.loads((tmp_path / 'config.json').read_text())
+  assert config['num_epochs'] == 2 and not config['analysis']['clustering']
+  records = [json.loads(x) for x in
+             (tmp_path / 'metrics.jsonl').read_text().splitlines()]
+  assert [r['epoch'] for r in records] == [0, 2]
+  assert 'clustering' not in records[0] and 'binning' in records[0]
