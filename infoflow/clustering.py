@@ -16,7 +16,6 @@ Entropies are in nats (bits = nats / ln 2). Everything except
 from __future__ import annotations
 
 import functools
-import math
 from typing import NamedTuple, Optional
 
 import chex

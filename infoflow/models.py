@@ -12,8 +12,10 @@ pre-noise S_l into the `intermediates` collection under the name
 user's own module that calls `GaussianNoise` after its activations works with
 the samplers unchanged.
 
-Randomness comes only from the `'noise'` PRNG stream (`rngs={'noise': key}`);
-there is no hidden state.
+Randomness comes only from the `'noise'` PRNG stream (`rngs={'noise': key}`),
+or, when the caller supplies it, from standard normal draws passed in the
+`given_noise` variable collection (`{'noise_0': {'z': ...}, ...}`); there is
+no hidden state.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ import jax.numpy as jnp
 
 PRE_NOISE = 'pre_noise'
 NOISE_RNG = 'noise'
+# Optional variable collection of caller-drawn standard normal noise, one
+# entry {'z': array shaped like S} per noise layer, at the layer's path.
+GIVEN_NOISE = 'given_noise'
 
 ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     'tanh': jnp.tanh,
@@ -71,7 +76,12 @@ class GaussianNoise(nn.Module):
     self.sow('intermediates', PRE_NOISE, x)
     if deterministic or self.beta == 0:
       return x
-    z = jax.random.normal(self.make_rng(NOISE_RNG), x.shape, x.dtype)
+    if self.has_variable(GIVEN_NOISE, 'z'):
+      # Standard normal noise supplied by the caller (the trainer draws a
+      # whole epoch's noise in one call, which is much faster on CPU).
+      z = self.get_variable(GIVEN_NOISE, 'z')
+    else:
+      z = jax.random.normal(self.make_rng(NOISE_RNG), x.shape, x.dtype)
     return x + self.beta * z
 
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from infoflow import train as train_lib
 from launch import configs
-from launch import train as launcher
+from launch import experiment
 
 _CONFIG = flags.DEFINE_string('config', 'szt', 'Config name.')
 _EPOCHS = flags.DEFINE_integer('num_epochs', 10_000, 'Epochs to train.')
@@ -30,10 +30,10 @@ _SEEDS = flags.DEFINE_list('seeds', ['1', '8'], 'Seed counts to compare.')
 
 def time_training(config, num_seeds: int, num_epochs: int):
   """Seconds to train `num_seeds` vmapped runs for `num_epochs` epochs."""
-  dataset = launcher.load_data(config)
+  dataset = experiment.load_data(config)
   x = jnp.asarray(dataset.x_train)
-  targets = jnp.asarray(launcher._targets(config, dataset, 'train'))  # pylint: disable=protected-access
-  model = launcher.build_model(config, dataset.num_classes)
+  targets = jnp.asarray(experiment.targets(config, dataset, 'train'))
+  model = experiment.build_model(config, dataset.num_classes)
   optimizer = train_lib.make_optimizer(config.optimizer.name,
                                        config.optimizer.learning_rate)
   states = train_lib.init_states(jax.random.key(config.seed), num_seeds,

@@ -22,7 +22,6 @@ import time
 from typing import Callable, Optional
 
 from absl import app
-from absl import flags
 from absl import logging
 import jax
 import jax.numpy as jnp
@@ -32,16 +31,15 @@ import orbax.checkpoint as ocp
 
 import infoflow
 from infoflow import analysis
-from infoflow import data as data_lib
-from infoflow import models
 from infoflow import train as train_lib
+from launch import common_flags
 from launch import configs
+from launch import experiment
 
 _CONFIG = config_flags.DEFINE_config_file(
     'config', None, 'Experiment: a name from launch/configs (e.g. szt).',
     lock_config=True)
-_WORKDIR = flags.DEFINE_string(
-    'workdir', None, 'Output directory (default: runs/<config name>).')
+_WORKDIR = common_flags.WORKDIR
 
 
 def analysis_epochs(num_epochs: int, num_points: int) -> list[int]:
@@ -58,72 +56,6 @@ def analysis_epochs(num_epochs: int, num_points: int) -> list[int]:
     epochs = {0, num_epochs} | {int(round(e)) for e in grid}
     size += 1
   return sorted(epochs)
-
-
-def load_data(config) -> data_lib.Dataset:
-  """The config's data set (the data dir '' means the default lookup)."""
-  data_dir = config.data.data_dir or None
-  name = config.data.name
-  if name == 'szt':
-    return data_lib.szt(data_dir, seed=config.data.split_seed,
-                        test_fraction=config.data.test_fraction)
-  if name == 'mnist':
-    return data_lib.load_mnist(data_dir,
-                               validation_size=config.data.validation_size,
-                               seed=config.data.split_seed)
-  return data_lib.load_dataset(name)
-
-
-def evaluation_set(config, dataset) -> tuple[np.ndarray, np.ndarray, list]:
-  """Inputs and labels the information is measured on, and their indices.
-
-  Finite input sets (SZT, the toys): all inputs, or a fixed random subset of
-  `num_eval_inputs`. MNIST: the first `num_eval_inputs` test images.
-  """
-  count = config.analysis.num_eval_inputs
-  if dataset.index_train is not None:  # a finite set of inputs
-    x, y = dataset.x_all, dataset.y_all
-    if count and count < len(x):
-      rng = np.random.default_rng(config.data.split_seed)
-      indices = np.sort(rng.choice(len(x), count, replace=False))
-      return x[indices], y[indices], indices.tolist()
-    return x, y, list(range(len(x)))
-  count = count or len(dataset.x_test)
-  return (dataset.x_test[:count], dataset.y_test[:count],
-          list(range(min(count, len(dataset.x_test)))))
-
-
-def build_model(config, num_outputs: int):
-  m = config.model
-  if m.kind == 'mlp':
-    return models.MLP(widths=tuple(m.widths), num_outputs=num_outputs,
-                      activation=m.activation, beta=m.beta)
-  if m.kind == 'cnn':
-    return models.CNN(conv_features=tuple(m.conv_features),
-                      dense_widths=tuple(m.dense_widths),
-                      num_outputs=num_outputs, activation=m.activation,
-                      beta=m.beta)
-  raise ValueError(f"unknown model kind {m.kind!r}; known: 'mlp', 'cnn'.")
-
-
-def _targets(config, dataset, split):
-  if config.loss == 'mse':
-    targets = getattr(dataset, f'targets_{split}')
-    if targets is None:
-      raise ValueError(f'loss mse needs regression targets; data set '
-                       f'{dataset.name!r} has none.')
-    return targets
-  return getattr(dataset, f'y_{split}')
-
-
-def _class_values(config, dataset):
-  """For regression: the target value of each class (for accuracy)."""
-  if config.loss != 'mse':
-    return None
-  values = np.zeros(dataset.num_classes, np.float32)
-  for c in range(dataset.num_classes):
-    values[c] = dataset.targets_train[dataset.y_train == c, 0].mean()
-  return jnp.asarray(values)
 
 
 def _seed_slice(tree, seed):
@@ -170,21 +102,21 @@ def train_and_analyse(config, workdir: str,
   workdir.mkdir(parents=True, exist_ok=True)
   (workdir / 'config.json').write_text(config.to_json(indent=2))
 
-  dataset = load_data(config)
+  dataset = experiment.load_data(config)
   x_train = jnp.asarray(dataset.x_train)
-  t_train = jnp.asarray(_targets(config, dataset, 'train'))
+  t_train = jnp.asarray(experiment.targets(config, dataset, 'train'))
   y_train = jnp.asarray(dataset.y_train)
   has_test = len(dataset.x_test) > 0
   x_test = jnp.asarray(dataset.x_test if has_test else dataset.x_train)
-  t_test = jnp.asarray(_targets(config, dataset, 'test' if has_test
+  t_test = jnp.asarray(experiment.targets(config, dataset, 'test' if has_test
                                 else 'train'))
   y_test = jnp.asarray(dataset.y_test if has_test else dataset.y_train)
-  eval_x, eval_y, eval_indices = evaluation_set(config, dataset)
-  class_values = _class_values(config, dataset)
+  eval_x, eval_y, eval_indices = experiment.evaluation_set(config, dataset)
+  class_values = experiment.class_values(config, dataset)
   num_outputs = (dataset.num_classes if config.loss != 'mse'
                  else t_train.shape[-1])
 
-  model = build_model(config, num_outputs)
+  model = experiment.build_model(config, num_outputs)
   optimizer = train_lib.make_optimizer(config.optimizer.name,
                                        config.optimizer.learning_rate)
   root = jax.random.key(config.seed)

@@ -1,0 +1,203 @@
+"""Helpers shared by the figures: seeds and epochs, units, axes, grids."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple, Optional
+
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.figure import Figure
+
+LN2 = math.log(2.0)
+# Inches per panel: readable at README width with 3 panels side by side.
+PANEL_WIDTH = 4.0
+PANEL_HEIGHT = 3.2
+EPOCH_LABEL = 'epoch (log scale, linear below 1)'
+PM = '\u00b1'  # plus-minus sign
+
+
+class NothingToPlot(ValueError):
+  """The data lack what a figure needs; the message says what is missing."""
+
+
+def unit_scale(units: str) -> float:
+  """Factor from nats (the run record's unit) to ``units``."""
+  if units == 'nats':
+    return 1.0
+  if units == 'bits':
+    return 1.0 / LN2
+  raise ValueError(f"units must be 'bits' or 'nats'; got {units!r}.")
+
+
+def _finite(x) -> float:
+  try:
+    x = float(x)
+  except (TypeError, ValueError):  # JSON null, or not a number
+    return np.nan
+  return x if math.isfinite(x) else np.nan
+
+
+def value_stderr(entry) -> tuple[float, float]:
+  """``(value, stderr)`` of a scalar or a ``[value, stderr]`` pair.
+
+  Non-finite or null entries (JSON ``NaN``, ``Infinity``, ``null``) become
+  NaN, which the figures leave out; a scalar has no stderr (NaN).
+  """
+  if isinstance(entry, (list, tuple)):
+    value = _finite(entry[0]) if entry else np.nan
+    err = _finite(entry[1]) if len(entry) > 1 else np.nan
+    return value, err
+  return _finite(entry), np.nan
+
+
+def dig(record: Mapping[str, Any], *keys):
+  """``record[k0][k1]...``, or None where any level is absent."""
+  node = record
+  for key in keys:
+    if not isinstance(node, Mapping) or key not in node:
+      return None
+    node = node[key]
+  return node
+
+
+class Series(NamedTuple):
+  """One quantity over epochs for every seed.
+
+  Attributes:
+    epochs: ``(E,)`` sorted epochs at which some seed has a value.
+    values: ``(S, E)``, NaN where a seed has no value at that epoch.
+    stderr: ``(S, E)``, NaN where no standard error was recorded.
+  """
+  epochs: np.ndarray
+  values: np.ndarray
+  stderr: np.ndarray
+
+  def mean(self) -> np.ndarray:
+    """Mean over seeds of the finite values, ``(E,)``."""
+    ok = np.isfinite(self.values)
+    total = np.where(ok, self.values, 0.0).sum(axis=0)
+    count = ok.sum(axis=0)
+    return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
+def collect(records: Sequence[Mapping[str, Any]],
+            getter: Callable[[Mapping[str, Any]], Any]) -> Optional[Series]:
+  """Gathers ``getter(record)`` (scalar or ``[value, stderr]``) by seed.
+
+  Records where ``getter`` returns None are ignored; returns None when no
+  record has a value (the field is absent from the run).
+  """
+  found = []
+  for r in records:
+    entry = getter(r)
+    if entry is not None:
+      found.append((int(r.get('seed', 0)), int(r['epoch']), entry))
+  if not found:
+    return None
+  seeds = sorted({s for s, _, _ in found})
+  epochs = np.array(sorted({e for _, e, _ in found}))
+  values = np.full((len(seeds), len(epochs)), np.nan)
+  stderr = np.full_like(values, np.nan)
+  for seed, epoch, entry in found:
+    i, j = seeds.index(seed), int(np.searchsorted(epochs, epoch))
+    values[i, j], stderr[i, j] = value_stderr(entry)
+  return Series(epochs, values, stderr)
+
+
+def draw_series(ax, series: Series, *, scale: float = 1.0, color=None,
+                label: Optional[str] = None, linestyle: str = '-',
+                spread: str = 'minmax'):
+  """Line over epochs with an uncertainty band.
+
+  One seed: the values with a +-1 stderr band (when stderrs were recorded).
+  Several seeds: the mean over seeds, and a band of the min-max (``spread=
+  'minmax'``) or +-1 standard deviation (``'std'``) across seeds; the seed
+  spread is what matters then (it dwarfs the estimators' stderr).
+  """
+  if spread not in ('minmax', 'std'):
+    raise ValueError(f"spread must be 'minmax' or 'std'; got {spread!r}.")
+  x, values = series.epochs, series.values * scale
+  if values.shape[0] == 1:
+    centre, err = values[0], series.stderr[0] * scale
+    low, high = centre - err, centre + err
+  else:
+    centre = series.mean() * scale
+    masked = np.ma.masked_invalid(values)
+    if spread == 'minmax':
+      low, high = masked.min(axis=0), masked.max(axis=0)
+    else:
+      std = masked.std(axis=0)
+      low, high = centre - std, centre + std
+    low, high = np.ma.filled(low, np.nan), np.ma.filled(high, np.nan)
+  line, = ax.plot(x, centre, color=color, label=label, linestyle=linestyle,
+                  marker='.' if len(x) < 30 else None, markersize=4)
+  if np.any(np.isfinite(low) & (high > low)):
+    ax.fill_between(x, low, high, color=line.get_color(), alpha=0.25,
+                    linewidth=0)
+  return line
+
+
+def band_note(records: Sequence[Mapping[str, Any]], spread: str) -> str:
+  """What the band around a line means, for titles."""
+  num_seeds = len({int(r.get('seed', 0)) for r in records})
+  if num_seeds == 1:
+    return f'band: {PM}1 stderr'
+  what = 'min-max' if spread == 'minmax' else f'{PM}1 std'
+  return f'mean of {num_seeds} seeds, band: {what} across seeds'
+
+
+def epoch_axis(ax):
+  """Log epoch axis that still shows epoch 0 (symlog, linear in [0, 1])."""
+  ax.set_xscale('symlog', linthresh=1.0, linscale=0.4)
+  ax.set_xlim(left=0)
+  ax.set_xlabel(EPOCH_LABEL)
+
+
+def grid(num_panels: int, max_cols: int = 3, *, extra_width: float = 0.0,
+         panel_height: float = PANEL_HEIGHT,
+         **subplot_kw) -> tuple[Figure, list]:
+  """Figure with ``num_panels`` axes in rows of at most ``max_cols``."""
+  cols = min(num_panels, max_cols)
+  rows = -(-num_panels // cols)
+  fig = Figure(figsize=(PANEL_WIDTH * cols + extra_width,
+                        panel_height * rows + 0.5), layout='constrained')
+  axes = [fig.add_subplot(rows, cols, i + 1, **subplot_kw)
+          for i in range(num_panels)]
+  return fig, axes
+
+
+def order_layers(found: Sequence[str],
+                 layers: Optional[Sequence[str]] = None) -> list[str]:
+  """``found`` layer names, in the order of ``layers`` when given."""
+  found = list(dict.fromkeys(found))
+  if not layers:
+    return found
+  rank = {name: i for i, name in enumerate(layers)}
+  return sorted(found, key=lambda n: (rank.get(n, len(rank)), found.index(n)))
+
+
+def layer_names(records: Sequence[Mapping[str, Any]], field: str,
+                layers: Optional[Sequence[str]] = None,
+                skip: Sequence[str] = ()) -> list[str]:
+  """Layer keys of ``record[field]`` over all records, in depth order."""
+  found = [k for r in records for k in (r.get(field) or {})
+           if k not in skip]
+  return order_layers(found, layers)
+
+
+def layer_label(name: str, layers: Optional[Mapping[str, int]]) -> str:
+  """``'noise_0 (d=10)'`` when the width is known, else the name."""
+  if isinstance(layers, Mapping) and name in layers:
+    return f'{name} (d={layers[name]})'
+  return name
+
+
+def depth_colors(n: int, cmap: str = 'viridis') -> list:
+  """``n`` colours, shallow to deep, from a perceptual colour map."""
+  return list(colormaps[cmap](np.linspace(0.0, 0.85, max(n, 1))))
+
+
+def titled(title: Optional[str], what: str) -> str:
+  return f'{title}: {what}' if title else what
