@@ -28,6 +28,7 @@ from infoflow import information
 from infoflow import sampling
 
 Hook = Callable[[Mapping[str, Any], np.ndarray, int], dict]
+KNN_K = 10  # neighbours of the k-NN label agreement
 
 
 def _pair(estimate) -> list[float]:
@@ -66,7 +67,7 @@ def binning_hook(bin_sizes: Sequence[float]) -> Hook:
   return hook
 
 
-def clustering_hook(beta: float, *, k: int = 10,
+def clustering_hook(beta: float, *, k: int = KNN_K,
                     max_inputs_for_clusters: int = 5000) -> Hook:
   """Class similarity, scatter ratio, k-NN agreement, beta-clusters per layer.
 

@@ -31,6 +31,7 @@ import orbax.checkpoint as ocp
 
 import infoflow
 from infoflow import analysis
+from infoflow import clustering
 from infoflow import train as train_lib
 from launch import common_flags
 from launch import configs
@@ -56,6 +57,17 @@ def analysis_epochs(num_epochs: int, num_points: int) -> list[int]:
     epochs = {0, num_epochs} | {int(round(e)) for e in grid}
     size += 1
   return sorted(epochs)
+
+
+def _finite_or_null(value):
+  """Non-finite floats -> None, so metrics.jsonl is strict JSON."""
+  if isinstance(value, float):
+    return value if np.isfinite(value) else None
+  if isinstance(value, dict):
+    return {k: _finite_or_null(v) for k, v in value.items()}
+  if isinstance(value, list):
+    return [_finite_or_null(v) for v in value]
+  return value
 
 
 def _seed_slice(tree, seed):
@@ -139,25 +151,28 @@ def train_and_analyse(config, workdir: str,
   beta = float(config.model.beta)
   estimated = list(config.analysis.estimated_layers) or list(layer_widths)
   epochs = analysis_epochs(config.num_epochs, config.analysis.num_points)
+  hooks = []
+  if config.analysis.binning:
+    hooks.append(analysis.binning_hook(config.analysis.bin_sizes))
+  cluster_beta = config.analysis.cluster_beta or beta or 0.005
+  if config.analysis.clustering:
+    hooks.append(analysis.clustering_hook(cluster_beta))
+  kept = [n for n, w in layer_widths.items()
+          if w <= config.analysis.representation_max_width]
   run_info = {
       'config': config.name, 'data_source': dataset.source,
       'num_classes': dataset.num_classes, 'beta': beta,
       'layers': layer_widths,
       'estimated_layers': estimated if beta > 0 else [],
+      'representation_layers': kept,
       'num_eval_inputs': len(eval_x), 'eval_indices': eval_indices,
       'analysis_epochs': epochs, 'num_seeds': config.num_seeds,
       'num_replicas': config.analysis.num_replicas,
+      'clustering': {'beta': cluster_beta,
+                     'threshold': clustering.DEFAULT_THRESHOLD,
+                     'knn_k': analysis.KNN_K},
       'infoflow_version': infoflow.__version__}
   (workdir / 'run.json').write_text(json.dumps(run_info, indent=1))
-
-  hooks = []
-  if config.analysis.binning:
-    hooks.append(analysis.binning_hook(config.analysis.bin_sizes))
-  if config.analysis.clustering:
-    cluster_beta = config.analysis.cluster_beta or beta or 0.005
-    hooks.append(analysis.clustering_hook(cluster_beta))
-  kept = [n for n, w in layer_widths.items()
-          if w <= config.analysis.representation_max_width]
 
   # Resume from the last checkpoint, dropping records written after it.
   manager = ocp.CheckpointManager(
@@ -223,7 +238,7 @@ def train_and_analyse(config, workdir: str,
             workdir / 'representations' / f'epoch_{epoch:06d}.npz',
             labels=np.asarray(eval_y, np.int32), **reps)
       with metrics_path.open('a') as f:
-        f.write(json.dumps(record) + '\n')
+        f.write(json.dumps(_finite_or_null(record)) + '\n')
       records.append(record)
       if on_record is not None:
         on_record(record)
