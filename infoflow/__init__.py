@@ -9,6 +9,8 @@ from infoflow.entropy import log_mixture_density
 from infoflow.entropy import mixture_entropies
 from infoflow.entropy import mixture_entropy
 from infoflow.entropy import mixture_entropy_bounds
+from infoflow.entropy import pooled_mixture_entropy
+from infoflow.pruned import log_mixture_density as pruned_log_mixture_density
 from infoflow.estimate import Estimate
 from infoflow.information import LayerInformation
 from infoflow.information import layer_information

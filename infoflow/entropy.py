@@ -24,6 +24,14 @@ draws and its standard error is their sample standard deviation / sqrt(k).
 Draws are i.i.d. (not stratified over centres) so that this standard error is
 exactly the one of the estimator, not a conservative bound.
 
+Paths. log r is summed densely over all n centres (`infoflow.mixture`) or,
+for many centres and small beta, by the pruned evaluation (`infoflow.pruned`:
+far groups of centres bounded, each log g certified within 1e-6 nats);
+`method='auto'` chooses (`infoflow.pruned.choose_method`). The number of
+draws is fixed (`num_mc`) or adaptive (`target_stderr`, `infoflow.adaptive`),
+and draws (or mixtures) can be split over a device mesh (`infoflow.sharding`).
+The per-draw values of every path are in `infoflow.draws`.
+
 All entropies are in nats (bits = nats / ln 2). Computations run in the
 centres' floating dtype: float32 by default, float64 when JAX's x64 mode is
 enabled and float64 centres are passed.
@@ -32,29 +40,33 @@ enabled and float64 centres are passed.
 from __future__ import annotations
 
 import functools
-import math
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from infoflow import adaptive
+from infoflow import draws
 from infoflow import estimate as estimate_lib
 from infoflow import mixture
+from infoflow import pruned
+from infoflow import sharding
 
 Estimate = estimate_lib.Estimate
 
 DEFAULT_NUM_MC = 8192
 DEFAULT_NUM_MC_PER_MIXTURE = 256
-# An exponent of the own centre is 0 up to rounding; this slack makes -1 a safe
-# lower bound of the row maximum.
-_OWN_TERM_FLOOR = -1.0
-
-
-def gaussian_entropy(dim: int, beta) -> jax.Array:
-  """Entropy of N(0, beta^2 I_dim): (dim/2) log(2 pi e beta^2), in nats."""
-  beta = jnp.asarray(beta)
-  if not jnp.issubdtype(beta.dtype, jnp.floating):
-    beta = beta.astype(jnp.result_type(float))
-  return 0.5 * dim * (math.log(2 * math.pi * math.e) + 2 * jnp.log(beta))
+DEFAULT_TARGET_STDERR = adaptive.DEFAULT_TARGET_STDERR
+# Adaptive runs: pilot batch and cap (per mixture for the batched form).
+DEFAULT_PILOT = 2048
+DEFAULT_MAX_MC = 1 << 20
+DEFAULT_PILOT_PER_MIXTURE = 32
+DEFAULT_MAX_MC_PER_MIXTURE = 4096
+EntropyReport = adaptive.EntropyReport
+_OWN_TERM_FLOOR = draws.OWN_TERM_FLOOR
+gaussian_entropy = draws.gaussian_entropy
+monte_carlo_draws = draws.monte_carlo_draws
+entropy_draw_values = draws.entropy_draw_values
 
 
 def _is_concrete(x) -> bool:
@@ -68,6 +80,20 @@ def _check_beta(beta):
       raise ValueError(f'beta must be a scalar, got shape {b.shape}.')
     if not np.isfinite(b) or b <= 0:
       raise ValueError(f'beta must be a finite positive noise std, got {b}.')
+
+
+def _resolve_mesh(mesh, target, *arrays):
+  """`sharding.resolve(mesh)`, but no mesh when called inside jit.
+
+  Raises:
+    ValueError: for a mesh or an adaptive target (host-side loops) in jit.
+  """
+  if all(_is_concrete(x) for x in arrays):
+    return sharding.resolve(mesh)
+  if mesh is not None or target is not None:
+    raise ValueError('mesh= and target_stderr= need concrete inputs: call '
+                     'the estimator outside jit (it jits its own work).')
+  return None
 
 
 def _check_centers(centers, rank: int, what: str):
@@ -86,41 +112,124 @@ def _check_centers(centers, rank: int, what: str):
   return centers
 
 
-def _check_count(value: int, name: str):
-  if not isinstance(value, (int, np.integer)) or value < 1:
-    raise ValueError(f'{name} must be a positive integer, got {value!r}.')
-
-
 def mixture_entropy(key: jax.Array, centers, beta, *,
-                    num_mc: int = DEFAULT_NUM_MC,
+                    num_mc: int | None = None,
+                    target_stderr: float | None = None,
+                    max_mc: int = DEFAULT_MAX_MC,
+                    method: str = 'auto',
                     tolerance: float = 1e-3,
+                    prune_tolerance: float = pruned.DEFAULT_TOLERANCE,
                     query_chunk: int = 512,
-                    center_chunk: int = 2048) -> Estimate:
+                    center_chunk: int = 2048,
+                    mesh=None,
+                    return_report: bool = False):
   """Entropy h((1/n) sum_i N(c_i, beta^2 I)) in nats, by Monte Carlo.
 
   Args:
     key: a JAX PRNG key.
-    centers: (n, d) mixture centres (e.g. samples of a layer's pre-noise
-      activations S).
+    centers: (n, d) mixture centres (e.g. samples of a layer's S).
     beta: the noise standard deviation (> 0), a scalar.
-    num_mc: number of i.i.d. Monte Carlo draws from the mixture.
+    num_mc: a fixed number of i.i.d. draws (DEFAULT_NUM_MC = 8192 when
+      target_stderr is not given either).
+    target_stderr: draw adaptively until the standard error is at most this
+      many nats (e.g. DEFAULT_TARGET_STDERR = 0.01), at most `max_mc` draws
+      (`infoflow.adaptive`). Give num_mc or target_stderr, not both.
+    method: 'dense' (every kernel term), 'pruned' (k-d cells of centres;
+      far cells bounded, each log g certified within `prune_tolerance`; see
+      `infoflow.pruned`) or 'auto' (`infoflow.pruned.choose_method`: pruned
+      for >= 16384 centres with beta < spread / 10, when cells are sparse).
     tolerance: largest rounding error, in nats, allowed on a kernel exponent
       that matters (see `infoflow.mixture`).
-    query_chunk, center_chunk: block sizes; peak memory is about
+    prune_tolerance: certified truncation error of each log g, in nats.
+    query_chunk, center_chunk: dense block sizes; peak memory is about
       4 * query_chunk * center_chunk numbers, independent of n and num_mc.
+    mesh: a `jax.sharding.Mesh` to split the draws over; None: all local
+      devices when there are several (`infoflow.sharding`).
+    return_report: also return an `EntropyReport`.
 
   Returns:
-    An `Estimate` with `.nats`, `.stderr`, `.bits` and `.num_draws`.
+    An `Estimate` (`.nats`, `.stderr`, `.bits`, `.num_draws`); with
+    return_report, (Estimate, EntropyReport).
 
   Raises:
     ValueError: on non-finite or empty centres, a wrong rank, beta <= 0 or
-      non-finite, or num_mc < 1.
+      non-finite, num_mc < 1, both num_mc and target_stderr, a bad method.
   """
   centers = _check_centers(centers, 2, 'centers')
   _check_beta(beta)
-  _check_count(num_mc, 'num_mc')
-  return _mixture_entropy(key, centers, beta, num_mc, tolerance,
-                          query_chunk, center_chunk)
+  return _pooled(key, centers, beta, num_mc, target_stderr, max_mc, method,
+                 tolerance, prune_tolerance, query_chunk, center_chunk, mesh,
+                 return_report, DEFAULT_NUM_MC)
+
+
+def pooled_mixture_entropy(key: jax.Array, centers, beta, *,
+                           num_mc: int | None = None,
+                           target_stderr: float | None = None,
+                           max_mc: int = DEFAULT_MAX_MC,
+                           method: str = 'auto',
+                           tolerance: float = 1e-3,
+                           prune_tolerance: float = pruned.DEFAULT_TOLERANCE,
+                           mesh=None,
+                           return_report: bool = False):
+  """Entropy of the pooled mixture of grouped centres, e.g. h(T_l), in nats.
+
+  centers[x, r] is replica r of input x; the mixture is
+  (1 / (m R)) sum_{x, r} N(centers[x, r], beta^2 I), and the replicas of one
+  input are the groups of the pruned evaluation (at SZT scale, beta = 0.005
+  and 4096 x 1000 centres, only a handful of groups matter per draw).
+
+  Adaptive by default: without num_mc it draws until the standard error is
+  at most target_stderr (default DEFAULT_TARGET_STDERR = 0.01 nats). Other
+  arguments and the result are as in `mixture_entropy`.
+
+  Args:
+    key: a JAX PRNG key.
+    centers: (m, R, d) grouped centres.
+    beta: the noise standard deviation (> 0).
+  """
+  centers = _check_centers(centers, 3, 'centers')
+  _check_beta(beta)
+  return _pooled(key, centers, beta, num_mc, target_stderr, max_mc, method,
+                 tolerance, prune_tolerance, 512, 2048, mesh, return_report,
+                 None)
+
+
+def _pooled(key, centers, beta, num_mc, target_stderr, max_mc, method,
+            tolerance, prune_tolerance, query_chunk, center_chunk, mesh,
+            return_report, default_num):
+  """The driver behind `mixture_entropy` and `pooled_mixture_entropy`."""
+  num_mc, target = adaptive.plan(num_mc, target_stderr, max_mc, default_num)
+  mesh = _resolve_mesh(mesh, target, centers, beta, key)
+  method, groups = pruned.choose_method(method, centers, beta, prune_tolerance)
+  flat = centers.reshape(-1, centers.shape[-1])
+  if (method == 'dense' and target is None and mesh is None
+      and not return_report):
+    # The original single-jit path (also usable inside jit).
+    return _mixture_entropy(key, flat, beta, num_mc, tolerance, query_chunk,
+                            center_chunk)
+  n, dim = flat.shape
+  beta = jnp.asarray(beta, flat.dtype)
+  infos = []
+
+  def draw_batch(batch_key, size):
+    owner, z = draws.jitted_draws(batch_key, n, dim, size, flat.dtype)
+    if method == 'pruned':
+      values, _, info = draws.pruned_draw_values(
+          groups, beta, owner, z, tolerance=prune_tolerance, mesh=mesh)
+      infos.append((size, info))
+      return values
+    args = (flat, beta, owner, z, jnp.asarray(tolerance, flat.dtype))
+    return draws.dense_draw_values(*sharding.replicate(args, mesh), mesh=mesh,
+                                   query_chunk=query_chunk,
+                                   center_chunk=center_chunk)
+
+  estimate = adaptive.run(draw_batch, key, num_mc, target,
+                          pilot=min(DEFAULT_PILOT, max_mc), max_draws=max_mc)
+  if not return_report:
+    return estimate
+  info = adaptive.merge_infos(infos) if infos else None
+  return estimate, EntropyReport(method, int(estimate.num_draws),
+                                 info.mean_error if info else 0.0, info)
 
 
 @functools.partial(jax.jit, static_argnums=(3, 5, 6))
@@ -134,70 +243,32 @@ def _mixture_entropy(key, centers, beta, num_mc, tolerance, query_chunk,
   return estimate_lib.from_draws(values)
 
 
-def monte_carlo_draws(key, n: int, dim: int, num_mc: int, dtype=jnp.float32):
-  """The i.i.d. draws behind `mixture_entropy`: y = c[owner] + beta z.
-
-  Args:
-    key: PRNG key.
-    n, dim: number of centres and their dimension.
-    num_mc: number of draws.
-    dtype: floating dtype of z.
-
-  Returns:
-    owner: (num_mc,) int32 centre indices, sorted (draws are exchangeable, and
-      sorted owners keep each query block near few centre blocks when the
-      centres are stored group by group, as replicas are).
-    z: (num_mc, dim) standard normal noise.
-  """
-  index_key, noise_key = jax.random.split(key)
-  owner = jnp.sort(jax.random.randint(index_key, (num_mc,), 0, n))
-  z = jax.random.normal(noise_key, (num_mc, dim), dtype)
-  return owner, z
-
-
-def entropy_draw_values(centers, beta, owner, z, *, tolerance=1e-3,
-                        query_chunk=512, center_chunk=2048):
-  """Per-draw values v = (d/2) log(2 pi e beta^2) - log r(y), in nats.
-
-  Their mean is the entropy estimate (see the module docstring); exposed so
-  that references can be compared on identical draws.
-
-  Args:
-    centers: (n, d) centres.
-    beta: noise standard deviation.
-    owner: (k,) centre index of each draw.
-    z: (k, d) standard normal noise of each draw.
-
-  Returns:
-    (k,) per-draw values in nats.
-  """
-  dim = centers.shape[1]
-  beta = jnp.asarray(beta, centers.dtype)
-  queries = centers[owner] + beta * z
-  half_sq = 0.5 * jnp.sum(z * z, axis=-1)
-  log_r = mixture.log_mean_kernel(
-      queries, centers, beta, half_sq,
-      jnp.full(half_sq.shape, _OWN_TERM_FLOOR, centers.dtype),
-      tolerance=tolerance, query_chunk=query_chunk, center_chunk=center_chunk)
-  return gaussian_entropy(dim, beta) - log_r
-
-
 def mixture_entropies(key: jax.Array, centers, beta, *,
-                      num_mc: int = DEFAULT_NUM_MC_PER_MIXTURE,
+                      num_mc: int | None = None,
+                      target_stderr: float | None = None,
+                      max_mc: int = DEFAULT_MAX_MC_PER_MIXTURE,
                       tolerance: float = 1e-3,
-                      mixture_chunk: int = 64) -> Estimate:
+                      mixture_chunk: int = 64,
+                      mesh=None) -> Estimate:
   """Entropies of m small mixtures at once, e.g. h(T | X = x) for every x.
 
-  Mixture a is (1/r) sum_i N(centers[a, i], beta^2 I). Each gets `num_mc`
-  i.i.d. draws of its own.
+  Mixture a is (1/r) sum_i N(centers[a, i], beta^2 I). Each gets the same
+  number of i.i.d. draws of its own.
 
   Args:
     key: a JAX PRNG key.
     centers: (m, r, d) centres: r samples for each of m mixtures.
     beta: the noise standard deviation (> 0).
-    num_mc: Monte Carlo draws per mixture.
+    num_mc: a fixed number of Monte Carlo draws per mixture (default
+      DEFAULT_NUM_MC_PER_MIXTURE = 256 when target_stderr is not given).
+    target_stderr: draw adaptively (batches of draws for every mixture)
+      until the standard error of the batch MEAN, `.mean().stderr` (what
+      I(X;T) uses), is at most this many nats; at most `max_mc` draws per
+      mixture. Individual estimates are then noisier than the mean.
     tolerance: as in `mixture_entropy`.
     mixture_chunk: mixtures per block; peak memory ~ mixture_chunk * num_mc * r.
+    mesh: a `jax.sharding.Mesh` to split the mixtures over (see
+      `infoflow.sharding.resolve`).
 
   Returns:
     An `Estimate` whose fields have shape (m,). `.mean()` gives the average
@@ -205,29 +276,22 @@ def mixture_entropies(key: jax.Array, centers, beta, *,
   """
   centers = _check_centers(centers, 3, 'centers')
   _check_beta(beta)
-  _check_count(num_mc, 'num_mc')
-  if num_mc < 2:
+  num_mc, target = adaptive.plan(num_mc, target_stderr, max_mc,
+                                 DEFAULT_NUM_MC_PER_MIXTURE)
+  if (num_mc or max_mc) < 2:
     raise ValueError('num_mc must be >= 2 per mixture to estimate a stderr.')
-  return _mixture_entropies(key, centers, beta, num_mc, tolerance,
-                            mixture_chunk)
+  mesh = _resolve_mesh(mesh, target, centers, beta, key)
 
+  def draw_batch(batch_key, size):
+    args = (batch_key, centers, jnp.asarray(beta, centers.dtype),
+            jnp.asarray(tolerance, centers.dtype))
+    return draws.batched_draw_values(*sharding.replicate(args, mesh),
+                                     num_mc=size, mixture_chunk=mixture_chunk,
+                                     mesh=mesh)
 
-@functools.partial(jax.jit, static_argnums=(3, 5))
-def _mixture_entropies(key, centers, beta, num_mc, tolerance, mixture_chunk):
-  m, r, dim = centers.shape
-  dtype = centers.dtype
-  beta = jnp.asarray(beta, dtype)
-  index_key, noise_key = jax.random.split(key)
-  owner = jax.random.randint(index_key, (m, num_mc), 0, r)
-  z = jax.random.normal(noise_key, (m, num_mc, dim), dtype)
-  queries = jnp.take_along_axis(centers, owner[..., None], axis=1) + beta * z
-  half_sq = 0.5 * jnp.sum(z * z, axis=-1)
-  log_r = mixture.batched_log_mean_kernel(
-      queries, centers, beta, half_sq,
-      jnp.full((m, num_mc), _OWN_TERM_FLOOR, dtype), tolerance=tolerance,
-      mixture_chunk=mixture_chunk)
-  values = gaussian_entropy(dim, beta) - log_r
-  return estimate_lib.from_draws(values, axis=-1)
+  return adaptive.run(draw_batch, key, num_mc, target,
+                      pilot=max(2, min(DEFAULT_PILOT_PER_MIXTURE, max_mc)),
+                      max_draws=max_mc, summary=lambda est: est.mean())
 
 
 def mixture_entropy_bounds(centers, beta, *, tolerance: float = 1e-3,

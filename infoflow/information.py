@@ -100,8 +100,9 @@ def layer_information(key: jax.Array, samples, beta, *, labels=None,
     deterministic_given_x = _replicas_identical(samples)
 
   keys = jax.random.split(key, 3)
-  pooled = samples.reshape(m * replicas, dim)
-  h_t = entropy.mixture_entropy(keys[0], pooled, beta, num_mc=num_mc)
+  # The replicas of each input are the groups of the pruned evaluation,
+  # which `auto` uses for large, small-beta mixtures (SZT scale).
+  h_t = entropy.pooled_mixture_entropy(keys[0], samples, beta, num_mc=num_mc)
   if deterministic_given_x:
     h_t_x = Estimate.exact(entropy.gaussian_entropy(dim, beta).astype(
         samples.dtype))
@@ -131,9 +132,8 @@ def layer_information(key: jax.Array, samples, beta, *, labels=None,
       members = np.flatnonzero(labels == y)
       if members.size == 0:
         continue
-      h_y = entropy.mixture_entropy(
-          class_keys[y], samples[members].reshape(-1, dim), beta,
-          num_mc=num_mc)
+      h_y = entropy.pooled_mixture_entropy(class_keys[y], samples[members],
+                                           beta, num_mc=num_mc)
       parts.append(h_y * (members.size / m))
     h_t_y = parts[0]
     for part in parts[1:]:

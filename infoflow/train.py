@@ -5,9 +5,10 @@ resumed from a checkpoint reproduces an uninterrupted run exactly:
 
 - the minibatch order of epoch e is a permutation drawn from
   fold_in(shuffle_key, e);
-- the noise of epoch e is drawn, for all its steps at once (one call per
-  layer: far faster on CPU than a call per layer and step), from
-  fold_in(noise_key, e) and passed to the noise layers as `given_noise`;
+- the noise of epoch e comes from fold_in(noise_key, e): for small nets the
+  whole epoch's noise is drawn at once (one call per layer, far faster on
+  CPU), for large ones step by step; it reaches the noise layers as
+  `given_noise`;
 - an epoch is a `lax.scan` over its minibatches and a stretch of epochs a
   `lax.fori_loop` with a traced trip count (one compilation for any length);
 - `num_seeds` independent runs are trained together with `jax.vmap` over a
@@ -26,6 +27,7 @@ its singular values towards 1.
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any, Callable
 
 import flax.linen as nn
@@ -34,6 +36,9 @@ import jax.numpy as jnp
 import optax
 
 from infoflow import models
+
+# Largest number of noise values drawn at once for a whole epoch (64 MB).
+_EPOCH_NOISE_BUDGET = 1 << 24
 
 
 @jax.tree_util.register_dataclass
@@ -161,27 +166,37 @@ def make_train_epochs(model: nn.Module,
                                    n)
     order = jnp.concatenate([order, jnp.zeros(padded - n, order.dtype)])
     mask = (jnp.arange(padded) < n).astype(inputs.dtype)
-    # The epoch's noise for every layer and step, drawn in one call per
-    # layer: {path: {'z': (num_batches, batch, ...)}}.
+    # Noise {path: {'z': ...}} for every layer. For small nets the whole
+    # epoch's noise is drawn in one call per layer (far faster on CPU than a
+    # call per layer and step); past `_EPOCH_NOISE_BUDGET` numbers (conv
+    # nets) it is drawn step by step to bound memory.
     pre_noise, example = noise_shapes(inputs)
-    shapes = jax.eval_shape(pre_noise, state.params, example)
-    paths = list(models.pre_noise_activations(shapes))
+    shapes = models.pre_noise_activations(
+        jax.eval_shape(pre_noise, state.params, example))
     epoch_key = jax.random.fold_in(noise_key, state.epoch)
-    noise = {}
-    for i, path in enumerate(paths):
-      shape = models.pre_noise_activations(shapes)[path]
-      z = jax.random.normal(jax.random.fold_in(epoch_key, i),
-                            (num_batches,) + shape.shape, shape.dtype)
-      node = noise
-      for part in path.split('/'):
-        node = node.setdefault(part, {})
-      node['z'] = z
+    per_step = sum(math.prod(v.shape) for v in shapes.values())
+    whole_epoch = num_batches * per_step <= _EPOCH_NOISE_BUDGET
+
+    def draw(key, lead):
+      noise = {}
+      for i, (path, shape) in enumerate(shapes.items()):
+        node = noise
+        for part in path.split('/'):
+          node = node.setdefault(part, {})
+        node['z'] = jax.random.normal(jax.random.fold_in(key, i),
+                                      lead + shape.shape, shape.dtype)
+      return noise
+
+    epoch_noise = draw(epoch_key, (num_batches,)) if whole_epoch else None
     batches = (order.reshape(num_batches, batch_size),
-               mask.reshape(num_batches, batch_size), noise)
+               mask.reshape(num_batches, batch_size),
+               jnp.arange(num_batches), epoch_noise)
 
     def step(carry, batch):
       params, opt_state, t = carry
-      idx, m, z = batch
+      idx, m, i, z = batch
+      if z is None:
+        z = draw(jax.random.fold_in(epoch_key, i), ())
       grads = grad_fn(params, inputs[idx], targets[idx], m, z)
       updates, opt_state = optimizer.update(grads, opt_state, params)
       params = optax.apply_updates(params, updates)

@@ -10,7 +10,8 @@ form of `infoflow.entropy`); their mean is the entropy estimate. Methods:
 
   infoflow   `infoflow.entropy.entropy_draw_values` (jit warm, float32); on
              the szt_r100 cases the pruned path instead
-             (`infoflow.pruned.build_groups` + `entropy_draw_values`: group
+             (`infoflow.groups.build_groups` + `infoflow.draws.
+             pruned_draw_values`: group
              building included in the time, every log g certified within
              1e-6 nats of the full sum)
   numpy64    brute-force float64 NumPy logsumexp over all centres (the
@@ -131,15 +132,15 @@ def _run_infoflow(centers, beta, owner, z, repeats):
 
 def _run_pruned(centers, beta, owner, z, repeats):
   """Group building plus certified per-draw values, timed together."""
-  import jax  # pylint: disable=g-import-not-at-top
   import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
-  from infoflow import pruned  # pylint: disable=g-import-not-at-top
+  from infoflow import draws  # pylint: disable=g-import-not-at-top
+  from infoflow import groups as groups_lib  # pylint: disable=g-import-not-at-top,line-too-long
   args = (jnp.asarray(owner), jnp.asarray(z))
   centers = jnp.asarray(centers)
 
   def run():
-    groups = pruned.build_groups(centers, beta)
-    values, _, info = pruned.entropy_draw_values(groups, beta, *args)
+    groups = groups_lib.build_groups(centers, beta)
+    values, _, info = draws.pruned_draw_values(groups, beta, *args)
     return values.block_until_ready(), info
 
   run()
@@ -195,7 +196,7 @@ def _rss_mb():
 def _worker(method, case, subset, repeats, queue):
   """Runs one method on one case in a fresh process; reports time, memory."""
   # Import the method's libraries before taking the baseline.
-  import jax  # pylint: disable=g-import-not-at-top,unused-import
+  import jax  # pylint: disable=g-import-not-at-top,unused-import,line-too-long
   if method == 'infoflow':
     import infoflow  # pylint: disable=g-import-not-at-top,unused-import
   elif method == 'sklearn':

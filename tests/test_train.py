@@ -200,3 +200,25 @@ def test_plot_command_on_a_real_run(finished_run, tmp_path):
   for path in written:
     assert path.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
     assert path.stat().st_size > 1000
+
+
+def test_step_by_step_noise_for_large_nets(monkeypatch):
+  """Past the epoch-noise budget (conv nets) noise is drawn per step."""
+  monkeypatch.setattr(train_lib, '_EPOCH_NOISE_BUDGET', 0)
+  images = jnp.asarray(np.random.default_rng(0).uniform(size=(16, 8, 8, 1)),
+                       jnp.float32)
+  labels = jnp.arange(16) % 2
+  model = models.CNN(conv_features=(2,), dense_widths=(3,), num_outputs=2,
+                     beta=0.05, kernel_size=3)
+  optimizer = train_lib.make_optimizer('adam', 0.05)
+  state = train_lib.init_state(jax.random.key(0), model, optimizer, images[:1])
+  train_epochs = jax.jit(train_lib.make_train_epochs(
+      model, optimizer, loss='cross_entropy', batch_size=4))
+  evaluate = jax.jit(train_lib.make_evaluate(model, loss='cross_entropy'))
+  before = evaluate(state.params, images, labels, labels, jax.random.key(1))
+  trained = train_epochs(state, images, labels, 30)
+  again = train_epochs(state, images, labels, 30)
+  after = evaluate(trained.params, images, labels, labels, jax.random.key(1))
+  assert float(after['loss']) < float(before['loss'])
+  np.testing.assert_array_equal(trained.params['output']['kernel'],
+                                again.params['output']['kernel'])

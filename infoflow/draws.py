@@ -1,0 +1,178 @@
+"""Per-draw values of the Monte Carlo entropy integrand, on every path.
+
+`infoflow.entropy` averages, over i.i.d. draws y = c_i + beta z, the values
+
+    v = (d/2) log(2 pi e beta^2) - log r(y),
+    r(y) = (1/n) sum_j exp(-(||y - c_j||^2 - beta^2 ||z||^2) / (2 beta^2))
+
+(the control-variate form; see `infoflow.entropy`). This module computes v
+for given draws: densely (`entropy_draw_values`, all n terms, optionally
+with the draws split over a device mesh), by the pruned evaluation
+(`pruned_draw_values`, certified within a tolerance) and for m small
+mixtures at once (`batched_draw_values`, mixtures split over the mesh).
+Values in nats.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import jax
+import jax.numpy as jnp
+
+from infoflow import mixture
+from infoflow import pruned
+from infoflow import sharding
+
+# An exponent of the own centre is 0 up to rounding; this slack makes -1 a safe
+# lower bound of the row maximum.
+OWN_TERM_FLOOR = -1.0
+
+
+def gaussian_entropy(dim: int, beta) -> jax.Array:
+  """Entropy of N(0, beta^2 I_dim): (dim/2) log(2 pi e beta^2), in nats."""
+  beta = jnp.asarray(beta)
+  if not jnp.issubdtype(beta.dtype, jnp.floating):
+    beta = beta.astype(jnp.result_type(float))
+  return 0.5 * dim * (math.log(2 * math.pi * math.e) + 2 * jnp.log(beta))
+
+
+def monte_carlo_draws(key, n: int, dim: int, num_mc: int, dtype=jnp.float32):
+  """The i.i.d. draws behind `mixture_entropy`: y = c[owner] + beta z.
+
+  Args:
+    key: PRNG key.
+    n, dim: number of centres and their dimension.
+    num_mc: number of draws.
+    dtype: floating dtype of z.
+
+  Returns:
+    owner: (num_mc,) int32 centre indices, sorted (draws are exchangeable, and
+      sorted owners keep each query block near few centre blocks when the
+      centres are stored group by group, as replicas are).
+    z: (num_mc, dim) standard normal noise.
+  """
+  index_key, noise_key = jax.random.split(key)
+  owner = jnp.sort(jax.random.randint(index_key, (num_mc,), 0, n))
+  z = jax.random.normal(noise_key, (num_mc, dim), dtype)
+  return owner, z
+
+
+def entropy_draw_values(centers, beta, owner, z, *, tolerance=1e-3,
+                        query_chunk=512, center_chunk=2048):
+  """Per-draw values v = (d/2) log(2 pi e beta^2) - log r(y), in nats.
+
+  Their mean is the entropy estimate (see `infoflow.entropy`); exposed so
+  that references can be compared on identical draws.
+
+  Args:
+    centers: (n, d) centres.
+    beta: noise standard deviation.
+    owner: (k,) centre index of each draw.
+    z: (k, d) standard normal noise of each draw.
+
+  Returns:
+    (k,) per-draw values in nats.
+  """
+  dim = centers.shape[1]
+  beta = jnp.asarray(beta, centers.dtype)
+  queries = centers[owner] + beta * z
+  half_sq = 0.5 * jnp.sum(z * z, axis=-1)
+  log_r = mixture.log_mean_kernel(
+      queries, centers, beta, half_sq,
+      jnp.full(half_sq.shape, OWN_TERM_FLOOR, centers.dtype),
+      tolerance=tolerance, query_chunk=query_chunk, center_chunk=center_chunk)
+  return gaussian_entropy(dim, beta) - log_r
+
+
+jitted_draws = jax.jit(lambda key, n, dim, num, dtype: monte_carlo_draws(
+    key, n, dim, num, dtype), static_argnums=(1, 2, 3, 4))
+
+
+@functools.partial(jax.jit, static_argnames=('mesh', 'query_chunk',
+                                             'center_chunk'))
+def dense_draw_values(centers, beta, owner, z, tolerance, *, mesh,
+                      query_chunk, center_chunk):
+  """`entropy_draw_values` with the draws split over the mesh."""
+  shards = sharding.num_shards(mesh)
+
+  def local(o, zz, c, b, tol):
+    return entropy_draw_values(c, b, o, zz, tolerance=tol,
+                               query_chunk=query_chunk,
+                               center_chunk=center_chunk)
+
+  values = sharding.map_shards(
+      local, mesh, (sharding.pad_rows(owner, shards),
+                    sharding.pad_rows(z, shards)), (centers, beta, tolerance))
+  return values[:owner.shape[0]]
+
+
+@functools.partial(jax.jit, static_argnames=('num_mc', 'mixture_chunk',
+                                             'mesh'))
+def batched_draw_values(key, centers, beta, tolerance, *, num_mc,
+                        mixture_chunk, mesh):
+  """(m, num_mc) per-draw values of m mixtures (centres (m, r, d)).
+
+  Draw j of mixture a is y = centers[a, owner] + beta z with its own owner
+  and z; the mixtures are split over the mesh.
+  """
+  m, r, dim = centers.shape
+  dtype = centers.dtype
+  beta = jnp.asarray(beta, dtype)
+  index_key, noise_key = jax.random.split(key)
+  owner = jax.random.randint(index_key, (m, num_mc), 0, r)
+  z = jax.random.normal(noise_key, (m, num_mc, dim), dtype)
+  queries = jnp.take_along_axis(centers, owner[..., None], axis=1) + beta * z
+  half_sq = 0.5 * jnp.sum(z * z, axis=-1)
+
+  def local(q, c, s, b, tol):
+    return mixture.batched_log_mean_kernel(
+        q, c, b, s, jnp.full(s.shape, OWN_TERM_FLOOR, dtype), tolerance=tol,
+        mixture_chunk=mixture_chunk)
+
+  shards = sharding.num_shards(mesh)
+  log_r = sharding.map_shards(
+      local, mesh, tuple(sharding.pad_rows(a, shards)
+                         for a in (queries, centers, half_sq)),
+      (beta, tolerance))
+  return gaussian_entropy(dim, beta) - log_r[:m]
+
+
+def pruned_draw_values(groups, beta, owner, z, *,
+                       tolerance=pruned.DEFAULT_TOLERANCE,
+                       num_candidates=pruned.DEFAULT_NUM_CANDIDATES,
+                       mesh=None):
+  """`entropy_draw_values` by the pruned evaluation (`infoflow.pruned`).
+
+  Args:
+    groups: `infoflow.groups.build_groups(centers, beta, ...)`; `owner`
+      indexes the rows of `groups.flat`.
+    beta: kernel (noise) standard deviation.
+    owner: (k,) centre index of each draw; z: (k, d) standard normal noise
+      (draw y = flat[owner] + beta z).
+    tolerance: certified error of each -log g, in nats.
+    num_candidates: candidate groups per draw in the first pass.
+    mesh: see `infoflow.sharding.resolve`.
+
+  Returns:
+    (values (k,), errors (k,), PruneInfo): each value is within its certified
+    error (nats) above the full-sum value of the same draw.
+  """
+  queries, home, half_sq = _draw_queries(groups.flat, groups.group_of,
+                                         beta, owner, z)
+  log_r, errors, info = pruned.log_mean_kernel_pruned(
+      queries, home, half_sq, jnp.full(half_sq.shape, OWN_TERM_FLOOR,
+                                       half_sq.dtype),
+      groups, float(beta), tolerance=tolerance,
+      num_candidates=num_candidates, mesh=mesh)
+  dim = queries.shape[1]
+  h0 = 0.5 * dim * math.log(2 * math.pi * math.e * float(beta) ** 2)
+  return h0 - log_r, errors, info
+
+
+@jax.jit
+def _draw_queries(flat, group_of, beta, owner, z):
+  beta = jnp.asarray(beta, flat.dtype)
+  return (flat[owner] + beta * z, group_of[owner],
+          0.5 * jnp.sum(z * z, axis=-1))

@@ -1,0 +1,388 @@
+"""Mixture log-densities for small beta: prune far groups, certify the rest.
+
+For n centres c_j and kernel width beta, every query y needs
+
+    S(y) = sum_j exp(s(y) - ||y - c_j||^2 / (2 beta^2))
+
+(s is the per-query shift of `infoflow.mixture`). When beta is small
+compared with the spread of the centres (SZT: beta = 0.005, centres in
+[-1, 1]^d), almost every term is below any tolerance, so the dense sum over
+all n wastes nearly all of its work. Here the centres come in groups (the R
+replicas of one input; or cells of a k-d partition for ungrouped centres),
+each with a centroid mu_g and a radius rho_g (every member within rho_g of
+mu_g). By the triangle inequality the n_g members of group g contribute at
+most
+
+    U_g(y) = n_g exp(s(y) - max(||y - mu_g|| - rho_g, 0)^2 / (2 beta^2)).
+
+Candidates, exact part, tail. Each group keeps a list of the groups near it
+and a lower bound E_g of the gap ||mu_h - mu_g|| - rho_h of every group
+outside the list (`infoflow.groups`). A query y with home group g (the
+group of the centre it was drawn from, or its nearest group) gets the bounds
+U_h(y) of its listed neighbours, and the K largest (`lax.top_k`) become the
+candidates, summed exactly over all their members (E(y)). Everything else is
+bounded: the unselected neighbours by sum U_h(y), and all groups outside the
+list at once by (n - members of the list) exp(s - max(E_g - t, 0)^2 /
+(2 beta^2)), t >= ||y - mu_g|| (the triangle inequality through mu_g). With
+B(y) the sum of these bounds, the full sum lies in [E, E + B], so reporting
+log E errs by at most
+
+    err(y) = log(1 + B(y) / E(y))   nats (the certified truncation error).
+
+Static shapes, adaptive K. K is static under jit. A first pass uses a small K
+for every query; the queries whose err exceeds `tolerance` (default 1e-6
+nats) are compacted (`jnp.nonzero(size=F)`, F a power of two) and redone
+with 2K, 4K, ... (one recompilation per new K; straight to the whole list
+once the rows left are few enough for one block), until K covers the whole
+neighbour list; any query still uncertified (only the far-group bound is
+left) is computed by the dense `infoflow.mixture.log_mean_kernel` (all
+centres, err = 0). So every returned value is within `tolerance` of the
+full sum, and the returned bound says by how much at most.
+
+Accuracy for tiny beta. Candidate exponents come from
+`mixture.direct_exponents` (direct differences: a few ulps of each squared
+distance, however far the data sit from the origin), never from the
+cancelling expansion; centroid distances behind the bounds are direct
+differences too, shrunk (radii grown) by a relative margin
+(`infoflow.groups.safety`) that covers their float rounding, so a bound
+never falls below the truth. The certified error covers the truncation
+only; the rounding of the exact part is that of the dense path (see
+`infoflow.mixture`), ~1e-6 nats.
+
+Shapes: queries (q, d); grouped centres (m, R, d). Values in nats.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from infoflow import groups as groups_lib
+from infoflow import mixture
+from infoflow import sharding
+
+DEFAULT_TOLERANCE = groups_lib.DEFAULT_TOLERANCE
+DEFAULT_NUM_CANDIDATES = 1
+# Gathered candidate coordinates per block (peak memory ~ 3x this, in floats).
+_CHUNK_ELEMENTS = 1 << 20
+_MAX_PAIR_BLOCK = 1 << 22
+# method='auto' prunes only from this many centres on (below, dense is cheap)
+# and only when beta < spread / PRUNE_SPREAD_RATIO (see `choose_method`).
+PRUNE_MIN_CENTERS = 16384
+PRUNE_SPREAD_RATIO = 10.0
+METHODS = ('auto', 'dense', 'pruned')
+build_groups = groups_lib.build_groups
+Groups = groups_lib.Groups
+
+
+@dataclasses.dataclass(frozen=True)
+class PruneInfo:
+  """What the pruned evaluation did (host-side numbers).
+
+  Attributes:
+    max_error: the largest certified truncation error of any log-density,
+      in nats (<= the requested tolerance).
+    mean_error: its mean over the queries, in nats (bounds the shift of an
+      entropy estimate that averages them).
+    num_candidates: the largest K (candidate groups per query) used.
+    num_neighbors: Kn, the neighbour-list length.
+    num_refined: query evaluations redone with a larger K.
+    num_dense: queries computed by the dense fallback.
+  """
+
+  max_error: float
+  mean_error: float
+  num_candidates: int
+  num_neighbors: int
+  num_refined: int
+  num_dense: int
+
+
+# ------------------------------------------------------------------- kernels
+
+
+def _certified_block(q, home, shift, groups, inv_two_var, k):
+  """log E (the exact sum over the top-k candidates) and the bound, one block.
+
+  Args: q (b, d), home (b,) int, shift (b,), k static. Returns (b,), (b,).
+  """
+  b, dim = q.shape
+  r = groups.centers.shape[1]
+  shrink = 1 - groups_lib.safety(dim, q.dtype)
+  nbrs = groups.neighbors[home]                               # (b, Kn)
+  listed = groups.listed[home]
+  diff = q[:, None, :] - groups.centroids[nbrs]
+  dist = jnp.sqrt(jnp.sum(diff * diff, axis=-1)) * shrink
+  lower = jnp.maximum(dist - groups.radii[nbrs], 0)
+  log_bound = jnp.where(listed, shift[:, None] + jnp.log(groups.counts[nbrs])
+                        - lower * lower * inv_two_var, -jnp.inf)
+  _, pick = jax.lax.top_k(log_bound, k)                       # (b, k)
+  cand = jnp.take_along_axis(nbrs, pick, axis=1)
+  # A padding entry may be picked when k exceeds the list: mask it out.
+  live = groups.valid[cand] & jnp.take_along_axis(listed, pick, 1)[..., None]
+  members = groups.centers[cand].reshape(b, k * r, dim)
+  exps = jax.vmap(mixture.direct_exponents, (0, 0, None, 0))(
+      q[:, None, :], members, inv_two_var, shift[:, None])[:, 0]
+  exps = jnp.where(live.reshape(b, k * r), exps, -jnp.inf)
+  log_exact = jax.nn.logsumexp(exps, axis=-1)
+  # Unselected neighbours: their bounds (a scatter mask, robust to ties).
+  picked = jnp.zeros(log_bound.shape, bool).at[
+      jnp.arange(b)[:, None], pick].set(True)
+  log_rest = jax.nn.logsumexp(jnp.where(picked, -jnp.inf, log_bound), -1)
+  # Groups outside the list, through the home centroid.
+  to_home = q - groups.centroids[home]
+  t = jnp.sqrt(jnp.sum(to_home * to_home, -1)) * (2 - shrink)
+  far_count = groups.far_count[home]
+  gap = jnp.maximum(groups.far_gap[home] - t, 0)
+  log_far = jnp.where(far_count > 0, shift + jnp.log(far_count)
+                      - gap * gap * inv_two_var, -jnp.inf)
+  log_tail = jnp.logaddexp(log_rest, log_far)
+  err = jnp.log1p(jnp.exp(log_tail - log_exact))
+  return log_exact, jnp.where(jnp.isfinite(err), err, jnp.inf)
+
+
+def _certified(q, home, shift, groups, inv_two_var, k):
+  """`_certified_block` over row blocks; returns log mean and error."""
+  rows, dim = q.shape
+  r = groups.centers.shape[1]
+  block = max(1, min(rows, _CHUNK_ELEMENTS // (k * r * dim)))
+  packed = [sharding.pad_rows(a, block) for a in (q, home, shift)]
+  packed = tuple(a.reshape((-1, block) + a.shape[1:]) for a in packed)
+  log_exact, err = jax.lax.map(
+      lambda args: _certified_block(*args, groups, inv_two_var, k), packed)
+  n = groups.flat.shape[0]
+  return log_exact.reshape(-1)[:rows] - math.log(n), err.reshape(-1)[:rows]
+
+
+def _compact(err, tolerance, size):
+  """Indices of (up to size) rows whose err exceeds tolerance, and liveness."""
+  fail = err > tolerance
+  idx = jnp.nonzero(fail, size=size, fill_value=0)[0]
+  return idx, jnp.arange(size) < jnp.sum(fail)
+
+
+def _local_first(q, home, shift, groups, inv_two_var, *, k, tolerance):
+  value, err = _certified(q, home, shift, groups, inv_two_var, k)
+  return value, err, jnp.sum(err > tolerance)[None]
+
+
+def _local_refine(q, home, shift, floor, value, err, groups, inv_two_var, *,
+                  k, size, tolerance, dense):
+  idx, live = _compact(err, tolerance, size)
+  if dense:
+    sigma = jnp.sqrt(0.5 / inv_two_var)
+    new_value = mixture.log_mean_kernel(q[idx], groups.flat, sigma, shift[idx],
+                                        floor[idx])
+    new_err = jnp.zeros_like(new_value)
+  else:
+    new_value, new_err = _certified(q[idx], home[idx], shift[idx], groups,
+                                    inv_two_var, k)
+  target = jnp.where(live, idx, q.shape[0])
+  value = value.at[target].set(new_value, mode='drop')
+  err = err.at[target].set(new_err, mode='drop')
+  return value, err, jnp.sum(err > tolerance)[None]
+
+
+@functools.partial(jax.jit, static_argnames=('mesh', 'k', 'tolerance'))
+def _first_pass(q, home, shift, groups, inv_two_var, *, mesh, k, tolerance):
+  fn = functools.partial(_local_first, k=k, tolerance=tolerance)
+  value, err, fails = sharding.map_shards(fn, mesh, (q, home, shift),
+                                          (groups, inv_two_var))
+  return value, err, jnp.max(fails), jnp.sum(fails)
+
+
+@functools.partial(jax.jit, static_argnames=('mesh', 'k', 'size', 'tolerance',
+                                             'dense'))
+def _refine_pass(q, home, shift, floor, value, err, groups, inv_two_var, *,
+                 mesh, k, size, tolerance, dense):
+  fn = functools.partial(_local_refine, k=k, size=size, tolerance=tolerance,
+                         dense=dense)
+  value, err, fails = sharding.map_shards(
+      fn, mesh, (q, home, shift, floor, value, err), (groups, inv_two_var))
+  return value, err, jnp.max(fails), jnp.sum(fails)
+
+
+@jax.jit
+def _stats(err):
+  return jnp.max(err), jnp.mean(err)
+
+
+def log_mean_kernel_pruned(queries, home, shift, row_floor,
+                           groups: groups_lib.Groups, sigma, *,
+                           tolerance: float = DEFAULT_TOLERANCE,
+                           num_candidates: int = DEFAULT_NUM_CANDIDATES,
+                           mesh=None):
+  """log((1/n) sum_j exp(shift - ||y - c_j||^2 / (2 sigma^2))), certified.
+
+  The pruned counterpart of `infoflow.mixture.log_mean_kernel` (same value,
+  up to the certified error). A host-side driver: it runs jitted passes and
+  reads two scalars between them.
+
+  Args:
+    queries: (q, d) points y.
+    home: (q,) int group index near each query (e.g. the group of the
+      centre a Monte Carlo draw came from); None finds the nearest group.
+    shift: (q,) per-query exponent offset (zeros if None).
+    row_floor: (q,) lower bound of each row's largest exponent, or None; only
+      used by the dense fallback.
+    groups: from `build_groups` with the same sigma.
+    sigma: kernel standard deviation.
+    tolerance: certified error allowed on each value, in nats.
+    num_candidates: K of the first pass (doubled for the queries that need
+      more).
+    mesh: a `jax.sharding.Mesh` to split the queries over (see
+      `infoflow.sharding.resolve`).
+
+  Returns:
+    (values (q,), errors (q,), PruneInfo): values in nats, each within its
+    certified error (<= tolerance) of the full sum.
+  """
+  mesh = sharding.resolve(mesh)
+  queries = jnp.asarray(queries, groups.flat.dtype)
+  num = queries.shape[0]
+  dtype = queries.dtype
+  if home is None:
+    home = find_home(queries, groups)
+  shift = (jnp.zeros((num,), dtype) if shift is None
+           else jnp.asarray(shift, dtype))
+  floor = (jnp.full((num,), -jnp.inf, dtype) if row_floor is None
+           else jnp.asarray(row_floor, dtype))
+  args = [sharding.pad_rows(jnp.asarray(a), sharding.num_shards(mesh))
+          for a in (queries, home, shift, floor)]
+  q, home, shift, floor, groups = sharding.replicate((*args, groups), mesh)
+  inv_two_var = sharding.replicate(jnp.asarray(0.5 / float(sigma) ** 2, dtype),
+                                   mesh)
+  kn = groups.num_neighbors
+  k = min(num_candidates, kn)
+  value, err, fails, total = _first_pass(
+      q, home, shift, groups, inv_two_var, mesh=mesh, k=k, tolerance=tolerance)
+  refined = dense = 0
+  fails, total = int(fails), int(total)
+  r, dim = groups.centers.shape[1:]
+  while fails:
+    use_dense = k >= kn
+    size = sharding.bucket(fails)
+    if not use_dense:
+      # Double K; when the rows left fit one block even with the whole
+      # list, go straight there (the last doubling): fewer recompilations.
+      small = size * kn * r * dim <= _CHUNK_ELEMENTS
+      k = kn if small else min(2 * k, kn)
+    if use_dense:
+      dense += total
+    else:
+      refined += total
+    value, err, fails, total = _refine_pass(
+        q, home, shift, floor, value, err, groups, inv_two_var, mesh=mesh,
+        k=k, size=size, tolerance=tolerance, dense=use_dense)
+    fails, total = int(fails), int(total)
+  value, err = value[:num], err[:num]
+  max_err, mean_err = (float(x) for x in _stats(err))
+  info = PruneInfo(max_err, mean_err, k, kn, refined, dense)
+  return value, err, info
+
+
+@jax.jit
+def find_home(queries, groups: groups_lib.Groups):
+  """(q,) index of the group whose bound ||y - mu_g|| - rho_g is smallest.
+
+  Any choice keeps the result exact (it only steers which neighbour list is
+  searched); the fast anchored expansion is accurate enough for it.
+  """
+  num, dim = queries.shape
+  block = max(1, min(num, _MAX_PAIR_BLOCK // groups.num_groups))
+  padded = sharding.pad_rows(queries, block)
+
+  def one(q):
+    sq, _ = mixture.expansion_exponents(
+        q, groups.centroids, jnp.mean(q, 0), 1.0, jnp.zeros((block,), q.dtype))
+    gap = jnp.sqrt(jnp.maximum(-sq, 0)) - groups.radii[None, :]
+    return jnp.argmin(gap, axis=1).astype(jnp.int32)
+
+  return jax.lax.map(one, padded.reshape(-1, block, dim)).reshape(-1)[:num]
+
+
+@jax.jit
+def _spread(flat):
+  """RMS per-coordinate standard deviation of the centres."""
+  return jnp.sqrt(jnp.mean(jnp.var(flat, axis=0)))
+
+
+def choose_method(method, centers, beta, prune_tolerance):
+  """('dense', None) or ('pruned', groups): the rule behind method='auto'.
+
+  Pruning pays when the kernel is narrow compared with the spread of the
+  centres: 'auto' prunes when there are at least PRUNE_MIN_CENTERS centres,
+  beta < spread / PRUNE_SPREAD_RATIO (spread: the RMS per-coordinate std of
+  the centres), and the groups' neighbour lists (see
+  `infoflow.groups`) cover at most a quarter of the groups.
+  Traced inputs (a call inside jit) always take the dense path.
+  """
+  if method not in METHODS:
+    raise ValueError(f'method must be one of {METHODS}, got {method!r}.')
+  concrete = not any(isinstance(x, jax.core.Tracer) for x in (centers, beta))
+  if method == 'dense' or (method == 'auto' and not concrete):
+    return 'dense', None
+  if not concrete:
+    raise ValueError("method='pruned' needs concrete centres and beta: it "
+                     'is a host-side driver, call it outside jit.')
+  flat = centers.reshape(-1, centers.shape[-1])
+  if method == 'auto' and (
+      flat.shape[0] < PRUNE_MIN_CENTERS
+      or float(beta) * PRUNE_SPREAD_RATIO >= float(_spread(flat))):
+    return 'dense', None
+  groups = groups_lib.build_groups(centers, float(beta),
+                                   tolerance=prune_tolerance)
+  if method == 'auto' and groups.num_neighbors > groups.num_groups // 4:
+    return 'dense', None
+  return 'pruned', groups
+
+
+def log_mixture_density(queries, centers, beta, *,
+                        tolerance: float = DEFAULT_TOLERANCE,
+                        num_candidates: int = DEFAULT_NUM_CANDIDATES,
+                        mesh=None):
+  """log g(y) of g = (1/n) sum_j N(c_j, beta^2 I), pruned and certified.
+
+  Args:
+    queries: (q, d) points.
+    centers: (n, d) or grouped (m, R, d) centres, or a `Groups` built by
+      `build_groups` for this beta.
+    beta: kernel standard deviation (> 0).
+    tolerance: certified error allowed on each log g, in nats.
+    num_candidates, mesh: as in `log_mean_kernel_pruned`.
+
+  Returns:
+    (log_g (q,), errors (q,), PruneInfo): log-densities in nats, each at
+    most its certified error below the exact (full-sum) value.
+
+  Raises:
+    ValueError: on a bad beta, non-finite input or mismatched shapes.
+  """
+  if not (np.ndim(beta) == 0 and np.isfinite(beta) and beta > 0):
+    raise ValueError(f'beta must be a finite positive noise std, got {beta}.')
+  groups = centers if isinstance(centers, Groups) else build_groups(
+      _finite(centers, 'centers'), float(beta), tolerance=tolerance)
+  queries = _finite(queries, 'queries')
+  dim = groups.flat.shape[1]
+  if queries.ndim != 2 or queries.shape[1] != dim:
+    raise ValueError(f'queries must have shape (q, {dim}), got '
+                     f'{queries.shape}.')
+  log_mean, errors, info = log_mean_kernel_pruned(
+      queries, None, None, None, groups, beta, tolerance=tolerance,
+      num_candidates=num_candidates, mesh=mesh)
+  return (log_mean - 0.5 * dim * math.log(2 * math.pi * float(beta) ** 2),
+          errors, info)
+
+
+def _finite(x, what):
+  x = jnp.asarray(x)
+  if not jnp.issubdtype(x.dtype, jnp.floating):
+    x = x.astype(jnp.result_type(float))
+  if x.size == 0 or not bool(jnp.all(jnp.isfinite(x))):
+    raise ValueError(f'{what} must be non-empty and finite.')
+  return x

@@ -1,0 +1,255 @@
+"""Pruned evaluation and adaptive Monte Carlo, against float64 brute force."""
+
+import math
+import warnings
+
+import jax
+import numpy as np
+import pytest
+
+import helpers
+import infoflow
+from infoflow import entropy
+from infoflow import groups as groups_lib
+from infoflow import pruned
+
+
+def _key(i=0):
+  return jax.random.key(i)
+
+
+def _grouped(rng, m, r, dim, beta, offset=0.0, spread=1.0):
+  """m tight groups of r replicas (std beta) at uniform means + offset."""
+  means = rng.uniform(-spread, spread, size=(m, 1, dim)) + offset
+  return (means + beta * rng.normal(size=(m, r, dim))).astype(np.float32)
+
+
+def _draws(centers, beta, rng, k):
+  flat = centers.reshape(-1, centers.shape[-1])
+  owner = rng.integers(0, len(flat), k)
+  return (flat[owner] + beta * rng.normal(size=(k, flat.shape[1]))).astype(
+      np.float32)
+
+
+def _log_mean_f64(queries, centers, beta):
+  """log((1/n) sum exp(-|y - c|^2 / (2 beta^2))) in float64."""
+  dim = queries.shape[1]
+  return (helpers.log_density_f64(queries, centers.reshape(-1, dim), beta)
+          + 0.5 * dim * math.log(2 * math.pi * beta**2))
+
+
+# A module-wide SZT-like layer (compiled once, shared by several tests):
+# 1024 inputs x 16 replicas in 3-D, tanh-saturated means far from the
+# origin, beta = 2e-3 (16,384 centres, enough for method='auto' to prune).
+BETA = 2e-3
+
+
+@pytest.fixture(scope='module')
+def szt():
+  rng = np.random.default_rng(0)
+  means = np.tanh(3 * rng.normal(size=(1024, 1, 3))) + 10.0
+  centers = (means + BETA * rng.normal(size=(1024, 16, 3))).astype(np.float32)
+  queries = np.concatenate([
+      _draws(centers, BETA, rng, 448),
+      # Points between clusters and a little outside them.
+      (rng.uniform(-1.05, 1.05, (64, 3)) + 10.0).astype(np.float32)])
+  return centers, pruned.build_groups(centers, BETA), queries
+
+
+# ------------------------------------------------------------- log-densities
+
+
+def test_matches_float64_far_from_origin(szt):
+  """Tight clusters far from the origin: where the expansion cancels."""
+  centers, groups, queries = szt
+  got, err, info = pruned.log_mean_kernel_pruned(queries, None, None, None,
+                                                 groups, BETA)
+  want = _log_mean_f64(queries, centers, BETA)
+  got, err = np.asarray(got, np.float64), np.asarray(err, np.float64)
+  assert info.max_error <= pruned.DEFAULT_TOLERANCE
+  assert np.all(err <= pruned.DEFAULT_TOLERANCE)
+  # Every value within its certified error (plus float32 rounding, relative
+  # to the exponent's size for the points between clusters) of exact.
+  np.testing.assert_array_less(np.abs(got - want),
+                               err + 5e-6 + 1e-6 * np.abs(want))
+
+
+def test_certified_bound_bounds_the_truncation():
+  """With a loose tolerance the truncation is visible and stays in bound."""
+  rng = np.random.default_rng(1)
+  beta = 0.01
+  # Groups a few beta apart: neighbours contribute, but little.
+  centers = _grouped(rng, 200, 10, 2, beta, spread=0.25)
+  queries = _draws(centers, beta, rng, 1000)
+  got, err, info = pruned.log_mixture_density(
+      queries, centers, beta, tolerance=1e-2, num_candidates=1)
+  want = helpers.log_density_f64(queries, centers.reshape(-1, 2), beta)
+  gap = want - np.asarray(got, np.float64)
+  err = np.asarray(err, np.float64)
+  # The exact part is a lower bound; the bound covers the rest.
+  assert np.all(gap >= -5e-6)
+  assert np.all(gap <= err + 5e-6)
+  assert gap.max() > 1e-5, 'test case too easy: nothing truncated'
+  assert info.max_error <= 1e-2
+
+
+def test_k_is_raised_when_too_small():
+  """A dense blob of groups needs many candidates; K doubles to reach them."""
+  rng = np.random.default_rng(2)
+  beta = 0.01
+  blob = _grouped(rng, 40, 8, 2, beta, spread=0.02)
+  far = _grouped(rng, 200, 8, 2, beta, offset=5.0, spread=3.0)
+  centers = np.concatenate([blob, far])
+  queries = _draws(blob, beta, rng, 200)
+  got, err, info = pruned.log_mixture_density(queries, centers, beta,
+                                              num_candidates=1)
+  assert info.num_candidates >= 16 and info.num_refined > 0
+  assert info.max_error <= pruned.DEFAULT_TOLERANCE
+  want = helpers.log_density_f64(queries, centers.reshape(-1, 2), beta)
+  np.testing.assert_allclose(got, want, atol=2e-5, rtol=0)
+
+
+def test_dense_fallback_for_far_queries():
+  """Far from every centre no group bound is small relative to the sum."""
+  rng = np.random.default_rng(3)
+  beta = 0.01
+  centers = _grouped(rng, 100, 10, 3, beta)
+  queries = rng.uniform(-3, 3, (40, 3)).astype(np.float32)
+  groups = pruned.build_groups(centers, beta)
+  got, err, info = pruned.log_mean_kernel_pruned(queries, None, None, None,
+                                                 groups, beta)
+  assert info.num_dense > 0
+  want = _log_mean_f64(queries, centers, beta)
+  np.testing.assert_allclose(got, want, rtol=1e-5)
+
+
+def test_kd_groups_of_ungrouped_centres():
+  rng = np.random.default_rng(4)
+  beta = 2e-3
+  centers = _grouped(rng, 150, 20, 3, beta, offset=7.0).reshape(-1, 3)
+  centers = centers[rng.permutation(len(centers))]
+  groups = pruned.build_groups(centers, beta, group_size=32)
+  valid = np.asarray(groups.valid)
+  assert valid.sum() == len(centers) and valid.shape[1] <= 32
+  # Every centre sits in its group, within the radius.
+  flat = np.asarray(groups.flat)
+  home = np.asarray(groups.group_of)
+  dist = np.linalg.norm(flat - np.asarray(groups.centroids)[home], axis=1)
+  assert np.all(dist <= np.asarray(groups.radii)[home])
+  queries = _draws(centers[:, None], beta, rng, 300)
+  got, _, _ = pruned.log_mixture_density(queries, groups, beta)
+  want = helpers.log_density_f64(queries, centers, beta)
+  np.testing.assert_allclose(got, want, atol=2e-5, rtol=0)
+
+
+def test_kd_partition_keeps_clusters_whole():
+  rng = np.random.default_rng(5)
+  points = _grouped(rng, 64, 16, 2, 1e-3).reshape(-1, 2)
+  order, sizes = groups_lib.kd_partition(points, 16)
+  assert sorted(order) == list(range(len(points)))
+  cells = np.split(order // 16, np.cumsum(sizes)[:-1])
+  whole = sum(len(set(c)) == 1 for c in cells)
+  assert whole >= 0.9 * len(cells)
+
+
+# ------------------------------------------------------------------ entropy
+
+
+def test_pruned_entropy_equals_dense_on_same_draws(szt):
+  centers, _, _ = szt
+  flat_centers = centers.reshape(-1, 3)
+  dense = infoflow.mixture_entropy(_key(1), flat_centers, BETA, num_mc=512,
+                                   method='dense')
+  flat, report = infoflow.mixture_entropy(
+      _key(1), flat_centers, BETA, num_mc=512, method='pruned',
+      return_report=True)
+  # method='auto' picks pruning here (many centres, small beta).
+  pooled, pooled_report = infoflow.pooled_mixture_entropy(
+      _key(1), centers, BETA, num_mc=512, return_report=True)
+  for est, rep in [(flat, report), (pooled, pooled_report)]:
+    assert rep.method == 'pruned' and rep.num_draws == 512
+    assert 0 <= rep.truncation_bound <= 1e-6
+    assert abs(float(est.nats) - float(dense.nats)) <= 2e-5
+    assert float(est.stderr) == pytest.approx(float(dense.stderr), rel=1e-3)
+
+
+def test_auto_rule(szt):
+  centers, _, _ = szt
+  _, rep = infoflow.mixture_entropy(_key(), centers[:100, 0], BETA,
+                                    num_mc=64, return_report=True)
+  assert rep.method == 'dense'  # too few centres
+  _, rep = infoflow.pooled_mixture_entropy(_key(), centers, 0.5, num_mc=64,
+                                           return_report=True)
+  assert rep.method == 'dense'  # beta comparable with the spread
+
+
+# ----------------------------------------------------------------- adaptive
+
+
+# The adaptive tests share one small mixture (one set of compilations).
+def _spread_centres():
+  return np.random.default_rng(8).normal(size=(100, 2)).astype(np.float32)
+
+
+def test_adaptive_reaches_target_and_pilot_equals_fixed():
+  centers = _spread_centres()
+  est = infoflow.mixture_entropy(_key(2), centers, 0.3, target_stderr=0.01)
+  assert float(est.stderr) <= 0.01
+  assert int(est.num_draws) > entropy.DEFAULT_PILOT  # more than the pilot
+  # A loose target stops at the pilot: the same draws as a fixed run.
+  loose = infoflow.mixture_entropy(_key(2), centers, 0.3, target_stderr=10.0)
+  fixed = infoflow.mixture_entropy(_key(2), centers, 0.3,
+                                   num_mc=entropy.DEFAULT_PILOT)
+  assert float(loose.nats) == pytest.approx(float(fixed.nats), abs=1e-6)
+  assert int(loose.num_draws) == entropy.DEFAULT_PILOT
+
+
+def test_adaptive_stderr_is_honest():
+  """Across repeats, the spread of adaptive estimates matches the stderr."""
+  centers = _spread_centres()
+  truth = helpers.entropy_quadrature(centers, 0.3, nodes=6)
+  runs = [infoflow.mixture_entropy(k, centers, 0.3, target_stderr=0.02)
+          for k in jax.random.split(_key(3), 20)]
+  z = [(float(e.nats) - truth) / float(e.stderr) for e in runs]
+  assert all(float(e.stderr) <= 0.02 for e in runs)
+  assert 0.5 <= np.std(z) <= 1.6 and abs(np.mean(z)) <= 1.0, z
+
+
+def test_adaptive_batched_targets_the_mean():
+  centers = _spread_centres().reshape(20, 5, 2)
+  est = infoflow.mixture_entropies(_key(4), centers, 0.3, target_stderr=0.01)
+  assert est.nats.shape == (20,)
+  assert float(est.mean().stderr) <= 0.01
+  assert int(est.num_draws[0]) > entropy.DEFAULT_PILOT_PER_MIXTURE
+
+
+def test_adaptive_cap_warns():
+  with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter('always')
+    est = infoflow.mixture_entropy(_key(), _spread_centres(), 0.3,
+                                   target_stderr=1e-4, max_mc=6144)
+  assert int(est.num_draws) == 6144
+  assert any('max draws' in str(w.message) for w in caught)
+
+
+@pytest.mark.parametrize('kwargs,match', [
+    ({'num_mc': 100, 'target_stderr': 0.1}, 'not both'),
+    ({'target_stderr': 0.0}, 'target_stderr'),
+    ({'target_stderr': float('nan')}, 'target_stderr'),
+    ({'target_stderr': 0.1, 'max_mc': 0}, 'max_mc'),
+    ({'method': 'tree'}, 'method'),
+])
+def test_bad_arguments(kwargs, match):
+  with pytest.raises(ValueError, match=match):
+    infoflow.mixture_entropy(_key(), np.zeros((3, 2)), 1.0, **kwargs)
+
+
+def test_bad_arguments_pooled_and_density():
+  with pytest.raises(ValueError, match='rank'):
+    infoflow.pooled_mixture_entropy(_key(), np.zeros((3, 2)), 1.0)
+  with pytest.raises(ValueError, match='beta'):
+    pruned.log_mixture_density(np.zeros((2, 2)), np.zeros((3, 2)), 0.0)
+  with pytest.raises(ValueError, match='shape'):
+    pruned.log_mixture_density(np.zeros((2, 3)), np.zeros((3, 2)), 1.0)
+  with pytest.raises(ValueError, match='finite'):
+    pruned.log_mixture_density(np.zeros((2, 2)), np.full((3, 2), np.nan), 1.0)
