@@ -23,9 +23,14 @@ from infoflow import train as train_lib
 from launch import configs
 from launch import experiment
 
-_CONFIG = flags.DEFINE_string('config', 'szt', 'Config name.')
-_EPOCHS = flags.DEFINE_integer('num_epochs', 10_000, 'Epochs to train.')
-_SEEDS = flags.DEFINE_list('seeds', ['1', '8'], 'Seed counts to compare.')
+
+
+def _define_flags():
+  # Defined only when run as a program, so that tests can import this module
+  # next to launch.train (which owns --config).
+  flags.DEFINE_string('config', 'szt', 'Config name.')
+  flags.DEFINE_integer('num_epochs', 10_000, 'Epochs to train.')
+  flags.DEFINE_list('seeds', ['1', '8'], 'Seed counts to compare.')
 
 
 def time_training(config, num_seeds: int, num_epochs: int):
@@ -61,22 +66,31 @@ def time_training(config, num_seeds: int, num_epochs: int):
   return seconds, accuracy
 
 
+def format_table(name, num_epochs, rows):
+  """The printed table: one row per seed count."""
+  base = rows[0][1]
+  lines = [f"{'config':<18} {'epochs':>7} {'seeds':>5} {'time s':>8} "
+           f"{'epochs/s':>9} {'vs 1st':>7} {'train acc':>9} {'test acc':>8}"]
+  for count, seconds, accuracy in rows:
+    lines.append(f'{name:<18} {num_epochs:>7} {count:>5} {seconds:>8.1f} '
+                 f'{num_epochs / seconds:>9.1f} {seconds / base:>6.2f}x '
+                 f"{accuracy['train']:>9.4f} {accuracy['test']:>8.4f}")
+  return '\n'.join(lines)
+
+
 def main(argv):
   del argv
-  config = configs.get_config(_CONFIG.value)
+  config = configs.get_config(flags.FLAGS.config)
+  num_epochs = flags.FLAGS.num_epochs
   rows = []
-  for count in [int(s) for s in _SEEDS.value]:
-    seconds, accuracy = time_training(config, count, _EPOCHS.value)
+  for count in [int(s) for s in flags.FLAGS.seeds]:
+    seconds, accuracy = time_training(config, count, num_epochs)
     rows.append((count, seconds, accuracy))
     print(f'{count} seed(s): {seconds:.1f} s', flush=True)
-  base = rows[0][1]
-  print(f"\n{'config':<18} {'epochs':>7} {'seeds':>5} {'time s':>8} "
-        f"{'epochs/s':>9} {'vs 1st':>7} {'train acc':>9} {'test acc':>8}")
-  for count, seconds, accuracy in rows:
-    print(f'{config.name:<18} {_EPOCHS.value:>7} {count:>5} {seconds:>8.1f} '
-          f'{_EPOCHS.value / seconds:>9.1f} {seconds / base:>6.2f}x '
-          f"{accuracy['train']:>9.4f} {accuracy['test']:>8.4f}")
+  print()
+  print(format_table(config.name, num_epochs, rows))
 
 
 if __name__ == '__main__':
+  _define_flags()
   app.run(main)

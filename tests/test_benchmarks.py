@@ -1,0 +1,28 @@
+"""Smoke tests of the benchmark scripts (their numbers come from full runs)."""
+
+import numpy as np
+
+from launch import bench_entropy
+from launch import bench_train
+from launch import configs
+
+
+def test_bench_train_times_and_formats():
+  config = configs.get_config('tiny')
+  seconds, accuracy = bench_train.time_training(config, 2, 3)
+  assert seconds > 0 and 0 <= accuracy['train'] <= 1
+  table = bench_train.format_table('tiny', 3, [(1, 1.0, accuracy),
+                                               (2, 1.5, accuracy)])
+  assert '1.50x' in table and 'tiny' in table
+
+
+def test_bench_entropy_methods_agree_on_identical_draws():
+  rng = np.random.default_rng(0)
+  centers = rng.normal(size=(300, 3)).astype(np.float32)
+  owner, z = bench_entropy._draws(centers, 256)  # pylint: disable=protected-access
+  ours, seconds = bench_entropy._run_infoflow(centers, 0.5, owner, z, 1)  # pylint: disable=protected-access
+  ref, _ = bench_entropy._run_numpy(centers, 0.5, owner, z, 1)  # pylint: disable=protected-access
+  sk, _ = bench_entropy._run_sklearn(centers, 0.5, owner, z, 1)  # pylint: disable=protected-access
+  assert seconds > 0
+  np.testing.assert_allclose(ours, ref, atol=1e-4)
+  np.testing.assert_allclose(sk, ref, atol=1e-2)
