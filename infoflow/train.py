@@ -143,7 +143,8 @@ def make_train_epochs(model: nn.Module,
     return jnp.sum(losses * mask) / jnp.maximum(jnp.sum(mask), 1.0)
 
   def noise_shapes(inputs):
-    """{layer path: pre-noise shape} of one minibatch, from a dry run."""
+    """(fn, example) whose `jax.eval_shape` gives the sown pre-noise
+    activations of one minibatch, i.e. every noise layer's path and shape."""
     example = jax.ShapeDtypeStruct((batch_size,) + inputs.shape[1:],
                                    inputs.dtype)
 

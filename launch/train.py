@@ -59,6 +59,25 @@ def analysis_epochs(num_epochs: int, num_points: int) -> list[int]:
   return sorted(epochs)
 
 
+# Fields that may change between a run and its resumption.
+_RESUMABLE_CHANGES = ('log_every_epochs', 'checkpoint')
+
+
+def _check_same_config(workdir: pathlib.Path, config):
+  """Refuses to resume a run in `workdir` under a different config."""
+  saved = workdir / 'config.json'
+  if not saved.exists() or not (workdir / 'checkpoints').exists():
+    return
+  old, new = json.loads(saved.read_text()), json.loads(config.to_json())
+  changed = sorted(k for k in set(old) | set(new)
+                   if k not in _RESUMABLE_CHANGES and old.get(k) != new.get(k))
+  if changed:
+    raise ValueError(
+        f'{workdir} holds a run with a different config (fields differing: '
+        f'{", ".join(changed)}); resuming would mix two experiments. Use '
+        f'another --workdir, or delete {workdir} to start over.')
+
+
 def _finite_or_null(value):
   """Non-finite floats -> None, so metrics.jsonl is strict JSON."""
   if isinstance(value, float):
@@ -112,6 +131,7 @@ def train_and_analyse(config, workdir: str,
   """
   workdir = pathlib.Path(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
+  _check_same_config(workdir, config)
   (workdir / 'config.json').write_text(config.to_json(indent=2))
 
   dataset = experiment.load_data(config)
@@ -123,6 +143,9 @@ def train_and_analyse(config, workdir: str,
   t_test = jnp.asarray(experiment.targets(config, dataset, 'test' if has_test
                                 else 'train'))
   y_test = jnp.asarray(dataset.y_test if has_test else dataset.y_train)
+  has_val = dataset.x_val is not None and len(dataset.x_val) > 0
+  if has_val:  # held out of training (MNIST): the paper's validation error
+    x_val, y_val = jnp.asarray(dataset.x_val), jnp.asarray(dataset.y_val)
   eval_x, eval_y, eval_indices = experiment.evaluation_set(config, dataset)
   class_values = experiment.class_values(config, dataset)
   num_outputs = (dataset.num_classes if config.loss != 'mse'
@@ -197,23 +220,30 @@ def train_and_analyse(config, workdir: str,
 
   def eval_metrics(states, epoch):
     key = jax.random.fold_in(eval_key, epoch)
-    train = evaluate(states.params, x_train, t_train, y_train, key,
-                     class_values)
-    test = evaluate(states.params, x_test, t_test, y_test, key, class_values)
-    return {'train': jax.tree.map(np.asarray, train),
-            'test': jax.tree.map(np.asarray, test)}
+    splits = {'train': (x_train, t_train, y_train),
+              'test': (x_test, t_test, y_test)}
+    if has_val:
+      splits['validation'] = (x_val, y_val, y_val)
+    # One noise stream per split (fold_in by position) for the noisy metrics.
+    return {name: jax.tree.map(np.asarray, evaluate(
+        states.params, x, t, y, jax.random.fold_in(key, i), class_values))
+            for i, (name, (x, t, y)) in enumerate(splits.items())}
 
   epoch = start_epoch
   for target in [e for e in epochs if e > start_epoch or
                  (e == 0 and start_epoch == 0 and not records)]:
+    metrics = None
     while epoch < target:
       chunk = min(log_every - epoch % log_every, target - epoch)
       states = train_epochs(states, x_train, t_train, jnp.int32(chunk))
       epoch += chunk
+      metrics = None
       if epoch % log_every == 0 or epoch == config.num_epochs:
-        m = eval_metrics(states, epoch)
-        progress.report(epoch, jax.tree.map(lambda a: float(a.mean()), m))
-    metrics = eval_metrics(states, epoch)
+        metrics = eval_metrics(states, epoch)
+        progress.report(epoch, jax.tree.map(lambda a: float(a.mean()),
+                                            metrics))
+    if metrics is None:
+      metrics = eval_metrics(states, epoch)
     for seed in range(config.num_seeds):
       key = jax.random.fold_in(jax.random.fold_in(analysis_key, epoch), seed)
       record, reps = analysis.analyse(
@@ -227,10 +257,8 @@ def train_and_analyse(config, workdir: str,
       record = {'epoch': epoch, 'seed': seed,
                 'step': int(states.step[seed]),
                 'wall_time': time.time() - start_time,
-                'train': {k: float(v[seed]) for k, v in
-                          metrics['train'].items()},
-                'test': {k: float(v[seed]) for k, v in
-                         metrics['test'].items()},
+                **{split: {k: float(v[seed]) for k, v in values.items()}
+                   for split, values in metrics.items()},
                 **record}
       if reps:
         (workdir / 'representations').mkdir(exist_ok=True)
@@ -239,7 +267,7 @@ def train_and_analyse(config, workdir: str,
             labels=np.asarray(eval_y, np.int32), **reps)
       with metrics_path.open('a') as f:
         f.write(json.dumps(_finite_or_null(record)) + '\n')
-      records.append(record)
+      records.append(_finite_or_null(record))
       if on_record is not None:
         on_record(record)
     manager.save(epoch, args=ocp.args.StandardSave(states), force=True)

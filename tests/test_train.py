@@ -222,3 +222,10 @@ def test_step_by_step_noise_for_large_nets(monkeypatch):
   assert float(after['loss']) < float(before['loss'])
   np.testing.assert_array_equal(trained.params['output']['kernel'],
                                 again.params['output']['kernel'])
+
+
+def test_resume_refuses_a_different_config(finished_run):
+  workdir, _ = finished_run
+  with pytest.raises(ValueError, match='fields differing: .*num_epochs'):
+    launcher.train_and_analyse(_tiny_config(num_seeds=2, num_epochs=13),
+                               workdir)
