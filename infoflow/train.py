@@ -37,7 +37,8 @@ import optax
 
 from infoflow import models
 
-# Largest number of noise values drawn at once for a whole epoch (64 MB).
+# Largest number of noise values drawn at once for a whole epoch (64 MB per
+# run; vmapped seeds multiply it).
 _EPOCH_NOISE_BUDGET = 1 << 24
 
 
@@ -174,6 +175,8 @@ def make_train_epochs(model: nn.Module,
     pre_noise, example = noise_shapes(inputs)
     shapes = models.pre_noise_activations(
         jax.eval_shape(pre_noise, state.params, example))
+    if getattr(model, 'beta', None) == 0:
+      shapes = {}  # a deterministic net: no noise to draw
     epoch_key = jax.random.fold_in(noise_key, state.epoch)
     per_step = sum(math.prod(v.shape) for v in shapes.values())
     whole_epoch = num_batches * per_step <= _EPOCH_NOISE_BUDGET

@@ -196,7 +196,7 @@ def _rss_mb():
 def _worker(method, case, subset, repeats, queue):
   """Runs one method on one case in a fresh process; reports time, memory."""
   # Import the method's libraries before taking the baseline.
-  import jax  # pylint: disable=g-import-not-at-top,unused-import,line-too-long
+  import jax  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import
   if method == 'infoflow':
     import infoflow  # pylint: disable=g-import-not-at-top,unused-import
   elif method == 'sklearn':

@@ -40,6 +40,9 @@ def evaluation_set(config, dataset) -> tuple[np.ndarray, np.ndarray, list]:
       indices = np.sort(rng.choice(len(x), count, replace=False))
       return x[indices], y[indices], indices.tolist()
     return x, y, list(range(len(x)))
+  if len(dataset.x_test) == 0:
+    raise ValueError(f'data set {dataset.name!r} has no test images to '
+                     'measure information on.')
   count = count or len(dataset.x_test)
   return (dataset.x_test[:count], dataset.y_test[:count],
           list(range(min(count, len(dataset.x_test)))))
@@ -72,6 +75,10 @@ def class_values(config, dataset):
   """For regression: the target value of each class (for accuracy)."""
   if config.loss != 'mse':
     return None
+  if dataset.targets_train.shape[-1] != 1:
+    raise ValueError('accuracy for mse needs one regression output per '
+                     f'example; {dataset.name!r} has '
+                     f'{dataset.targets_train.shape[-1]}.')
   values = np.zeros(dataset.num_classes, np.float32)
   for c in range(dataset.num_classes):
     values[c] = dataset.targets_train[dataset.y_train == c, 0].mean()

@@ -229,3 +229,19 @@ def test_resume_refuses_a_different_config(finished_run):
   with pytest.raises(ValueError, match='fields differing: .*num_epochs'):
     launcher.train_and_analyse(_tiny_config(num_seeds=2, num_epochs=13),
                                workdir)
+
+
+def test_deterministic_net_trains_without_noise_draws():
+  """beta = 0: no noise is drawn, and training is a pure function of keys."""
+  model = models.MLP(widths=(3,), num_outputs=2, beta=0.0)
+  optimizer = train_lib.make_optimizer('sgd', 0.1)
+  x = jnp.asarray(np.random.default_rng(0).normal(size=(20, 2)), jnp.float32)
+  y = (x[:, 0] > 0).astype(jnp.int32)
+  state = train_lib.init_state(jax.random.key(0), model, optimizer, x[:1])
+  train_epochs = jax.jit(train_lib.make_train_epochs(
+      model, optimizer, loss='cross_entropy', batch_size=8))
+  lowered = train_epochs.lower(state, x, y, 3).as_text()
+  assert 'erf_inv' not in lowered and 'erfinv' not in lowered.lower()
+  a, b = train_epochs(state, x, y, 3), train_epochs(state, x, y, 3)
+  np.testing.assert_array_equal(a.params['output']['kernel'],
+                                b.params['output']['kernel'])
