@@ -55,9 +55,13 @@ class GaussianNoise(nn.Module):
 
   Attributes:
     beta: noise standard deviation (>= 0). 0 gives the identity.
+    transposed: x is laid out (units, batch), the transpose of the usual
+      (batch, units) (see `MLP`). What is sown, and the given noise, keep the
+      usual layout, so samplers and trainers need not know.
   """
 
   beta: float
+  transposed: bool = False
 
   @nn.compact
   def __call__(self, x: jax.Array, *, deterministic: bool = False
@@ -73,7 +77,10 @@ class GaussianNoise(nn.Module):
     """
     if self.beta < 0:
       raise ValueError(f'beta must be >= 0, got {self.beta}.')
-    self.sow('intermediates', PRE_NOISE, x)
+    if self.transposed and x.ndim != 2:
+      raise ValueError(f'transposed noise needs (units, batch), got {x.shape}.')
+    usual = x.T if self.transposed else x
+    self.sow('intermediates', PRE_NOISE, usual)
     if deterministic or self.beta == 0:
       return x
     if self.has_variable(GIVEN_NOISE, 'z'):
@@ -81,12 +88,34 @@ class GaussianNoise(nn.Module):
       # whole epoch's noise in one call, which is much faster on CPU).
       z = self.get_variable(GIVEN_NOISE, 'z')
     else:
-      z = jax.random.normal(self.make_rng(NOISE_RNG), x.shape, x.dtype)
-    return x + self.beta * z
+      z = jax.random.normal(self.make_rng(NOISE_RNG), usual.shape, x.dtype)
+    return x + self.beta * (z.T if self.transposed else z)
+
+
+class _UnitsByBatchDense(nn.Module):
+  """`nn.Dense` (same parameters and initialisers) on (features, batch) input.
+
+  Returns kernel^T h + bias, (features_out, batch), for h (features, batch).
+  """
+
+  features: int
+
+  @nn.compact
+  def __call__(self, h: jax.Array) -> jax.Array:
+    kernel = self.param('kernel', nn.initializers.lecun_normal(),
+                        (h.shape[0], self.features))
+    bias = self.param('bias', nn.initializers.zeros_init(), (self.features,))
+    return jnp.einsum('io,ib->ob', kernel, h) + bias[:, None]
 
 
 class MLP(nn.Module):
   """Noisy multilayer perceptron with a linear, noiseless output layer.
+
+  Parameters are those of `nn.Dense` layers (kernel (in, out), bias (out,)).
+  Inside, activations are laid out (units, batch): for the narrow layers of
+  these networks XLA's matrix products are then 1.3x (one run) to 1.6x
+  (vmapped seeds) faster on CPU. What the noise layers sow, and the noise
+  given to them, are (batch, units) as everywhere else.
 
   Attributes:
     widths: hidden layer widths, e.g. (10, 7, 5, 4, 3) for the SZT network.
@@ -108,12 +137,12 @@ class MLP(nn.Module):
                ) -> jax.Array:
     """Args: x of shape (batch, ...); flattened. Returns (batch, num_outputs)."""
     act = get_activation(self.activation)
-    x = x.reshape((x.shape[0], -1))
+    h = x.reshape((x.shape[0], -1)).T
     for l, width in enumerate(self.widths):
-      x = act(nn.Dense(width, name=f'hidden_{l}')(x))
-      x = GaussianNoise(self.beta, name=f'noise_{l}')(
-          x, deterministic=deterministic)
-    return nn.Dense(self.num_outputs, name='output')(x)
+      h = act(_UnitsByBatchDense(width, name=f'hidden_{l}')(h))
+      h = GaussianNoise(self.beta, transposed=True, name=f'noise_{l}')(
+          h, deterministic=deterministic)
+    return _UnitsByBatchDense(self.num_outputs, name='output')(h).T
 
 
 class CNN(nn.Module):

@@ -1,12 +1,13 @@
 r"""Benchmark of training alone (no analysis): one seed against many.
 
     python -m launch.bench_train [--config=szt] [--num_epochs=10000] \
-        [--seeds=1,8]
+        [--seeds=1,8] [--cpu_devices=2]
 
 Trains the config's network for `num_epochs` epochs (jit warm: the program is
 compiled on a 1-epoch call first) once per seed count, with the seeds vmapped
-together, and prints wall time, epochs per second, time relative to one seed,
-and the final noise-free train/test accuracy (mean over seeds).
+together (and spread over the devices, as `launch.train` does: see
+--cpu_devices), and prints wall time, epochs per second, time relative to one
+seed, and the final noise-free train/test accuracy (mean over seeds).
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from infoflow import sharding
 from infoflow import train as train_lib
+from launch import common_flags
 from launch import configs
 from launch import experiment
 
@@ -43,6 +46,9 @@ def time_training(config, num_seeds: int, num_epochs: int):
                                        config.optimizer.learning_rate)
   states = train_lib.init_states(jax.random.key(config.seed), num_seeds,
                                  model, optimizer, x[:1])
+  seed_sharding = sharding.seed_sharding(num_seeds)
+  if seed_sharding is not None:
+    states = jax.device_put(states, seed_sharding)
   train_epochs = jax.jit(jax.vmap(
       train_lib.make_train_epochs(model, optimizer, loss=config.loss,
                                   batch_size=config.batch_size,
@@ -69,7 +75,9 @@ def time_training(config, num_seeds: int, num_epochs: int):
 def format_table(name, num_epochs, rows):
   """The printed table: one row per seed count."""
   base = rows[0][1]
-  lines = [f"{'config':<18} {'epochs':>7} {'seeds':>5} {'time s':>8} "
+  lines = [f'devices: {len(jax.local_devices())} '
+           f'({jax.local_devices()[0].platform}); seeds spread over them',
+           f"{'config':<18} {'epochs':>7} {'seeds':>5} {'time s':>8} "
            f"{'epochs/s':>9} {'vs 1st':>7} {'train acc':>9} {'test acc':>8}"]
   for count, seconds, accuracy in rows:
     lines.append(f'{name:<18} {num_epochs:>7} {count:>5} {seconds:>8.1f} '
@@ -80,6 +88,7 @@ def format_table(name, num_epochs, rows):
 
 def main(argv):
   del argv
+  common_flags.apply_cpu_devices()
   config = configs.get_config(flags.FLAGS.config)
   num_epochs = flags.FLAGS.num_epochs
   rows = []

@@ -32,6 +32,7 @@ import orbax.checkpoint as ocp
 import infoflow
 from infoflow import analysis
 from infoflow import clustering
+from infoflow import sharding
 from infoflow import train as train_lib
 from launch import common_flags
 from launch import configs
@@ -89,6 +90,10 @@ def _finite_or_null(value):
   return value
 
 
+def _all_finite(tree) -> bool:
+  return all(bool(jnp.all(jnp.isfinite(a))) for a in jax.tree.leaves(tree))
+
+
 def _seed_slice(tree, seed):
   return jax.tree.map(lambda a: a[seed], tree)
 
@@ -100,22 +105,47 @@ def _read_records(path: pathlib.Path) -> list[dict]:
 
 
 class _Progress:
-  """One line per chunk: epoch, loss, accuracy, elapsed time and ETA."""
+  """One line per chunk: epoch, loss, accuracy, elapsed time and ETA.
 
-  def __init__(self, start_epoch, num_epochs):
+  The ETA adds the remaining epochs at the measured training rate and the
+  remaining analysed epochs at the measured analysis time per epoch (the two
+  differ by orders of magnitude, and the analysed epochs are log-spaced).
+  """
+
+  def __init__(self, start_epoch, num_epochs, num_analyses):
     self.start = time.time()
-    self.start_epoch = start_epoch
+    self.epoch = start_epoch
     self.num_epochs = num_epochs
+    self.analyses_left = num_analyses
+    self.train_seconds = self.train_epochs = 0.0
+    self.analysis_seconds = self.analyses = 0.0
 
-  def report(self, epoch, metrics):
-    elapsed = time.time() - self.start
-    done = epoch - self.start_epoch
-    eta = elapsed / done * (self.num_epochs - epoch) if done > 0 else 0.0
+  def trained(self, epochs, seconds):
+    self.epoch += epochs
+    self.train_epochs += epochs
+    self.train_seconds += seconds
+
+  def analysed(self, seconds):
+    self.analyses += 1
+    self.analyses_left -= 1
+    self.analysis_seconds += seconds
+
+  def eta(self) -> float:
+    eta = 0.0
+    if self.train_epochs:
+      eta += (self.train_seconds / self.train_epochs
+              * (self.num_epochs - self.epoch))
+    if self.analyses:
+      eta += self.analysis_seconds / self.analyses * self.analyses_left
+    return eta
+
+  def report(self, metrics):
     logging.info('epoch %d/%d  train loss %.4f acc %.4f  test loss %.4f '
-                 'acc %.4f  elapsed %.0fs  ETA %.0fs', epoch, self.num_epochs,
-                 metrics['train']['loss'], metrics['train']['accuracy'],
-                 metrics['test']['loss'], metrics['test']['accuracy'],
-                 elapsed, eta)
+                 'acc %.4f  elapsed %.0fs  ETA %.0fs', self.epoch,
+                 self.num_epochs, metrics['train']['loss'],
+                 metrics['train']['accuracy'], metrics['test']['loss'],
+                 metrics['test']['accuracy'], time.time() - self.start,
+                 self.eta())
 
 
 def train_and_analyse(config, workdir: str,
@@ -158,6 +188,10 @@ def train_and_analyse(config, workdir: str,
   init_key, eval_key, analysis_key = jax.random.split(root, 3)
   states = train_lib.init_states(init_key, config.num_seeds, model, optimizer,
                                  x_train[:1])
+  # Seeds are independent: with several devices each trains a share of them.
+  seed_sharding = sharding.seed_sharding(config.num_seeds)
+  if seed_sharding is not None:
+    states = jax.device_put(states, seed_sharding)
   train_epochs = jax.jit(jax.vmap(
       train_lib.make_train_epochs(
           model, optimizer, loss=config.loss, batch_size=config.batch_size,
@@ -190,6 +224,7 @@ def train_and_analyse(config, workdir: str,
       'representation_layers': kept,
       'num_eval_inputs': len(eval_x), 'eval_indices': eval_indices,
       'analysis_epochs': epochs, 'num_seeds': config.num_seeds,
+      'devices': [str(d) for d in jax.local_devices()],
       'num_replicas': config.analysis.num_replicas,
       'clustering': {'beta': cluster_beta,
                      'threshold': clustering.DEFAULT_THRESHOLD,
@@ -214,7 +249,9 @@ def train_and_analyse(config, workdir: str,
     records = []
   metrics_path.write_text(''.join(json.dumps(r) + '\n' for r in records))
 
-  progress = _Progress(start_epoch, config.num_epochs)
+  todo = [e for e in epochs if e > start_epoch or
+          (e == 0 and start_epoch == 0 and not records)]
+  progress = _Progress(start_epoch, config.num_epochs, len(todo))
   log_every = config.log_every_epochs or max(config.num_epochs // 100, 1)
   start_time = time.time()
 
@@ -230,30 +267,42 @@ def train_and_analyse(config, workdir: str,
             for i, (name, (x, t, y)) in enumerate(splits.items())}
 
   epoch = start_epoch
-  for target in [e for e in epochs if e > start_epoch or
-                 (e == 0 and start_epoch == 0 and not records)]:
+  for target in todo:
     metrics = None
     while epoch < target:
       chunk = min(log_every - epoch % log_every, target - epoch)
-      states = train_epochs(states, x_train, t_train, jnp.int32(chunk))
+      chunk_start = time.time()
+      states = jax.block_until_ready(
+          train_epochs(states, x_train, t_train, jnp.int32(chunk)))
+      progress.trained(chunk, time.time() - chunk_start)
       epoch += chunk
       metrics = None
       if epoch % log_every == 0 or epoch == config.num_epochs:
         metrics = eval_metrics(states, epoch)
-        progress.report(epoch, jax.tree.map(lambda a: float(a.mean()),
-                                            metrics))
+        progress.report(jax.tree.map(lambda a: float(a.mean()), metrics))
+    analysis_start = time.time()
     if metrics is None:
       metrics = eval_metrics(states, epoch)
     for seed in range(config.num_seeds):
       key = jax.random.fold_in(jax.random.fold_in(analysis_key, epoch), seed)
-      record, reps = analysis.analyse(
-          key, model, _seed_slice(states.params, seed), eval_x, eval_y,
-          dataset.num_classes, beta=beta, estimated_layers=estimated,
-          num_replicas=config.analysis.num_replicas,
-          num_mc=config.analysis.num_mc,
-          num_mc_conditional=config.analysis.num_mc_conditional,
-          input_chunk=config.analysis.input_chunk, hooks=hooks,
-          keep_representations=kept if seed == 0 else ())
+      # On the host: the analysis places its arrays itself.
+      params = jax.tree.map(np.asarray, _seed_slice(states.params, seed))
+      if _all_finite(params):
+        record, reps = analysis.analyse(
+            key, model, params, eval_x, eval_y,
+            dataset.num_classes, beta=beta, estimated_layers=estimated,
+            num_replicas=config.analysis.num_replicas,
+            num_mc=config.analysis.num_mc,
+            num_mc_conditional=config.analysis.num_mc_conditional,
+            input_chunk=config.analysis.input_chunk, hooks=hooks,
+            keep_representations=kept if seed == 0 else ())
+      else:
+        # A diverged seed (non-finite parameters) has nothing to measure; the
+        # other seeds go on. Its record says so instead of holding numbers.
+        logging.warning('seed %d has non-finite parameters at epoch %d: '
+                        'training diverged; no analysis recorded.', seed,
+                        epoch)
+        record, reps = {'diverged': True}, {}
       record = {'epoch': epoch, 'seed': seed,
                 'step': int(states.step[seed]),
                 'wall_time': time.time() - start_time,
@@ -272,6 +321,7 @@ def train_and_analyse(config, workdir: str,
         on_record(record)
     manager.save(epoch, args=ocp.args.StandardSave(states), force=True)
     manager.wait_until_finished()
+    progress.analysed(time.time() - analysis_start)
     info = records[-1].get('information', {})
     logging.info('analysed epoch %d: %s', epoch, '  '.join(
         f'{n} I(X;T)={v["mi_input"][0] / np.log(2):.3f} bits'
@@ -290,6 +340,7 @@ class _QuietOrbax(pylogging.Filter):
 
 
 def main(argv):
+  common_flags.apply_cpu_devices()
   logging.get_absl_handler().addFilter(_QuietOrbax())
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')

@@ -47,6 +47,11 @@ for name, mesh in [('four', four), ('one', one), ('default', None)]:
       method=report.method, bound=report.truncation_bound,
       batched=np.asarray(batched.nats).tolist(),
       log_g=np.asarray(log_g).tolist(), err=float(np.max(err)))
+from infoflow import sharding
+out['seed_devices'] = {
+    str(n): (None if sharding.seed_sharding(n) is None else
+             len(sharding.seed_sharding(n).mesh.devices.ravel()))
+    for n in (1, 2, 5, 6, 8)}
 print('RESULT' + json.dumps(out))
 '''
 
@@ -83,3 +88,9 @@ def test_resolve():
   with pytest.raises(ValueError, match='Mesh'):
     sharding.resolve('all devices')
   assert sharding.bucket(1) == 8 and sharding.bucket(9) == 16
+
+
+
+def test_seeds_spread_over_the_largest_dividing_device_count(results):
+  assert results['seed_devices'] == {'1': None, '2': 2, '5': None, '6': 3,
+                                     '8': 4}

@@ -153,6 +153,11 @@ def test_config_names_and_overrides():
   argv = configs.resolve_argv(['prog', '--config=szt',
                                '--config.optimizer.learning_rate=1e-3'])
   assert argv[1].endswith('szt.py') and argv[2].endswith('=1e-3')
+  spaced = configs.resolve_argv(['prog', '--config', 'szt_relu',
+                                 '--config.num_epochs=5'])
+  assert spaced[1].endswith('szt_relu.py') and len(spaced) == 3
+  with pytest.raises(ValueError, match='available:'):
+    configs.resolve_argv(['prog', '--config', 'nope'])
   with pytest.raises(ValueError, match='available: .*szt_relu'):
     configs.resolve_argv(['prog', '--config=nope'])
   with pytest.raises(ValueError, match='fields of optimizer: .*learning_rate'):
@@ -171,7 +176,9 @@ def test_launcher_command_line(tmp_path):
   assert bad.returncode != 0 and 'available:' in bad.stderr
   bad_field = launch('--config=tiny', '--config.num_epoch=3')
   assert bad_field.returncode != 0 and 'num_epochs' in bad_field.stderr
-  ok = launch('--config=tiny', '--config.num_epochs=2',
+  # Two seeds spread over two CPU devices (--cpu_devices), `--config NAME`.
+  ok = launch('--config', 'tiny', '--config.num_epochs=2',
+              '--config.num_seeds=2', '--cpu_devices=2',
               '--config.analysis.num_points=2',
               '--config.analysis.clustering=False',
               '--config.analysis.num_eval_inputs=64',
@@ -179,10 +186,13 @@ def test_launcher_command_line(tmp_path):
   assert ok.returncode == 0, ok.stderr[-2000:]
   config = json.loads((tmp_path / 'config.json').read_text())
   assert config['num_epochs'] == 2 and not config['analysis']['clustering']
+  assert len(json.loads((tmp_path / 'run.json').read_text())['devices']) == 2
   records = [json.loads(x) for x in
              (tmp_path / 'metrics.jsonl').read_text().splitlines()]
-  assert [r['epoch'] for r in records] == [0, 2]
+  assert [(r['epoch'], r['seed']) for r in records] == [(0, 0), (0, 1),
+                                                        (2, 0), (2, 1)]
   assert 'clustering' not in records[0] and 'binning' in records[0]
+  assert records[2]['train'] != records[3]['train']  # independent seeds
 
 
 def test_plot_command_on_a_real_run(finished_run, tmp_path):
@@ -245,3 +255,43 @@ def test_deterministic_net_trains_without_noise_draws():
   a, b = train_epochs(state, x, y, 3), train_epochs(state, x, y, 3)
   np.testing.assert_array_equal(a.params['output']['kernel'],
                                 b.params['output']['kernel'])
+
+
+@pytest.mark.filterwarnings('ignore:overflow encountered in cast')
+def test_diverged_seed_is_recorded_not_analysed(tmp_path):
+  """Non-finite parameters (an overflowing step) give a 'diverged' record."""
+  config = configs.get_config('tiny')
+  config.optimizer.name = 'sgd'
+  config.optimizer.learning_rate = 1e39  # inf in float32: updates overflow
+  config.num_epochs = 2
+  config.analysis.num_points = 2
+  config.analysis.num_eval_inputs = 64
+  records = launcher.train_and_analyse(config, str(tmp_path))
+  assert [r['epoch'] for r in records] == [0, 2]
+  assert 'information' in records[0] and 'diverged' not in records[0]
+  assert records[1]['diverged'] is True and 'information' not in records[1]
+  for line in (tmp_path / 'metrics.jsonl').read_text().splitlines():
+    json.loads(line, parse_constant=pytest.fail)  # no NaN/Infinity tokens
+
+
+@pytest.mark.parametrize('n', [1, 2, 7, 4096, 60_000])
+def test_random_order_is_a_permutation(n):
+  order = np.asarray(train_lib.random_order(jax.random.key(n), n))
+  assert order.dtype == np.int32
+  np.testing.assert_array_equal(np.sort(order), np.arange(n))
+
+
+def test_random_order_is_uniform():
+  """All 24 orders of 4 items equally likely (chi-square), and for n = 4096
+  (two sort rounds) every position's mean item is (n - 1) / 2."""
+  from scipy import stats  # pylint: disable=g-import-not-at-top
+  orders = np.asarray(jax.vmap(lambda k: train_lib.random_order(k, 4))(
+      jax.random.split(jax.random.key(0), 24_000)))
+  _, counts = np.unique(orders @ np.array([64, 16, 4, 1]), return_counts=True)
+  assert len(counts) == 24
+  assert stats.chisquare(counts).pvalue > 1e-3
+  n, draws = 4096, 1000
+  orders = np.asarray(jax.vmap(lambda k: train_lib.random_order(k, n))(
+      jax.random.split(jax.random.key(1), draws)))
+  z = (orders.mean(axis=0) - (n - 1) / 2) / (n / np.sqrt(12 * draws))
+  assert np.abs(z).max() < 5.5  # 4096 positions, Gaussian tails

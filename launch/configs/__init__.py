@@ -49,6 +49,14 @@ def resolve_argv(argv: list[str]) -> list[str]:
   Raises:
     ValueError: unknown config name or override field.
   """
+  # `--config NAME` (absl also accepts a space) becomes `--config=NAME`.
+  joined = []
+  for arg in argv:
+    if joined and joined[-1] == '--config' and not arg.startswith('-'):
+      joined[-1] = f'--config={arg}'
+    else:
+      joined.append(arg)
+  argv = joined
   out = []
   name = None
   for arg in argv:
