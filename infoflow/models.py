@@ -69,7 +69,8 @@ class GaussianNoise(nn.Module):
     """Adds the noise.
 
     Args:
-      x: pre-noise activations S of any shape.
+      x: pre-noise activations S of any shape; (units, batch) when
+        `transposed`.
       deterministic: when True, no noise is added (noise-free evaluation).
 
     Returns:
@@ -96,6 +97,7 @@ class _UnitsByBatchDense(nn.Module):
   """`nn.Dense` (same parameters and initialisers) on (features, batch) input.
 
   Returns kernel^T h + bias, (features_out, batch), for h (features, batch).
+  Parameters are float32, as `nn.Dense`'s are by default.
   """
 
   features: int
@@ -103,8 +105,9 @@ class _UnitsByBatchDense(nn.Module):
   @nn.compact
   def __call__(self, h: jax.Array) -> jax.Array:
     kernel = self.param('kernel', nn.initializers.lecun_normal(),
-                        (h.shape[0], self.features))
-    bias = self.param('bias', nn.initializers.zeros_init(), (self.features,))
+                        (h.shape[0], self.features), jnp.float32)
+    bias = self.param('bias', nn.initializers.zeros_init(), (self.features,),
+                      jnp.float32)
     return jnp.einsum('io,ib->ob', kernel, h) + bias[:, None]
 
 
@@ -203,7 +206,8 @@ def pre_noise_activations(intermediates) -> dict[str, jax.Array]:
 
   Returns:
     An ordered dict from the noise layer's path ('noise_0', 'block/noise_1',
-    ...) to its pre-noise activations (as passed to the layer).
+    ...) to its pre-noise activations, batch first (as passed to the layer,
+    or its transpose for a `transposed` layer).
   """
   found = {}
 

@@ -12,8 +12,9 @@ same distribution from the same kind of key, about 1.5-3x faster on CPU:
   rounds are unrolled so that XLA fuses them into one loop (on CPU JAX rolls
   them into a 5-step while loop, which writes every intermediate out).
 - Normals: the inverse CDF, z = sqrt(2) erfinv(u), with u uniform on the
-  open interval (-1, 1) at 2^-23 resolution, as `jax.random.normal` does
-  (so |z| <= 5.3; an exact normal exceeds that with probability 1e-7).
+  open interval (-1, 1) in steps of ~2^-22, as `jax.random.normal` does
+  (so -5.42 <= z <= 5.22; an exact normal leaves that range with
+  probability ~1e-7).
 
 Keys are JAX PRNG keys (`jax.random.key`). Other key implementations and
 dtypes other than float32 fall back to `jax.random.normal`. The streams

@@ -113,15 +113,15 @@ def random_order(key: jax.Array, n: int) -> jax.Array:
   integer sort is several times faster on CPU than the key-value sort that
   `jax.random.permutation` uses, and the minibatch order is drawn every
   epoch. With b = 32 - ceil(log2 n) random bits per round, ceil(3 log2(n) /
-  b) rounds make the chance that any pair stays tied through every round at
+  b) rounds (at least one) make the chance that any pair stays tied through every round at
   most ~1/n (the bound `jax.random.permutation` uses). Past 2^24 items it
   falls back to `jax.random.permutation`.
   """
-  index_bits = max(1, math.ceil(math.log2(max(n, 2))))
+  index_bits = max(1, (n - 1).bit_length())
   random_bits = 32 - index_bits
   if random_bits < 8:
     return jax.random.permutation(key, n).astype(jnp.int32)
-  rounds = math.ceil(3 * math.log2(max(n, 2)) / random_bits)
+  rounds = max(1, math.ceil(3 * math.log2(max(n, 2)) / random_bits))
   order = jnp.arange(n, dtype=jnp.int32)
   position = jnp.arange(n, dtype=jnp.uint32)
   for i in range(rounds):
@@ -212,22 +212,18 @@ def make_train_epochs(model: nn.Module,
     def draw(key, lead):
       # One normal call for all layers, then split: on CPU a call per (small)
       # layer costs several times more than one call of the same total size.
-      # Drawn (units, batch) per step so that each layer's block is
-      # contiguous; the MLP, whose noise layers work on (units, batch),
-      # then uses it without a copy.
       if not shapes:
         return {}
-      units = [math.prod(v.shape[1:]) for v in shapes.values()]
+      sizes = [math.prod(v.shape) for v in shapes.values()]
       dtype = jnp.result_type(*[v.dtype for v in shapes.values()])
-      flat = normal.standard_normal(key, lead + (sum(units), batch_size),
-                                    dtype)
+      flat = normal.standard_normal(key, lead + (sum(sizes),), dtype)
       noise, offset = {}, 0
-      for (path, shape), size in zip(shapes.items(), units):
+      for (path, shape), size in zip(shapes.items(), sizes):
         node = noise
         for part in path.split('/'):
           node = node.setdefault(part, {})
-        block = jnp.swapaxes(flat[..., offset:offset + size, :], -1, -2)
-        node['z'] = block.reshape(lead + shape.shape).astype(shape.dtype)
+        node['z'] = flat[..., offset:offset + size].reshape(
+            lead + shape.shape).astype(shape.dtype)
         offset += size
       return noise
 

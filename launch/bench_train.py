@@ -72,16 +72,22 @@ def time_training(config, num_seeds: int, num_epochs: int):
   return seconds, accuracy
 
 
+def devices_used(num_seeds: int) -> int:
+  """How many devices `num_seeds` vmapped seeds are spread over."""
+  seed_sharding = sharding.seed_sharding(num_seeds)
+  return 1 if seed_sharding is None else seed_sharding.mesh.devices.size
+
+
 def format_table(name, num_epochs, rows):
-  """The printed table: one row per seed count."""
-  base = rows[0][1]
-  lines = [f'devices: {len(jax.local_devices())} '
-           f'({jax.local_devices()[0].platform}); seeds spread over them',
-           f"{'config':<18} {'epochs':>7} {'seeds':>5} {'time s':>8} "
-           f"{'epochs/s':>9} {'vs 1st':>7} {'train acc':>9} {'test acc':>8}"]
-  for count, seconds, accuracy in rows:
-    lines.append(f'{name:<18} {num_epochs:>7} {count:>5} {seconds:>8.1f} '
-                 f'{num_epochs / seconds:>9.1f} {seconds / base:>6.2f}x '
+  """The printed table: one row (seeds, devices, seconds, accuracy) a count."""
+  base = rows[0][2]
+  lines = [f"{'config':<18} {'epochs':>7} {'seeds':>5} {'devices':>7} "
+           f"{'time s':>8} {'epochs/s':>9} {'vs 1st':>7} {'train acc':>9} "
+           f"{'test acc':>8}"]
+  for count, devices, seconds, accuracy in rows:
+    lines.append(f'{name:<18} {num_epochs:>7} {count:>5} {devices:>7} '
+                 f'{seconds:>8.1f} {num_epochs / seconds:>9.1f} '
+                 f'{seconds / base:>6.2f}x '
                  f"{accuracy['train']:>9.4f} {accuracy['test']:>8.4f}")
   return '\n'.join(lines)
 
@@ -94,9 +100,10 @@ def main(argv):
   rows = []
   for count in [int(s) for s in flags.FLAGS.seeds]:
     seconds, accuracy = time_training(config, count, num_epochs)
-    rows.append((count, seconds, accuracy))
+    rows.append((count, devices_used(count), seconds, accuracy))
     print(f'{count} seed(s): {seconds:.1f} s', flush=True)
-  print()
+  print(f'\n{len(jax.local_devices())} {jax.local_devices()[0].platform} '
+        'device(s); accuracies are means over the seeds')
   print(format_table(config.name, num_epochs, rows))
 
 

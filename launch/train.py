@@ -90,8 +90,13 @@ def _finite_or_null(value):
   return value
 
 
-def _all_finite(tree) -> bool:
-  return all(bool(jnp.all(jnp.isfinite(a))) for a in jax.tree.leaves(tree))
+def _diverged(model, params, inputs) -> bool:
+  """Non-finite parameters, or finite ones whose activations overflow."""
+  if not all(np.isfinite(a).all() for a in jax.tree.leaves(params)):
+    return True
+  layers = infoflow.sampling.noise_free_layers(model, {'params': params},
+                                               inputs)
+  return not all(bool(jnp.isfinite(a).all()) for a in layers.values())
 
 
 def _seed_slice(tree, seed):
@@ -279,7 +284,7 @@ def train_and_analyse(config, workdir: str,
       metrics = None
       if epoch % log_every == 0 or epoch == config.num_epochs:
         metrics = eval_metrics(states, epoch)
-        progress.report(jax.tree.map(lambda a: float(a.mean()), metrics))
+        progress.report(jax.tree.map(lambda a: float(np.nanmean(a)), metrics))
     analysis_start = time.time()
     if metrics is None:
       metrics = eval_metrics(states, epoch)
@@ -287,7 +292,7 @@ def train_and_analyse(config, workdir: str,
       key = jax.random.fold_in(jax.random.fold_in(analysis_key, epoch), seed)
       # On the host: the analysis places its arrays itself.
       params = jax.tree.map(np.asarray, _seed_slice(states.params, seed))
-      if _all_finite(params):
+      if not _diverged(model, params, eval_x):
         record, reps = analysis.analyse(
             key, model, params, eval_x, eval_y,
             dataset.num_classes, beta=beta, estimated_layers=estimated,
@@ -297,11 +302,11 @@ def train_and_analyse(config, workdir: str,
             input_chunk=config.analysis.input_chunk, hooks=hooks,
             keep_representations=kept if seed == 0 else ())
       else:
-        # A diverged seed (non-finite parameters) has nothing to measure; the
-        # other seeds go on. Its record says so instead of holding numbers.
-        logging.warning('seed %d has non-finite parameters at epoch %d: '
-                        'training diverged; no analysis recorded.', seed,
-                        epoch)
+        # A diverged seed (non-finite parameters or activations) has nothing
+        # to measure; the other seeds go on. Its record says so.
+        logging.warning('seed %d has non-finite parameters or activations at '
+                        'epoch %d: training diverged; no analysis recorded.',
+                        seed, epoch)
         record, reps = {'diverged': True}, {}
       record = {'epoch': epoch, 'seed': seed,
                 'step': int(states.step[seed]),
@@ -322,7 +327,8 @@ def train_and_analyse(config, workdir: str,
     manager.save(epoch, args=ocp.args.StandardSave(states), force=True)
     manager.wait_until_finished()
     progress.analysed(time.time() - analysis_start)
-    info = records[-1].get('information', {})
+    info = next((r['information'] for r in reversed(records)
+                 if r['epoch'] == epoch and 'information' in r), {})
     logging.info('analysed epoch %d: %s', epoch, '  '.join(
         f'{n} I(X;T)={v["mi_input"][0] / np.log(2):.3f} bits'
         for n, v in info.items()))

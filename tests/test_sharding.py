@@ -90,7 +90,6 @@ def test_resolve():
   assert sharding.bucket(1) == 8 and sharding.bucket(9) == 16
 
 
-
 def test_seeds_spread_over_the_largest_dividing_device_count(results):
   assert results['seed_devices'] == {'1': None, '2': 2, '5': None, '6': 3,
                                      '8': 4}
