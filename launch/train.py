@@ -90,6 +90,13 @@ def _finite_or_null(value):
   return value
 
 
+def _mean_of_finite(values) -> float:
+  """Mean over the seeds that have not diverged (NaN if none)."""
+  values = np.asarray(values, np.float64)
+  finite = values[np.isfinite(values)]
+  return float(finite.mean()) if finite.size else float('nan')
+
+
 def _diverged(model, params, inputs) -> bool:
   """Non-finite parameters, or finite ones whose activations overflow."""
   if not all(np.isfinite(a).all() for a in jax.tree.leaves(params)):
@@ -284,7 +291,7 @@ def train_and_analyse(config, workdir: str,
       metrics = None
       if epoch % log_every == 0 or epoch == config.num_epochs:
         metrics = eval_metrics(states, epoch)
-        progress.report(jax.tree.map(lambda a: float(np.nanmean(a)), metrics))
+        progress.report(jax.tree.map(_mean_of_finite, metrics))
     analysis_start = time.time()
     if metrics is None:
       metrics = eval_metrics(states, epoch)
