@@ -115,9 +115,10 @@ class MLP(nn.Module):
   """Noisy multilayer perceptron with a linear, noiseless output layer.
 
   Parameters are those of `nn.Dense` layers (kernel (in, out), bias (out,)).
-  Inside, activations are laid out (units, batch): for the narrow layers of
-  these networks XLA's matrix products are then 1.3x (one run) to 1.6x
-  (vmapped seeds) faster on CPU. What the noise layers sow, and the noise
+  Inside, activations are laid out (units, batch): XLA multiplies the narrow
+  matrices of these networks faster that way, and an SZT training epoch on
+  CPU took 1.3x (one run) to 1.6x (8 vmapped seeds) less time than with
+  `nn.Dense` on (batch, units). What the noise layers sow, and the noise
   given to them, are (batch, units) as everywhere else.
 
   Attributes:
