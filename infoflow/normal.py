@@ -63,7 +63,12 @@ def threefry2x32(key_words: jax.Array, x1: jax.Array, x2: jax.Array
 
 
 def random_words(key: jax.Array, num: int) -> jax.Array:
-  """`num` uniformly random uint32 words from a threefry key, (num,)."""
+  """`num` uniformly random uint32 words, (num,), from a scalar JAX key.
+
+  Threefry keys take the fast path above; other keys `jax.random.bits`.
+  """
+  if not _is_threefry(key) or key.shape != ():
+    return jax.random.bits(key, (num,), jnp.uint32)
   half = -(-num // 2)
   counters = jnp.arange(half, dtype=jnp.uint32)
   first, second = threefry2x32(jax.random.key_data(key), counters,

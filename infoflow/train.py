@@ -113,9 +113,10 @@ def random_order(key: jax.Array, n: int) -> jax.Array:
   integer sort is several times faster on CPU than the key-value sort that
   `jax.random.permutation` uses, and the minibatch order is drawn every
   epoch. With b = 32 - ceil(log2 n) random bits per round, ceil(3 log2(n) /
-  b) rounds (at least one) make the chance that any pair stays tied through every round at
-  most ~1/n (the bound `jax.random.permutation` uses). Past 2^24 items it
-  falls back to `jax.random.permutation`.
+  b) rounds (at least one) make the chance that any pair stays tied through
+  every round at most ~1/n (the bound `jax.random.permutation` uses). The
+  bits come from `infoflow.normal.random_words`. Past 2^24 items it falls
+  back to `jax.random.permutation`.
   """
   index_bits = max(1, (n - 1).bit_length())
   random_bits = 32 - index_bits
@@ -125,7 +126,7 @@ def random_order(key: jax.Array, n: int) -> jax.Array:
   order = jnp.arange(n, dtype=jnp.int32)
   position = jnp.arange(n, dtype=jnp.uint32)
   for i in range(rounds):
-    bits = jax.random.bits(jax.random.fold_in(key, i), (n,), jnp.uint32)
+    bits = normal.random_words(jax.random.fold_in(key, i), n)
     packed = (bits >> index_bits << index_bits) | position
     moved = jnp.sort(packed) & jnp.uint32((1 << index_bits) - 1)
     order = order[moved.astype(jnp.int32)]

@@ -295,3 +295,11 @@ def test_random_order_is_uniform():
       jax.random.split(jax.random.key(1), draws)))
   z = (orders.mean(axis=0) - (n - 1) / 2) / (n / np.sqrt(12 * draws))
   assert np.abs(z).max() < 5.5  # 4096 positions, Gaussian tails
+
+
+def test_progress_eta_adds_training_and_analysis_rates():
+  progress = launcher._Progress(0, 1000, num_analyses=5)  # pylint: disable=protected-access
+  assert progress.eta() == 0.0  # nothing measured yet
+  progress.analysed(10.0)             # 4 analyses left at 10 s each
+  progress.trained(100, 2.0)          # 900 epochs left at 0.02 s each
+  assert progress.eta() == pytest.approx(4 * 10.0 + 900 * 0.02)
