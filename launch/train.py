@@ -122,6 +122,8 @@ class _Progress:
   The ETA adds the remaining epochs at the measured training rate and the
   remaining analysed epochs at the measured analysis time per epoch (the two
   differ by orders of magnitude, and the analysed epochs are log-spaced).
+  The first measurement of each includes compilation, so it is used only
+  until a second one exists.
   """
 
   def __init__(self, start_epoch, num_epochs, num_analyses):
@@ -129,27 +131,33 @@ class _Progress:
     self.epoch = start_epoch
     self.num_epochs = num_epochs
     self.analyses_left = num_analyses
-    self.train_seconds = self.train_epochs = 0.0
-    self.analysis_seconds = self.analyses = 0.0
+    # [count, seconds] of the first (compiling) call and of all later ones.
+    self.training = {'first': [0, 0.0], 'later': [0, 0.0]}
+    self.analysis = {'first': [0, 0.0], 'later': [0, 0.0]}
+
+  @staticmethod
+  def _add(totals, count, seconds):
+    part = totals['later'] if totals['first'][0] else totals['first']
+    part[0] += count
+    part[1] += seconds
+
+  @staticmethod
+  def _rate(totals):
+    """Seconds per unit: from the later calls if any, else the first."""
+    count, seconds = totals['later'] if totals['later'][0] else totals['first']
+    return seconds / count if count else 0.0
 
   def trained(self, epochs, seconds):
     self.epoch += epochs
-    self.train_epochs += epochs
-    self.train_seconds += seconds
+    self._add(self.training, epochs, seconds)
 
   def analysed(self, seconds):
-    self.analyses += 1
     self.analyses_left -= 1
-    self.analysis_seconds += seconds
+    self._add(self.analysis, 1, seconds)
 
   def eta(self) -> float:
-    eta = 0.0
-    if self.train_epochs:
-      eta += (self.train_seconds / self.train_epochs
-              * (self.num_epochs - self.epoch))
-    if self.analyses:
-      eta += self.analysis_seconds / self.analyses * self.analyses_left
-    return eta
+    return (self._rate(self.training) * (self.num_epochs - self.epoch)
+            + self._rate(self.analysis) * self.analyses_left)
 
   def report(self, metrics):
     logging.info('epoch %d/%d  train loss %.4f acc %.4f  test loss %.4f '

@@ -286,7 +286,7 @@ def test_random_order_is_a_permutation(n):
 
 def test_random_order_is_uniform():
   """All 24 orders of 4 items equally likely (chi-square), and for n = 4096
-  (two sort rounds) every position's mean item is (n - 1) / 2."""
+  (one sort round) every position's mean item is (n - 1) / 2."""
   from scipy import stats  # pylint: disable=g-import-not-at-top
   orders = np.asarray(jax.vmap(lambda k: train_lib.random_order(k, 4))(
       jax.random.split(jax.random.key(0), 24_000)))
@@ -306,3 +306,9 @@ def test_progress_eta_adds_training_and_analysis_rates():
   progress.analysed(10.0)             # 4 analyses left at 10 s each
   progress.trained(100, 2.0)          # 900 epochs left at 0.02 s each
   assert progress.eta() == pytest.approx(4 * 10.0 + 900 * 0.02)
+  # Later calls replace the first (compiling) ones in the rates.
+  progress.analysed(2.0)              # 3 left at 2 s each
+  progress.trained(100, 1.0)          # 800 left at 0.01 s each
+  assert progress.eta() == pytest.approx(3 * 2.0 + 800 * 0.01)
+  progress.trained(100, 3.0)          # later calls average: 0.02 s each
+  assert progress.eta() == pytest.approx(3 * 2.0 + 700 * 0.02)
