@@ -131,29 +131,24 @@ class _Progress:
     self.epoch = start_epoch
     self.num_epochs = num_epochs
     self.analyses_left = num_analyses
-    # [count, seconds] of the first (compiling) call and of all later ones.
-    self.training = {'first': [0, 0.0], 'later': [0, 0.0]}
-    self.analysis = {'first': [0, 0.0], 'later': [0, 0.0]}
+    self.training = []  # (epochs, seconds) of each training call
+    self.analysis = []  # (1, seconds) of each analysed epoch
 
   @staticmethod
-  def _add(totals, count, seconds):
-    part = totals['later'] if totals['first'][0] else totals['first']
-    part[0] += count
-    part[1] += seconds
-
-  @staticmethod
-  def _rate(totals):
-    """Seconds per unit: from the later calls if any, else the first."""
-    count, seconds = totals['later'] if totals['later'][0] else totals['first']
-    return seconds / count if count else 0.0
+  def _rate(calls):
+    """Seconds per unit, leaving out the first (compiling) call if others
+    exist."""
+    counted = calls[1:] or calls
+    count = sum(c for c, _ in counted)
+    return sum(s for _, s in counted) / count if count else 0.0
 
   def trained(self, epochs, seconds):
     self.epoch += epochs
-    self._add(self.training, epochs, seconds)
+    self.training.append((epochs, seconds))
 
   def analysed(self, seconds):
     self.analyses_left -= 1
-    self._add(self.analysis, 1, seconds)
+    self.analysis.append((1, seconds))
 
   def eta(self) -> float:
     return (self._rate(self.training) * (self.num_epochs - self.epoch)

@@ -277,7 +277,7 @@ def test_diverged_seed_is_recorded_not_analysed(tmp_path):
     json.loads(line, parse_constant=pytest.fail)  # no NaN/Infinity tokens
 
 
-@pytest.mark.parametrize('n', [1, 2, 7, 4096, 60_000])
+@pytest.mark.parametrize('n', [1, 2, 7, 4096, 60_000, 131_073])  # 2 rounds
 def test_random_order_is_a_permutation(n):
   order = np.asarray(train_lib.random_order(jax.random.key(n), n))
   assert order.dtype == np.int32
