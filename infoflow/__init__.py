@@ -4,14 +4,14 @@ The pipeline: data -> noisy model -> samples -> entropy -> MI -> metrics ->
 figures. The estimators are importable from here.
 """
 
-from infoflow.entropy import gaussian_entropy
-from infoflow.entropy import log_mixture_density
-from infoflow.entropy import mixture_entropies
-from infoflow.entropy import mixture_entropy
-from infoflow.entropy import mixture_entropy_bounds
-from infoflow.entropy import pooled_mixture_entropy
-from infoflow.pruned import log_mixture_density as pruned_log_mixture_density
-from infoflow.estimate import Estimate
+from infoflow.estimators import gaussian_entropy
+from infoflow.estimators import log_mixture_density
+from infoflow.estimators import mixture_entropies
+from infoflow.estimators import mixture_entropy
+from infoflow.estimators import mixture_entropy_bounds
+from infoflow.estimators import pooled_mixture_entropy
+from infoflow.estimators import pruned_log_mixture_density
+from infoflow.estimators import Estimate
 from infoflow.information import LayerInformation
 from infoflow.information import layer_information
 from infoflow.information import network_information

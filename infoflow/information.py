@@ -31,9 +31,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from infoflow import entropy
+from infoflow.estimators import entropy
 from infoflow import sampling
-from infoflow.estimate import Estimate
+from infoflow.estimators import Estimate
 
 
 @jax.tree_util.register_dataclass

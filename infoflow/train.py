@@ -33,6 +33,10 @@ from typing import Any, Callable
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+from jax.sharding import Mesh
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
+import numpy as np
 import optax
 
 from infoflow import models
@@ -308,3 +312,26 @@ def make_evaluate(model: nn.Module, *, loss: str, batch_size: int = 1024
     return {k: jnp.sum(v) / n for k, v in sums.items()}
 
   return evaluate
+
+
+SEED_AXIS = 'seeds'
+
+
+def seed_sharding(num_seeds: int, devices=None) -> NamedSharding | None:
+  """Sharding of a leading seed axis over as many devices as divide it.
+
+  Independent runs trained together (vmapped over their leading axis) need
+  no communication, so each device can train a share of them. Uses the
+  largest k <= len(devices) dividing `num_seeds`; None when k = 1.
+
+  Args:
+    num_seeds: length of the seed axis.
+    devices: devices to use (default: all local devices).
+  """
+  devices = list(jax.local_devices() if devices is None else devices)
+  k = max(c for c in range(1, min(len(devices), num_seeds) + 1)
+          if num_seeds % c == 0) if num_seeds >= 1 else 1
+  if k <= 1:
+    return None
+  return NamedSharding(Mesh(np.asarray(devices[:k]), (SEED_AXIS,)),
+                       P(SEED_AXIS))

@@ -6,11 +6,11 @@ r"""Benchmark of the Gaussian-mixture entropy estimator.
 For each case, every method evaluates the same Monte Carlo draws
 y = c[owner] + beta z and turns log g(y) into the per-draw values
 v = (d/2) log(2 pi e beta^2) - log g(y) - ||z||^2/2 + ... (the control-variate
-form of `infoflow.entropy`); their mean is the entropy estimate. Methods:
+form of `infoflow.estimators.entropy`); their mean is the entropy estimate. Methods:
 
-  infoflow   `infoflow.entropy.entropy_draw_values` (jit warm, float32); on
+  infoflow   `infoflow.estimators.entropy.entropy_draw_values` (jit warm, float32); on
              the szt_r100 cases the pruned path instead
-             (`infoflow.groups.build_groups` + `infoflow.draws.
+             (`infoflow.estimators.groups.build_groups` + `infoflow.estimators.draws.
              pruned_draw_values`: group
              building included in the time, every log g certified within
              1e-6 nats of the full sum)
@@ -99,7 +99,7 @@ def _flat(centers):
 
 def _draws(centers, num_mc):
   import jax  # pylint: disable=g-import-not-at-top
-  from infoflow import entropy  # pylint: disable=g-import-not-at-top
+  from infoflow.estimators import entropy  # pylint: disable=g-import-not-at-top
   centers = _flat(centers)
   owner, z = entropy.monte_carlo_draws(jax.random.key(0), centers.shape[0],
                                        centers.shape[1], num_mc)
@@ -116,7 +116,7 @@ def _values_from_log_density(log_g, z, dim, beta):
 def _run_infoflow(centers, beta, owner, z, repeats):
   import jax  # pylint: disable=g-import-not-at-top
   import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
-  from infoflow import entropy  # pylint: disable=g-import-not-at-top
+  from infoflow.estimators import entropy  # pylint: disable=g-import-not-at-top
   if centers.ndim == 3:
     return _run_pruned(centers, beta, owner, z, repeats)
   fn = jax.jit(entropy.entropy_draw_values)
@@ -133,8 +133,8 @@ def _run_infoflow(centers, beta, owner, z, repeats):
 def _run_pruned(centers, beta, owner, z, repeats):
   """Group building plus certified per-draw values, timed together."""
   import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
-  from infoflow import draws  # pylint: disable=g-import-not-at-top
-  from infoflow import groups as groups_lib  # pylint: disable=g-import-not-at-top,line-too-long
+  from infoflow.estimators import draws  # pylint: disable=g-import-not-at-top
+  from infoflow.estimators import groups as groups_lib  # pylint: disable=g-import-not-at-top,line-too-long
   args = (jnp.asarray(owner), jnp.asarray(z))
   centers = jnp.asarray(centers)
 
@@ -226,7 +226,7 @@ def _measure(method, case, subset=None):
 def _run_layer(baseline):
   """One SZT layer's I(X;T) at R = 1000, d = 5: twice (cold, then warm)."""
   import jax  # pylint: disable=g-import-not-at-top
-  from infoflow import entropy  # pylint: disable=g-import-not-at-top
+  from infoflow.estimators import entropy  # pylint: disable=g-import-not-at-top
   beta = 0.005
   out = []
   for call in ('cold', 'warm'):

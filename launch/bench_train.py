@@ -20,7 +20,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from infoflow import sharding
 from infoflow import train as train_lib
 from launch import common_flags
 from launch import configs
@@ -46,7 +45,7 @@ def time_training(config, num_seeds: int, num_epochs: int):
                                        config.optimizer.learning_rate)
   states = train_lib.init_states(jax.random.key(config.seed), num_seeds,
                                  model, optimizer, x[:1])
-  seed_sharding = sharding.seed_sharding(num_seeds)
+  seed_sharding = train_lib.seed_sharding(num_seeds)
   if seed_sharding is not None:
     states = jax.device_put(states, seed_sharding)
   train_epochs = jax.jit(jax.vmap(
@@ -74,7 +73,7 @@ def time_training(config, num_seeds: int, num_epochs: int):
 
 def devices_used(num_seeds: int) -> int:
   """How many devices `num_seeds` vmapped seeds are spread over."""
-  seed_sharding = sharding.seed_sharding(num_seeds)
+  seed_sharding = train_lib.seed_sharding(num_seeds)
   return 1 if seed_sharding is None else seed_sharding.mesh.devices.size
 
 

@@ -32,7 +32,6 @@ import orbax.checkpoint as ocp
 import infoflow
 from infoflow import analysis
 from infoflow import clustering
-from infoflow import sharding
 from infoflow import train as train_lib
 from launch import common_flags
 from launch import configs
@@ -204,7 +203,7 @@ def train_and_analyse(config, workdir: str,
   states = train_lib.init_states(init_key, config.num_seeds, model, optimizer,
                                  x_train[:1])
   # Seeds are independent: with several devices each trains a share of them.
-  seed_sharding = sharding.seed_sharding(config.num_seeds)
+  seed_sharding = train_lib.seed_sharding(config.num_seeds)
   if seed_sharding is not None:
     states = jax.device_put(states, seed_sharding)
   train_epochs = jax.jit(jax.vmap(

@@ -9,7 +9,7 @@ import pytest
 
 import helpers
 import infoflow
-from infoflow import mixture
+from infoflow.estimators import dense as mixture
 
 
 def _key(i=0):
@@ -40,7 +40,7 @@ def test_far_apart_centers_add_log_n():
   est = infoflow.mixture_entropy(_key(), centers.astype(np.float32), beta)
   expected = math.log(n) + float(infoflow.gaussian_entropy(dim, beta))
   assert abs(float(est.nats) - expected) <= max(4 * float(est.stderr), 1e-4)
-  assert est.num_draws == infoflow.entropy.DEFAULT_NUM_MC
+  assert est.num_draws == infoflow.estimators.entropy.DEFAULT_NUM_MC
   assert float(est.bits) == pytest.approx(float(est.nats) / math.log(2))
 
 
@@ -194,7 +194,7 @@ def test_batched_matches_one_by_one_and_quadrature():
   assert batch.nats.shape == (6,)
   for a in range(6):
     reference = helpers.entropy_quadrature(centers[a], beta)
-    one = infoflow.estimate.Estimate(batch.nats[a], batch.stderr[a],
+    one = infoflow.estimators.estimate.Estimate(batch.nats[a], batch.stderr[a],
                                      batch.num_draws[a])
     ok, error = _close(one, reference)
     assert ok, (a, error)
@@ -213,7 +213,7 @@ def test_batched_tiny_beta_clusters():
   batch = infoflow.mixture_entropies(_key(15), centers, beta, num_mc=3000)
   for a in [0, 7, 19]:
     reference = helpers.entropy_quadrature(centers[a], beta)
-    one = infoflow.estimate.Estimate(batch.nats[a], batch.stderr[a],
+    one = infoflow.estimators.estimate.Estimate(batch.nats[a], batch.stderr[a],
                                      batch.num_draws[a])
     ok, error = _close(one, reference)
     assert ok, (a, error)

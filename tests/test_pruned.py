@@ -9,9 +9,9 @@ import pytest
 
 import helpers
 import infoflow
-from infoflow import entropy
-from infoflow import groups as groups_lib
-from infoflow import pruned
+from infoflow.estimators import entropy
+from infoflow.estimators import groups as groups_lib
+from infoflow.estimators import pruned
 
 
 def _key(i=0):

@@ -13,7 +13,8 @@ import sys
 import numpy as np
 import pytest
 
-from infoflow import sharding
+from infoflow.estimators import sharding
+from infoflow import train as train_lib
 
 _SCRIPT = r'''
 import json
@@ -21,7 +22,7 @@ import jax
 import numpy as np
 from jax.sharding import Mesh
 import infoflow
-from infoflow import pruned
+from infoflow.estimators import pruned
 
 assert jax.device_count() == 4, jax.devices()
 four = Mesh(np.asarray(jax.devices()), ('data',))
@@ -47,10 +48,11 @@ for name, mesh in [('four', four), ('one', one), ('default', None)]:
       method=report.method, bound=report.truncation_bound,
       batched=np.asarray(batched.nats).tolist(),
       log_g=np.asarray(log_g).tolist(), err=float(np.max(err)))
-from infoflow import sharding
+from infoflow.estimators import sharding
+from infoflow import train as train_lib
 out['seed_devices'] = {
-    str(n): (None if sharding.seed_sharding(n) is None else
-             len(sharding.seed_sharding(n).mesh.devices.ravel()))
+    str(n): (None if train_lib.seed_sharding(n) is None else
+             len(train_lib.seed_sharding(n).mesh.devices.ravel()))
     for n in (1, 2, 5, 6, 8)}
 print('RESULT' + json.dumps(out))
 '''

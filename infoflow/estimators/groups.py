@@ -1,6 +1,6 @@
 """Centres in groups with centroids, radii and neighbour lists.
 
-The pruned evaluation (`infoflow.pruned`) needs the centres in groups: the R
+The pruned evaluation (`infoflow.estimators.pruned`) needs the centres in groups: the R
 replicas of one input (centres shaped (m, R, d)), or, for ungrouped (n, d)
 centres, the cells of a k-d partition (median cuts, `kd_partition`). For each
 group g: its member count n_g, centroid mu_g, a radius rho_g with every
@@ -19,7 +19,7 @@ draw (|z| <= sqrt(d) + 2) to the tolerance: beta (a + sqrt(a^2 + 2 log n +
 2 log(1/tol))), a = sqrt(d) + 2. Lists are padded (`listed` marks the real
 entries) to a power of two above the 99th percentile of their lengths; the
 few longer lists keep their smallest gaps and lower far_gap to the first gap
-dropped (their far draws then take the slower paths of `infoflow.pruned`).
+dropped (their far draws then take the slower paths of `infoflow.estimators.pruned`).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from infoflow import mixture
+from infoflow.estimators import dense
 
 DEFAULT_TOLERANCE = 1e-6
 
@@ -162,7 +162,7 @@ def _group_stats(centers, valid):
   centroids = jnp.sum(jnp.where(valid[..., None], centers, 0), 1) / counts[
       :, None]
   zeros = jnp.zeros((1,), centers.dtype)
-  sq = jax.vmap(lambda mu, c: -mixture.direct_exponents(
+  sq = jax.vmap(lambda mu, c: -dense.direct_exponents(
       mu[None], c, 1.0, zeros)[0])(centroids, centers)
   radii = jnp.sqrt(jnp.max(jnp.where(valid, sq, 0), axis=1))
   return counts, centroids, radii * (1 + safety(dim, centers.dtype))

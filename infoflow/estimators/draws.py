@@ -1,11 +1,11 @@
 """Per-draw values of the Monte Carlo entropy integrand, on every path.
 
-`infoflow.entropy` averages, over i.i.d. draws y = c_i + beta z, the values
+`infoflow.estimators.entropy` averages, over i.i.d. draws y = c_i + beta z, the values
 
     v = (d/2) log(2 pi e beta^2) - log r(y),
     r(y) = (1/n) sum_j exp(-(||y - c_j||^2 - beta^2 ||z||^2) / (2 beta^2))
 
-(the control-variate form; see `infoflow.entropy`). This module computes v
+(the control-variate form; see `infoflow.estimators.entropy`). This module computes v
 for given draws: densely (`entropy_draw_values`, all n terms, optionally
 with the draws split over a device mesh), by the pruned evaluation
 (`pruned_draw_values`, certified within a tolerance) and for m small
@@ -21,9 +21,9 @@ import math
 import jax
 import jax.numpy as jnp
 
-from infoflow import mixture
-from infoflow import pruned
-from infoflow import sharding
+from infoflow.estimators import dense
+from infoflow.estimators import pruned
+from infoflow.estimators import sharding
 
 # An exponent of the own centre is 0 up to rounding; this slack makes -1 a safe
 # lower bound of the row maximum.
@@ -63,7 +63,7 @@ def entropy_draw_values(centers, beta, owner, z, *, tolerance=1e-3,
                         query_chunk=512, center_chunk=2048):
   """Per-draw values v = (d/2) log(2 pi e beta^2) - log r(y), in nats.
 
-  Their mean is the entropy estimate (see `infoflow.entropy`); exposed so
+  Their mean is the entropy estimate (see `infoflow.estimators.entropy`); exposed so
   that references can be compared on identical draws.
 
   Args:
@@ -79,7 +79,7 @@ def entropy_draw_values(centers, beta, owner, z, *, tolerance=1e-3,
   beta = jnp.asarray(beta, centers.dtype)
   queries = centers[owner] + beta * z
   half_sq = 0.5 * jnp.sum(z * z, axis=-1)
-  log_r = mixture.log_mean_kernel(
+  log_r = dense.log_mean_kernel(
       queries, centers, beta, half_sq,
       jnp.full(half_sq.shape, OWN_TERM_FLOOR, centers.dtype),
       tolerance=tolerance, query_chunk=query_chunk, center_chunk=center_chunk)
@@ -127,7 +127,7 @@ def batched_draw_values(key, centers, beta, tolerance, *, num_mc,
   half_sq = 0.5 * jnp.sum(z * z, axis=-1)
 
   def local(q, c, s, b, tol):
-    return mixture.batched_log_mean_kernel(
+    return dense.batched_log_mean_kernel(
         q, c, b, s, jnp.full(s.shape, OWN_TERM_FLOOR, dtype), tolerance=tol,
         mixture_chunk=mixture_chunk)
 
@@ -143,17 +143,17 @@ def pruned_draw_values(groups, beta, owner, z, *,
                        tolerance=pruned.DEFAULT_TOLERANCE,
                        num_candidates=pruned.DEFAULT_NUM_CANDIDATES,
                        mesh=None):
-  """`entropy_draw_values` by the pruned evaluation (`infoflow.pruned`).
+  """`entropy_draw_values` by the pruned evaluation (`infoflow.estimators.pruned`).
 
   Args:
-    groups: `infoflow.groups.build_groups(centers, beta, ...)`; `owner`
+    groups: `infoflow.estimators.groups.build_groups(centers, beta, ...)`; `owner`
       indexes the rows of `groups.flat`.
     beta: kernel (noise) standard deviation.
     owner: (k,) centre index of each draw; z: (k, d) standard normal noise
       (draw y = flat[owner] + beta z).
     tolerance: certified error of each -log g, in nats.
     num_candidates: candidate groups per draw in the first pass.
-    mesh: see `infoflow.sharding.resolve`.
+    mesh: see `infoflow.estimators.sharding.resolve`.
 
   Returns:
     (values (k,), errors (k,), PruneInfo): each value is within its certified

@@ -14,7 +14,7 @@ Caveat: the stopping time depends on the draws (on the running variance), so
 the mean is not exactly unbiased and the reported stderr is slightly
 optimistic when the pilot under-estimates the variance. With pilots of
 hundreds of draws or more and a light-tailed value (the control variate of
-`infoflow.entropy` removes the chi-square tail), both effects are far below
+`infoflow.estimators.entropy` removes the chi-square tail), both effects are far below
 the stderr itself; pass `num_mc` for a fixed-size, exactly unbiased estimate.
 
 Batch sizes are the pilot size times powers of two (the largest not above
@@ -32,8 +32,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from infoflow import estimate as estimate_lib
-from infoflow import pruned
+from infoflow.estimators import estimate as estimate_lib
+from infoflow.estimators import pruned
 
 DEFAULT_TARGET_STDERR = 0.01
 
@@ -164,7 +164,7 @@ class EntropyReport:
     truncation_bound: nats; the pruned estimate exceeds the full-sum
       estimate on the same draws by at most this (mean certified error of
       -log g over the draws), and by at least 0. 0 for dense.
-    prune: the `infoflow.pruned.PruneInfo` merged over batches, or None.
+    prune: the `infoflow.estimators.pruned.PruneInfo` merged over batches, or None.
   """
 
   method: str

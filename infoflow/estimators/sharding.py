@@ -118,26 +118,3 @@ def map_shards(fn, mesh: Mesh | None, sharded, replicated=()):
 def bucket(count: int, minimum: int = 8) -> int:
   """The power of two >= count (and >= minimum): limits recompilations."""
   return max(minimum, 1 << max(0, math.ceil(math.log2(max(count, 1)))))
-
-
-SEED_AXIS = 'seeds'
-
-
-def seed_sharding(num_seeds: int, devices=None) -> NamedSharding | None:
-  """Sharding of a leading seed axis over as many devices as divide it.
-
-  Independent runs trained together (vmapped over their leading axis) need
-  no communication, so each device can train a share of them. Uses the
-  largest k <= len(devices) dividing `num_seeds`; None when k = 1.
-
-  Args:
-    num_seeds: length of the seed axis.
-    devices: devices to use (default: all local devices).
-  """
-  devices = list(jax.local_devices() if devices is None else devices)
-  k = max(c for c in range(1, min(len(devices), num_seeds) + 1)
-          if num_seeds % c == 0) if num_seeds >= 1 else 1
-  if k <= 1:
-    return None
-  return NamedSharding(Mesh(np.asarray(devices[:k]), (SEED_AXIS,)),
-                       P(SEED_AXIS))

@@ -4,7 +4,7 @@ For n centres c_j and kernel width beta, every query y needs
 
     S(y) = sum_j exp(s(y) - ||y - c_j||^2 / (2 beta^2))
 
-(s is the per-query shift of `infoflow.mixture`). When beta is small
+(s is the per-query shift of `infoflow.estimators.dense`). When beta is small
 compared with the spread of the centres (SZT: beta = 0.005, centres in
 [-1, 1]^d), almost every term is below any tolerance, so the dense sum over
 all n wastes nearly all of its work. Here the centres come in groups (the R
@@ -17,7 +17,7 @@ most
 
 Candidates, exact part, tail. Each group keeps a list of the groups near it
 and a lower bound E_g of the gap ||mu_h - mu_g|| - rho_h of every group
-outside the list (`infoflow.groups`). A query y with home group g (the
+outside the list (`infoflow.estimators.groups`). A query y with home group g (the
 group of the centre it was drawn from, or its nearest group) gets the bounds
 U_h(y) of its listed neighbours, and the K largest (`lax.top_k`) become the
 candidates, summed exactly over all their members (E(y)). Everything else is
@@ -35,19 +35,19 @@ nats) are compacted (`jnp.nonzero(size=F)`, F a power of two) and redone
 with 2K, 4K, ... (one recompilation per new K; straight to the whole list
 once the rows left are few enough for one block), until K covers the whole
 neighbour list; any query still uncertified (only the far-group bound is
-left) is computed by the dense `infoflow.mixture.log_mean_kernel` (all
+left) is computed by the dense `infoflow.estimators.dense.log_mean_kernel` (all
 centres, err = 0). So every returned value is within `tolerance` of the
 full sum, and the returned bound says by how much at most.
 
 Accuracy for tiny beta. Candidate exponents come from
-`mixture.direct_exponents` (direct differences: a few ulps of each squared
+`dense.direct_exponents` (direct differences: a few ulps of each squared
 distance, however far the data sit from the origin), never from the
 cancelling expansion; centroid distances behind the bounds are direct
 differences too, shrunk (radii grown) by a relative margin
-(`infoflow.groups.safety`) that covers their float rounding, so a bound
+(`infoflow.estimators.groups.safety`) that covers their float rounding, so a bound
 never falls below the truth. The certified error covers the truncation
 only; the rounding of the exact part is that of the dense path (see
-`infoflow.mixture`), ~1e-6 nats.
+`infoflow.estimators.dense`), ~1e-6 nats.
 
 Shapes: queries (q, d); grouped centres (m, R, d). Values in nats.
 """
@@ -62,9 +62,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from infoflow import groups as groups_lib
-from infoflow import mixture
-from infoflow import sharding
+from infoflow.estimators import groups as groups_lib
+from infoflow.estimators import dense as dense_lib
+from infoflow.estimators import sharding
 
 DEFAULT_TOLERANCE = groups_lib.DEFAULT_TOLERANCE
 DEFAULT_NUM_CANDIDATES = 1
@@ -126,7 +126,7 @@ def _certified_block(q, home, shift, groups, inv_two_var, k):
   # A padding entry may be picked when k exceeds the list: mask it out.
   live = groups.valid[cand] & jnp.take_along_axis(listed, pick, 1)[..., None]
   members = groups.centers[cand].reshape(b, k * r, dim)
-  exps = jax.vmap(mixture.direct_exponents, (0, 0, None, 0))(
+  exps = jax.vmap(dense_lib.direct_exponents, (0, 0, None, 0))(
       q[:, None, :], members, inv_two_var, shift[:, None])[:, 0]
   exps = jnp.where(live.reshape(b, k * r), exps, -jnp.inf)
   log_exact = jax.nn.logsumexp(exps, axis=-1)
@@ -176,7 +176,7 @@ def _local_refine(q, home, shift, floor, value, err, groups, inv_two_var, *,
   idx, live = _compact(err, tolerance, size)
   if dense:
     sigma = jnp.sqrt(0.5 / inv_two_var)
-    new_value = mixture.log_mean_kernel(q[idx], groups.flat, sigma, shift[idx],
+    new_value = dense_lib.log_mean_kernel(q[idx], groups.flat, sigma, shift[idx],
                                         floor[idx])
     new_err = jnp.zeros_like(new_value)
   else:
@@ -219,7 +219,7 @@ def log_mean_kernel_pruned(queries, home, shift, row_floor,
                            mesh=None):
   """log((1/n) sum_j exp(shift - ||y - c_j||^2 / (2 sigma^2))), certified.
 
-  The pruned counterpart of `infoflow.mixture.log_mean_kernel` (same value,
+  The pruned counterpart of `infoflow.estimators.dense.log_mean_kernel` (same value,
   up to the certified error). A host-side driver: it runs jitted passes and
   reads two scalars between them.
 
@@ -236,7 +236,7 @@ def log_mean_kernel_pruned(queries, home, shift, row_floor,
     num_candidates: K of the first pass (doubled for the queries that need
       more).
     mesh: a `jax.sharding.Mesh` to split the queries over (see
-      `infoflow.sharding.resolve`).
+      `infoflow.estimators.sharding.resolve`).
 
   Returns:
     (values (q,), errors (q,), PruneInfo): values in nats, each within its
@@ -298,7 +298,7 @@ def find_home(queries, groups: groups_lib.Groups):
   padded = sharding.pad_rows(queries, block)
 
   def one(q):
-    sq, _ = mixture.expansion_exponents(
+    sq, _ = dense_lib.expansion_exponents(
         q, groups.centroids, jnp.mean(q, 0), 1.0, jnp.zeros((block,), q.dtype))
     gap = jnp.sqrt(jnp.maximum(-sq, 0)) - groups.radii[None, :]
     return jnp.argmin(gap, axis=1).astype(jnp.int32)
@@ -319,7 +319,7 @@ def choose_method(method, centers, beta, prune_tolerance):
   centres: 'auto' prunes when there are at least PRUNE_MIN_CENTERS centres,
   beta < spread / PRUNE_SPREAD_RATIO (spread: the RMS per-coordinate std of
   the centres), and the groups' neighbour lists (see
-  `infoflow.groups`) cover at most a quarter of the groups.
+  `infoflow.estimators.groups`) cover at most a quarter of the groups.
   Traced inputs (a call inside jit) always take the dense path.
   """
   if method not in METHODS:

@@ -24,13 +24,13 @@ draws and its standard error is their sample standard deviation / sqrt(k).
 Draws are i.i.d. (not stratified over centres) so that this standard error is
 exactly the one of the estimator, not a conservative bound.
 
-Paths. log r is summed densely over all n centres (`infoflow.mixture`) or,
-for many centres and small beta, by the pruned evaluation (`infoflow.pruned`:
+Paths. log r is summed densely over all n centres (`infoflow.estimators.dense`) or,
+for many centres and small beta, by the pruned evaluation (`infoflow.estimators.pruned`:
 far groups of centres bounded, each log g certified within 1e-6 nats);
-`method='auto'` chooses (`infoflow.pruned.choose_method`). The number of
-draws is fixed (`num_mc`) or adaptive (`target_stderr`, `infoflow.adaptive`),
-and draws (or mixtures) can be split over a device mesh (`infoflow.sharding`).
-The per-draw values of every path are in `infoflow.draws`.
+`method='auto'` chooses (`infoflow.estimators.pruned.choose_method`). The number of
+draws is fixed (`num_mc`) or adaptive (`target_stderr`, `infoflow.estimators.adaptive`),
+and draws (or mixtures) can be split over a device mesh (`infoflow.estimators.sharding`).
+The per-draw values of every path are in `infoflow.estimators.draws`.
 
 All entropies are in nats (bits = nats / ln 2). Computations run in the
 centres' floating dtype: float32 by default, float64 when JAX's x64 mode is
@@ -45,12 +45,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from infoflow import adaptive
-from infoflow import draws
-from infoflow import estimate as estimate_lib
-from infoflow import mixture
-from infoflow import pruned
-from infoflow import sharding
+from infoflow.estimators import adaptive
+from infoflow.estimators import draws
+from infoflow.estimators import estimate as estimate_lib
+from infoflow.estimators import dense
+from infoflow.estimators import pruned
+from infoflow.estimators import sharding
 
 Estimate = estimate_lib.Estimate
 
@@ -133,18 +133,18 @@ def mixture_entropy(key: jax.Array, centers, beta, *,
       target_stderr is not given either).
     target_stderr: draw adaptively until the standard error is at most this
       many nats (e.g. DEFAULT_TARGET_STDERR = 0.01), at most `max_mc` draws
-      (`infoflow.adaptive`). Give num_mc or target_stderr, not both.
+      (`infoflow.estimators.adaptive`). Give num_mc or target_stderr, not both.
     method: 'dense' (every kernel term), 'pruned' (k-d cells of centres;
       far cells bounded, each log g certified within `prune_tolerance`; see
-      `infoflow.pruned`) or 'auto' (`infoflow.pruned.choose_method`: pruned
+      `infoflow.estimators.pruned`) or 'auto' (`infoflow.estimators.pruned.choose_method`: pruned
       for >= 16384 centres with beta < spread / 10, when cells are sparse).
     tolerance: largest rounding error, in nats, allowed on a kernel exponent
-      that matters (see `infoflow.mixture`).
+      that matters (see `infoflow.estimators.dense`).
     prune_tolerance: certified truncation error of each log g, in nats.
     query_chunk, center_chunk: dense block sizes; peak memory is about
       4 * query_chunk * center_chunk numbers, independent of n and num_mc.
     mesh: a `jax.sharding.Mesh` to split the draws over; None: all local
-      devices when there are several (`infoflow.sharding`).
+      devices when there are several (`infoflow.estimators.sharding`).
     return_report: also return an `EntropyReport`.
 
   Returns:
@@ -268,7 +268,7 @@ def mixture_entropies(key: jax.Array, centers, beta, *,
     tolerance: as in `mixture_entropy`.
     mixture_chunk: mixtures per block; peak memory ~ mixture_chunk * num_mc * r.
     mesh: a `jax.sharding.Mesh` to split the mixtures over (see
-      `infoflow.sharding.resolve`).
+      `infoflow.estimators.sharding.resolve`).
 
   Returns:
     An `Estimate` whose fields have shape (m,). `.mean()` gives the average
@@ -332,9 +332,9 @@ def _bounds(centers, beta, tolerance, query_chunk, center_chunk):
                 center_chunk=center_chunk)
   h0 = gaussian_entropy(dim, beta)
   # exp(-D / (8 beta^2)) is the kernel of scale 2 beta.
-  lower = h0 - jnp.mean(mixture.log_mean_kernel(
+  lower = h0 - jnp.mean(dense.log_mean_kernel(
       centers, centers, 2 * beta, zeros, floor, **kwargs))
-  upper = h0 - jnp.mean(mixture.log_mean_kernel(
+  upper = h0 - jnp.mean(dense.log_mean_kernel(
       centers, centers, beta, zeros, floor, **kwargs))
   return lower, upper
 
@@ -359,6 +359,6 @@ def log_mixture_density(queries, centers, beta, *,
                      f'have {centers.shape[1]}.')
   dim = centers.shape[1]
   beta = jnp.asarray(beta, centers.dtype)
-  return (mixture.log_mean_kernel(queries.astype(centers.dtype), centers, beta,
+  return (dense.log_mean_kernel(queries.astype(centers.dtype), centers, beta,
                                   tolerance=tolerance)
           - 0.5 * dim * jnp.log(2 * jnp.pi * beta ** 2))
