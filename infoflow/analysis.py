@@ -100,7 +100,11 @@ def clustering_hook(beta: float, *, k: int = KNN_K,
 def analyse(key: jax.Array, model: nn.Module, params: Any, inputs,
             labels: np.ndarray, num_classes: int, *, beta: float,
             estimated_layers: Sequence[str] = (), num_replicas: int = 100,
-            num_mc: int = 8192, num_mc_conditional: int = 64,
+            form: str = 'posterior', num_mc: Optional[int] = None,
+            num_mc_conditional: int = 64,
+            target_stderr_mi_input: float = information.DEFAULT_TARGET_MI_INPUT,
+            target_stderr_mi_label: float = information.DEFAULT_TARGET_MI_LABEL,
+            max_mc: int = 1 << 18,
             input_chunk: int = 256, hooks: Sequence[Hook] = (),
             keep_representations: Optional[Sequence[str]] = None
             ) -> tuple[dict, dict[str, np.ndarray]]:
@@ -114,8 +118,10 @@ def analyse(key: jax.Array, model: nn.Module, params: Any, inputs,
     num_classes: number of classes.
     beta: the network's noise std; information is estimated only if > 0.
     estimated_layers: noise-layer names whose information is estimated.
-    num_replicas, num_mc, num_mc_conditional, input_chunk: estimator
-      settings (see `infoflow.information.network_information`).
+    num_replicas, form, num_mc, num_mc_conditional, target_stderr_mi_input,
+      target_stderr_mi_label, max_mc, input_chunk: estimator settings (see
+      `infoflow.information.layer_information`); num_mc None or 0: the
+      form's default (adaptive for the posterior form).
     hooks: measures applied to the noise-free representations.
     keep_representations: layers whose noise-free representations are
       returned (default: none).
@@ -130,8 +136,10 @@ def analyse(key: jax.Array, model: nn.Module, params: Any, inputs,
     infos = information.network_information(
         key, model, variables, inputs, beta, labels=labels,
         num_classes=num_classes, num_replicas=num_replicas,
-        layers=list(estimated_layers), num_mc=num_mc,
-        num_mc_conditional=num_mc_conditional, input_chunk=input_chunk)
+        layers=list(estimated_layers), input_chunk=input_chunk, form=form,
+        num_mc=num_mc or None, num_mc_conditional=num_mc_conditional,
+        target_stderr_mi_input=target_stderr_mi_input,
+        target_stderr_mi_label=target_stderr_mi_label, max_mc=max_mc)
     record['information'] = information_record(infos)
   clean = {name: np.asarray(rep, np.float32) for name, rep in
            sampling.noise_free_layers(model, variables, inputs).items()}

@@ -92,3 +92,30 @@ def bounds_f64(centers, beta):
   lower = h0 - np.mean(special.logsumexp(-sq / (8 * beta**2), axis=1)
                        - np.log(n))
   return lower, upper
+
+
+def grouped_layer(kind, num_inputs, replicas, dim, beta, seed=0,
+                  num_classes=2):
+  """(samples (m, R, d) float32, labels (m,)) like a layer of a trained net.
+
+  kind: 'separated' (input means at tanh-saturated points far apart
+  compared with beta, like the middle SZT layers), 'clustered' (the inputs
+  of each class packed into one blob a few beta wide at a corner, like a
+  trained T_5) or 'multiclass' (num_classes blobs with overlapping inputs).
+  Replicas are spread by beta around each input's mean.
+  """
+  rng = np.random.default_rng(seed)
+  labels = rng.integers(0, num_classes, num_inputs).astype(np.int32)
+  if kind == 'separated':
+    means = np.tanh(3.0 * rng.normal(size=(num_inputs, dim)))
+    labels = (means[:, 0] > 0).astype(np.int32)
+  elif kind == 'clustered':
+    corner = np.where(labels[:, None] % 2 == 1, 0.98, -0.98)
+    means = corner + 3.7 * beta * rng.normal(size=(num_inputs, dim))
+  elif kind == 'multiclass':
+    centres = rng.uniform(-1, 1, size=(num_classes, dim))
+    means = centres[labels] + 6 * beta * rng.normal(size=(num_inputs, dim))
+  else:
+    raise ValueError(kind)
+  spread = beta * rng.normal(size=(num_inputs, replicas, dim))
+  return (means[:, None, :] + spread).astype(np.float32), labels

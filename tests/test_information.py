@@ -130,17 +130,20 @@ def test_sampling_is_reproducible_and_chunk_independent_in_shape():
 # ------------------------------------------------------ against quadrature
 
 
+@pytest.mark.parametrize('form', information.FORMS)
 @pytest.mark.parametrize('width,num_inputs,beta', [(1, 8, 0.1), (1, 32, 0.05),
                                                    (2, 16, 0.1),
                                                    (2, 24, 0.03)])
-def test_first_layer_information_against_quadrature(width, num_inputs, beta):
+def test_first_layer_information_against_quadrature(width, num_inputs, beta,
+                                                    form):
   rng = np.random.default_rng(width * 100 + num_inputs)
   x = jnp.asarray(rng.normal(size=(num_inputs, 3)), jnp.float32)
   model = models.MLP(widths=(width,), num_outputs=2, activation='tanh',
                      beta=beta)
   variables = _init(model, x, seed=num_inputs)
   info = infoflow.network_information(jax.random.key(4), model, variables, x,
-                                      beta, num_replicas=4, num_mc=20_000)
+                                      beta, num_replicas=4, num_mc=20_000,
+                                      form=form)
   layer = info['noise_0']
   assert layer.deterministic_given_x
   centers = np.asarray(sampling.noise_free_layers(model, variables,
@@ -158,16 +161,17 @@ def _single_neuron(w, b, beta):
   return model, {'params': params}
 
 
+@pytest.mark.parametrize('form', information.FORMS)
 @pytest.mark.parametrize('w,b,bits', [(0.3, 0.0, 2.0),   # 4 clusters
                                       (6.0, -6.0, 1.5),  # 3: {-3,-1},{1},{3}
                                       (6.0, 0.0, 1.0)])  # 2: saturated
-def test_minimal_example_against_quadrature(w, b, bits):
+def test_minimal_example_against_quadrature(w, b, bits, form):
   beta = 0.05
   data = infoflow.data.minimal_tanh()
   model, variables = _single_neuron(w, b, beta)
   info = infoflow.network_information(
       jax.random.key(5), model, variables, data.x_all, beta,
-      labels=data.y_all, num_replicas=2, num_mc=20_000)['noise_0']
+      labels=data.y_all, num_replicas=2, num_mc=20_000, form=form)['noise_0']
   centers = np.tanh(w * np.asarray(data.x_all) + b)
   exact = (helpers.entropy_quadrature(centers, beta)
            - float(infoflow.gaussian_entropy(1, beta)))
@@ -240,5 +244,7 @@ def test_layer_information_errors():
     information.layer_information(key, samples, 0.1, labels=np.zeros(4))
   noisy = np.random.default_rng(0).normal(size=(4, 1, 2))
   with pytest.raises(ValueError, match='R >= 2'):
-    information.layer_information(key, noisy, 0.1,
+    information.layer_information(key, noisy, 0.1, form='difference',
                                   deterministic_given_x=False)
+  with pytest.raises(ValueError, match='form must be one of'):
+    information.layer_information(key, samples, 0.1, form='posterior_v2')

@@ -1,0 +1,136 @@
+"""Jitted passes of the posterior form over all draws, dense or pruned.
+
+`dense_pass` sums every centre for every draw (`posterior_sums.dense_block`
+over blocks of draws). `pruned_sums` is the host-side driver of the pruned
+evaluation, as in `infoflow.estimators.pruned`: a first pass sums each draw's
+top-K candidate inputs (`posterior_sums.candidate_block`) and certifies the
+rest; the draws whose certified error exceeds the tolerance are compacted
+and redone with 2K, 4K, ... candidates (one compilation per K), and the few
+left after the whole neighbour list by the dense sum (error 0). Draws are
+split over a device mesh (`infoflow.estimators.sharding`).
+
+Outputs per draw: log sum_x e^{L_x}, H(X | T=t), H(Y | T=t) and the
+certified error of the first (`infoflow.estimators.posterior_sums`).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+
+from infoflow.estimators import draws as draws_lib
+from infoflow.estimators import posterior_sums as sums
+from infoflow.estimators import pruned as pruned_lib
+from infoflow.estimators import sharding
+
+_CHUNK_ELEMENTS = 1 << 20  # gathered candidate coordinates per block
+_DENSE_QUERIES = 256  # queries per dense block
+_ROUNDING_TOLERANCE = 1e-3  # dense exponents (see `dense.block_exponents`)
+
+
+def _dense_rows(q, shift, centers, valid, onehot, inv_two_var, group_chunk):
+  """`sums.dense_block` over blocks of rows: (log-sum, H_X, H_Y), each (b,)."""
+  rows = q.shape[0]
+  block = min(rows, _DENSE_QUERIES)
+  floor = jnp.full((rows,), draws_lib.OWN_TERM_FLOOR, q.dtype)
+  packed = [sharding.pad_rows(a, block) for a in (q, shift, floor)]
+  packed = tuple(a.reshape((-1, block) + a.shape[1:]) for a in packed)
+  outs = jax.lax.map(lambda a: sums.dense_block(
+      *a, centers, valid, onehot, inv_two_var, _ROUNDING_TOLERANCE,
+      group_chunk), packed)
+  return tuple(o.reshape(-1)[:rows] for o in outs)
+
+
+def _candidate_rows(q, home, shift, groups, onehot, inv_two_var, k):
+  """`sums.candidate_block` over blocks of rows; four (b,) outputs."""
+  rows, dim = q.shape
+  r = groups.centers.shape[1]
+  block = max(1, min(rows, _CHUNK_ELEMENTS // (k * r * dim)))
+  packed = [sharding.pad_rows(a, block) for a in (q, home, shift)]
+  packed = tuple(a.reshape((-1, block) + a.shape[1:]) for a in packed)
+  outs = jax.lax.map(lambda a: sums.candidate_block(
+      *a, groups, onehot, inv_two_var, k), packed)
+  return tuple(o.reshape(-1)[:rows] for o in outs)
+
+
+@functools.partial(jax.jit, static_argnames=('mesh', 'group_chunk'))
+def dense_pass(q, shift, centers, valid, onehot, inv_two_var, *, mesh,
+                group_chunk):
+  fn = functools.partial(_dense_rows, group_chunk=group_chunk)
+  return sharding.map_shards(fn, mesh, (q, shift),
+                             (centers, valid, onehot, inv_two_var))
+
+
+def _local_first(q, home, shift, groups, onehot, inv_two_var, *, k,
+                 tolerance):
+  out = _candidate_rows(q, home, shift, groups, onehot, inv_two_var, k)
+  return out, jnp.sum(out[3] > tolerance)[None]
+
+
+def _local_refine(q, home, shift, log_sum, h_x, h_y, err, groups, layout_args,
+                  inv_two_var, *, k, size, tolerance, dense, group_chunk):
+  fail = err > tolerance
+  idx = jnp.nonzero(fail, size=size, fill_value=0)[0]
+  live = jnp.arange(size) < jnp.sum(fail)
+  if dense:
+    new = _dense_rows(q[idx], shift[idx], *layout_args, inv_two_var,
+                      group_chunk)
+    new = new + (jnp.zeros_like(new[0]),)
+  else:
+    new = _candidate_rows(q[idx], home[idx], shift[idx], groups,
+                          layout_args[2], inv_two_var, k)
+  target = jnp.where(live, idx, q.shape[0])
+  out = tuple(old.at[target].set(value, mode='drop')
+              for old, value in zip((log_sum, h_x, h_y, err), new))
+  return out, jnp.sum(out[3] > tolerance)[None]
+
+
+@functools.partial(jax.jit, static_argnames=('mesh', 'k', 'tolerance'))
+def _first_pass(q, home, shift, groups, onehot, inv_two_var, *, mesh, k,
+                tolerance):
+  fn = functools.partial(_local_first, k=k, tolerance=tolerance)
+  out, fails = sharding.map_shards(fn, mesh, (q, home, shift),
+                                   (groups, onehot, inv_two_var))
+  return out, jnp.max(fails), jnp.sum(fails)
+
+
+@functools.partial(jax.jit, static_argnames=(
+    'mesh', 'k', 'size', 'tolerance', 'dense', 'group_chunk'))
+def _refine_pass(q, home, shift, out, groups, layout_args, inv_two_var, *,
+                 mesh, k, size, tolerance, dense, group_chunk):
+  fn = functools.partial(_local_refine, k=k, size=size, tolerance=tolerance,
+                         dense=dense, group_chunk=group_chunk)
+  out, fails = sharding.map_shards(fn, mesh, (q, home, shift, *out),
+                                   (groups, layout_args, inv_two_var))
+  return out, jnp.max(fails), jnp.sum(fails)
+
+
+def pruned_sums(q, home, shift, layout, inv_two_var, tolerance, mesh):
+  """Certified posterior sums of every draw (host driver, as in `pruned`)."""
+  groups = layout.groups
+  layout_args = (layout.centers, layout.valid, layout.onehot)
+  kn = groups.num_neighbors
+  k = min(pruned_lib.DEFAULT_NUM_CANDIDATES, kn)
+  out, fails, total = _first_pass(q, home, shift, groups, layout.onehot,
+                                  inv_two_var, mesh=mesh, k=k,
+                                  tolerance=tolerance)
+  fails, total = int(fails), int(total)
+  refined = dense = 0
+  r, dim = groups.centers.shape[1:]
+  while fails:
+    use_dense = k >= kn
+    size = sharding.bucket(fails)
+    if use_dense:
+      dense += total
+    else:
+      small = size * kn * r * dim <= _CHUNK_ELEMENTS
+      k = kn if small else min(2 * k, kn)
+      refined += total
+    out, fails, total = _refine_pass(
+        q, home, shift, out, groups, layout_args, inv_two_var, mesh=mesh,
+        k=k, size=size, tolerance=tolerance, dense=use_dense,
+        group_chunk=layout.group_chunk)
+    fails, total = int(fails), int(total)
+  return out, refined, dense

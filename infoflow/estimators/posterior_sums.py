@@ -1,0 +1,171 @@
+"""Per-draw posterior entropies from per-input kernel sums (the kernels).
+
+For a draw t and the grouped centres s_{x,r} (m inputs x, R replicas r), the
+per-input log-masses
+
+    L_x(t) = log sum_r exp(shift(t) - ||t - s_{x,r}||^2 / (2 beta^2))
+
+give everything the posterior form of `infoflow.estimators.posterior` needs:
+
+    log sum_x e^{L_x}                      (log g(t) up to constants)
+    H(X | T=t) = -sum_x p_x log p_x,       p_x = e^{L_x} / sum_x' e^{L_x'}
+    H(Y | T=t) = -sum_y P_y log P_y,       P_y = sum_{x: label y} p_x.
+
+They are accumulated over chunks of inputs in one streaming pass, in
+coordinates relative to the running maximum M (no cancellation):
+
+    S = sum_x e^{L_x - M},   W = sum_x e^{L_x - M} (L_x - M) <= 0,
+    C_y = sum_{x: label y} e^{L_x - M},
+
+so that log sum_x e^{L_x} = M + log S, H(X | T=t) = log S - W / S (a sum of
+two non-negative terms) and P_y = C_y / S. A new chunk with a larger maximum
+M' rescales S, C by e^{M - M'} and W by e^{M - M'} (W + (M - M') S).
+
+Two evaluations use this: `dense_block` sums every centre (a scan over
+chunks of inputs, exponents by `infoflow.estimators.dense.block_exponents`),
+and `candidate_block` sums the top-K candidate inputs of the pruned
+evaluation exactly and bounds the mass of all others (as
+`infoflow.estimators.pruned` does for log g). Shapes: queries (b, d); grouped
+centres (m, R, d); one-hot labels (m, C). Values in nats.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from infoflow.estimators import dense as dense_lib
+from infoflow.estimators import groups as groups_lib
+
+
+def empty(rows: int, num_classes: int, dtype):
+  """The accumulator (M, S, W, C) of no inputs yet."""
+  return (jnp.full((rows,), -jnp.inf, dtype), jnp.zeros((rows,), dtype),
+          jnp.zeros((rows,), dtype), jnp.zeros((rows, num_classes), dtype))
+
+
+def accumulate(acc, log_mass, onehot):
+  """Adds inputs with log-masses (b, G) and one-hot labels to `acc`.
+
+  Args:
+    acc: (M, S, W, C) as in the module docstring.
+    log_mass: (b, G) per-input log-masses L_x (-inf for absent inputs).
+    onehot: (G, C) or (b, G, C) one-hot labels of those inputs.
+  """
+  big, total, weighted, classes = acc
+  new_big = jnp.maximum(big, jnp.max(log_mass, axis=-1))
+  safe = jnp.where(jnp.isfinite(new_big), new_big, 0.0)
+  seen = jnp.isfinite(big)
+  scale = jnp.where(seen, jnp.exp(big - safe), 0.0)
+  delta = jnp.where(seen, big - safe, 0.0)
+  rel = log_mass - safe[:, None]
+  mass = jnp.exp(rel)
+  rel = jnp.where(mass > 0, rel, 0.0)
+  new_total = total * scale + jnp.sum(mass, axis=-1)
+  new_weighted = scale * (weighted + delta * total) + jnp.sum(mass * rel, -1)
+  if onehot.ndim == 2:
+    class_mass = jnp.matmul(mass, onehot, precision=jax.lax.Precision.HIGHEST)
+  else:
+    class_mass = jnp.einsum('bg,bgc->bc', mass, onehot,
+                            precision=jax.lax.Precision.HIGHEST)
+  return new_big, new_total, new_weighted, classes * scale[:, None] + class_mass
+
+
+def finish(acc):
+  """(log sum_x e^{L_x}, H(X | T=t), H(Y | T=t)) per row, in nats."""
+  big, total, weighted, classes = acc
+  log_total = jnp.log(total)
+  h_x = jnp.maximum(log_total - weighted / total, 0.0)
+  probs = classes / total[:, None]
+  logs = jnp.log(jnp.where(probs > 0, probs, 1.0))
+  h_y = jnp.maximum(-jnp.sum(probs * logs, axis=-1), 0.0)
+  return big + log_total, h_x, h_y
+
+
+def dense_block(q, shift, floor, centers, valid, onehot, inv_two_var,
+                tolerance, group_chunk):
+  """Posterior sums of one query block over every centre.
+
+  Args:
+    q: (b, d) queries; shift, floor: (b,) exponent offset and a lower bound
+      of each row's largest exponent (see `dense.log_mean_kernel`).
+    centers: (m, R, d) grouped centres, m a multiple of group_chunk.
+    valid: (m, R) bool; onehot: (m, C) labels.
+    inv_two_var: 1 / (2 beta^2); tolerance: rounding tolerance of the
+      exponents (`dense.block_exponents`).
+    group_chunk: inputs per step of the scan.
+
+  Returns:
+    (log sum_x e^{L_x}, H(X | T=t), H(Y | T=t)), each (b,).
+  """
+  m, r, dim = centers.shape
+  steps = m // group_chunk
+  anchor = jnp.mean(q, axis=0)
+  chunks = (centers.reshape(steps, group_chunk * r, dim),
+            valid.reshape(steps, group_chunk * r),
+            onehot.reshape(steps, group_chunk, -1))
+
+  def step(acc, chunk):
+    c, v, oh = chunk
+    exps = dense_lib.block_exponents(q, c, anchor, inv_two_var, shift, floor,
+                                     v, tolerance)
+    log_mass = jax.nn.logsumexp(exps.reshape(-1, group_chunk, r), axis=-1)
+    return accumulate(acc, log_mass, oh), None
+
+  acc, _ = jax.lax.scan(step, empty(q.shape[0], onehot.shape[1], q.dtype),
+                        chunks)
+  return finish(acc)
+
+
+def candidate_block(q, home, shift, groups: groups_lib.Groups, onehot,
+                    inv_two_var, k):
+  """Posterior sums over the top-k candidate inputs, and the tail bound.
+
+  The candidates are chosen and the other inputs bounded exactly as in
+  `infoflow.estimators.pruned` (centroid bounds of the home group's
+  neighbours, top-k; the unselected neighbours and the unlisted groups
+  bounded by the triangle inequality).
+
+  Args:
+    q: (b, d) queries; home: (b,) home groups; shift: (b,) offsets.
+    groups: `build_groups` of the (m, R, d) centres (groups = inputs).
+    onehot: (m, C) labels; inv_two_var: 1 / (2 beta^2); k: static.
+
+  Returns:
+    (log_exact, h_x, h_y, err), each (b,): the candidates' log-mass, their
+    posterior entropies, and err = log(1 + tail / exact), the certified
+    truncation error of log_exact (+inf when nothing was summed).
+  """
+  b, dim = q.shape
+  r = groups.centers.shape[1]
+  shrink = 1 - groups_lib.safety(dim, q.dtype)
+  nbrs = groups.neighbors[home]
+  listed = groups.listed[home]
+  diff = q[:, None, :] - groups.centroids[nbrs]
+  dist = jnp.sqrt(jnp.sum(diff * diff, axis=-1)) * shrink
+  lower = jnp.maximum(dist - groups.radii[nbrs], 0)
+  log_bound = jnp.where(listed, shift[:, None] + jnp.log(groups.counts[nbrs])
+                        - lower * lower * inv_two_var, -jnp.inf)
+  _, pick = jax.lax.top_k(log_bound, k)
+  cand = jnp.take_along_axis(nbrs, pick, axis=1)
+  live = (groups.valid[cand]
+          & jnp.take_along_axis(listed, pick, 1)[..., None])
+  members = groups.centers[cand].reshape(b, k * r, dim)
+  exps = jax.vmap(dense_lib.direct_exponents, (0, 0, None, 0))(
+      q[:, None, :], members, inv_two_var, shift[:, None])[:, 0]
+  exps = jnp.where(live.reshape(b, k * r), exps, -jnp.inf)
+  log_mass = jax.nn.logsumexp(exps.reshape(b, k, r), axis=-1)
+  acc = accumulate(empty(b, onehot.shape[1], q.dtype), log_mass,
+                   onehot[cand])
+  log_exact, h_x, h_y = finish(acc)
+  picked = jnp.zeros(log_bound.shape, bool).at[
+      jnp.arange(b)[:, None], pick].set(True)
+  log_rest = jax.nn.logsumexp(jnp.where(picked, -jnp.inf, log_bound), -1)
+  to_home = q - groups.centroids[home]
+  t = jnp.sqrt(jnp.sum(to_home * to_home, -1)) * (2 - shrink)
+  far_count = groups.far_count[home]
+  gap = jnp.maximum(groups.far_gap[home] - t, 0)
+  log_far = jnp.where(far_count > 0, shift + jnp.log(far_count)
+                      - gap * gap * inv_two_var, -jnp.inf)
+  err = jnp.log1p(jnp.exp(jnp.logaddexp(log_rest, log_far) - log_exact))
+  return log_exact, h_x, h_y, jnp.where(jnp.isfinite(err), err, jnp.inf)
