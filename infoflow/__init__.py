@@ -1,22 +1,47 @@
 """infoflow: information flow in noisy deep networks (Goldfeld et al., 2019).
 
-The pipeline: data -> noisy model -> samples -> entropy -> MI -> metrics ->
-figures. The estimators are importable from here.
+The pipeline: data -> noisy model (`models`) -> samples (`sampling`) ->
+estimators (`estimators`) -> information (`information`) -> analysis ->
+figures (`plots`). The estimators and the per-layer information are
+importable from here; docs/method.md derives them.
 """
 
+from infoflow import data
+from infoflow import estimators
+from infoflow import models
+from infoflow import sampling
+from infoflow.estimators import Estimate
+from infoflow.estimators import LayerInformation
+from infoflow.estimators import PosteriorReport
 from infoflow.estimators import gaussian_entropy
 from infoflow.estimators import log_mixture_density
 from infoflow.estimators import mixture_entropies
 from infoflow.estimators import mixture_entropy
 from infoflow.estimators import mixture_entropy_bounds
 from infoflow.estimators import pooled_mixture_entropy
+from infoflow.estimators import posterior_information
 from infoflow.estimators import pruned_log_mixture_density
-from infoflow.estimators import Estimate
-from infoflow.information import LayerInformation
 from infoflow.information import layer_information
 from infoflow.information import network_information
-from infoflow import data
-from infoflow import models
-from infoflow import sampling
 
-__version__ = '0.1.0'
+__version__ = '0.2.0'
+
+__all__ = (
+    'Estimate',
+    'LayerInformation',
+    'PosteriorReport',
+    'data',
+    'estimators',
+    'gaussian_entropy',
+    'layer_information',
+    'log_mixture_density',
+    'mixture_entropies',
+    'mixture_entropy',
+    'mixture_entropy_bounds',
+    'models',
+    'network_information',
+    'pooled_mixture_entropy',
+    'posterior_information',
+    'pruned_log_mixture_density',
+    'sampling',
+)

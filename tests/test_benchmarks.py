@@ -3,6 +3,7 @@
 import numpy as np
 
 from launch import bench_entropy
+from launch import bench_information
 from launch import bench_train
 from launch import configs
 
@@ -27,3 +28,14 @@ def test_bench_entropy_methods_agree_on_identical_draws():
   assert seconds > 0
   np.testing.assert_allclose(ours, ref, atol=1e-4)
   np.testing.assert_allclose(sk, ref, atol=1e-2)
+
+
+def test_bench_information_rows_and_table():
+  rows = bench_information.run_case('clustered', 64, 4, 256)
+  assert [label for label, *_ in rows] == [
+      'posterior @ N', 'difference @ N', 'posterior adaptive',
+      'difference extrapolated']
+  assert rows[0][2] == 256 and rows[1][2] == 256 * 3 + 4 * 64
+  assert all(seconds > 0 for *_, seconds in rows)
+  table = bench_information.format_rows('clustered', rows)
+  assert 'stderr ratio difference/posterior' in table

@@ -6,7 +6,9 @@ import warnings
 import jax
 import numpy as np
 import pytest
+from scipy import special
 
+from infoflow.data import synthetic
 from infoflow.estimators import difference
 from infoflow.estimators import draws
 from infoflow.estimators import posterior
@@ -32,7 +34,7 @@ CASES = [('separated', 256, 16, 5, 0.005, 2),
 
 @pytest.mark.parametrize('kind,m,r,d,beta,classes', CASES)
 def test_forms_agree_and_bounds_hold(kind, m, r, d, beta, classes):
-  samples, labels = helpers.grouped_layer(kind, m, r, d, beta, seed=1,
+  samples, labels = synthetic.layer_samples(kind, m, r, d, beta, seed=1,
                                           num_classes=classes)
   key = jax.random.key(0)
   post = posterior.posterior_information(key, samples, beta, labels=labels,
@@ -57,7 +59,7 @@ def test_forms_agree_and_bounds_hold(kind, m, r, d, beta, classes):
 
 
 def test_against_float64_brute_force_of_the_posterior():
-  samples, labels = helpers.grouped_layer('multiclass', 40, 6, 2, 0.05,
+  samples, labels = synthetic.layer_samples('multiclass', 40, 6, 2, 0.05,
                                           seed=3, num_classes=3)
   beta, key, k = 0.05, jax.random.key(2), 4096
   est = posterior.posterior_information(key, samples, beta, labels=labels,
@@ -68,8 +70,8 @@ def test_against_float64_brute_force_of_the_posterior():
   flat = samples.reshape(-1, d).astype(np.float64)
   t = flat[np.asarray(owner)] + beta * np.asarray(z, np.float64)
   sq = ((t[:, None, :] - flat[None]) ** 2).sum(-1) / (2 * beta**2)
-  log_mass = helpers.special.logsumexp(-sq.reshape(k, m, r), axis=2)
-  p = np.exp(log_mass - helpers.special.logsumexp(log_mass, 1)[:, None])
+  log_mass = special.logsumexp(-sq.reshape(k, m, r), axis=2)
+  p = np.exp(log_mass - special.logsumexp(log_mass, 1)[:, None])
   h_x = -np.sum(p * np.log(np.maximum(p, 1e-300)), 1)
   p_y = np.stack([p[:, labels == y].sum(1) for y in range(3)], 1)
   h_y = -np.sum(p_y * np.log(np.maximum(p_y, 1e-300)), 1)
@@ -82,7 +84,7 @@ def test_against_float64_brute_force_of_the_posterior():
 
 
 def test_pruned_certificate_holds_against_dense():
-  samples, labels = helpers.grouped_layer('separated', 2048, 8, 3, 0.005,
+  samples, labels = synthetic.layer_samples('separated', 2048, 8, 3, 0.005,
                                           seed=4)
   key, beta = jax.random.key(5), 0.005
   pruned, report = posterior.posterior_information(
@@ -123,7 +125,7 @@ def test_deterministic_layer_is_the_closed_form():
 
 
 def test_adaptive_reaches_targets_and_warns_at_the_cap():
-  samples, labels = helpers.grouped_layer('multiclass', 200, 8, 2, 0.05,
+  samples, labels = synthetic.layer_samples('multiclass', 200, 8, 2, 0.05,
                                           seed=8, num_classes=4)
   info, report = posterior.posterior_information(
       jax.random.key(9), samples, 0.05, labels=labels,
@@ -140,7 +142,7 @@ def test_adaptive_reaches_targets_and_warns_at_the_cap():
 
 
 def test_no_labels_gives_no_label_fields():
-  samples, _ = helpers.grouped_layer('multiclass', 30, 4, 2, 0.05)
+  samples, _ = synthetic.layer_samples('multiclass', 30, 4, 2, 0.05)
   with warnings.catch_warnings():
     warnings.simplefilter('error')
     info = posterior.posterior_information(jax.random.key(0), samples, 0.05,

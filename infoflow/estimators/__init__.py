@@ -12,13 +12,19 @@ a layer's pre-noise activations S. The modules, from the bottom up:
   draws      Monte Carlo draws and the per-draw entropy integrand
   adaptive   drawing until a target standard error is reached
   entropy    mixture entropies: pooled, grouped and batched forms, bounds
-  posterior  one-pass I(X;T), I(T;Y) and h(T) from posterior entropies
-  difference I(X;T), I(T;Y) as differences of entropies (the older form)
+  layer      `LayerInformation`: the estimates of one layer
+  posterior_sums    per-draw posterior entropies from per-input kernel sums
+  posterior_passes  those sums over all draws, dense or pruned, on a mesh
+  posterior  one-pass I(X;T), I(T;Y) and h(T) (the default form)
+  difference I(X;T), I(T;Y) as differences of entropies (kept to compare)
+
+The derivations are in docs/method.md.
 
 This front door lists the public names; the modules are importable for their
 lower-level pieces (e.g. `infoflow.estimators.pruned.log_mean_kernel_pruned`).
 """
 
+from infoflow.estimators.difference import difference_information
 from infoflow.estimators.entropy import gaussian_entropy
 from infoflow.estimators.entropy import log_mixture_density
 from infoflow.estimators.entropy import mixture_entropies
@@ -26,15 +32,22 @@ from infoflow.estimators.entropy import mixture_entropy
 from infoflow.estimators.entropy import mixture_entropy_bounds
 from infoflow.estimators.entropy import pooled_mixture_entropy
 from infoflow.estimators.estimate import Estimate
+from infoflow.estimators.layer import LayerInformation
+from infoflow.estimators.posterior import PosteriorReport
+from infoflow.estimators.posterior import posterior_information
 from infoflow.estimators.pruned import log_mixture_density as pruned_log_mixture_density
 
 __all__ = (
     'Estimate',
+    'LayerInformation',
+    'PosteriorReport',
+    'difference_information',
     'gaussian_entropy',
     'log_mixture_density',
     'mixture_entropies',
     'mixture_entropy',
     'mixture_entropy_bounds',
     'pooled_mixture_entropy',
+    'posterior_information',
     'pruned_log_mixture_density',
 )
