@@ -42,6 +42,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from infoflow import checks
+
 LN2 = math.log(2.0)
 
 # Columns consumed per sort in `symbol_ids`: a multi-key sort of a few columns
@@ -75,79 +77,37 @@ class BinnedInformation(NamedTuple):
 # ----------------------------------------------------------------------------
 
 
-def _is_concrete(x) -> bool:
-  return not isinstance(x, jax.core.Tracer)
-
-
 def _as_representations(x, name: str = "representations") -> jax.Array:
-  if not isinstance(x, (jax.Array, np.ndarray)):
-    x = np.asarray(x)
-  if x.ndim != 2:
-    raise ValueError(f"{name} must have shape (m, d); got shape {x.shape}.")
-  if x.shape[0] < 1 or x.shape[1] < 1:
-    raise ValueError(f"{name} must be non-empty; got shape {x.shape}.")
-  if not (jnp.issubdtype(x.dtype, jnp.floating)
-          or jnp.issubdtype(x.dtype, jnp.integer)
-          or x.dtype == bool):
-    raise ValueError(f"{name} must be real numeric; got dtype {x.dtype}.")
-  x = jnp.asarray(x)
-  if not jnp.issubdtype(x.dtype, jnp.floating):
-    x = x.astype(jnp.float32)
-  if _is_concrete(x) and not bool(jnp.all(jnp.isfinite(x))):
-    raise ValueError(f"{name} contains non-finite values (NaN or inf).")
-  return x
-
-
-def _positive_int(v, name: str, lo: int = 1) -> int:
-  if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
-    raise ValueError(f"{name} must be an int >= {lo}; got {v!r}.")
-  return int(v)
+  return jnp.asarray(checks.check_float_array(x, name, rank=2,
+                                              shape="(m, d)"))
 
 
 def _as_labels(labels, m: int, num_classes: Optional[int]):
-  """Validated int32 labels and num_classes (None: inferred as max + 1)."""
-  if not isinstance(labels, (jax.Array, np.ndarray)):
-    labels = np.asarray(labels)
-  if labels.ndim != 1:
-    raise ValueError(f"labels must have shape (m,); got shape {labels.shape}.")
-  if labels.shape[0] != m:
-    raise ValueError(
-        f"labels has length {labels.shape[0]}; representations has {m} rows.")
-  if not jnp.issubdtype(labels.dtype, jnp.integer):
-    raise ValueError(f"labels must be integers; got dtype {labels.dtype}.")
-  labels = jnp.asarray(labels).astype(jnp.int32)
-  concrete = _is_concrete(labels)
-  if num_classes is None:
-    if not concrete:
-      raise ValueError("num_classes is required when labels are traced.")
-    num_classes = max(int(jnp.max(labels)) + 1, 1)
-  num_classes = _positive_int(num_classes, "num_classes")
-  if concrete:
-    lo, hi = int(jnp.min(labels)), int(jnp.max(labels))
-    if lo < 0 or hi >= num_classes:
+  y, k = checks.check_labels(labels, "labels", num_rows=m,
+                             num_classes=num_classes)
+  return jnp.asarray(y), k
+
+
+def _check_bin_size_range(x, bin_size: float, name: str = "bin_size"):
+  """floor(t / b) must not overflow the dtype (it would merge symbols)."""
+  if checks.is_concrete(x):
+    peak = float(jnp.max(jnp.abs(x)))
+    limit = float(jnp.finfo(x.dtype).max) / 2
+    if peak / bin_size > limit:
       raise ValueError(
-          f"labels must lie in [0, {num_classes}); got range [{lo}, {hi}].")
-  return labels, num_classes
-
-
-def _check_scalar(v, name: str, positive: bool = True) -> float:
-  """A finite float, > 0 (positive) or >= 0."""
-  v = float(v)
-  if not math.isfinite(v) or v < 0 or (positive and v == 0):
-    raise ValueError(
-        f"{name} must be finite and {'>' if positive else '>='} 0; got {v}.")
-  return v
+          f"{name} = {bin_size:.3g} is too small for values up to "
+          f"{peak:.3g} in {x.dtype}: t / {name} overflows (largest ratio "
+          f"{limit:.3g}); use a larger {name} or float64 data.")
 
 
 def _as_edges(edges) -> jax.Array:
-  e = np.asarray(edges, dtype=np.float64)
-  if e.ndim != 1 or e.shape[0] < 2:
+  e = np.asarray(checks.check_float_array(
+      edges, "edges", rank=1, shape="(num_bins + 1,)", dtype=np.float32))
+  if e.shape[0] < 2:
     raise ValueError(f"edges must be 1-D with >= 2 values; got {e.shape}.")
-  if not np.all(np.isfinite(e)):
-    raise ValueError("edges contains non-finite values.")
   if not np.all(np.diff(e) > 0):
-    raise ValueError("edges must be strictly increasing.")
-  return jnp.asarray(e, dtype=jnp.float32)
+    raise ValueError("edges must be strictly increasing (in float32).")
+  return jnp.asarray(e)
 
 
 # ----------------------------------------------------------------------------
@@ -166,7 +126,7 @@ def bin_edges_uniform(low: float, high: float, num_bins: int) -> jax.Array:
   Returns:
     Array of shape ``(num_bins + 1,)``: ``low + k (high - low) / num_bins``.
   """
-  num_bins = _positive_int(num_bins, "num_bins")
+  num_bins = checks.check_count(num_bins, "num_bins")
   low, high = float(low), float(high)
   if not (math.isfinite(low) and math.isfinite(high)) or high <= low:
     raise ValueError(f"need finite low < high; got low={low}, high={high}.")
@@ -305,7 +265,7 @@ def _pick_scheme(bin_size, edges):
     raise ValueError("give exactly one of bin_size or edges.")
   if edges is not None:
     return None, _as_edges(edges)
-  return _check_scalar(bin_size, "bin_size"), None
+  return checks.check_positive_scalar(bin_size, "bin_size"), None
 
 
 # ----------------------------------------------------------------------------
@@ -333,6 +293,8 @@ def binned_entropy(representations, *, bin_size: Optional[float] = None,
   """
   x = _as_representations(representations)
   b, e = _pick_scheme(bin_size, edges)
+  if b is not None:
+    _check_bin_size_range(x, b)
   if e is not None:
     return _entropy_edges(x, e)
   return _entropy_bin_size(x, jnp.asarray(b, x.dtype))
@@ -360,6 +322,8 @@ def binned_information(representations, labels, num_classes: int, *,
   x = _as_representations(representations)
   y, _ = _as_labels(labels, x.shape[0], num_classes)
   b, e = _pick_scheme(bin_size, edges)
+  if b is not None:
+    _check_bin_size_range(x, b)
   if e is not None:
     return _info_edges(x, y, e)
   return _info_bin_size(x, y, jnp.asarray(b, x.dtype))
@@ -383,11 +347,11 @@ def binned_information_all(layers: Sequence, labels, num_classes: int,
   """
   if isinstance(layers, (jax.Array, np.ndarray)) or len(layers) < 1:
     raise ValueError("layers must be a non-empty sequence of (m, d_l) arrays.")
-  sizes = np.atleast_1d(np.asarray(bin_sizes, dtype=np.float64))
+  sizes = np.atleast_1d(np.asarray(bin_sizes, dtype=object))
   if sizes.ndim != 1 or sizes.shape[0] < 1:
     raise ValueError(f"bin_sizes must be non-empty and 1-D; got {bin_sizes!r}.")
-  for b in sizes:
-    _check_scalar(b, "bin_sizes")
+  sizes = np.asarray([checks.check_positive_scalar(b, "bin_sizes")
+                      for b in sizes], np.float64)
   xs = [_as_representations(t, f"layers[{i}]") for i, t in enumerate(layers)]
   m = xs[0].shape[0]
   for i, x in enumerate(xs):
@@ -395,5 +359,7 @@ def binned_information_all(layers: Sequence, labels, num_classes: int,
       raise ValueError(
           f"layers[{i}] has {x.shape[0]} rows; layers[0] has {m}.")
   y, _ = _as_labels(labels, m, num_classes)
+  for x in xs:
+    _check_bin_size_range(x, float(np.min(sizes)), "bin_sizes")
   rows = [_info_bin_sizes(x, y, jnp.asarray(sizes, x.dtype)) for x in xs]
   return BinnedInformation(*(jnp.stack(f) for f in zip(*rows)))

@@ -24,19 +24,48 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from infoflow.binning import (_as_labels, _as_representations, _check_scalar,
-                              _is_concrete, _positive_int)
+from infoflow import checks
 
 # Full float32 matmuls: on GPUs the default may use TF32 (10-bit mantissa),
 # far too coarse for similarities and distance screening.
 _HI = lax.Precision.HIGHEST
 
 
+def _as_representations(x):
+  return jnp.asarray(checks.check_float_array(x, "representations", rank=2,
+                                              shape="(m, d)"))
+
+
+def _as_labels(labels, m, num_classes):
+  y, k = checks.check_labels(labels, "labels", num_rows=m,
+                             num_classes=num_classes)
+  return jnp.asarray(y), k
+
+
 def _unit_rows(x):
-  """Rows scaled to unit norm; zero rows stay zero (cosine with 0 := 0)."""
+  """Rows scaled to unit norm; zero rows stay zero (cosine with 0 := 0).
+
+  Each row is first divided by its largest |entry|, so its squared norm
+  neither overflows (|t| ~ 1e19 and up in float32) nor underflows.
+  """
+  peak = jnp.max(jnp.abs(x), axis=1, keepdims=True)
+  x = x / jnp.where(peak > 0, peak, 1.0)
   norm = jnp.linalg.norm(x, axis=1, keepdims=True)
   safe = jnp.where(norm > 0, norm, 1.0)  # no 0/0, hence no NaN
   return jnp.where(norm > 0, x / safe, 0.0)
+
+
+def _pow2_scale(x):
+  """A power of two p ~ max |x| / 4 (1 for x = 0); dividing by it is exact.
+
+  Entries of x / p are at most 4, so squared distances cannot overflow;
+  p and 1 / p stay normal numbers (exponent clamped), so no flush to zero.
+  """
+  peak = jnp.max(jnp.abs(x))
+  _, exponent = jnp.frexp(jnp.where(peak > 0, peak, 1.0))
+  info = jnp.finfo(x.dtype)
+  exponent = jnp.clip(exponent - 2, info.minexp + 2, info.maxexp - 2)
+  return jnp.ldexp(jnp.ones((), x.dtype), exponent)
 
 
 class SortedSimilarity(NamedTuple):
@@ -137,7 +166,7 @@ def class_similarity(representations, labels, num_classes: int
   """
   x = _as_representations(representations)
   y, k = _as_labels(labels, x.shape[0], num_classes)
-  if _is_concrete(y):
+  if checks.is_concrete(y):
     counts = np.bincount(np.asarray(y), minlength=k)
     if np.sum(counts * (counts - 1)) == 0:
       raise ValueError("no within-class pairs: every class has < 2 members.")
@@ -159,6 +188,10 @@ def _scatter(x, labels, num_classes):
   chex.assert_type(labels, jnp.int32)
   onehot = jax.nn.one_hot(labels, num_classes, dtype=x.dtype)
   counts = jnp.sum(onehot, axis=0)
+  # Scatters are computed for x / p (exact, p a power of two) and scaled
+  # back by p^2: no overflow of the squares, so no inf / inf = NaN ratio.
+  scale = _pow2_scale(x)
+  x = x / scale
   mu = jnp.mean(x, axis=0)
   xc = x - mu  # centre first: keeps the class means well conditioned
   mu_c = jnp.matmul(onehot.T, xc, precision=_HI)
@@ -169,7 +202,7 @@ def _scatter(x, labels, num_classes):
   between = jnp.sum(counts * jnp.sum(mu_c ** 2, axis=1))  # empty classes: 0
   safe = jnp.where(between > 0, between, 1.0)
   ratio = jnp.where(between > 0, within / safe, jnp.inf)
-  return ScatterRatio(within, between, ratio)
+  return ScatterRatio(within * scale ** 2, between * scale ** 2, ratio)
 
 
 def scatter_ratio(representations, labels, num_classes: int) -> ScatterRatio:
@@ -180,7 +213,9 @@ def scatter_ratio(representations, labels, num_classes: int) -> ScatterRatio:
   Small ratio = tight, well separated classes. Empty classes contribute 0.
   If the between-class scatter is exactly 0 (all class means coincide,
   including when only one class is present) the ratio is ``+inf`` (never
-  NaN), also when the within-class scatter is 0 too.
+  NaN), also when the within-class scatter is 0 too. The ratio is computed
+  from rescaled data, so it is right for any finite input; ``within`` and
+  ``between`` are in the input's units and may overflow to ``inf``.
   Returns :class:`ScatterRatio` of scalars.
   """
   x = _as_representations(representations)
@@ -201,6 +236,8 @@ def _knn(x, k, chunk_size, refine):
   chex.assert_rank(x, 2)
   m, d = x.shape
   kc = min(m - 1, k + refine)
+  scale = _pow2_scale(x)  # exact; squared distances cannot overflow
+  x = x / scale
   xc = x - jnp.mean(x, axis=0)  # shrinks |t|^2, hence the screening error
   sq = jnp.sum(xc * xc, axis=1)
   # Rounding bound of the matmul form for a pair (a, b), valid for any
@@ -209,10 +246,9 @@ def _knn(x, k, chunk_size, refine):
   eps = float(jnp.finfo(x.dtype).eps)
   gamma = d * eps / max(1.0 - d * eps, 0.5)
   tol = (2.0 * gamma + 3.0 * eps) * (sq + jnp.max(sq))
-  num_chunks = -(-m // chunk_size)
   # Padded query slots repeat row 0; their results are sliced off.
-  q_idx = jnp.arange(num_chunks * chunk_size, dtype=jnp.int32)
-  q_idx = jnp.where(q_idx < m, q_idx, 0).reshape(num_chunks, chunk_size)
+  q_idx = checks.pad_to_multiple(jnp.arange(m, dtype=jnp.int32), chunk_size)
+  q_idx = q_idx.reshape(-1, chunk_size)
   cols = jnp.arange(m, dtype=jnp.int32)
   # Reference block for the exact fallback: ~2^22 elements of differences.
   rb = max(1, min(m, 2 ** 22 // (chunk_size * d)))
@@ -255,7 +291,7 @@ def _knn(x, k, chunk_size, refine):
     return lax.cond(jnp.all(ok), lambda: (nbr, dist), lambda: exhaustive(idx))
 
   nbr, dist = lax.map(one_chunk, q_idx)
-  return nbr.reshape(-1, k)[:m], dist.reshape(-1, k)[:m]
+  return nbr.reshape(-1, k)[:m], dist.reshape(-1, k)[:m] * scale ** 2
 
 
 def k_nearest_neighbors(representations, k: int = 10, *, chunk_size: int = 256,
@@ -280,11 +316,11 @@ def k_nearest_neighbors(representations, k: int = 10, *, chunk_size: int = 256,
   """
   x = _as_representations(representations)
   m = x.shape[0]
-  k = _positive_int(k, "k")
+  k = checks.check_count(k, "k")
   if k > m - 1:
     raise ValueError(f"k must be <= m - 1 = {m - 1}; got {k}.")
-  chunk_size = min(_positive_int(chunk_size, "chunk_size"), m)
-  refine = _positive_int(refine, "refine", lo=0)
+  chunk_size = min(checks.check_count(chunk_size, "chunk_size"), m)
+  refine = checks.check_count(refine, "refine", minimum=0)
   return _knn(x, k, chunk_size, refine)
 
 
@@ -338,13 +374,17 @@ def single_linkage_tree(representations):
   of squared length ``sq_length[i]``; the root, row 0, is a harmless self loop
   of length 0.
   """
-  return _mst(_as_representations(representations))
+  parent, sq_length, scale = _mst(_as_representations(representations))
+  return parent, sq_length * scale ** 2
 
 
 @jax.jit
 def _mst(x):
+  """(parent, squared lengths of x / p, p): p from `_pow2_scale`."""
   chex.assert_rank(x, 2)
   m = x.shape[0]
+  scale = _pow2_scale(x)
+  x = x / scale
   inf = jnp.asarray(jnp.inf, x.dtype)
 
   def body(_, state):
@@ -360,7 +400,7 @@ def _mst(x):
            jnp.full((m,), inf).at[0].set(0.0),
            jnp.zeros((m,), jnp.int32), jnp.int32(0))
   _, best, parent, _ = lax.fori_loop(0, m - 1, body, state)
-  return parent, best
+  return parent, best, scale
 
 
 def _components(parent, sq_length, sq_radius):
@@ -429,15 +469,20 @@ def num_distinguishable_clusters(representations, beta, *,
     ``(B,)`` and ``assignment=None``.
   """
   x = _as_representations(representations)
-  threshold = _check_scalar(threshold, "threshold", positive=True)
-  b = np.asarray(beta, dtype=np.float64)
+  threshold = checks.check_positive_scalar(threshold, "threshold")
+  b = np.asarray(beta, dtype=object)
   if b.ndim > 1 or b.size == 0:
     raise ValueError(
         f"beta must be a scalar or a non-empty 1-D array; got {beta!r}.")
-  for v in np.atleast_1d(b):
-    _check_scalar(v, "beta", positive=False)
-  parent, sq_length = _mst(x)
-  sq_radii = jnp.asarray(np.atleast_1d((threshold * b) ** 2), x.dtype)
+  b = np.asarray([checks.check_positive_scalar(v, "beta", allow_zero=True)
+                  for v in b.reshape(-1)], np.float64).reshape(b.shape)
+  parent, sq_length, scale = _mst(x)
+  # Radii in the units of the rescaled tree; beyond the dtype's range they
+  # saturate (inf: one cluster; 0: only identical points merge), which is
+  # the exact answer there.
+  with np.errstate(over="ignore", under="ignore"):
+    radii = np.atleast_1d((threshold * b / float(scale)) ** 2).astype(x.dtype)
+  sq_radii = jnp.asarray(radii)
   num, ent, labs = _clusters_from_tree(parent, sq_length, sq_radii)
   if b.ndim == 0:
     return DistinguishableClusters(num[0], ent[0], labs[0])

@@ -14,8 +14,8 @@ from typing import Any, Optional, Sequence
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import numpy as np
 
+from infoflow import checks
 from infoflow import models
 
 
@@ -56,15 +56,14 @@ def sample_layers(key: jax.Array, model: nn.Module, variables: Any, inputs,
     activations S_l (feature dims flattened, e.g. conv maps to h*w*c).
 
   Raises:
-    ValueError: on an empty input set, R < 1, or an unknown layer name.
+    ValueError: on an empty or non-finite input set, R < 1, input_chunk < 1,
+      a key that is not a PRNG key, or an unknown layer name.
   """
-  inputs = jnp.asarray(inputs)
-  if inputs.ndim < 1 or inputs.shape[0] == 0:
-    raise ValueError(f'inputs must be a non-empty batch (m, ...), got shape '
-                     f'{inputs.shape}.')
-  if not isinstance(num_replicas, (int, np.integer)) or num_replicas < 1:
-    raise ValueError(f'num_replicas must be a positive integer, got '
-                     f'{num_replicas!r}.')
+  inputs = jnp.asarray(checks.check_float_array(inputs, 'inputs', min_rank=1,
+                                                shape='(m, ...)'))
+  checks.check_count(num_replicas, 'num_replicas')
+  input_chunk = checks.check_count(input_chunk, 'input_chunk')
+  checks.check_key(key)
   names = layer_names(model, variables, inputs[:1])
   if layers is None:
     layers = names
@@ -80,8 +79,8 @@ def sample_layers(key: jax.Array, model: nn.Module, variables: Any, inputs,
 @functools.partial(jax.jit, static_argnums=(1, 4, 5, 6))
 def _sample(key, model, variables, inputs, num_replicas, layers, input_chunk):
   m = inputs.shape[0]
-  padded = -(-m // input_chunk) * input_chunk
-  x = jnp.pad(inputs, [(0, padded - m)] + [(0, 0)] * (inputs.ndim - 1))
+  x = checks.pad_to_multiple(inputs, input_chunk, fill=0)
+  padded = x.shape[0]
   x = x.reshape((-1, input_chunk) + inputs.shape[1:])
   keys = jax.random.split(key, x.shape[0])
 

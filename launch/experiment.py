@@ -1,6 +1,7 @@
 """From a config to the objects of an experiment: data, evaluation set, model.
 
-Shared by the launcher (`launch.train`) and the benchmarks.
+Shared by the launcher (`launch.train`) and the benchmarks. A config that
+does not fit its data set raises `configs.ConfigError` naming the field.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import numpy as np
 
 from infoflow import data as data_lib
 from infoflow import models
+from launch import configs
 
 
 def load_data(config) -> data_lib.Dataset:
@@ -41,8 +43,10 @@ def evaluation_set(config, dataset) -> tuple[np.ndarray, np.ndarray, list]:
       return x[indices], y[indices], indices.tolist()
     return x, y, list(range(len(x)))
   if len(dataset.x_test) == 0:
-    raise ValueError(f'data set {dataset.name!r} has no test images to '
-                     'measure information on.')
+    raise configs.ConfigError(
+        f'data set {dataset.name!r} has no test images to measure '
+        'information on; set --config.data.validation_size or use a data '
+        'set with a test split.')
   count = count or len(dataset.x_test)
   return (dataset.x_test[:count], dataset.y_test[:count],
           list(range(min(count, len(dataset.x_test)))))
@@ -58,15 +62,17 @@ def build_model(config, num_outputs: int):
                       dense_widths=tuple(m.dense_widths),
                       num_outputs=num_outputs, activation=m.activation,
                       beta=m.beta)
-  raise ValueError(f"unknown model kind {m.kind!r}; known: 'mlp', 'cnn'.")
+  raise configs.ConfigError(f"config field model.kind must be 'mlp' or "
+                            f"'cnn'; got {m.kind!r}.")
 
 
 def targets(config, dataset, split):
   if config.loss == 'mse':
     targets = getattr(dataset, f'targets_{split}')
     if targets is None:
-      raise ValueError(f'loss mse needs regression targets; data set '
-                       f'{dataset.name!r} has none.')
+      raise configs.ConfigError(f'config field loss is mse, which needs '
+                                f'regression targets; data set '
+                                f'{dataset.name!r} has none.')
     return targets
   return getattr(dataset, f'y_{split}')
 
@@ -76,9 +82,10 @@ def class_values(config, dataset):
   if config.loss != 'mse':
     return None
   if dataset.targets_train.shape[-1] != 1:
-    raise ValueError('accuracy for mse needs one regression output per '
-                     f'example; {dataset.name!r} has '
-                     f'{dataset.targets_train.shape[-1]}.')
+    raise configs.ConfigError(
+        'config field loss is mse, whose accuracy needs one regression '
+        f'output per example; {dataset.name!r} has '
+        f'{dataset.targets_train.shape[-1]}.')
   values = np.zeros(dataset.num_classes, np.float32)
   for c in range(dataset.num_classes):
     values[c] = dataset.targets_train[dataset.y_train == c, 0].mean()

@@ -19,7 +19,10 @@ net) are skipped, with the reason printed. --layer and --epochs choose the
 representation figures' layer (default: deepest for the similarity matrices,
 narrowest for the scatter) and epochs (default: first, middle and last
 saved; an epoch without a file is replaced by the nearest saved one).
-Exits non-zero, naming the directory, when it is not a readable run record.
+Exits non-zero, naming the path, when the directory is not a readable run
+record or the output directory cannot be written. An unreadable (e.g.
+truncated) representation file skips the figures that need it, with a
+warning naming the file; the other figures are written (docs/errors.md).
 """
 
 from __future__ import annotations
@@ -55,6 +58,22 @@ _UNITS = flags.DEFINE_enum('units', 'bits', ['bits', 'nats'],
 _DPI = flags.DEFINE_integer('dpi', 120, 'Resolution of PNG files.')
 
 
+class OutputError(OSError):
+  """The figures cannot be written; the message names the path."""
+
+
+def _first_readable(snapshots: plots.Snapshots):
+  """The arrays of the first readable representation file, or the error of
+  the first file when none is readable."""
+  first_error = None
+  for epoch in snapshots:
+    try:
+      return snapshots[epoch]
+    except plots.RunRecordError as e:
+      first_error = first_error or e
+  raise first_error
+
+
 def figure_makers(run: plots.Run, *, layer: Optional[str] = None,
                   epochs: Optional[Sequence[int]] = None,
                   units: str = 'bits'):
@@ -74,7 +93,10 @@ def figure_makers(run: plots.Run, *, layer: Optional[str] = None,
     reason = (f'no representation files in '
               f'{run.workdir / "representations"}.')
     return makers + [('cosine_similarity', reason), ('scatter', reason)]
-  first = snapshots[next(iter(snapshots))]
+  try:
+    first = _first_readable(snapshots)
+  except plots.RunRecordError as e:
+    return makers + [('cosine_similarity', str(e)), ('scatter', str(e))]
   # Resolve layers now: they name the files. A bad --layer is a usage error.
   for stem, narrowest, plot in (
       ('cosine_similarity', False, plots.plot_cosine_similarity_matrices),
@@ -100,11 +122,16 @@ def write_figures(workdir, out=None, *, fmt: str = 'png',
     plots.RunRecordError: ``workdir`` is not a readable run record.
     plots.UnknownLayerError: ``layer`` is not among the saved
       representations.
+    OutputError: ``out`` cannot be created or written.
   """
   run = plots.load_run(workdir)
   out = pathlib.Path(out) if out else run.workdir / 'figures'
   makers = figure_makers(run, layer=layer, epochs=epochs, units=units)
-  out.mkdir(parents=True, exist_ok=True)
+  try:
+    out.mkdir(parents=True, exist_ok=True)
+  except OSError as e:
+    raise OutputError(f'cannot create the output directory {out}: '
+                      f'{e.strerror or e}; pass another --out.') from None
   written, skipped = [], {}
   for stem, make in makers:
     if isinstance(make, str):  # known not to apply: the reason
@@ -116,8 +143,16 @@ def write_figures(workdir, out=None, *, fmt: str = 'png',
       skipped[stem] = str(e)
       logging.info('skipping %s: %s', stem, e)
       continue
+    except plots.RunRecordError as e:  # an unreadable representation file
+      skipped[stem] = str(e)
+      logging.warning('skipping %s: %s', stem, e)
+      continue
     path = out / f'{stem}.{fmt}'
-    fig.savefig(path, format=fmt, dpi=dpi)
+    try:
+      fig.savefig(path, format=fmt, dpi=dpi)
+    except OSError as e:
+      raise OutputError(f'cannot write {path}: {e.strerror or e}; pass '
+                        'another --out.') from None
     written.append(path)
   return written, skipped
 
@@ -135,7 +170,7 @@ def main(argv: Sequence[str]) -> None:
     written, skipped = write_figures(
         _WORKDIR.value, _OUT.value, fmt=_FORMAT.value, layer=_LAYER.value,
         epochs=epochs, units=_UNITS.value, dpi=_DPI.value)
-  except (plots.RunRecordError, plots.UnknownLayerError) as e:
+  except (plots.RunRecordError, plots.UnknownLayerError, OutputError) as e:
     sys.exit(f'launch.plot: error: {e}')
   folder = _OUT.value or pathlib.Path(_WORKDIR.value) / 'figures'
   print(f'wrote {len(written)} figure(s) to {folder}:')

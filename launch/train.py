@@ -8,7 +8,11 @@ error that lists what exists). Outputs go to the workdir (docs/run_record.md):
 config.json, run.json, metrics.jsonl (one record per analysed epoch and seed,
 estimates with standard errors), representations/ and orbax checkpoints.
 Re-running the same command resumes from the last checkpoint and produces the
-same metrics as an uninterrupted run.
+same metrics as an uninterrupted run (after a kill at any point too).
+
+The config is validated whole before anything is read or written; a bad
+field, workdir, data file or run record stops the command with a one-line
+error naming it (docs/errors.md).
 """
 
 from __future__ import annotations
@@ -32,10 +36,12 @@ import orbax.checkpoint as ocp
 import infoflow
 from infoflow import analysis
 from infoflow import clustering
+from infoflow import data as data_lib
 from infoflow import train as train_lib
 from launch import common_flags
 from launch import configs
 from launch import experiment
+from launch import run_files
 
 _CONFIG = config_flags.DEFINE_config_file(
     'config', None, 'Experiment: a name from launch/configs (e.g. szt).',
@@ -48,7 +54,13 @@ def analysis_epochs(num_epochs: int, num_points: int) -> list[int]:
 
   Rounding merges the smallest log-spaced epochs, so the grid is refined
   until `num_points` distinct epochs exist (or every epoch is taken).
+
+  Raises:
+    ValueError: `num_epochs` < 0 or `num_points` < 2.
   """
+  if num_epochs < 0 or num_points < 2:
+    raise ValueError(f'analysis_epochs needs num_epochs >= 0 and num_points '
+                     f'>= 2; got {num_epochs} and {num_points}.')
   wanted = min(num_points, num_epochs + 1)
   epochs = {0, num_epochs}
   size = max(wanted - 1, 1)
@@ -57,25 +69,6 @@ def analysis_epochs(num_epochs: int, num_points: int) -> list[int]:
     epochs = {0, num_epochs} | {int(round(e)) for e in grid}
     size += 1
   return sorted(epochs)
-
-
-# Fields that may change between a run and its resumption.
-_RESUMABLE_CHANGES = ('log_every_epochs', 'checkpoint')
-
-
-def _check_same_config(workdir: pathlib.Path, config):
-  """Refuses to resume a run in `workdir` under a different config."""
-  saved = workdir / 'config.json'
-  if not saved.exists() or not (workdir / 'checkpoints').exists():
-    return
-  old, new = json.loads(saved.read_text()), json.loads(config.to_json())
-  changed = sorted(k for k in set(old) | set(new)
-                   if k not in _RESUMABLE_CHANGES and old.get(k) != new.get(k))
-  if changed:
-    raise ValueError(
-        f'{workdir} holds a run with a different config (fields differing: '
-        f'{", ".join(changed)}); resuming would mix two experiments. Use '
-        f'another --workdir, or delete {workdir} to start over.')
 
 
 def _finite_or_null(value):
@@ -107,12 +100,6 @@ def _diverged(model, params, inputs) -> bool:
 
 def _seed_slice(tree, seed):
   return jax.tree.map(lambda a: a[seed], tree)
-
-
-def _read_records(path: pathlib.Path) -> list[dict]:
-  if not path.exists():
-    return []
-  return [json.loads(line) for line in path.read_text().splitlines() if line]
 
 
 class _Progress:
@@ -162,6 +149,31 @@ class _Progress:
                  self.eta())
 
 
+def _resume(workdir: pathlib.Path, config, states):
+  """Opens the checkpoints and restores the newest readable one.
+
+  Rewrites metrics.jsonl without the records after that checkpoint (the
+  run redoes their epochs).
+
+  Returns:
+    `(checkpoint manager, start epoch, states, records kept)`.
+  """
+  directory = workdir / 'checkpoints'
+  manager = run_files.open_checkpoints(directory, config.checkpoint.keep)
+  metrics_path = workdir / 'metrics.jsonl'
+  records = run_files.read_records(metrics_path)
+  step, states = run_files.restore_newest(manager, states, directory)
+  start_epoch = 0 if step is None else int(step)
+  if step is None:
+    records = []
+  else:
+    records = [r for r in records if r['epoch'] <= start_epoch]
+    logging.info('resumed from epoch %d (%s)', start_epoch, workdir)
+  run_files.write_text(metrics_path,
+                       ''.join(json.dumps(r) + '\n' for r in records))
+  return manager, start_epoch, states, records
+
+
 def train_and_analyse(config, workdir: str,
                       on_record: Optional[Callable[[dict], None]] = None
                       ) -> list[dict]:
@@ -172,11 +184,15 @@ def train_and_analyse(config, workdir: str,
     workdir: output directory (created).
     on_record: called with each new record after it is written (tests use it
       to simulate an interruption).
+
+  Raises:
+    configs.ConfigError: a bad config field (before anything is written).
+    run_files.RunDirError: an unusable workdir, metrics.jsonl or checkpoints.
   """
-  workdir = pathlib.Path(workdir)
-  workdir.mkdir(parents=True, exist_ok=True)
-  _check_same_config(workdir, config)
-  (workdir / 'config.json').write_text(config.to_json(indent=2))
+  configs.validate(config)
+  workdir = run_files.prepare_workdir(workdir)
+  run_files.check_same_config(workdir, config)
+  run_files.write_text(workdir / 'config.json', config.to_json(indent=2))
 
   dataset = experiment.load_data(config)
   x_train = jnp.asarray(dataset.x_train)
@@ -244,24 +260,9 @@ def train_and_analyse(config, workdir: str,
                      'threshold': clustering.DEFAULT_THRESHOLD,
                      'knn_k': analysis.KNN_K},
       'infoflow_version': infoflow.__version__}
-  (workdir / 'run.json').write_text(json.dumps(run_info, indent=1))
-
-  # Resume from the last checkpoint, dropping records written after it.
-  manager = ocp.CheckpointManager(
-      (workdir / 'checkpoints').absolute(),
-      options=ocp.CheckpointManagerOptions(max_to_keep=config.checkpoint.keep))
+  run_files.write_text(workdir / 'run.json', json.dumps(run_info, indent=1))
+  manager, start_epoch, states, records = _resume(workdir, config, states)
   metrics_path = workdir / 'metrics.jsonl'
-  records = _read_records(metrics_path)
-  start_epoch = 0
-  if manager.latest_step() is not None:
-    start_epoch = int(manager.latest_step())
-    states = manager.restore(start_epoch,
-                             args=ocp.args.StandardRestore(states))
-    records = [r for r in records if r['epoch'] <= start_epoch]
-    logging.info('resumed from epoch %d (%s)', start_epoch, workdir)
-  else:
-    records = []
-  metrics_path.write_text(''.join(json.dumps(r) + '\n' for r in records))
 
   todo = [e for e in epochs if e > start_epoch or
           (e == 0 and start_epoch == 0 and not records)]
@@ -306,8 +307,11 @@ def train_and_analyse(config, workdir: str,
             key, model, params, eval_x, eval_y,
             dataset.num_classes, beta=beta, estimated_layers=estimated,
             num_replicas=config.analysis.num_replicas,
-            num_mc=config.analysis.num_mc,
+            form=config.analysis.form, num_mc=config.analysis.num_mc,
             num_mc_conditional=config.analysis.num_mc_conditional,
+            target_stderr_mi_input=config.analysis.target_stderr_mi_input,
+            target_stderr_mi_label=config.analysis.target_stderr_mi_label,
+            max_mc=config.analysis.max_mc,
             input_chunk=config.analysis.input_chunk, hooks=hooks,
             keep_representations=kept if seed == 0 else ())
       else:
@@ -325,7 +329,7 @@ def train_and_analyse(config, workdir: str,
                 **record}
       if reps:
         (workdir / 'representations').mkdir(exist_ok=True)
-        np.savez_compressed(
+        run_files.save_npz(
             workdir / 'representations' / f'epoch_{epoch:06d}.npz',
             labels=np.asarray(eval_y, np.int32), **reps)
       with metrics_path.open('a') as f:
@@ -364,7 +368,11 @@ def main(argv):
     raise app.UsageError('--config=NAME is required; available: '
                          + ', '.join(configs.available()))
   workdir = _WORKDIR.value or os.path.join('runs', config.name)
-  train_and_analyse(config, workdir)
+  try:
+    train_and_analyse(config, workdir)
+  except (configs.ConfigError, run_files.RunDirError,
+          data_lib.DataNotFoundError, data_lib.DataFormatError) as error:
+    sys.exit(f'launch.train: error: {error}')
   print(f'outputs in {workdir}: config.json, run.json, metrics.jsonl, '
         f'representations/, checkpoints/.  Plot them: python -m launch.plot '
         f'--workdir={workdir}')

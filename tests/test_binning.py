@@ -201,3 +201,36 @@ def test_bad_inputs_raise():
   with pytest.raises(ValueError):
     bin_edges_uniform(0.0, 1.0, 0)
   assert binning.LN2 == pytest.approx(math.log(2))
+
+
+# ------------------------------------------- reported bad inputs (docs/errors.md)
+
+
+def test_bad_argument_types_name_the_argument():
+  t = np.zeros((4, 2), np.float32)
+  y = np.array([0, 1, 0, 1])
+  with pytest.raises(TypeError, match="bin_size must be a real number; got "
+                     "str 'abc'"):
+    binned_entropy(t, bin_size="abc")
+  with pytest.raises(TypeError, match="bin_sizes"):
+    binned_information_all([t], y, 2, ["abc"])
+  with pytest.raises(TypeError, match="num_bins"):
+    bin_edges_uniform(0.0, 1.0, 2.5)
+  with pytest.raises(TypeError, match="representations must be real"):
+    binned_entropy(t + 1j, bin_size=1.0)
+  with pytest.raises(TypeError, match="edges must be a real numeric"):
+    binned_entropy(t, edges=["a", "b"])
+
+
+def test_half_precision_is_upcast_with_a_warning():
+  t = np.array([[0.0, 1.0], [0.5, 1.0]], np.float16)
+  with pytest.warns(UserWarning, match="float32"):
+    h = binned_entropy(t, bin_size=1.0)
+  assert float(h) == 0.0
+
+
+def test_bin_size_overflowing_the_dtype_raises():
+  t = np.array([[1e30], [2e30]], np.float32)
+  with pytest.raises(ValueError, match="bin_size = 1e-20 is too small"):
+    binned_entropy(t, bin_size=1e-20)
+  assert float(binned_entropy(t, bin_size=1e29)) == pytest.approx(math.log(2))

@@ -254,3 +254,43 @@ def test_bad_inputs_raise():
       num_distinguishable_clusters(x, beta)
   with pytest.raises(ValueError, match="threshold"):
     num_distinguishable_clusters(x, 0.1, threshold=0.0)
+
+
+# ------------------------------------------- reported bad inputs (docs/errors.md)
+
+
+@pytest.mark.parametrize("factor", [1e19, 1e25, 3e30, 1e-30])
+def test_extreme_magnitudes_give_the_unit_scale_answers(factor):
+  # Item 2: from ~1e19 the squares overflowed (cosine diagonal 0, NaN scatter
+  # ratio, changed neighbours).
+  x, y = _orthogonal_clusters(n_per=6, num_classes=3, d=4)
+  big = (x.astype(np.float64) * factor).astype(np.float32)
+  sim = cosine_similarity_matrix(big, y).matrix
+  np.testing.assert_allclose(np.diag(sim), 1.0)
+  np.testing.assert_allclose(sim, cosine_similarity_matrix(x, y).matrix,
+                             atol=1e-5)
+  assert float(class_similarity(big, y, 3).gap) == pytest.approx(
+      float(class_similarity(x, y, 3).gap), abs=1e-5)
+  ratio = float(scatter_ratio(big, y, 3).ratio)
+  assert ratio == pytest.approx(float(scatter_ratio(x, y, 3).ratio), rel=1e-4)
+  np.testing.assert_array_equal(k_nearest_neighbors(big, 3)[0],
+                                k_nearest_neighbors(x, 3)[0])
+  assert float(knn_label_agreement(big, y, 3)) == pytest.approx(
+      float(knn_label_agreement(x, y, 3)))
+  beta = 0.3 * factor
+  assert int(num_distinguishable_clusters(big, beta).num_clusters) == 3
+
+
+def test_bad_argument_types_name_the_argument():
+  x = np.zeros((4, 2))
+  y = np.array([0, 1, 0, 1])
+  with pytest.raises(TypeError, match="threshold must be a real number"):
+    num_distinguishable_clusters(x, 0.1, threshold="4")
+  with pytest.raises(TypeError, match="beta must be a real number"):
+    num_distinguishable_clusters(x, "0.1")
+  with pytest.raises(TypeError, match="k must be an integer"):
+    k_nearest_neighbors(x, "2")
+  with pytest.raises(TypeError, match="representations must be real"):
+    scatter_ratio(x + 1j, y, 2)
+  with pytest.raises(ValueError, match="num_classes"):
+    class_similarity(x, y, 0)

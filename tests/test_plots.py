@@ -8,6 +8,7 @@ reader to the documented format rather than to the writer's code.
 import json
 import math
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -423,3 +424,48 @@ def test_pick_epochs():
   assert plots.pick_epochs([0, 1, 3, 10, 30], [10, 29, 1000]) == [10, 30]
   with pytest.raises(plots.NothingToPlot, match='no representation files'):
     plots.pick_epochs([])
+
+
+# ---------------------------------------------------- bad input and faults
+
+
+def test_truncated_representation_file_is_named_and_skipped(tmp_path,
+                                                            caplog):
+  """Item 11: the figures that need a truncated npz are skipped with a
+  warning naming it; the others are written; the command exits 0."""
+  run_dir, _ = write_fake_run(tmp_path / 'run', num_seeds=1)
+  last = sorted((run_dir / 'representations').iterdir())[-1]
+  last.write_bytes(last.read_bytes()[:100])
+  written, skipped = plot_cli.write_figures(run_dir, dpi=50)
+  assert sorted(p.stem for p in written) == sorted(CURVES)
+  assert set(skipped) == {'cosine_similarity_noise_1', 'scatter_noise_1'}
+  for stem in ('cosine_similarity_noise_1', 'scatter_noise_1'):
+    assert f'{last} is not a readable .npz file' in skipped[stem]
+  assert f'skipping scatter_noise_1: {last}' in caplog.text
+  with pytest.raises(plots.RunRecordError, match=re.escape(str(last))):
+    plots.load_run(run_dir).load_representations(int(last.stem[6:]))
+  # Every file unreadable: both figures are skipped up front, with the name.
+  for path in (run_dir / 'representations').iterdir():
+    path.write_bytes(b'PK\x03\x04 torn')
+  first = sorted((run_dir / 'representations').iterdir())[0]
+  reasons = {stem: make for stem, make in plot_cli.figure_makers(
+      plots.load_run(run_dir)) if isinstance(make, str)}
+  assert set(reasons) == {'cosine_similarity', 'scatter'}
+  assert f'{first} is not a readable .npz file' in reasons['scatter']
+
+
+def test_workdir_or_out_that_is_a_file(tmp_path):
+  """Item 12: a workdir or --out that is a file: a one-line error naming
+  it, no traceback."""
+  run_dir = _small_run(tmp_path / 'run', with_information=False)
+  a_file = tmp_path / 'file'
+  a_file.write_text('x')
+  with pytest.raises(plots.RunRecordError,
+                     match=f'{a_file} is a file, not a run directory'):
+    plots.load_run(a_file)
+  with pytest.raises(plot_cli.OutputError,
+                     match=f'cannot create the output directory {a_file}'):
+    plot_cli.write_figures(run_dir, a_file / 'figures')
+  with pytest.raises(SystemExit) as info:
+    _main(workdir=str(run_dir), out=str(a_file / 'figures'))
+  assert str(info.value.code).startswith('launch.plot: error: cannot create')

@@ -163,9 +163,9 @@ def test_bad_input_gets_a_clear_error():
       call(key, samples, beta)
   with pytest.raises(ValueError, match='labels must have shape'):
     call(key, samples, 0.1, labels=np.zeros(3, int))
-  with pytest.raises(ValueError, match='labels must be integers'):
+  with pytest.raises(ValueError, match='labels must hold integer'):
     call(key, samples, 0.1, labels=np.zeros(4))
-  with pytest.raises(ValueError, match='num_mc must be an integer >= 2'):
+  with pytest.raises(ValueError, match='num_mc'):
     call(key, samples, 0.1, num_mc=1)
   with pytest.raises(ValueError, match='max_mc'):
     call(key, samples, 0.1, max_mc=0)
@@ -173,3 +173,33 @@ def test_bad_input_gets_a_clear_error():
     call(key, samples, 0.1, target_stderr_mi_label=float('nan'))
   with pytest.raises(ValueError, match='method'):
     call(key, samples, 0.1, method='fast')
+
+
+def test_bad_types_and_scales_name_the_argument():
+  samples, labels = synthetic.layer_samples('multiclass', 20, 3, 2, 0.05)
+  call = posterior.posterior_information
+  with pytest.raises(TypeError, match='key must be one JAX PRNG key'):
+    call(0, samples, 0.05)
+  with pytest.raises(ValueError, match='smallest beta'):
+    call(jax.random.key(0), samples, 1e-9)
+  with pytest.raises(ValueError, match='prune_tolerance'):
+    call(jax.random.key(0), samples, 0.05, prune_tolerance=-1.0)
+  with pytest.raises(ValueError, match='num_mc_conditional'):
+    difference.difference_information(jax.random.key(0), samples, 0.05,
+                                      num_mc_conditional=1)
+
+
+def test_scale_invariance_far_from_unit_scale():
+  samples, labels = synthetic.layer_samples('multiclass', 40, 4, 2, 0.05,
+                                            seed=2)
+  key = jax.random.key(3)
+  base = posterior.posterior_information(key, samples, 0.05, labels=labels,
+                                         num_mc=1024)
+  scale = 2.0 ** 70  # squared distances would overflow float32 unscaled
+  big = posterior.posterior_information(key, samples * scale, 0.05 * scale,
+                                        labels=labels, num_mc=1024)
+  for field in ('mi_input', 'mi_label'):
+    assert float(getattr(big, field).nats) == pytest.approx(
+        float(getattr(base, field).nats), abs=1e-5)
+  assert float(big.entropy.nats) == pytest.approx(
+      float(base.entropy.nats) + 2 * math.log(scale), abs=1e-3)

@@ -253,3 +253,46 @@ def test_bad_arguments_pooled_and_density():
     pruned.log_mixture_density(np.zeros((2, 3)), np.zeros((3, 2)), 1.0)
   with pytest.raises(ValueError, match='finite'):
     pruned.log_mixture_density(np.zeros((2, 2)), np.full((3, 2), np.nan), 1.0)
+
+
+# ------------------------------------------- reported bad inputs (docs/errors.md)
+
+
+@pytest.mark.parametrize('kwargs,error,match', [
+    ({'tolerance': float('nan')}, ValueError, 'tolerance must be a finite'),
+    ({'tolerance': -1e-6}, ValueError, 'tolerance must be a finite'),
+    ({'num_candidates': 0}, ValueError, 'num_candidates'),
+])
+def test_density_bad_options(kwargs, error, match):
+  with pytest.raises(error, match=match):
+    pruned.log_mixture_density(np.zeros((2, 2)), np.ones((3, 2)), 1.0,
+                               **kwargs)
+
+
+def test_density_bad_types():
+  with pytest.raises(TypeError, match='beta must be a real number'):
+    pruned.log_mixture_density(np.zeros((2, 2)), np.ones((3, 2)), 'x')
+  with pytest.raises(TypeError, match='centers must be real'):
+    pruned.log_mixture_density(np.zeros((2, 2)), np.ones((3, 2)) + 1j, 1.0)
+  with pytest.raises(ValueError, match='tolerance'):
+    groups_lib.build_groups(np.ones((3, 2), np.float32), 0.1, tolerance=-1.0)
+
+
+@pytest.mark.parametrize('factor', [2.0 ** 70, 2.0 ** -70])
+def test_density_extreme_magnitudes(factor):
+  # Item 2: centres ~1e20 (or beta ~1e-20) are rescaled exactly, not NaN.
+  rng = np.random.default_rng(3)
+  centers = rng.normal(size=(40, 2)).astype(np.float32)
+  queries = centers[:5] + 0.1
+  ref, _, _ = pruned.log_mixture_density(queries, centers, 0.2)
+  out, _, _ = pruned.log_mixture_density(queries * factor, centers * factor,
+                                         0.2 * factor)
+  np.testing.assert_allclose(out, ref - 2 * math.log(factor), atol=1e-4)
+
+
+def test_pooled_adaptive_bad_targets():
+  centers = np.zeros((4, 2, 1), np.float32)
+  with pytest.raises(ValueError, match='max_mc must be an integer >= 2'):
+    infoflow.pooled_mixture_entropy(_key(), centers, 1.0, max_mc=1)
+  with pytest.raises(TypeError, match='target_stderr'):
+    infoflow.pooled_mixture_entropy(_key(), centers, 1.0, target_stderr='x')

@@ -43,7 +43,16 @@ for name, mesh in [('four', four), ('one', one), ('default', None)]:
                                        mesh=mesh)
   log_g, err, _ = pruned.log_mixture_density(
       layer[:7, 0] + beta, layer, beta, mesh=mesh)
+  labels = (means[:, 0, 0] > 0).astype(np.int32)
+  post = {}
+  for method in ('pruned', 'dense'):
+    info, rep = infoflow.posterior_information(
+        key, layer[:512], beta, labels=labels[:512], num_mc=1001,
+        method=method, mesh=mesh, return_report=True)
+    post[method] = [float(info.mi_input.nats), float(info.mi_label.nats),
+                    float(info.entropy.nats), rep.method]
   out[name] = dict(
+      posterior=post,
       dense=float(dense.nats), pooled=float(pooled.nats),
       method=report.method, bound=report.truncation_bound,
       batched=np.asarray(batched.nats).tolist(),
@@ -83,6 +92,10 @@ def test_sharded_equals_single_device(results, name):
   np.testing.assert_allclose(got['batched'], want['batched'], atol=1e-5)
   np.testing.assert_allclose(got['log_g'], want['log_g'], atol=1e-5,
                              rtol=1e-6)
+  for method in ('pruned', 'dense'):
+    assert got['posterior'][method][3] == want['posterior'][method][3] == method
+    np.testing.assert_allclose(got['posterior'][method][:3],
+                               want['posterior'][method][:3], atol=1e-5)
 
 
 def test_resolve():

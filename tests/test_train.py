@@ -1,18 +1,26 @@
 """Tests of training (infoflow.train) and the launcher (launch.train)."""
 
 import json
+import os
+import re
+import shutil
+import signal
 import subprocess
 import sys
+import time
 
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 import pytest
 
 from infoflow import models
 from infoflow import train as train_lib
 from launch import configs
+from launch import run_files
 from launch import train as launcher
+from launch.configs import common as config_common
 
 
 def _tiny_config(**overrides):
@@ -313,3 +321,257 @@ def test_progress_eta_adds_training_and_analysis_rates():
   assert progress.eta() == pytest.approx(3 * 2.0 + 800 * 0.01)
   progress.trained(100, 3.0)          # later calls average: 0.02 s each
   assert progress.eta() == pytest.approx(3 * 2.0 + 700 * 0.02)
+
+
+# ------------------------------------------- bad input and faults (launcher)
+
+
+def _launch(*args, **kwargs):
+  return subprocess.run([sys.executable, '-m', 'launch.train', *args],
+                        capture_output=True, text=True, timeout=300, **kwargs)
+
+
+def _assert_one_line_error(result, *needles):
+  """Non-zero exit, no traceback, and a last line naming `needles`."""
+  assert result.returncode != 0
+  assert 'Traceback' not in result.stderr, result.stderr[-3000:]
+  last = result.stderr.strip().splitlines()[-1]
+  assert last.startswith('launch.train: error: '), last
+  for needle in needles:
+    assert needle in last, (needle, last)
+
+
+def test_negative_num_epochs_is_refused(tmp_path):
+  """Item 6: exit non-zero, naming the field, before anything is written."""
+  with pytest.raises(ValueError, match='num_epochs'):
+    launcher.analysis_epochs(-5, 3)
+  workdir = tmp_path / 'w'
+  with pytest.raises(configs.ConfigError, match='num_epochs must be >= 0'):
+    launcher.train_and_analyse(_tiny_config(num_epochs=-5), workdir)
+  assert not workdir.exists()
+  result = _launch('--config=tiny', '--config.num_epochs=-5',
+                   f'--workdir={workdir}')
+  _assert_one_line_error(result, 'num_epochs', '--config.num_epochs=')
+  assert not workdir.exists()
+
+
+def _unchecked(config):
+  """A copy of `config` whose fields take any value (no type safety)."""
+  return ml_collections.ConfigDict(config.to_dict(), type_safe=False)
+
+
+@pytest.mark.parametrize('field, value, message', [
+    # Types.
+    ('num_seeds', True, 'num_seeds must be an integer'),
+    ('batch_size', 2.5, 'batch_size must be an integer'),
+    ('model.widths', ('4,x',), 'model.widths must be a sequence of positive'),
+    ('analysis.binning', 'yes', 'analysis.binning must be True or False'),
+    ('data.data_dir', None, 'data.data_dir must be a string'),
+    # Ranges.
+    ('batch_size', 0, 'batch_size must be >= 1'),
+    ('batch_size', -4, 'batch_size must be >= 1'),
+    ('num_seeds', 0, 'num_seeds must be >= 1'),
+    ('optimizer.learning_rate', 0.0, 'learning_rate must be > 0'),
+    ('optimizer.learning_rate', float('nan'), 'must be a finite number'),
+    ('data.test_fraction', 1.0, 'test_fraction must be < 1'),
+    ('analysis.num_points', 1, 'num_points must be >= 2'),
+    ('analysis.bin_sizes', (0.1, -0.2), 'bin_sizes must be a sequence of'),
+    ('checkpoint.keep', 0, 'checkpoint.keep must be >= 1'),
+    # Names.
+    ('data.name', 'szz', 'data.name must be one of szt, '),
+    ('model.activation', 'tanhh', 'must be one of leaky_relu, linear'),
+    ('model.kind', 'rnn', "model.kind must be one of mlp, cnn"),
+    ('optimizer.name', 'adagrad', 'optimizer.name must be one of adam'),
+    ('loss', 'hinge', 'loss must be one of cross_entropy, mse'),
+    ('analysis.estimated_layers', ('noise_7',),
+     'names noise_7, not a layer of this model; its layers: noise_0, noise_1'),
+    # Fields together.
+    ('model.widths', (), 'model.widths is empty'),
+    ('analysis.bin_sizes', (), 'bin_sizes is empty while analysis.binning'),
+    ('loss', 'mse', 'data set szt has no regression targets'),
+])
+def test_config_validation_names_each_kind_of_bad_field(field, value,
+                                                        message):
+  """Item 9: every bad field is refused up front, named, with the fix."""
+  config = _unchecked(configs.get_config('tiny'))
+  *parents, leaf = field.split('.')
+  target = config
+  for p in parents:
+    target = target[p]
+  target[leaf] = value
+  with pytest.raises(configs.ConfigError, match=re.escape(message)):
+    configs.validate(config)
+
+
+def test_config_validation_covers_every_field(tmp_path):
+  """Item 9: each field of common.base_config is checked; unknown and
+  missing fields are errors; the named configs pass; a bad config writes
+  nothing (so the corrected command is not refused as another config)."""
+  for name in configs.available():
+    configs.validate(configs.get_config(name))
+  for field in config_common.leaf_fields(config_common.base_config()):
+    config = _unchecked(configs.get_config('tiny'))
+    *parents, leaf = field.split('.')
+    target = config
+    for p in parents:
+      target = target[p]
+    target[leaf] = object()
+    with pytest.raises(configs.ConfigError, match=re.escape(field)):
+      configs.validate(config)
+  config = _unchecked(configs.get_config('tiny'))
+  config.analysis.num_mcc = 3
+  with pytest.raises(configs.ConfigError, match='unknown config field '
+                     'analysis.num_mcc'):
+    configs.validate(config)
+  del config.analysis['num_mcc'], config.analysis['num_replicas']
+  with pytest.raises(configs.ConfigError, match='analysis.num_replicas is '
+                     'missing'):
+    configs.validate(config)
+  for bad in ({'batch_size': 0}, {'batch_size': -1}, {'num_seeds': 0}):
+    with pytest.raises(configs.ConfigError):
+      launcher.train_and_analyse(_tiny_config(**bad), tmp_path / 'w')
+    assert not (tmp_path / 'w').exists()
+
+
+def _copy_of_finished_run(finished_run, tmp_path):
+  workdir, records = finished_run
+  copy = tmp_path / 'run'
+  shutil.copytree(workdir, copy)
+  return copy, records
+
+
+def test_corrupt_latest_checkpoint_falls_back_exactly(finished_run, tmp_path,
+                                                      caplog):
+  """Item 7: the newest readable checkpoint is used, with a warning naming
+  the bad one, and the records are those of the uninterrupted run."""
+  workdir, uninterrupted = _copy_of_finished_run(finished_run, tmp_path)
+  checkpoints = workdir / 'checkpoints'
+  assert sorted(int(p.name) for p in checkpoints.iterdir()) == [0, 1, 12]
+  for path in (checkpoints / '12' / 'default' / 'd').iterdir():
+    os.truncate(path, 10)
+  records = launcher.train_and_analyse(_tiny_config(num_seeds=2), workdir)
+  assert _without_time(records) == _without_time(uninterrupted)
+  assert f'checkpoint {checkpoints / "12"} is unreadable' in caplog.text
+  assert 'resuming from epoch 1' in caplog.text
+  # Checkpoint 12 was rewritten: a rerun restores it without a warning.
+  caplog.clear()
+  again = launcher.train_and_analyse(_tiny_config(num_seeds=2), workdir)
+  assert _without_time(again) == _without_time(uninterrupted)
+  assert 'unreadable' not in caplog.text
+  # No readable checkpoint at all: a one-line error, nothing deleted.
+  for step in ('0', '1', '12'):
+    (checkpoints / step / 'default' / '_METADATA').write_text('{"tree')
+  with pytest.raises(run_files.RunDirError,
+                     match=f'no checkpoint in {checkpoints} is readable'):
+    launcher.train_and_analyse(_tiny_config(num_seeds=2), workdir)
+  assert sorted(p.name for p in checkpoints.iterdir()) == ['0', '1', '12']
+
+
+def test_torn_last_metrics_line_is_dropped(finished_run, tmp_path, caplog):
+  """Item 8: a torn last line is dropped with a warning naming the file; a
+  corrupt line elsewhere is an error naming file and line."""
+  workdir, uninterrupted = _copy_of_finished_run(finished_run, tmp_path)
+  metrics = workdir / 'metrics.jsonl'
+  lines = metrics.read_text().splitlines()
+  metrics.write_text('\n'.join(lines) + '\n{"epoch": 12, "se')
+  records = launcher.train_and_analyse(_tiny_config(num_seeds=2), workdir)
+  assert _without_time(records) == _without_time(uninterrupted)
+  assert f'{metrics}: dropping the incomplete last line 7' in caplog.text
+  assert metrics.read_text() == '\n'.join(lines) + '\n'
+  metrics.write_text('\n'.join([lines[0], '{oops'] + lines[1:]) + '\n')
+  with pytest.raises(run_files.RunDirError,
+                     match=re.escape(f'{metrics}, line 2: invalid JSON')):
+    launcher.train_and_analyse(_tiny_config(num_seeds=2), workdir)
+
+
+def test_workdir_that_is_a_file_or_not_writable(tmp_path):
+  """Item 12: a one-line error naming the path, nothing written."""
+  a_file = tmp_path / 'file'
+  a_file.write_text('x')
+  with pytest.raises(run_files.RunDirError,
+                     match=f'--workdir {a_file} is a file'):
+    launcher.train_and_analyse(_tiny_config(), a_file)
+  below = a_file / 'run'
+  with pytest.raises(run_files.RunDirError,
+                     match=f'--workdir {below} is not a writable directory'):
+    launcher.train_and_analyse(_tiny_config(), below)
+  _assert_one_line_error(_launch('--config=tiny', f'--workdir={a_file}'),
+                         str(a_file))
+  locked = tmp_path / 'locked'
+  locked.mkdir(mode=0o500)
+  if os.access(locked, os.W_OK):  # root writes anywhere
+    pytest.skip('running as root: permissions do not stop writes')
+  with pytest.raises(run_files.RunDirError, match=f'{locked} is not a '
+                     'writable directory'):
+    launcher.train_and_analyse(_tiny_config(), locked)
+
+
+def test_resume_removes_temporary_directory_of_interrupted_save(
+    finished_run, tmp_path):
+  """Item 13: orbax's `N.orbax-checkpoint-tmp-*` of a save cut short is
+  removed on resume, and never mistaken for a checkpoint."""
+  workdir, uninterrupted = _copy_of_finished_run(finished_run, tmp_path)
+  checkpoints = workdir / 'checkpoints'
+  tmp = checkpoints / '13.orbax-checkpoint-tmp-1733000000000000'
+  shutil.copytree(checkpoints / '12', tmp)
+  (tmp / 'default' / '_METADATA').write_text('{"tr')  # cut mid-write
+  records = launcher.train_and_analyse(_tiny_config(num_seeds=2), workdir)
+  assert _without_time(records) == _without_time(uninterrupted)
+  assert sorted(p.name for p in checkpoints.iterdir()) == ['0', '1', '12']
+
+
+def _kill_9_after_first_checkpoint(workdir, overrides):
+  """Runs `launch.train --config=tiny` with `overrides` (field: value) and
+  SIGKILLs it as soon as its first checkpoint exists."""
+  args = [f'--config.{k}={v}' for k, v in overrides.items()]
+  process = subprocess.Popen(
+      [sys.executable, '-m', 'launch.train', '--config=tiny', *args,
+       f'--workdir={workdir}'],
+      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+  try:
+    deadline = time.time() + 240
+    while not (workdir / 'checkpoints' / '0').is_dir():
+      assert process.poll() is None, 'the run ended before its checkpoint'
+      assert time.time() < deadline, 'no checkpoint after 240 s'
+      time.sleep(0.02)
+  finally:
+    process.kill()  # SIGKILL: no cleanup of any kind
+    process.wait()
+  assert process.returncode == -signal.SIGKILL
+
+
+def _assert_resumes_to(workdir, config, uninterrupted):
+  resumed = launcher.train_and_analyse(config, workdir)
+  assert _without_time(resumed) == _without_time(uninterrupted)
+  lines = (workdir / 'metrics.jsonl').read_text().splitlines()
+  assert _without_time([json.loads(x) for x in lines]) == _without_time(
+      uninterrupted)
+  assert not [p for p in (workdir / 'checkpoints').iterdir()
+              if 'tmp' in p.name]
+
+
+_TINY_OVERRIDES = {'num_seeds': 2, 'num_epochs': 12,
+                   'analysis.num_points': 3, 'analysis.num_eval_inputs': 128}
+
+
+def test_kill_9_then_resume_gives_the_uninterrupted_records(tmp_path):
+  """A real `launch.train` process killed (SIGKILL) right after its first
+  checkpoint, then resumed, gives the records of an uninterrupted run.
+
+  Fast: a deterministic net without clustering or binning (their compiles
+  dominate a tiny run); the noisy net is the slow test below.
+  """
+  overrides = dict(_TINY_OVERRIDES, **{
+      'model.beta': 0.0, 'analysis.clustering': False,
+      'analysis.binning': False})
+  _kill_9_after_first_checkpoint(tmp_path / 'killed', overrides)
+  config = _tiny_config(**overrides)
+  uninterrupted = launcher.train_and_analyse(config, tmp_path / 'whole')
+  _assert_resumes_to(tmp_path / 'killed', config, uninterrupted)
+
+
+@pytest.mark.slow
+def test_kill_9_of_a_noisy_run_then_resume(finished_run, tmp_path):
+  """As above for the noisy tiny net with every analysis (about a minute)."""
+  _kill_9_after_first_checkpoint(tmp_path, _TINY_OVERRIDES)
+  _assert_resumes_to(tmp_path, _tiny_config(num_seeds=2), finished_run[1])

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from infoflow import checks
+
 DATA_DIR_ENV = "INFOFLOW_DATA_DIR"
 
 
@@ -47,33 +49,16 @@ def default_data_dir() -> Path:
 
 
 def _as_inputs(name: str, value: np.ndarray, ndim_min: int = 2) -> np.ndarray:
-  """Checks an input array (numeric, >= ndim_min dims, finite); returns it as float32."""
-  arr = np.asarray(value)
-  if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
-    raise ValueError(f"{name} must be numeric, got dtype {arr.dtype}.")
-  if np.iscomplexobj(arr):
-    raise ValueError(f"{name} must be real, got dtype {arr.dtype}.")
-  if arr.ndim < ndim_min:
-    raise ValueError(f"{name} must have shape (n, ...) with >= {ndim_min} dims, got {arr.shape}.")
-  arr = arr.astype(np.float32, copy=False)
-  if not np.isfinite(arr).all():
-    bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
-    raise ValueError(f"{name} has {bad} non-finite (nan/inf) values.")
-  return arr
+  """Checks an input array (real, >= ndim_min dims, finite); returns it as float32."""
+  return np.asarray(checks.check_float_array(value, name, min_rank=ndim_min, shape="(n, ...)",
+                                             dtype=np.float32, allow_empty=True))
 
 
-def _as_labels(name: str, value: np.ndarray, n: int, num_classes: int) -> np.ndarray:
+def _as_labels(name: str, value: np.ndarray, n: int, num_classes: int, rows: str) -> np.ndarray:
   """Checks a label array ((n,), integer, in [0, num_classes)); returns it as int32."""
-  arr = np.asarray(value)
-  if not (np.issubdtype(arr.dtype, np.integer) or arr.dtype == np.bool_):
-    # Float labels usually mean regression targets or one-hot rows were passed by mistake.
-    raise ValueError(f"{name} must hold integer class indices, got dtype {arr.dtype}.")
-  if arr.shape != (n,):
-    raise ValueError(f"{name} must have shape ({n},) to match its inputs, got {arr.shape}.")
-  if n and (arr.min() < 0 or arr.max() >= num_classes):
-    raise ValueError(
-        f"{name} must lie in [0, {num_classes}), got values in [{arr.min()}, {arr.max()}].")
-  return arr.astype(np.int32, copy=False)
+  labels, _ = checks.check_labels(value, name, num_rows=n, num_classes=num_classes,
+                                  rows_name=rows)
+  return np.asarray(labels)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -135,14 +120,14 @@ class Dataset:
     for split in ("train", "test"):
       x = getattr(self, f"x_{split}")
       put(f"y_{split}", _as_labels(f"y_{split}", getattr(self, f"y_{split}"), len(x),
-                                   self.num_classes))
+                                   self.num_classes, f"x_{split}"))
     if (self.x_val is None) != (self.y_val is None):
       raise ValueError("x_val and y_val must be given together.")
     if self.x_val is not None:
       put("x_val", _as_inputs("x_val", self.x_val))
       if self.x_val.shape[1:] != feat:
         raise ValueError(f"x_val rows have shape {self.x_val.shape[1:]}, x_train rows {feat}.")
-      put("y_val", _as_labels("y_val", self.y_val, len(self.x_val), self.num_classes))
+      put("y_val", _as_labels("y_val", self.y_val, len(self.x_val), self.num_classes, "x_val"))
     if (self.targets_train is None) != (self.targets_test is None):
       raise ValueError("targets_train and targets_test must be given together.")
     if self.targets_train is not None:

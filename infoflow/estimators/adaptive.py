@@ -30,8 +30,7 @@ import warnings
 
 import jax
 import jax.numpy as jnp
-import numpy as np
-
+from infoflow import checks
 from infoflow.estimators import estimate as estimate_lib
 from infoflow.estimators import pruned
 
@@ -85,6 +84,10 @@ def sequential(draw_batch, key, *, target_stderr: float, pilot: int,
     squared deviations are merged batch by batch, so no shape grows and
     memory stays that of one batch.
   """
+  if min(pilot, max_draws) < 2:
+    raise ValueError(f'an adaptive run needs >= 2 draws per batch for a '
+                     f'standard error; got pilot={pilot}, '
+                     f'max_draws={max_draws}.')
   summary = summary or (lambda est: est)
   total, index = 0, 0
   size = min(pilot, max_draws)
@@ -123,35 +126,35 @@ def run(draw_batch, key, num_mc, target_stderr, *, pilot, max_draws,
                     max_draws=max_draws, summary=summary)
 
 
-def plan(num_mc, target_stderr, max_mc, default_num):
+def plan(num_mc, target_stderr, max_mc, default_num, *,
+         names=('num_mc', 'target_stderr', 'max_mc')):
   """(fixed count, None) or (None, target): which kind of run was asked for.
 
   A fixed run when num_mc is given, or when neither is and `default_num` is
   set (its count); else adaptive to target_stderr (DEFAULT_TARGET_STDERR
-  when None).
+  when None). A standard error needs two draws, so counts must be >= 2.
+
+  Args:
+    num_mc, target_stderr, max_mc: as given by the caller.
+    default_num: the fixed count when neither is given, or None (adaptive).
+    names: the caller's public names of the three, for messages (e.g.
+      ('num_mc_conditional', 'target_stderr', 'max_mc')).
 
   Raises:
-    ValueError: both given, num_mc or max_mc not a positive integer, or
+    ValueError: both given, num_mc or max_mc not an integer >= 2, or
       target_stderr not a positive finite number.
   """
+  num_name, target_name, max_name = names
   if num_mc is not None and target_stderr is not None:
-    raise ValueError('pass num_mc (a fixed number of draws) or target_stderr '
-                     '(adaptive), not both.')
+    raise ValueError(f'pass {num_name} (a fixed number of draws) or '
+                     f'{target_name} (adaptive), not both.')
   if target_stderr is None and (num_mc is not None or default_num):
     num_mc = default_num if num_mc is None else num_mc
-    _check_count(num_mc, 'num_mc')
-    return num_mc, None
+    return checks.check_count(num_mc, num_name, minimum=2), None
   target = DEFAULT_TARGET_STDERR if target_stderr is None else target_stderr
-  if not (np.ndim(target) == 0 and np.isfinite(target) and target > 0):
-    raise ValueError(f'target_stderr must be a positive number of nats, got '
-                     f'{target!r}.')
-  _check_count(max_mc, 'max_mc')
-  return None, float(target)
-
-
-def _check_count(value, name):
-  if not isinstance(value, (int, np.integer)) or value < 1:
-    raise ValueError(f'{name} must be a positive integer, got {value!r}.')
+  target = checks.check_positive_scalar(target, target_name)
+  checks.check_count(max_mc, max_name, minimum=2)
+  return None, target
 
 
 @dataclasses.dataclass(frozen=True)

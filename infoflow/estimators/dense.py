@@ -43,6 +43,8 @@ import math
 import jax
 import jax.numpy as jnp
 
+from infoflow import checks
+
 # A term this many nats below the row's largest exponent is negligible.
 _NEGLIGIBLE = 40.0
 
@@ -159,15 +161,6 @@ def _merge_logsumexp(running_max, running_sum, exponents):
   return new_max, running_sum * rescale + block_sum
 
 
-def _pad_rows(x, multiple, value=0.0):
-  n = x.shape[0]
-  padded = -(-n // multiple) * multiple
-  if padded == n:
-    return x
-  pad = [(0, padded - n)] + [(0, 0)] * (x.ndim - 1)
-  return jnp.pad(x, pad, constant_values=value)
-
-
 @functools.partial(jax.jit, static_argnames=('query_chunk', 'center_chunk'))
 def log_mean_kernel(queries, centers, sigma, shift=None, row_floor=None, *,
                     tolerance=1e-3, query_chunk=512, center_chunk=2048):
@@ -203,10 +196,11 @@ def log_mean_kernel(queries, centers, sigma, shift=None, row_floor=None, *,
 
   query_chunk = min(query_chunk, num_queries)
   center_chunk = min(center_chunk, n)
-  centers_p = _pad_rows(centers, center_chunk).reshape(-1, center_chunk, dim)
-  valid = _pad_rows(jnp.ones((n,), bool), center_chunk, False).reshape(
+  pad = checks.pad_to_multiple
+  centers_p = pad(centers, center_chunk, fill=0).reshape(-1, center_chunk, dim)
+  valid = pad(jnp.ones((n,), bool), center_chunk, fill=False).reshape(
       -1, center_chunk)
-  packed = [_pad_rows(a, query_chunk) for a in (queries, shift, row_floor)]
+  packed = [pad(a, query_chunk, fill=0) for a in (queries, shift, row_floor)]
   packed = [a.reshape((-1, query_chunk) + a.shape[1:]) for a in packed]
 
   def one_query_chunk(args):
@@ -256,7 +250,7 @@ def batched_log_mean_kernel(queries, centers, sigma, shift, row_floor, *,
   dtype = queries.dtype
   inv_two_var = 0.5 / (jnp.asarray(sigma, dtype) ** 2)
   mixture_chunk = min(mixture_chunk, m)
-  packed = [_pad_rows(a, mixture_chunk) for a in
+  packed = [checks.pad_to_multiple(a, mixture_chunk, fill=0) for a in
             (queries, centers, shift, row_floor)]
   packed = [a.reshape((-1, mixture_chunk) + a.shape[1:]) for a in packed]
 

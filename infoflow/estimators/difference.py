@@ -28,6 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from infoflow import checks
 from infoflow.estimators import entropy
 from infoflow.estimators.estimate import Estimate
 from infoflow.estimators.layer import LayerInformation
@@ -64,13 +65,13 @@ def difference_information(key: jax.Array, samples, beta, *, labels=None,
     ValueError: on a wrong rank, non-finite samples, beta <= 0, labels of the
       wrong shape or out of range, or too few replicas to estimate h(T | X).
   """
-  samples = jnp.asarray(samples)
-  if samples.ndim != 3 or min(samples.shape) == 0:
-    raise ValueError(f'samples must have shape (m, R, d) with m, R, d >= 1, '
-                     f'got {samples.shape}.')
+  checks.check_key(key)
+  samples = jnp.asarray(checks.check_float_array(samples, 'samples', rank=3,
+                                                 shape='(m, R, d)'))
   m, replicas, dim = samples.shape
-  if not (np.ndim(beta) == 0 and np.isfinite(beta) and beta > 0):
-    raise ValueError(f'beta must be a finite positive noise std, got {beta!r}.')
+  checks.check_positive_scalar(beta, 'beta')
+  checks.check_count(num_mc, 'num_mc', minimum=2)
+  checks.check_count(num_mc_conditional, 'num_mc_conditional', minimum=2)
   if deterministic_given_x is None:
     deterministic_given_x = _replicas_identical(samples)
 
@@ -91,16 +92,10 @@ def difference_information(key: jax.Array, samples, beta, *, labels=None,
 
   mi_label = h_t_y = None
   if labels is not None:
+    labels, num_classes = checks.check_labels(
+        labels, 'labels', num_rows=m, num_classes=num_classes,
+        rows_name='samples')
     labels = np.asarray(labels)
-    if labels.shape != (m,):
-      raise ValueError(f'labels must have shape ({m},), got {labels.shape}.')
-    if not np.issubdtype(labels.dtype, np.integer):
-      raise ValueError(f'labels must be integers, got {labels.dtype}.')
-    if num_classes is None:
-      num_classes = int(labels.max()) + 1
-    if labels.min() < 0 or labels.max() >= num_classes:
-      raise ValueError(f'labels must lie in [0, {num_classes}), got range '
-                       f'[{labels.min()}, {labels.max()}].')
     class_keys = jax.random.split(keys[2], num_classes)
     parts = []
     for y in range(num_classes):

@@ -27,14 +27,20 @@ exactly the one of the estimator, not a conservative bound.
 Paths. log r is summed densely over all n centres (`infoflow.estimators.dense`) or,
 for many centres and small beta, by the pruned evaluation (`infoflow.estimators.pruned`:
 far groups of centres bounded, each log g certified within 1e-6 nats);
-`method='auto'` chooses (`infoflow.estimators.pruned.choose_method`). The number of
+`method='auto'` chooses (`infoflow.estimators.groups.choose_method`). The number of
 draws is fixed (`num_mc`) or adaptive (`target_stderr`, `infoflow.estimators.adaptive`),
 and draws (or mixtures) can be split over a device mesh (`infoflow.estimators.sharding`).
 The per-draw values of every path are in `infoflow.estimators.draws`.
 
 All entropies are in nats (bits = nats / ln 2). Computations run in the
 centres' floating dtype: float32 by default, float64 when JAX's x64 mode is
-enabled and float64 centres are passed.
+enabled and float64 centres are passed (float16 / bfloat16: float32, with a
+warning). Arguments are checked by `infoflow.checks`; in particular a beta
+below what the dtype resolves next to the centres' magnitude raises
+(`infoflow.checks.check_beta_resolves`: beta >= ~1.3e-6 max ||c|| in
+float32). Extreme magnitudes (beta outside [2^-20, 2^20], centres over 2^30
+beta) are handled exactly by dividing centres and beta by a power of two p
+and adding d log p.
 """
 
 from __future__ import annotations
@@ -43,9 +49,9 @@ import functools
 
 import jax
 import jax.numpy as jnp
-import numpy as np
-
+from infoflow import checks
 from infoflow.estimators import adaptive
+from infoflow.estimators import groups as groups_lib
 from infoflow.estimators import draws
 from infoflow.estimators import estimate as estimate_lib
 from infoflow.estimators import dense
@@ -69,26 +75,13 @@ monte_carlo_draws = draws.monte_carlo_draws
 entropy_draw_values = draws.entropy_draw_values
 
 
-def _is_concrete(x) -> bool:
-  return not isinstance(x, jax.core.Tracer)
-
-
-def _check_beta(beta):
-  if _is_concrete(beta):
-    b = np.asarray(beta)
-    if b.ndim != 0:
-      raise ValueError(f'beta must be a scalar, got shape {b.shape}.')
-    if not np.isfinite(b) or b <= 0:
-      raise ValueError(f'beta must be a finite positive noise std, got {b}.')
-
-
 def _resolve_mesh(mesh, target, *arrays):
   """`sharding.resolve(mesh)`, but no mesh when called inside jit.
 
   Raises:
     ValueError: for a mesh or an adaptive target (host-side loops) in jit.
   """
-  if all(_is_concrete(x) for x in arrays):
+  if checks.is_concrete(*arrays):
     return sharding.resolve(mesh)
   if mesh is not None or target is not None:
     raise ValueError('mesh= and target_stderr= need concrete inputs: call '
@@ -96,20 +89,34 @@ def _resolve_mesh(mesh, target, *arrays):
   return None
 
 
-def _check_centers(centers, rank: int, what: str):
-  """Converts to a floating array and checks rank, size and finiteness."""
-  centers = jnp.asarray(centers)
-  if not jnp.issubdtype(centers.dtype, jnp.floating):
-    centers = centers.astype(jnp.result_type(float))
-  if centers.ndim != rank:
-    shape = '(n, d)' if rank == 2 else '(m, r, d)'
-    raise ValueError(f'{what} must have shape {shape} (rank {rank}), '
-                     f'got shape {centers.shape}.')
-  if any(s == 0 for s in centers.shape):
-    raise ValueError(f'{what} must be non-empty, got shape {centers.shape}.')
-  if _is_concrete(centers) and not bool(jnp.all(jnp.isfinite(centers))):
-    raise ValueError(f'{what} contain non-finite values (NaN or inf).')
-  return centers
+def _check_inputs(key, centers, beta, rank, **options):
+  """Checks the common arguments; returns (centers, C / beta or None).
+
+  Draw-based estimators (key given) need beta to survive the rounding of
+  c + beta z (`checks.check_beta_resolves`); the others only need the
+  dtype's range (`checks.check_beta_range`).
+  """
+  if key is not None:
+    checks.check_key(key)
+  shape = '(n, d)' if rank == 2 else '(m, R, d)'
+  centers = jnp.asarray(checks.check_float_array(centers, 'centers',
+                                                 rank=rank, shape=shape))
+  checks.check_positive_scalar(beta, 'beta')
+  for name, value in options.items():
+    if name.endswith('tolerance'):
+      checks.check_positive_scalar(value, name)
+    else:
+      checks.check_count(value, name)
+  if key is None:
+    return centers, checks.check_beta_range(centers, beta)
+  return centers, checks.check_beta_resolves(
+      centers, beta, tolerance=options['tolerance'])
+
+
+def _shifted(estimate, shift):
+  if not shift:
+    return estimate
+  return Estimate(estimate.nats + shift, estimate.stderr, estimate.num_draws)
 
 
 def mixture_entropy(key: jax.Array, centers, beta, *,
@@ -136,7 +143,7 @@ def mixture_entropy(key: jax.Array, centers, beta, *,
       (`infoflow.estimators.adaptive`). Give num_mc or target_stderr, not both.
     method: 'dense' (every kernel term), 'pruned' (k-d cells of centres;
       far cells bounded, each log g certified within `prune_tolerance`; see
-      `infoflow.estimators.pruned`) or 'auto' (`infoflow.estimators.pruned.choose_method`: pruned
+      `infoflow.estimators.pruned`) or 'auto' (`infoflow.estimators.groups.choose_method`: pruned
       for >= 16384 centres with beta < spread / 10, when cells are sparse).
     tolerance: largest rounding error, in nats, allowed on a kernel exponent
       that matters (see `infoflow.estimators.dense`).
@@ -153,13 +160,24 @@ def mixture_entropy(key: jax.Array, centers, beta, *,
 
   Raises:
     ValueError: on non-finite or empty centres, a wrong rank, beta <= 0 or
-      non-finite, num_mc < 1, both num_mc and target_stderr, a bad method.
+      non-finite, beta too small for the centres' magnitude in their dtype
+      (`infoflow.checks.check_beta_resolves`), num_mc < 2 or max_mc < 2,
+      both num_mc and target_stderr, a tolerance <= 0 or non-finite, a
+      chunk size < 1, a bad method.
+    infoflow.checks.ArgumentTypeError: (a TypeError and a ValueError) for
+      a key that is not a PRNG key, non-numeric beta or arguments, complex
+      or string centres. float16 / bfloat16 centres are computed in float32
+      with a warning.
   """
-  centers = _check_centers(centers, 2, 'centers')
-  _check_beta(beta)
-  return _pooled(key, centers, beta, num_mc, target_stderr, max_mc, method,
-                 tolerance, prune_tolerance, query_chunk, center_chunk, mesh,
-                 return_report, DEFAULT_NUM_MC)
+  centers, ratio = _check_inputs(
+      key, centers, beta, 2, tolerance=tolerance,
+      prune_tolerance=prune_tolerance, query_chunk=query_chunk,
+      center_chunk=center_chunk)
+  beta, (centers,), log_scale = checks.rescale_to_beta(ratio, beta, centers)
+  result = _pooled(key, centers, beta, num_mc, target_stderr, max_mc, method,
+                   tolerance, prune_tolerance, query_chunk, center_chunk,
+                   mesh, return_report, DEFAULT_NUM_MC)
+  return _report_shifted(result, centers.shape[-1] * log_scale, return_report)
 
 
 def pooled_mixture_entropy(key: jax.Array, centers, beta, *,
@@ -187,11 +205,19 @@ def pooled_mixture_entropy(key: jax.Array, centers, beta, *,
     centers: (m, R, d) grouped centres.
     beta: the noise standard deviation (> 0).
   """
-  centers = _check_centers(centers, 3, 'centers')
-  _check_beta(beta)
-  return _pooled(key, centers, beta, num_mc, target_stderr, max_mc, method,
-                 tolerance, prune_tolerance, 512, 2048, mesh, return_report,
-                 None)
+  centers, ratio = _check_inputs(key, centers, beta, 3, tolerance=tolerance,
+                                 prune_tolerance=prune_tolerance)
+  beta, (centers,), log_scale = checks.rescale_to_beta(ratio, beta, centers)
+  result = _pooled(key, centers, beta, num_mc, target_stderr, max_mc, method,
+                   tolerance, prune_tolerance, 512, 2048, mesh, return_report,
+                   None)
+  return _report_shifted(result, centers.shape[-1] * log_scale, return_report)
+
+
+def _report_shifted(result, shift, return_report):
+  if return_report:
+    return _shifted(result[0], shift), result[1]
+  return _shifted(result, shift)
 
 
 def _pooled(key, centers, beta, num_mc, target_stderr, max_mc, method,
@@ -200,7 +226,7 @@ def _pooled(key, centers, beta, num_mc, target_stderr, max_mc, method,
   """The driver behind `mixture_entropy` and `pooled_mixture_entropy`."""
   num_mc, target = adaptive.plan(num_mc, target_stderr, max_mc, default_num)
   mesh = _resolve_mesh(mesh, target, centers, beta, key)
-  method, groups = pruned.choose_method(method, centers, beta, prune_tolerance)
+  method, groups = groups_lib.choose_method(method, centers, beta, prune_tolerance)
   flat = centers.reshape(-1, centers.shape[-1])
   if (method == 'dense' and target is None and mesh is None
       and not return_report):
@@ -274,12 +300,11 @@ def mixture_entropies(key: jax.Array, centers, beta, *,
     An `Estimate` whose fields have shape (m,). `.mean()` gives the average
     entropy with its standard error.
   """
-  centers = _check_centers(centers, 3, 'centers')
-  _check_beta(beta)
+  centers, ratio = _check_inputs(key, centers, beta, 3, tolerance=tolerance,
+                                 mixture_chunk=mixture_chunk)
+  beta, (centers,), log_scale = checks.rescale_to_beta(ratio, beta, centers)
   num_mc, target = adaptive.plan(num_mc, target_stderr, max_mc,
                                  DEFAULT_NUM_MC_PER_MIXTURE)
-  if (num_mc or max_mc) < 2:
-    raise ValueError('num_mc must be >= 2 per mixture to estimate a stderr.')
   mesh = _resolve_mesh(mesh, target, centers, beta, key)
 
   def draw_batch(batch_key, size):
@@ -289,9 +314,11 @@ def mixture_entropies(key: jax.Array, centers, beta, *,
                                      num_mc=size, mixture_chunk=mixture_chunk,
                                      mesh=mesh)
 
-  return adaptive.run(draw_batch, key, num_mc, target,
-                      pilot=max(2, min(DEFAULT_PILOT_PER_MIXTURE, max_mc)),
-                      max_draws=max_mc, summary=lambda est: est.mean())
+  estimate = adaptive.run(
+      draw_batch, key, num_mc, target,
+      pilot=max(2, min(DEFAULT_PILOT_PER_MIXTURE, max_mc)), max_draws=max_mc,
+      summary=lambda est: est.mean())
+  return _shifted(estimate, centers.shape[-1] * log_scale)
 
 
 def mixture_entropy_bounds(centers, beta, *, tolerance: float = 1e-3,
@@ -315,9 +342,13 @@ def mixture_entropy_bounds(centers, beta, *, tolerance: float = 1e-3,
   Returns:
     (lower, upper), scalars in nats.
   """
-  centers = _check_centers(centers, 2, 'centers')
-  _check_beta(beta)
-  return _bounds(centers, beta, tolerance, query_chunk, center_chunk)
+  centers, ratio = _check_inputs(None, centers, beta, 2, tolerance=tolerance,
+                                 query_chunk=query_chunk,
+                                 center_chunk=center_chunk)
+  beta, (centers,), log_scale = checks.rescale_to_beta(ratio, beta, centers)
+  shift = centers.shape[-1] * log_scale
+  lower, upper = _bounds(centers, beta, tolerance, query_chunk, center_chunk)
+  return lower + shift, upper + shift
 
 
 @functools.partial(jax.jit, static_argnums=(3, 4))
@@ -351,14 +382,17 @@ def log_mixture_density(queries, centers, beta, *,
   Returns:
     (q,) log-densities in nats.
   """
-  centers = _check_centers(centers, 2, 'centers')
-  queries = _check_centers(queries, 2, 'queries')
-  _check_beta(beta)
+  centers, _ = _check_inputs(None, centers, beta, 2, tolerance=tolerance)
+  queries = jnp.asarray(checks.check_float_array(
+      queries, 'queries', rank=2, shape='(q, d)')).astype(centers.dtype)
   if queries.shape[1] != centers.shape[1]:
     raise ValueError(f'queries have dimension {queries.shape[1]} but centers '
                      f'have {centers.shape[1]}.')
+  ratio = checks.check_beta_range(jnp.concatenate([queries, centers]), beta,
+                                  points_name='queries and centers')
+  beta, (queries, centers), log_scale = checks.rescale_to_beta(ratio, beta, queries,
+                                                 centers)
   dim = centers.shape[1]
   beta = jnp.asarray(beta, centers.dtype)
-  return (dense.log_mean_kernel(queries.astype(centers.dtype), centers, beta,
-                                  tolerance=tolerance)
-          - 0.5 * dim * jnp.log(2 * jnp.pi * beta ** 2))
+  return (dense.log_mean_kernel(queries, centers, beta, tolerance=tolerance)
+          - 0.5 * dim * jnp.log(2 * jnp.pi * beta ** 2) - dim * log_scale)

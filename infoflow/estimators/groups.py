@@ -31,9 +31,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from infoflow import checks
 from infoflow.estimators import dense
 
 DEFAULT_TOLERANCE = 1e-6
+# method='auto' prunes only from this many centres on (below, dense is cheap)
+# and only when beta < spread / PRUNE_SPREAD_RATIO (see `choose_method`).
+PRUNE_MIN_CENTERS = 16384
+PRUNE_SPREAD_RATIO = 10.0
+METHODS = ('auto', 'dense', 'pruned')
 
 
 def safety(dim: int, dtype) -> float:
@@ -253,6 +259,10 @@ def build_groups(centers, beta, *, tolerance: float = DEFAULT_TOLERANCE,
   Returns:
     A `Groups` (a pytree: pass it to jitted code as an argument).
   """
+  beta = checks.check_positive_scalar(beta, 'beta')
+  tolerance = checks.check_positive_scalar(tolerance, 'tolerance')
+  if group_size is not None:
+    checks.check_count(group_size, 'group_size')
   centers = jnp.asarray(centers)
   grouped, valid, flat, group_of = _layout(centers, group_size)
   counts, centroids, radii = _group_stats(grouped, valid)
@@ -267,3 +277,39 @@ def build_groups(centers, beta, *, tolerance: float = DEFAULT_TOLERANCE,
   return Groups(grouped, valid, counts, centroids, radii, jnp.asarray(nbrs),
                 jnp.asarray(listed), jnp.asarray(far_gap, dtype),
                 jnp.asarray(far_count, dtype), flat, group_of)
+
+
+@jax.jit
+def _spread(flat):
+  """RMS per-coordinate standard deviation of the centres."""
+  return jnp.sqrt(jnp.mean(jnp.var(flat, axis=0)))
+
+
+def choose_method(method, centers, beta, prune_tolerance):
+  """('dense', None) or ('pruned', groups): the rule behind method='auto'.
+
+  Pruning pays when the kernel is narrow compared with the spread of the
+  centres: 'auto' prunes when there are at least PRUNE_MIN_CENTERS centres,
+  beta < spread / PRUNE_SPREAD_RATIO (spread: the RMS per-coordinate std of
+  the centres), and the groups' neighbour lists (see
+  the module docstring) cover at most a quarter of the groups.
+  Traced inputs (a call inside jit) always take the dense path.
+  """
+  if method not in METHODS:
+    raise ValueError(f'method must be one of {METHODS}, got {method!r}.')
+  concrete = not any(isinstance(x, jax.core.Tracer) for x in (centers, beta))
+  if method == 'dense' or (method == 'auto' and not concrete):
+    return 'dense', None
+  if not concrete:
+    raise ValueError("method='pruned' needs concrete centres and beta: it "
+                     'is a host-side driver, call it outside jit.')
+  flat = centers.reshape(-1, centers.shape[-1])
+  if method == 'auto' and (
+      flat.shape[0] < PRUNE_MIN_CENTERS
+      or float(beta) * PRUNE_SPREAD_RATIO >= float(_spread(flat))):
+    return 'dense', None
+  groups = build_groups(centers, float(beta),
+                                   tolerance=prune_tolerance)
+  if method == 'auto' and groups.num_neighbors > groups.num_groups // 4:
+    return 'dense', None
+  return 'pruned', groups

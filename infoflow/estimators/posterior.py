@@ -70,7 +70,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from infoflow import checks
 from infoflow.estimators import draws as draws_lib
+from infoflow.estimators import groups as groups_lib
 from infoflow.estimators import posterior_passes as passes
 from infoflow.estimators import pruned as pruned_lib
 from infoflow.estimators import sharding
@@ -206,48 +208,27 @@ def _certificate(err, num_inputs, num_classes):
           (h2 + eps * math.log(max(num_classes, 1))).sum())
 
 
-def _check_samples(samples, labels, num_classes):
-  samples = jnp.asarray(samples)
-  if not jnp.issubdtype(samples.dtype, jnp.floating):
-    samples = samples.astype(jnp.result_type(float))
-  if samples.ndim != 3 or min(samples.shape) == 0:
-    raise ValueError(f'samples must have shape (m, R, d) with m, R, d >= 1, '
-                     f'got {samples.shape}.')
-  if not bool(jnp.all(jnp.isfinite(samples))):
-    raise ValueError('samples contain non-finite values (NaN or inf).')
-  m = samples.shape[0]
-  if labels is None:
-    return samples, None, 1
-  labels = np.asarray(labels)
-  if labels.shape != (m,):
-    raise ValueError(f'labels must have shape ({m},), got {labels.shape}.')
-  if not np.issubdtype(labels.dtype, np.integer):
-    raise ValueError(f'labels must be integers, got {labels.dtype}.')
-  if num_classes is None:
-    num_classes = int(labels.max()) + 1
-  if labels.min() < 0 or labels.max() >= num_classes:
-    raise ValueError(f'labels must lie in [0, {num_classes}), got range '
-                     f'[{labels.min()}, {labels.max()}].')
-  return samples, labels, int(num_classes)
-
-
-def _check_settings(beta, num_mc, targets, max_mc):
-  b = np.asarray(beta)
-  if b.ndim != 0 or not np.issubdtype(b.dtype, np.number) or not (
-      np.isfinite(b) and b > 0):
-    raise ValueError(f'beta must be a finite positive noise std, got '
-                     f'{beta!r}.')
-  for name, value in (('num_mc', num_mc), ('max_mc', max_mc)):
-    if value is not None and (not isinstance(value, (int, np.integer))
-                              or value < 2):
-      raise ValueError(f'{name} must be an integer >= 2 (a standard error '
-                       f'needs two draws), got {value!r}.')
+def _check_arguments(key, samples, beta, labels, num_classes, num_mc,
+                     targets, max_mc, prune_tolerance):
+  """The checked (samples, labels, num_classes, C / beta) of a call."""
+  checks.check_key(key)
+  samples = jnp.asarray(checks.check_float_array(samples, 'samples', rank=3,
+                                                 shape='(m, R, d)'))
+  checks.check_positive_scalar(beta, 'beta')
+  ratio = checks.check_beta_resolves(samples, beta, centers_name='samples')
+  if num_mc is not None:
+    checks.check_count(num_mc, 'num_mc', minimum=2)
+  checks.check_count(max_mc, 'max_mc', minimum=2)
   for name, value in zip(('target_stderr_mi_input',
                           'target_stderr_mi_label'), targets):
-    if not (np.ndim(value) == 0 and np.isreal(value) and np.isfinite(value)
-            and value > 0):
-      raise ValueError(f'{name} must be a positive number of nats, got '
-                       f'{value!r}.')
+    checks.check_positive_scalar(value, name)
+  checks.check_positive_scalar(prune_tolerance, 'prune_tolerance')
+  if labels is None:
+    return samples, None, 1, ratio
+  labels, num_classes = checks.check_labels(
+      labels, 'labels', num_rows=samples.shape[0], num_classes=num_classes,
+      rows_name='samples')
+  return samples, np.asarray(labels), num_classes, ratio
 
 
 def _prepare(samples, beta, labels, num_classes, method, prune_tolerance):
@@ -261,7 +242,7 @@ def _prepare(samples, beta, labels, num_classes, method, prune_tolerance):
     freq = np.bincount(labels, minlength=num_classes) / m
     freq = freq[freq > 0]
     label_entropy = float(-np.sum(freq * np.log(freq)))
-  method, groups = pruned_lib.choose_method(method, samples, beta,
+  method, groups = groups_lib.choose_method(method, samples, beta,
                                             prune_tolerance)
   return _layout(samples, onehot, groups), method, label_entropy
 
@@ -329,9 +310,12 @@ def posterior_information(key: jax.Array, samples, beta, *, labels=None,
     ValueError: on a wrong rank, non-finite samples, a bad beta, labels of
       the wrong shape, type or range, or bad draw settings.
   """
-  samples, labels, num_classes = _check_samples(samples, labels, num_classes)
   targets = (target_stderr_mi_input, target_stderr_mi_label)
-  _check_settings(beta, num_mc, targets, max_mc)
+  samples, labels, num_classes, ratio = _check_arguments(
+      key, samples, beta, labels, num_classes, num_mc, targets, max_mc,
+      prune_tolerance)
+  # Entropies shift by d log p when samples and beta are divided by p.
+  beta, (samples,), log_scale = checks.rescale_to_beta(ratio, beta, samples)
   m, r, dim = samples.shape
   if deterministic_given_x is None:
     deterministic_given_x = bool(jnp.all(samples == samples[:, :1]))
@@ -370,7 +354,7 @@ def posterior_information(key: jax.Array, samples, beta, *, labels=None,
         + (f', of I(T;Y) {stderr[2]:.3g} nats (target {targets[1]:.3g})'
            if labels is not None else '') + '.', RuntimeWarning, stacklevel=2)
   info = _assemble(moments, stderr, m, label_entropy, h0, labels is not None,
-                   deterministic_given_x, samples.dtype)
+                   deterministic_given_x, samples.dtype, dim * log_scale)
   if not return_report:
     return info
   count = moments.count
@@ -382,8 +366,12 @@ def posterior_information(key: jax.Array, samples, beta, *, labels=None,
 
 
 def _assemble(moments, stderr, num_inputs, label_entropy, h0, has_labels,
-              deterministic, dtype) -> LayerInformation:
-  """The `LayerInformation` of the merged per-draw moments."""
+              deterministic, dtype, shift) -> LayerInformation:
+  """The `LayerInformation` of the merged per-draw moments.
+
+  `shift` (d log p) is added to the entropies of samples rescaled by p.
+  """
+  moments.mean[[0, 3, 4]] += shift
   count = jnp.asarray(moments.count, jnp.int32)
 
   def estimate(row, low=None, high=None):
@@ -400,7 +388,7 @@ def _assemble(moments, stderr, num_inputs, label_entropy, h0, has_labels,
   mi_input = estimate(1, 0.0, math.log(num_inputs))
   entropy = estimate(0)
   if deterministic:
-    conditional = Estimate.exact(jnp.asarray(h0, dtype))
+    conditional = Estimate.exact(jnp.asarray(h0 + shift, dtype))
   else:
     conditional = estimate(3)
   mi_label = label_conditional = None

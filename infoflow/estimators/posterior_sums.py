@@ -36,6 +36,7 @@ import jax.numpy as jnp
 
 from infoflow.estimators import dense as dense_lib
 from infoflow.estimators import groups as groups_lib
+from infoflow.estimators import pruned as pruned_lib
 
 
 def empty(rows: int, num_classes: int, dtype):
@@ -121,10 +122,10 @@ def candidate_block(q, home, shift, groups: groups_lib.Groups, onehot,
                     inv_two_var, k):
   """Posterior sums over the top-k candidate inputs, and the tail bound.
 
-  The candidates are chosen and the other inputs bounded exactly as in
-  `infoflow.estimators.pruned` (centroid bounds of the home group's
-  neighbours, top-k; the unselected neighbours and the unlisted groups
-  bounded by the triangle inequality).
+  The candidates are chosen and the other inputs bounded by
+  `infoflow.estimators.pruned.candidate_exponents` (centroid bounds of the
+  home group's neighbours, top-k; the unselected neighbours and the
+  unlisted groups bounded by the triangle inequality).
 
   Args:
     q: (b, d) queries; home: (b,) home groups; shift: (b,) offsets.
@@ -136,36 +137,9 @@ def candidate_block(q, home, shift, groups: groups_lib.Groups, onehot,
     posterior entropies, and err = log(1 + tail / exact), the certified
     truncation error of log_exact (+inf when nothing was summed).
   """
-  b, dim = q.shape
-  r = groups.centers.shape[1]
-  shrink = 1 - groups_lib.safety(dim, q.dtype)
-  nbrs = groups.neighbors[home]
-  listed = groups.listed[home]
-  diff = q[:, None, :] - groups.centroids[nbrs]
-  dist = jnp.sqrt(jnp.sum(diff * diff, axis=-1)) * shrink
-  lower = jnp.maximum(dist - groups.radii[nbrs], 0)
-  log_bound = jnp.where(listed, shift[:, None] + jnp.log(groups.counts[nbrs])
-                        - lower * lower * inv_two_var, -jnp.inf)
-  _, pick = jax.lax.top_k(log_bound, k)
-  cand = jnp.take_along_axis(nbrs, pick, axis=1)
-  live = (groups.valid[cand]
-          & jnp.take_along_axis(listed, pick, 1)[..., None])
-  members = groups.centers[cand].reshape(b, k * r, dim)
-  exps = jax.vmap(dense_lib.direct_exponents, (0, 0, None, 0))(
-      q[:, None, :], members, inv_two_var, shift[:, None])[:, 0]
-  exps = jnp.where(live.reshape(b, k * r), exps, -jnp.inf)
-  log_mass = jax.nn.logsumexp(exps.reshape(b, k, r), axis=-1)
-  acc = accumulate(empty(b, onehot.shape[1], q.dtype), log_mass,
-                   onehot[cand])
+  cand, exps, log_tail = pruned_lib.candidate_exponents(
+      q, home, shift, groups, inv_two_var, k)
+  acc = accumulate(empty(q.shape[0], onehot.shape[1], q.dtype),
+                   jax.nn.logsumexp(exps, axis=-1), onehot[cand])
   log_exact, h_x, h_y = finish(acc)
-  picked = jnp.zeros(log_bound.shape, bool).at[
-      jnp.arange(b)[:, None], pick].set(True)
-  log_rest = jax.nn.logsumexp(jnp.where(picked, -jnp.inf, log_bound), -1)
-  to_home = q - groups.centroids[home]
-  t = jnp.sqrt(jnp.sum(to_home * to_home, -1)) * (2 - shrink)
-  far_count = groups.far_count[home]
-  gap = jnp.maximum(groups.far_gap[home] - t, 0)
-  log_far = jnp.where(far_count > 0, shift + jnp.log(far_count)
-                      - gap * gap * inv_two_var, -jnp.inf)
-  err = jnp.log1p(jnp.exp(jnp.logaddexp(log_rest, log_far) - log_exact))
-  return log_exact, h_x, h_y, jnp.where(jnp.isfinite(err), err, jnp.inf)
+  return log_exact, h_x, h_y, pruned_lib.certified_error(log_exact, log_tail)

@@ -60,8 +60,8 @@ import math
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
+from infoflow import checks
 from infoflow.estimators import groups as groups_lib
 from infoflow.estimators import dense as dense_lib
 from infoflow.estimators import sharding
@@ -71,11 +71,6 @@ DEFAULT_NUM_CANDIDATES = 1
 # Gathered candidate coordinates per block (peak memory ~ 3x this, in floats).
 _CHUNK_ELEMENTS = 1 << 20
 _MAX_PAIR_BLOCK = 1 << 22
-# method='auto' prunes only from this many centres on (below, dense is cheap)
-# and only when beta < spread / PRUNE_SPREAD_RATIO (see `choose_method`).
-PRUNE_MIN_CENTERS = 16384
-PRUNE_SPREAD_RATIO = 10.0
-METHODS = ('auto', 'dense', 'pruned')
 build_groups = groups_lib.build_groups
 Groups = groups_lib.Groups
 
@@ -106,10 +101,17 @@ class PruneInfo:
 # ------------------------------------------------------------------- kernels
 
 
-def _certified_block(q, home, shift, groups, inv_two_var, k):
-  """log E (the exact sum over the top-k candidates) and the bound, one block.
+def candidate_exponents(q, home, shift, groups, inv_two_var, k):
+  """The top-k candidate groups' exact exponents and the bound on the rest.
 
-  Args: q (b, d), home (b,) int, shift (b,), k static. Returns (b,), (b,).
+  Args: q (b, d) queries, home (b,) int home groups, shift (b,) offsets,
+  groups (`build_groups`), inv_two_var = 1 / (2 sigma^2), k static.
+
+  Returns:
+    (cand, exps, log_tail): cand (b, k) the candidate groups; exps (b, k, R)
+    their members' exponents shift - ||q - c||^2 / (2 sigma^2) by direct
+    differences (-inf at padding); log_tail (b,) the log of an upper bound
+    of the sum of exp(exponent) over every other centre (module docstring).
   """
   b, dim = q.shape
   r = groups.centers.shape[1]
@@ -128,8 +130,7 @@ def _certified_block(q, home, shift, groups, inv_two_var, k):
   members = groups.centers[cand].reshape(b, k * r, dim)
   exps = jax.vmap(dense_lib.direct_exponents, (0, 0, None, 0))(
       q[:, None, :], members, inv_two_var, shift[:, None])[:, 0]
-  exps = jnp.where(live.reshape(b, k * r), exps, -jnp.inf)
-  log_exact = jax.nn.logsumexp(exps, axis=-1)
+  exps = jnp.where(live, exps.reshape(b, k, r), -jnp.inf)
   # Unselected neighbours: their bounds (a scatter mask, robust to ties).
   picked = jnp.zeros(log_bound.shape, bool).at[
       jnp.arange(b)[:, None], pick].set(True)
@@ -141,9 +142,25 @@ def _certified_block(q, home, shift, groups, inv_two_var, k):
   gap = jnp.maximum(groups.far_gap[home] - t, 0)
   log_far = jnp.where(far_count > 0, shift + jnp.log(far_count)
                       - gap * gap * inv_two_var, -jnp.inf)
-  log_tail = jnp.logaddexp(log_rest, log_far)
+  return cand, exps, jnp.logaddexp(log_rest, log_far)
+
+
+def certified_error(log_exact, log_tail):
+  """err = log(1 + tail / exact): the certified error of log_exact (+inf
+  when nothing was summed)."""
   err = jnp.log1p(jnp.exp(log_tail - log_exact))
-  return log_exact, jnp.where(jnp.isfinite(err), err, jnp.inf)
+  return jnp.where(jnp.isfinite(err), err, jnp.inf)
+
+
+def _certified_block(q, home, shift, groups, inv_two_var, k):
+  """log E (the exact sum over the top-k candidates) and its error, a block.
+
+  Args: q (b, d), home (b,) int, shift (b,), k static. Returns (b,), (b,).
+  """
+  _, exps, log_tail = candidate_exponents(q, home, shift, groups,
+                                          inv_two_var, k)
+  log_exact = jax.nn.logsumexp(exps.reshape(q.shape[0], -1), axis=-1)
+  return log_exact, certified_error(log_exact, log_tail)
 
 
 def _certified(q, home, shift, groups, inv_two_var, k):
@@ -306,42 +323,6 @@ def find_home(queries, groups: groups_lib.Groups):
   return jax.lax.map(one, padded.reshape(-1, block, dim)).reshape(-1)[:num]
 
 
-@jax.jit
-def _spread(flat):
-  """RMS per-coordinate standard deviation of the centres."""
-  return jnp.sqrt(jnp.mean(jnp.var(flat, axis=0)))
-
-
-def choose_method(method, centers, beta, prune_tolerance):
-  """('dense', None) or ('pruned', groups): the rule behind method='auto'.
-
-  Pruning pays when the kernel is narrow compared with the spread of the
-  centres: 'auto' prunes when there are at least PRUNE_MIN_CENTERS centres,
-  beta < spread / PRUNE_SPREAD_RATIO (spread: the RMS per-coordinate std of
-  the centres), and the groups' neighbour lists (see
-  `infoflow.estimators.groups`) cover at most a quarter of the groups.
-  Traced inputs (a call inside jit) always take the dense path.
-  """
-  if method not in METHODS:
-    raise ValueError(f'method must be one of {METHODS}, got {method!r}.')
-  concrete = not any(isinstance(x, jax.core.Tracer) for x in (centers, beta))
-  if method == 'dense' or (method == 'auto' and not concrete):
-    return 'dense', None
-  if not concrete:
-    raise ValueError("method='pruned' needs concrete centres and beta: it "
-                     'is a host-side driver, call it outside jit.')
-  flat = centers.reshape(-1, centers.shape[-1])
-  if method == 'auto' and (
-      flat.shape[0] < PRUNE_MIN_CENTERS
-      or float(beta) * PRUNE_SPREAD_RATIO >= float(_spread(flat))):
-    return 'dense', None
-  groups = groups_lib.build_groups(centers, float(beta),
-                                   tolerance=prune_tolerance)
-  if method == 'auto' and groups.num_neighbors > groups.num_groups // 4:
-    return 'dense', None
-  return 'pruned', groups
-
-
 def log_mixture_density(queries, centers, beta, *,
                         tolerance: float = DEFAULT_TOLERANCE,
                         num_candidates: int = DEFAULT_NUM_CANDIDATES,
@@ -361,28 +342,53 @@ def log_mixture_density(queries, centers, beta, *,
     most its certified error below the exact (full-sum) value.
 
   Raises:
-    ValueError: on a bad beta, non-finite input or mismatched shapes.
+    ValueError: on a bad beta or tolerance, non-finite input, mismatched
+      shapes, or magnitudes out of the dtype's range
+      (`infoflow.checks.check_beta_range`; array centres of any finite
+      magnitude within it are handled exactly by power-of-two rescaling,
+      a prebuilt `Groups` is used as is).
   """
-  if not (np.ndim(beta) == 0 and np.isfinite(beta) and beta > 0):
-    raise ValueError(f'beta must be a finite positive noise std, got {beta}.')
-  groups = centers if isinstance(centers, Groups) else build_groups(
-      _finite(centers, 'centers'), float(beta), tolerance=tolerance)
-  queries = _finite(queries, 'queries')
-  dim = groups.flat.shape[1]
-  if queries.ndim != 2 or queries.shape[1] != dim:
-    raise ValueError(f'queries must have shape (q, {dim}), got '
-                     f'{queries.shape}.')
+  beta = checks.check_positive_scalar(beta, 'beta')
+  checks.check_positive_scalar(tolerance, 'tolerance')
+  checks.check_count(num_candidates, 'num_candidates')
+  queries, groups, scale = _prepare_density(queries, centers, beta,
+                                            tolerance)
   log_mean, errors, info = log_mean_kernel_pruned(
-      queries, None, None, None, groups, beta, tolerance=tolerance,
+      queries, None, None, None, groups, beta / scale, tolerance=tolerance,
       num_candidates=num_candidates, mesh=mesh)
-  return (log_mean - 0.5 * dim * math.log(2 * math.pi * float(beta) ** 2),
+  dim = queries.shape[1]
+  return (log_mean - 0.5 * dim * math.log(2 * math.pi * beta ** 2),
           errors, info)
 
 
-def _finite(x, what):
-  x = jnp.asarray(x)
-  if not jnp.issubdtype(x.dtype, jnp.floating):
-    x = x.astype(jnp.result_type(float))
-  if x.size == 0 or not bool(jnp.all(jnp.isfinite(x))):
-    raise ValueError(f'{what} must be non-empty and finite.')
-  return x
+def _prepare_density(queries, centers, beta, tolerance):
+  """Checked (queries / p, groups of centres / p, p) for `log_mixture_density`.
+
+  p = 2^floor(log2 beta) when beta or the magnitudes leave the range where
+  squared distances stay finite unscaled (exact; log-kernel sums do not
+  change), else 1. A prebuilt `Groups` is used as is (p = 1).
+  """
+  prebuilt = isinstance(centers, Groups)
+  if prebuilt:
+    dtype, dim = centers.flat.dtype, centers.flat.shape[1]
+  else:
+    centers = jnp.asarray(checks.check_float_array(
+        centers, 'centers', min_rank=2, shape='(n, d) or (m, R, d)'))
+    dtype, dim = centers.dtype, centers.shape[-1]
+  queries = jnp.asarray(checks.check_float_array(
+      queries, 'queries', rank=2, shape=f'(q, {dim})')).astype(dtype)
+  if queries.shape[1] != dim or (not prebuilt and centers.ndim > 3):
+    raise ValueError(f'queries must have shape (q, {dim}) and centers '
+                     f'(n, {dim}) or (m, R, {dim}); got {queries.shape} and '
+                     f'{centers.shape}.')
+  if prebuilt:
+    checks.check_beta_range(queries, beta, points_name='queries')
+    return queries, centers, 1.0
+  ratio = max(checks.check_beta_range(centers.reshape(-1, dim), beta),
+              checks.check_beta_range(queries, beta, points_name='queries'))
+  scale = 1.0
+  if ratio > 2.0 ** 30 or not 2.0 ** -20 <= beta <= 2.0 ** 20:
+    scale = checks.power_of_two_scale(beta, dtype)
+    queries, centers = queries / scale, centers / scale
+  return queries, build_groups(centers, beta / scale,
+                               tolerance=tolerance), scale

@@ -19,11 +19,12 @@ from __future__ import annotations
 import math
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
+
+from infoflow import checks
 
 try:  # jax >= 0.6
   _shard_map = jax.shard_map
@@ -80,15 +81,11 @@ def replicate(tree, mesh: Mesh | None):
 def pad_rows(x, multiple: int):
   """Pads the leading axis of `x` to a multiple, repeating the first row.
 
-  Repeating a real row (not zeros) keeps every padded row a valid input for
-  the kernels; callers drop the padded outputs.
+  `infoflow.checks.pad_to_multiple` with fill=None: repeating a real row (not
+  zeros) keeps every padded row a valid input for the kernels; callers drop
+  the padded outputs.
   """
-  n = x.shape[0]
-  padded = -(-n // multiple) * multiple
-  if padded == n:
-    return x
-  fill = jnp.broadcast_to(x[:1], (padded - n,) + x.shape[1:])
-  return jnp.concatenate([x, fill], axis=0)
+  return checks.pad_to_multiple(x, multiple)
 
 
 def map_shards(fn, mesh: Mesh | None, sharded, replicated=()):

@@ -13,6 +13,8 @@ import json
 import logging
 import pathlib
 import re
+import zipfile
+import zlib
 from collections.abc import Iterator, Mapping
 from typing import Optional
 
@@ -31,15 +33,23 @@ class Snapshots(Mapping):
   """Lazy ``{epoch: {'labels': (m,), layer: (m, d_l)}}`` from the npz files.
 
   Keys (epochs) come from the file names; a file is read when indexed (and
-  not kept), so listing epochs is free and memory stays small.
+  not kept), so listing epochs is free and memory stays small. An unreadable
+  file (truncated, corrupt) raises :class:`RunRecordError` naming it.
   """
 
   def __init__(self, paths: Mapping[int, pathlib.Path]):
     self._paths = dict(sorted(paths.items()))
 
   def __getitem__(self, epoch: int) -> dict[str, np.ndarray]:
-    with np.load(self._paths[epoch], allow_pickle=False) as npz:
-      return {key: npz[key] for key in npz.files}
+    path = self._paths[epoch]
+    try:
+      with np.load(path, allow_pickle=False) as npz:
+        return {key: npz[key] for key in npz.files}
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError,
+            ValueError) as e:
+      raise RunRecordError(
+          f'{path} is not a readable .npz file (truncated or corrupt: {e}); '
+          'delete it to plot the other epochs.') from None
 
   def __iter__(self) -> Iterator[int]:
     return iter(self._paths)
@@ -170,11 +180,14 @@ def load_run(workdir) -> Run:
   """Loads the run record in ``workdir``.
 
   Raises:
-    RunRecordError: the directory does not exist, has no ``metrics.jsonl``,
-      or it holds no records (e.g. the run has not reached its first analysed
-      epoch); or a file is malformed. The message names the path.
+    RunRecordError: the directory does not exist (or is a file), has no
+      ``metrics.jsonl``, or it holds no records (e.g. the run has not reached
+      its first analysed epoch); or a file is malformed. The message names
+      the path.
   """
   workdir = pathlib.Path(workdir).expanduser()
+  if workdir.exists() and not workdir.is_dir():
+    raise RunRecordError(f'{workdir} is a file, not a run directory.')
   if not workdir.is_dir():
     raise RunRecordError(f'run directory {workdir} does not exist.')
   metrics = workdir / METRICS

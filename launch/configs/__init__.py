@@ -2,7 +2,8 @@
 
 Each config module has `get_config() -> ml_collections.ConfigDict`. Fields are
 overridden on the command line as ml_collections does:
-`--config.optimizer.learning_rate=1e-3`.
+`--config.optimizer.learning_rate=1e-3`. `validate(config)` checks every
+field (launch.train calls it before touching data or disk).
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ from __future__ import annotations
 import importlib
 import pathlib
 import re
+
+from launch.configs.common import ConfigError  # pylint: disable=unused-import
+from launch.configs.common import validate  # pylint: disable=unused-import
 
 _HERE = pathlib.Path(__file__).resolve().parent
 _NOT_CONFIGS = {'__init__', 'common'}

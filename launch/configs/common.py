@@ -1,9 +1,19 @@
 """Defaults shared by the named configs (one file per experiment, as Python).
 
 Every field is documented here; the experiment files change only what differs.
+`validate` checks a config's every field (types, ranges, names) before a run
+touches data or disk.
 """
 
+import math
+
 import ml_collections
+import numpy as np
+
+# Names `infoflow.train.make_optimizer` knows.
+OPTIMIZERS = ('adam', 'adamw', 'sgd', 'momentum')
+# Data sets with regression targets (`loss = 'mse'` needs them).
+REGRESSION_DATASETS = ('minimal_tanh', 'minimal_lrelu')
 
 
 def base_config() -> ml_collections.ConfigDict:
@@ -40,8 +50,13 @@ def base_config() -> ml_collections.ConfigDict:
   c.analysis.num_points = 90         # ~log-spaced analysed epochs, 0 and last
   c.analysis.num_replicas = 100      # R noisy passes per input
   c.analysis.estimated_layers = ()   # () = every hidden layer
-  c.analysis.num_mc = 8192           # MC draws for h(T), h(T|Y=y)
-  c.analysis.num_mc_conditional = 64   # MC draws per h(T|X=x)
+  c.analysis.form = 'posterior'      # or 'difference' (docs/method.md)
+  c.analysis.num_mc = 0              # fixed MC draws per layer; 0 = adaptive
+                                     # (difference form: 8192 for h(T), h(T|Y=y))
+  c.analysis.num_mc_conditional = 64   # difference form: draws per h(T|X=x)
+  c.analysis.target_stderr_mi_input = 0.02   # nats, adaptive posterior form
+  c.analysis.target_stderr_mi_label = 0.005  # nats
+  c.analysis.max_mc = 262144         # cap on the adaptive draws per layer
   c.analysis.num_eval_inputs = 0     # 0 = all evaluation inputs
   c.analysis.input_chunk = 256
   c.analysis.bin_sizes = (0.01, 2 / 30, 0.2)  # 2/30: SZT's 30 bins on [-1, 1]
@@ -54,3 +69,170 @@ def base_config() -> ml_collections.ConfigDict:
   c.checkpoint.keep = 3
   c.log_every_epochs = 0     # progress line period; 0 = about 100 lines a run
   return c
+
+
+class ConfigError(ValueError):
+  """A config field has a bad type or value; the message names the field."""
+
+
+def _is_int(value) -> bool:
+  return (isinstance(value, (int, np.integer))
+          and not isinstance(value, (bool, np.bool_)))
+
+
+def _is_real(value) -> bool:
+  return ((_is_int(value) or isinstance(value, (float, np.floating)))
+          and math.isfinite(value))
+
+
+def _integer(low):
+  def check(value):
+    if not _is_int(value):
+      return 'must be an integer'
+    return None if value >= low else f'must be >= {low}'
+  return check
+
+
+def _real(low, *, above=False, high=None):
+  """A finite number >= low (> low with `above`; < high if given)."""
+  def check(value):
+    if not _is_real(value):
+      return 'must be a finite number'
+    if value < low or (above and value == low):
+      return f'must be {">" if above else ">="} {low}'
+    return None if high is None or value < high else f'must be < {high}'
+  return check
+
+
+def _choice(options):
+  def check(value):
+    return None if value in options else f'must be one of {", ".join(options)}'
+  return check
+
+
+def _sequence(item_check, what):
+  def check(value):
+    if isinstance(value, (str, bytes)) or not hasattr(value, '__len__'):
+      return f'must be a sequence of {what}'
+    return None if all(item_check(v) is None for v in value) else (
+        f'must be a sequence of {what}')
+  return check
+
+
+def _of_type(kind, what):
+  return lambda value: None if isinstance(value, kind) else f'must be {what}'
+
+
+def _checks():
+  """{dotted field: check(value) -> None or what is wrong} for every field."""
+  # Imported here: the names the library knows (data sets, activations).
+  from infoflow import data  # pylint: disable=g-import-not-at-top
+  from infoflow import models  # pylint: disable=g-import-not-at-top
+  text, flag = _of_type(str, 'a string'), _of_type(bool, 'True or False')
+  positive_ints = _sequence(_integer(1), 'positive integers')
+  return {
+      'name': text, 'seed': _integer(0), 'num_seeds': _integer(1),
+      'data.name': _choice(data.DATASETS), 'data.data_dir': text,
+      'data.split_seed': _integer(0),
+      'data.test_fraction': _real(0.0, high=1.0),
+      'data.validation_size': _integer(0),
+      'model.kind': _choice(('mlp', 'cnn')), 'model.widths': positive_ints,
+      'model.activation': _choice(tuple(sorted(models.ACTIVATIONS))),
+      'model.beta': _real(0.0), 'model.conv_features': positive_ints,
+      'model.dense_widths': positive_ints,
+      'loss': _choice(('cross_entropy', 'mse')),
+      'optimizer.name': _choice(OPTIMIZERS),
+      'optimizer.learning_rate': _real(0.0, above=True),
+      'batch_size': _integer(1), 'num_epochs': _integer(0),
+      'orthonormal_alpha': _real(0.0),
+      'analysis.num_points': _integer(2),
+      'analysis.num_replicas': _integer(1),
+      'analysis.estimated_layers': _sequence(text, 'layer names'),
+      'analysis.form': _choice(('posterior', 'difference')),
+      'analysis.num_mc': _integer(0),
+      'analysis.num_mc_conditional': _integer(1),
+      'analysis.target_stderr_mi_input': _real(0.0, above=True),
+      'analysis.target_stderr_mi_label': _real(0.0, above=True),
+      'analysis.max_mc': _integer(1),
+      'analysis.num_eval_inputs': _integer(0),
+      'analysis.input_chunk': _integer(1),
+      'analysis.bin_sizes': _sequence(_real(0.0, above=True),
+                                      'positive numbers'),
+      'analysis.cluster_beta': _real(0.0),
+      'analysis.representation_max_width': _integer(0),
+      'analysis.clustering': flag, 'analysis.binning': flag,
+      'checkpoint.keep': _integer(1), 'log_every_epochs': _integer(0),
+  }
+
+
+def leaf_fields(config, prefix: str = '') -> list[str]:
+  """Dotted names of the leaf fields of `config` (`data.name`, ...)."""
+  names = []
+  for key, value in config.items():
+    if hasattr(value, 'items'):
+      names.extend(leaf_fields(value, f'{prefix}{key}.'))
+    else:
+      names.append(f'{prefix}{key}')
+  return names
+
+
+def _get(config, name):
+  for key in name.split('.'):
+    config = config[key]
+  return config
+
+
+def layer_names(config) -> list[str]:
+  """The noise layers the config's model has: noise_0, noise_1, ..."""
+  m = config.model
+  count = (len(m.widths) if m.kind == 'mlp'
+           else len(m.conv_features) + len(m.dense_widths))
+  return [f'noise_{i}' for i in range(count)]
+
+
+def validate(config) -> None:
+  """Checks every field of `config` (types, ranges, names) before a run.
+
+  Raises:
+    ConfigError: the first bad field, named with its value and what it must
+      be (fields missing from, or unknown to, `base_config` included).
+  """
+  checks = _checks()
+  known, names = leaf_fields(base_config()), leaf_fields(config)
+  for name in names:
+    if name not in known:
+      raise ConfigError(f'unknown config field {name}; fields: '
+                        f'{", ".join(known)}.')
+  for name in known:
+    if name not in names:
+      raise ConfigError(f'config field {name} is missing.')
+    value = _get(config, name)
+    problem = checks[name](value) if name in checks else None
+    if problem:
+      raise ConfigError(f'config field {name} {problem}; got {value!r}. Fix '
+                        f'it with --config.{name}=VALUE.')
+  _validate_together(config)
+
+
+def _validate_together(config) -> None:
+  """The checks that involve several fields."""
+  layers = layer_names(config)
+  if not layers:
+    field = 'widths' if config.model.kind == 'mlp' else 'dense_widths'
+    raise ConfigError(f'config field model.{field} is empty: a '
+                      f'{config.model.kind} needs a hidden layer to measure.')
+  unknown = [n for n in config.analysis.estimated_layers if n not in layers]
+  if unknown:
+    raise ConfigError(
+        f'config field analysis.estimated_layers names {", ".join(unknown)}, '
+        f'not a layer of this model; its layers: {", ".join(layers)} (or () '
+        'for all).')
+  if config.analysis.binning and not config.analysis.bin_sizes:
+    raise ConfigError('config field analysis.bin_sizes is empty while '
+                      'analysis.binning is True; give bin sizes or set '
+                      '--config.analysis.binning=False.')
+  if config.loss == 'mse' and config.data.name not in REGRESSION_DATASETS:
+    raise ConfigError(
+        f'config field loss is mse, but data set {config.data.name} has no '
+        'regression targets (those that do: '
+        f'{", ".join(REGRESSION_DATASETS)}).')

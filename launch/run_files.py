@@ -1,0 +1,214 @@
+"""The launcher's files: the workdir, metrics.jsonl and the checkpoints.
+
+Every fault here (a workdir that is a file or not writable, a corrupt
+metrics line, no readable checkpoint) raises `RunDirError`, whose message
+names the path and says what to do; `launch.train` prints it as one line.
+A torn last metrics line (a crash mid-write) and a corrupt newest checkpoint
+are recovered from, with a warning: the run resumes from the newest
+checkpoint that reads, dropping the records after it (docs/errors.md).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import pathlib
+import shutil
+import sys
+import tempfile
+from typing import Any, Optional
+
+from absl import logging
+import numpy as np
+import orbax.checkpoint as ocp
+
+# Fields that may change between a run and its resumption.
+RESUMABLE_CHANGES = ('log_every_epochs', 'checkpoint')
+
+
+class RunDirError(ValueError):
+  """The run directory cannot be used; the message names the path."""
+
+
+def prepare_workdir(workdir) -> pathlib.Path:
+  """Creates `workdir` and checks that files can be written in it.
+
+  Raises:
+    RunDirError: it is a file, cannot be created, or is not writable.
+  """
+  workdir = pathlib.Path(workdir).expanduser()
+  if workdir.exists() and not workdir.is_dir():
+    raise RunDirError(f'--workdir {workdir} is a file, not a directory; '
+                      'pass a directory (it is created if absent).')
+  try:
+    workdir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryFile(dir=workdir):
+      pass
+  except OSError as error:
+    raise RunDirError(
+        f'--workdir {workdir} is not a writable directory '
+        f'({error.strerror or error}); pass another --workdir or fix its '
+        'permissions.') from None
+  return workdir
+
+
+def check_same_config(workdir: pathlib.Path, config) -> None:
+  """Refuses to resume a run in `workdir` under a different config.
+
+  Raises:
+    RunDirError: the fields that differ, and what to do.
+  """
+  saved = workdir / 'config.json'
+  if not saved.exists() or not (workdir / 'checkpoints').exists():
+    return
+  try:
+    old = json.loads(saved.read_text())
+  except json.JSONDecodeError as error:
+    raise RunDirError(f'{saved} is not valid JSON ({error}); delete '
+                      f'{workdir} to start over.') from None
+  new = json.loads(config.to_json())
+  changed = sorted(k for k in set(old) | set(new)
+                   if k not in RESUMABLE_CHANGES and old.get(k) != new.get(k))
+  if changed:
+    raise RunDirError(
+        f'{workdir} holds a run with a different config (fields differing: '
+        f'{", ".join(changed)}); resuming would mix two experiments. Use '
+        f'another --workdir, or delete {workdir} to start over.')
+
+
+def write_text(path: pathlib.Path, text: str) -> None:
+  """Writes `path` whole or not at all (a temporary file, then a rename)."""
+  tmp = path.with_name(f'.{path.name}.tmp')
+  tmp.write_text(text)
+  os.replace(tmp, path)
+
+
+def save_npz(path: pathlib.Path, **arrays: np.ndarray) -> None:
+  """`np.savez_compressed`, whole or not at all: a crash leaves no torn file
+  for `launch.plot` to trip on."""
+  tmp = path.with_name(f'.{path.name}.tmp')
+  with tmp.open('wb') as f:
+    np.savez_compressed(f, **arrays)
+  os.replace(tmp, path)
+
+
+def read_records(path: pathlib.Path) -> list[dict]:
+  """The records of metrics.jsonl ([] if absent).
+
+  A torn last line (no final newline: a crash mid-write) is dropped with a
+  warning, as `launch.plot` does.
+
+  Raises:
+    RunDirError: another line is not a JSON record; names file and line.
+  """
+  if not path.exists():
+    return []
+  text = path.read_text()
+  lines = text.splitlines()
+  records = []
+  for number, line in enumerate(lines, start=1):
+    if not line.strip():
+      continue
+    try:
+      record = json.loads(line)
+    except json.JSONDecodeError as error:
+      if number == len(lines) and not text.endswith('\n'):
+        logging.warning('%s: dropping the incomplete last line %d (a run '
+                        'stopped mid-write); its epoch is redone.', path,
+                        number)
+        continue
+      raise RunDirError(
+          f'{path}, line {number}: invalid JSON ({error}). Fix or delete '
+          'that line (its epoch is then redone), or delete the workdir to '
+          'start over.') from None
+    if not isinstance(record, dict) or not isinstance(record.get('epoch'),
+                                                      int):
+      raise RunDirError(f'{path}, line {number}: not a record (a JSON object '
+                        'with an integer "epoch"). Fix or delete that line.')
+    records.append(record)
+  return records
+
+
+def open_checkpoints(directory: pathlib.Path,
+                     keep: int) -> ocp.CheckpointManager:
+  """An orbax manager for `directory` that keeps the `keep` newest steps.
+
+  Temporary directories of a save that was interrupted (`N.orbax-checkpoint-
+  tmp-*`) are removed.
+  """
+  return ocp.CheckpointManager(
+      directory.absolute(),
+      options=ocp.CheckpointManagerOptions(max_to_keep=keep,
+                                           cleanup_tmp_directories=True))
+
+
+def _first_line(error: Exception, limit: int = 200) -> str:
+  text = (str(error).strip().splitlines() or [type(error).__name__])[0]
+  return text if len(text) <= limit else text[:limit] + '...'
+
+
+@contextlib.contextmanager
+def _closed_event_loop_errors_dropped():
+  """Drops the 'Event loop is closed' errors that tensorstore callbacks
+  report (through `sys.unraisablehook`, as tracebacks) after a failed
+  restore: the one-line warning says it all."""
+  previous = sys.unraisablehook
+
+  def hook(unraisable):
+    error = unraisable.exc_value
+    if not (isinstance(error, RuntimeError)
+            and 'Event loop is closed' in str(error)):
+      previous(unraisable)
+
+  sys.unraisablehook = hook
+  try:
+    yield
+  finally:
+    sys.unraisablehook = previous
+
+
+def _restore(manager, step, target):
+  """`(state, None)`, or `(None, a one-line description of the error)`."""
+  with _closed_event_loop_errors_dropped():
+    try:
+      return manager.restore(step,
+                             args=ocp.args.StandardRestore(target)), None
+    except Exception as error:  # pylint: disable=broad-except
+      # orbax and tensorstore raise ValueError, OSError, KeyError, ...
+      return None, f'{type(error).__name__}: {_first_line(error)}'
+
+
+def restore_newest(manager: ocp.CheckpointManager, target: Any,
+                   directory: pathlib.Path) -> tuple[Optional[int], Any]:
+  """Restores the newest readable checkpoint into the structure of `target`.
+
+  Unreadable steps (truncated or missing files) newer than the one restored
+  are deleted, each with a warning naming it, so that the run redoes them.
+
+  Returns:
+    `(step, state)`, or `(None, target)` when there is no checkpoint.
+
+  Raises:
+    RunDirError: checkpoints exist but none is readable (nothing deleted).
+  """
+  steps = sorted(manager.all_steps(), reverse=True)
+  errors = []
+  for step in steps:
+    state, error = _restore(manager, step, target)
+    if error:
+      errors.append(error)
+      continue
+    for bad, error in zip(steps, errors):
+      logging.warning('checkpoint %s is unreadable (%s); deleted it, resuming '
+                      'from epoch %d.', directory / str(bad), error, step)
+      shutil.rmtree(directory / str(bad))
+    if errors:
+      manager.reload()
+    return step, state
+  if steps:
+    raise RunDirError(
+        f'no checkpoint in {directory} is readable (epochs '
+        f'{", ".join(map(str, steps))}; the newest: {errors[0]}). Delete '
+        f'{directory.parent} to start the run over.')
+  return None, target
