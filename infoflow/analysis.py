@@ -117,7 +117,8 @@ def analyse(key: jax.Array, model: nn.Module, params: Any, inputs,
     labels: (m,) their integer labels.
     num_classes: number of classes.
     beta: the network's noise std; information is estimated only if > 0.
-    estimated_layers: noise-layer names whose information is estimated.
+    estimated_layers: names of the layers whose information is estimated
+      (e.g. ('T1', 'T2'); see `infoflow.models`).
     num_replicas, form, num_mc, num_mc_conditional, target_stderr_mi_input,
       target_stderr_mi_label, max_mc, input_chunk: estimator settings (see
       `infoflow.information.layer_information`); num_mc None or 0: the

@@ -32,7 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 
 # Default bias budget, in nats, of the rounding of Monte Carlo draws (the
-# estimators' default `tolerance`); see `check_beta_resolves`.
+# estimators' default `rounding_tolerance`); see `check_beta_resolves`.
 RESOLUTION_TOLERANCE = 1e-3
 _X64_HINT = ("use float64 centres with jax.config.update('jax_enable_x64', "
              'True), or rescale the data')
@@ -301,15 +301,15 @@ def check_beta_range(points, beta, name: str = 'beta', *,
 
 
 def smallest_resolved_beta(max_norm: float, dtype,
-                           tolerance: float = RESOLUTION_TOLERANCE) -> float:
-  """u C / sqrt(2 min(tolerance, 0.5)): see `check_beta_resolves`."""
+                           rounding_tolerance: float = RESOLUTION_TOLERANCE) -> float:
+  """u C / sqrt(2 min(rounding_tolerance, 0.5)): see `check_beta_resolves`."""
   unit_roundoff = float(jnp.finfo(dtype).eps) / 2
-  return unit_roundoff * max_norm / math.sqrt(2 * min(tolerance, 0.5))
+  return unit_roundoff * max_norm / math.sqrt(2 * min(rounding_tolerance, 0.5))
 
 
 def check_beta_resolves(centers, beta, name: str = 'beta', *,
                         centers_name: str = 'centers',
-                        tolerance: float = RESOLUTION_TOLERANCE
+                        rounding_tolerance: float = RESOLUTION_TOLERANCE
                         ) -> float | None:
   """Monte Carlo draws y = c + beta z keep beta z after rounding.
 
@@ -325,12 +325,12 @@ def check_beta_resolves(centers, beta, name: str = 'beta', *,
   adds variance, which the standard error reports. The second is a bias
   (the estimate comes out low), at most (u C / beta)^2 / 2 + O(u^2 d) with
   C = max_i ||c_i||; once beta |z| falls below ulp(c), y rounds to c and
-  the bias saturates at d/2 nats. Asking for a bias <= tolerance (capped at
+  the bias saturates at d/2 nats. Asking for a bias <= rounding_tolerance (capped at
   0.5 nats, which also keeps C / beta <= 1 / u, far from overflow) gives
 
-      beta >= beta_min = u C / sqrt(2 tolerance),
+      beta >= beta_min = u C / sqrt(2 rounding_tolerance),
 
-  ~1.3e-6 C for float32 and 2.5e-15 C for float64 at tolerance 1e-3 (e.g.
+  ~1.3e-6 C for float32 and 2.5e-15 C for float64 at rounding_tolerance 1e-3 (e.g.
   beta >= 5.3e-6 for float32 centres of norm ~4). Only the draws need this:
   densities at given points (and the pairwise bounds) subtract directly and
   need `check_beta_range` only, which this bound implies.
@@ -348,7 +348,7 @@ def check_beta_resolves(centers, beta, name: str = 'beta', *,
     return None
   beta = float(beta)
   dtype = jnp.finfo(centers.dtype).dtype
-  beta_min = smallest_resolved_beta(ratio * beta, dtype, tolerance)
+  beta_min = smallest_resolved_beta(ratio * beta, dtype, rounding_tolerance)
   if beta < beta_min:
     raise ValueError(
         f'{name} = {beta:.3g} is too small for {centers_name} of norm up to '

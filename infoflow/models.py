@@ -12,10 +12,25 @@ pre-noise S_l into the `intermediates` collection under the name
 user's own module that calls `GaussianNoise` after its activations works with
 the samplers unchanged.
 
+Layer names. A hidden layer is named by the path of its `GaussianNoise`
+module, and that name is used everywhere: the samplers' dicts, the configs'
+`analysis.estimated_layers`, the run records (run.json, metrics.jsonl, the
+representation files), `launch.plot --layer` and figure file names. Layers
+are numbered from 1, input to output, as T_1..T_L in the paper:
+
+  MLP  `T1`, `T2`, ..., `TL` (every hidden layer is dense).
+  CNN  named by kind and numbered across the whole net: `conv1`, `conv2`,
+       `dense3` for two convolutions and one dense layer.
+
+Layer NAME's weights (kernel and bias) are the submodule `NAME_weights`
+(`T1_weights`, `conv1_weights`, ...); the output layer's are `OUTPUT`
+('output'). The value stored under a layer's name is its pre-noise S_l, not
+the noisy T_l.
+
 Randomness comes only from the `'noise'` PRNG stream (`rngs={'noise': key}`),
 or, when the caller supplies it, from standard normal draws passed in the
-`given_noise` variable collection (`{'noise_0': {'z': ...}, ...}`); there is
-no hidden state.
+`given_noise` variable collection (`{'T1': {'z': ...}, ...}`: one entry per
+layer, at the layer's name); there is no hidden state.
 """
 
 from __future__ import annotations
@@ -27,6 +42,7 @@ import jax
 import jax.numpy as jnp
 
 PRE_NOISE = 'pre_noise'
+OUTPUT = 'output'  # the output (logits) layer's submodule, in MLP and CNN
 NOISE_RNG = 'noise'
 # Optional variable collection of caller-drawn standard normal noise, one
 # entry {'z': array shaped like S} per noise layer, at the layer's path.
@@ -127,8 +143,8 @@ class MLP(nn.Module):
     activation: 'tanh', 'relu', 'leaky_relu' (slope 0.1) or 'linear'.
     beta: noise standard deviation after every hidden activation.
 
-  Submodule names: `hidden_{l}` (Dense), `noise_{l}` (GaussianNoise) for
-  l = 0..L-1, and `output`.
+  Submodule names: `T{l}` (GaussianNoise; the layer's name) and
+  `T{l}_weights` for l = 1..L, then `output`.
   """
 
   widths: Sequence[int]
@@ -142,11 +158,12 @@ class MLP(nn.Module):
     """Args: x of shape (batch, ...); flattened. Returns (batch, num_outputs)."""
     act = get_activation(self.activation)
     h = x.reshape((x.shape[0], -1)).T
-    for l, width in enumerate(self.widths):
-      h = act(_UnitsByBatchDense(width, name=f'hidden_{l}')(h))
-      h = GaussianNoise(self.beta, transposed=True, name=f'noise_{l}')(
+    names = mlp_layer_names(len(self.widths))
+    for name, width in zip(names, self.widths):
+      h = act(_UnitsByBatchDense(width, name=f'{name}_weights')(h))
+      h = GaussianNoise(self.beta, transposed=True, name=name)(
           h, deterministic=deterministic)
-    return _UnitsByBatchDense(self.num_outputs, name='output')(h).T
+    return _UnitsByBatchDense(self.num_outputs, name=OUTPUT)(h).T
 
 
 class CNN(nn.Module):
@@ -165,8 +182,10 @@ class CNN(nn.Module):
     beta: noise standard deviation.
     kernel_size: convolution window.
 
-  Submodule names: `conv_{l}`, `hidden_{l}` (dense), `noise_{l}` numbered
-  over all hidden layers in order, `output`.
+  Layer names: `conv{l}` then `dense{l}`, numbered from 1 over all hidden
+  layers in order (e.g. `conv1`, `conv2`, `dense3`); each is the name of the
+  layer's GaussianNoise submodule, and its weights are `{name}_weights`.
+  Then `output`.
   """
 
   conv_features: Sequence[int] = (8, 16)
@@ -181,21 +200,30 @@ class CNN(nn.Module):
                ) -> jax.Array:
     """Args: x of shape (batch, height, width, channels). Returns logits."""
     act = get_activation(self.activation)
-    layer = 0
-    for features in self.conv_features:
-      x = act(nn.Conv(features, (self.kernel_size, self.kernel_size),
-                      name=f'conv_{layer}')(x))
-      x = GaussianNoise(self.beta, name=f'noise_{layer}')(
-          x, deterministic=deterministic)
+    names = cnn_layer_names(len(self.conv_features), len(self.dense_widths))
+    window = (self.kernel_size, self.kernel_size)
+    for name, features in zip(names, self.conv_features):
+      x = act(nn.Conv(features, window, name=f'{name}_weights')(x))
+      x = GaussianNoise(self.beta, name=name)(x, deterministic=deterministic)
       x = nn.max_pool(x, (2, 2), strides=(2, 2))
-      layer += 1
     x = x.reshape((x.shape[0], -1))
-    for width in self.dense_widths:
-      x = act(nn.Dense(width, name=f'hidden_{layer}')(x))
-      x = GaussianNoise(self.beta, name=f'noise_{layer}')(
-          x, deterministic=deterministic)
-      layer += 1
-    return nn.Dense(self.num_outputs, name='output')(x)
+    for name, width in zip(names[len(self.conv_features):],
+                           self.dense_widths):
+      x = act(nn.Dense(width, name=f'{name}_weights')(x))
+      x = GaussianNoise(self.beta, name=name)(x, deterministic=deterministic)
+    return nn.Dense(self.num_outputs, name=OUTPUT)(x)
+
+
+def mlp_layer_names(num_layers: int) -> list[str]:
+  """The layer names of an `MLP` with `num_layers` hidden layers: T1, T2..."""
+  return [f'T{l}' for l in range(1, num_layers + 1)]
+
+
+def cnn_layer_names(num_conv: int, num_dense: int) -> list[str]:
+  """The layer names of a `CNN`: conv1..conv{num_conv}, then dense layers
+  numbered on from there (e.g. conv1, conv2, dense3)."""
+  return ([f'conv{l}' for l in range(1, num_conv + 1)] +
+          [f'dense{l}' for l in range(num_conv + 1, num_conv + num_dense + 1)])
 
 
 def pre_noise_activations(intermediates) -> dict[str, jax.Array]:
@@ -206,9 +234,10 @@ def pre_noise_activations(intermediates) -> dict[str, jax.Array]:
       `model.apply(..., mutable=['intermediates'])`.
 
   Returns:
-    An ordered dict from the noise layer's path ('noise_0', 'block/noise_1',
-    ...) to its pre-noise activations, batch first (as passed to the layer,
-    or its transpose for a `transposed` layer).
+    An ordered dict from the layer's name, the path of its noise module
+    ('T1', 'conv1', 'block/T2', ...), to its pre-noise activations, batch
+    first (as passed to the layer, or its transpose for a `transposed`
+    layer).
   """
   found = {}
 

@@ -20,7 +20,7 @@ from infoflow import models
 
 
 def layer_names(model: nn.Module, variables: Any, example_input) -> list[str]:
-  """Names of the model's noise layers, in layer order.
+  """Names of the model's hidden (noisy) layers, in layer order.
 
   Args:
     model: a Flax module whose hidden layers use `models.GaussianNoise`.
@@ -28,7 +28,9 @@ def layer_names(model: nn.Module, variables: Any, example_input) -> list[str]:
     example_input: one batch of inputs, shape (b, ...).
 
   Returns:
-    The noise layers' paths, e.g. ['noise_0', 'noise_1', ...].
+    The layers' names (their noise modules' paths; see `infoflow.models`):
+    ['T1', 'T2', ...] for an `MLP`, ['conv1', 'conv2', 'dense3'] for the
+    default `CNN`.
   """
   _, state = model.apply(variables, example_input, deterministic=True,
                          mutable=['intermediates'])
@@ -46,8 +48,8 @@ def sample_layers(key: jax.Array, model: nn.Module, variables: Any, inputs,
     variables: the model's variables, e.g. {'params': params}.
     inputs: (m, ...) inputs, m >= 1.
     num_replicas: R >= 1, noisy passes per input.
-    layers: names of the noise layers to keep (default all); wide layers not
-      analysed need not be kept.
+    layers: names of the layers to keep (default all, e.g. ['T1', 'T2']);
+      wide layers not analysed need not be kept.
     input_chunk: inputs per forward pass (each pass holds input_chunk * R
       examples); bounds memory.
 
@@ -104,11 +106,18 @@ def noise_free_layers(model: nn.Module, variables: Any, inputs, *,
   """The noise-free representations S_l(x) of each input, (m, d_l) per layer.
 
   These are what the binning estimators and clustering measures use.
+
+  Raises:
+    ValueError: `layers` names a layer the model lacks (the message lists
+      the model's layers).
   """
   _, state = model.apply(variables, jnp.asarray(inputs), deterministic=True,
                          mutable=['intermediates'])
   found = models.pre_noise_activations(state['intermediates'])
   names = list(found) if layers is None else layers
+  unknown = [name for name in names if name not in found]
+  if unknown:
+    raise ValueError(f'unknown layers {unknown}; the model has {list(found)}.')
   return {name: found[name].reshape(found[name].shape[0], -1)
           for name in names}
 

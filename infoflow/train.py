@@ -153,12 +153,17 @@ def per_example_loss(outputs, targets, loss: str):
 
 
 def orthonormalize(params, alpha: float):
-  """K <- K - alpha (K K^T K - K) for every hidden Dense kernel (`hidden_*`)."""
+  """K <- K - alpha (K K^T K - K) for every hidden Dense kernel.
+
+  A Dense kernel is a 2-D `kernel` parameter (convolution kernels are 4-D);
+  every one is updated except the output layer's (module `models.OUTPUT`),
+  whatever the hidden layers' module names. Biases are left alone.
+  """
 
   def update(path, leaf):
     names = [getattr(p, 'key', '') for p in path]
-    if (alpha and len(names) >= 2 and str(names[-2]).startswith('hidden_')
-        and names[-1] == 'kernel'):
+    if (alpha and len(names) >= 2 and names[-1] == 'kernel'
+        and names[-2] != models.OUTPUT and jnp.ndim(leaf) == 2):
       k = leaf
       return k - alpha * (k @ (k.T @ k) - k)
     return leaf

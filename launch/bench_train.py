@@ -4,10 +4,11 @@ r"""Benchmark of training alone (no analysis): one seed against many.
         [--seeds=1,8] [--cpu_devices=2]
 
 Trains the config's network for `num_epochs` epochs (jit warm: the program is
-compiled on a 1-epoch call first) once per seed count, with the seeds vmapped
-together (and spread over the devices, as `launch.train` does: see
---cpu_devices), and prints wall time, epochs per second, time relative to one
-seed, and the final noise-free train/test accuracy (mean over seeds).
+compiled on a 1-epoch call first) once per seed count, with the data and
+trainer of a run (`launch.runner`: the seeds vmapped together and spread over
+the devices, see --cpu_devices), and prints wall time, epochs per second,
+time relative to one seed, and the final noise-free train/test accuracy
+(mean over seeds).
 """
 
 from __future__ import annotations
@@ -23,8 +24,7 @@ import numpy as np
 from infoflow import train as train_lib
 from launch import common_flags
 from launch import configs
-from launch import experiment
-
+from launch import runner
 
 
 def _define_flags():
@@ -36,39 +36,28 @@ def _define_flags():
 
 
 def time_training(config, num_seeds: int, num_epochs: int):
-  """Seconds to train `num_seeds` vmapped runs for `num_epochs` epochs."""
-  dataset = experiment.load_data(config)
-  x = jnp.asarray(dataset.x_train)
-  targets = jnp.asarray(experiment.targets(config, dataset, 'train'))
-  model = experiment.build_model(config, dataset.num_classes)
-  optimizer = train_lib.make_optimizer(config.optimizer.name,
-                                       config.optimizer.learning_rate)
-  states = train_lib.init_states(jax.random.key(config.seed), num_seeds,
-                                 model, optimizer, x[:1])
-  seed_sharding = train_lib.seed_sharding(num_seeds)
-  if seed_sharding is not None:
-    states = jax.device_put(states, seed_sharding)
-  train_epochs = jax.jit(jax.vmap(
-      train_lib.make_train_epochs(model, optimizer, loss=config.loss,
-                                  batch_size=config.batch_size,
-                                  orthonormal_alpha=config.orthonormal_alpha),
-      in_axes=(0, None, None, None)))
-  jax.block_until_ready(train_epochs(states, x, targets, jnp.int32(1)))
+  """Seconds to train `num_seeds` vmapped runs for `num_epochs` epochs.
+
+  The data and trainer are those of a run (`launch.runner`), with
+  `num_seeds` in place of the config's seed count.
+
+  Returns:
+    `(seconds, {'train': accuracy, 'test': accuracy})`: noise-free
+    accuracies after training, means over the seeds.
+  """
+  config = config.copy_and_resolve_references()
+  config.num_seeds = num_seeds
+  data = runner.load_data(config)
+  trainer = runner.build_trainer(config, data)
+  jax.block_until_ready(trainer.train_epochs(
+      trainer.states, data.x_train, data.t_train, jnp.int32(1)))
   start = time.perf_counter()
-  states = jax.block_until_ready(
-      train_epochs(states, x, targets, jnp.int32(num_epochs)))
+  states = jax.block_until_ready(trainer.train_epochs(
+      trainer.states, data.x_train, data.t_train, jnp.int32(num_epochs)))
   seconds = time.perf_counter() - start
-  evaluate = jax.jit(jax.vmap(train_lib.make_evaluate(model, loss=config.loss),
-                              in_axes=(0, None, None, None, None)))
-  accuracy = {}
-  for split in ('train', 'test'):
-    metrics = evaluate(states.params, jnp.asarray(getattr(dataset,
-                                                          f'x_{split}')),
-                       jnp.asarray(getattr(dataset, f'y_{split}')),
-                       jnp.asarray(getattr(dataset, f'y_{split}')),
-                       jax.random.key(0))
-    accuracy[split] = float(np.mean(metrics['accuracy']))
-  return seconds, accuracy
+  metrics = runner.evaluate(trainer, data, states, num_epochs)
+  return seconds, {split: float(np.mean(metrics[split]['accuracy']))
+                   for split in ('train', 'test')}
 
 
 def devices_used(num_seeds: int) -> int:

@@ -1,4 +1,7 @@
-"""Flags shared by the launchers (defined once, so they can be imported together)."""
+"""Flags shared by the launchers (defined once: they can be imported together).
+
+Only entry points use them; `launch.runner` reads no flags.
+"""
 
 from absl import flags
 

@@ -1,20 +1,25 @@
-"""From a config to the objects of an experiment: data, evaluation set, model.
+"""From a config to the objects of an experiment: data set, evaluation set,
+model, targets, and the plan of the analysis (which epochs, layers, measures).
 
-Shared by the launcher (`launch.train`) and the benchmarks. A config that
-does not fit its data set raises `configs.ConfigError` naming the field.
+The pieces `launch.runner` assembles into a run. A config that does not fit
+its data set raises `configs.ConfigError` naming the field.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax.numpy as jnp
 import numpy as np
 
+from infoflow import analysis
 from infoflow import data as data_lib
 from infoflow import models
+from infoflow import sampling
 from launch import configs
 
 
-def load_data(config) -> data_lib.Dataset:
+def read_dataset(config) -> data_lib.Dataset:
   """The config's data set (the data dir '' means the default lookup)."""
   data_dir = config.data.data_dir or None
   name = config.data.name
@@ -53,6 +58,7 @@ def evaluation_set(config, dataset) -> tuple[np.ndarray, np.ndarray, list]:
 
 
 def build_model(config, num_outputs: int):
+  """The config's noisy MLP or CNN with `num_outputs` outputs."""
   m = config.model
   if m.kind == 'mlp':
     return models.MLP(widths=tuple(m.widths), num_outputs=num_outputs,
@@ -67,6 +73,8 @@ def build_model(config, num_outputs: int):
 
 
 def targets(config, dataset, split):
+  """What the loss compares the outputs with: labels, or regression
+  targets under the `mse` loss."""
   if config.loss == 'mse':
     targets = getattr(dataset, f'targets_{split}')
     if targets is None:
@@ -90,3 +98,76 @@ def class_values(config, dataset):
   for c in range(dataset.num_classes):
     values[c] = dataset.targets_train[dataset.y_train == c, 0].mean()
   return jnp.asarray(values)
+
+
+def analysis_epochs(num_epochs: int, num_points: int) -> list[int]:
+  """`num_points` epochs: 0, then log-spaced ones up to `num_epochs`.
+
+  Rounding merges the smallest log-spaced epochs, so the grid is refined
+  until `num_points` distinct epochs exist (or every epoch is taken).
+
+  Raises:
+    ValueError: `num_epochs` < 0 or `num_points` < 2.
+  """
+  if num_epochs < 0 or num_points < 2:
+    raise ValueError(f'analysis_epochs needs num_epochs >= 0 and num_points '
+                     f'>= 2; got {num_epochs} and {num_points}.')
+  wanted = min(num_points, num_epochs + 1)
+  epochs = {0, num_epochs}
+  size = max(wanted - 1, 1)
+  while len(epochs) < wanted:
+    grid = np.logspace(0, np.log10(max(num_epochs, 1)), size)
+    epochs = {0, num_epochs} | {int(round(e)) for e in grid}
+    size += 1
+  return sorted(epochs)
+
+
+@dataclasses.dataclass(frozen=True)
+class AnalysisPlan:
+  """What is analysed, and when.
+
+  Attributes:
+    epochs: the analysed epochs (`analysis_epochs`).
+    beta: the network's noise std (0: no information estimated).
+    layer_widths: width of every noise layer, by name.
+    estimated: layers whose information is estimated.
+    kept: layers whose noise-free representations are saved (seed 0).
+    hooks: the measures applied to the representations (binning,
+      clustering).
+    cluster_beta: the noise std of the clustering measures.
+  """
+
+  epochs: list[int]
+  beta: float
+  layer_widths: dict[str, int]
+  estimated: list[str]
+  kept: list[str]
+  hooks: list[analysis.Hook]
+  cluster_beta: float
+
+
+def plan_analysis(config, model, params, example_input) -> AnalysisPlan:
+  """The analysed epochs, layers and measures of `config.analysis`.
+
+  Args:
+    config: the run's config.
+    model, params: the network (one seed's parameters), to name its layers.
+    example_input: a batch of one input.
+  """
+  layer_widths = {name: int(np.prod(s.shape[1:])) for name, s in
+                  sampling.noise_free_layers(model, {'params': params},
+                                             example_input).items()}
+  beta = float(config.model.beta)
+  hooks = []
+  if config.analysis.binning:
+    hooks.append(analysis.binning_hook(config.analysis.bin_sizes))
+  cluster_beta = config.analysis.cluster_beta or beta or 0.005
+  if config.analysis.clustering:
+    hooks.append(analysis.clustering_hook(cluster_beta))
+  return AnalysisPlan(
+      epochs=analysis_epochs(config.num_epochs, config.analysis.num_points),
+      beta=beta, layer_widths=layer_widths,
+      estimated=list(config.analysis.estimated_layers) or list(layer_widths),
+      kept=[n for n, w in layer_widths.items()
+            if w <= config.analysis.representation_max_width],
+      hooks=hooks, cluster_beta=cluster_beta)

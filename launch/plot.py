@@ -1,7 +1,7 @@
 r"""Writes every applicable figure of a training run.
 
     python -m launch.plot --workdir=DIR [--out=DIR/figures] [--format=png]
-        [--layer=noise_4] [--epochs=10,100,1000] [--units=bits]
+        [--layer=T5] [--epochs=10,100,1000] [--units=bits]
 
 Reads only the run record in DIR (docs/run_record.md) and writes, to --out:
 
@@ -16,13 +16,15 @@ Reads only the run record in DIR (docs/run_record.md) and writes, to --out:
 
 Figures whose fields the run lacks (e.g. information for a deterministic
 net) are skipped, with the reason printed. --layer and --epochs choose the
-representation figures' layer (default: deepest for the similarity matrices,
-narrowest for the scatter) and epochs (default: first, middle and last
-saved; an epoch without a file is replaced by the nearest saved one).
-Exits non-zero, naming the path, when the directory is not a readable run
-record or the output directory cannot be written. An unreadable (e.g.
-truncated) representation file skips the figures that need it, with a
-warning naming the file; the other figures are written (docs/errors.md).
+representation figures' layer (named as in the run record: T1, T2, ... for an
+MLP, conv1, conv2, dense3 for the CNN; default: deepest for the similarity
+matrices, narrowest for the scatter; a name the run lacks is an error listing
+its layers) and epochs (default: first, middle and last saved; an epoch
+without a file is replaced by the nearest saved one). Exits non-zero, naming
+the path, when the directory is not a readable run record or the output
+directory cannot be written. An unreadable (e.g. truncated) representation
+file skips the figures that need it, with a warning naming the file; the
+other figures are written (docs/errors.md).
 """
 
 from __future__ import annotations
@@ -48,8 +50,9 @@ _OUT = flags.DEFINE_string('out', None,
 _FORMAT = flags.DEFINE_enum('format', 'png', ['png', 'svg', 'pdf'],
                             'Image format.')
 _LAYER = flags.DEFINE_string(
-    'layer', None, 'Layer of the representation figures (default: deepest '
-    'saved layer for similarity, narrowest for the scatter).')
+    'layer', None, 'Layer of the representation figures, e.g. T5 or dense3 '
+    '(default: deepest saved layer for similarity, narrowest for the '
+    'scatter).')
 _EPOCHS = flags.DEFINE_list(
     'epochs', None, 'Epochs of the representation figures (default: first, '
     'middle and last saved).')
@@ -77,7 +80,16 @@ def _first_readable(snapshots: plots.Snapshots):
 def figure_makers(run: plots.Run, *, layer: Optional[str] = None,
                   epochs: Optional[Sequence[int]] = None,
                   units: str = 'bits'):
-  """``[(file stem, thunk returning a Figure)]`` for every figure kind."""
+  """``[(file stem, thunk returning a Figure)]`` for every figure kind.
+
+  Raises:
+    plots.UnknownLayerError: ``layer`` is not a layer of the run, or has no
+      saved representations.
+  """
+  if layer is not None and run.layer_order and layer not in run.layer_order:
+    raise plots.UnknownLayerError(
+        f'unknown layer {layer!r}; the layers of this run: '
+        f'{", ".join(run.layer_order)}.')
   u = {'units': units}
   makers = [
       ('training_curves', lambda: plots.plot_training_curves(run)),

@@ -160,9 +160,9 @@ def test_beta_resolves_threshold_is_the_derived_one():
                      r'is 6\.66e-06'):
     checks.check_beta_resolves(c, 0.99 * beta_min)
   with pytest.raises(ValueError, match='jax_enable_x64'):
-    checks.check_beta_resolves(c, 1e-9, tolerance=0.1)
+    checks.check_beta_resolves(c, 1e-9, rounding_tolerance=0.1)
   # A larger bias budget lowers the limit (capped at 0.5 nats).
-  checks.check_beta_resolves(c, 0.5 * beta_min, tolerance=4e-3)
+  checks.check_beta_resolves(c, 0.5 * beta_min, rounding_tolerance=4e-3)
   assert checks.smallest_resolved_beta(1.0, np.float32, 10.0) == (
       checks.smallest_resolved_beta(1.0, np.float32, 0.5))
   # Zero centres resolve any representable beta.

@@ -349,10 +349,10 @@ def test_one_draw_has_no_standard_error():
   assert int(est.num_draws) == 2 and float(est.stderr) > 0
 
 
-@pytest.mark.parametrize('name', ['tolerance', 'prune_tolerance'])
+@pytest.mark.parametrize('name', ['rounding_tolerance', 'prune_tolerance'])
 @pytest.mark.parametrize('value', [float('nan'), float('inf'), 0.0, -1.0])
 def test_bad_tolerances_raise(name, value):
-  # Item 4: tolerance=nan gave -15.47 +- 0.55 (exact -19.2).
+  # A tolerance of nan gave -15.47 +- 0.55 (exact -19.2).
   with pytest.raises(ValueError, match=f'{name} must be a finite number'):
     infoflow.mixture_entropy(_key(), _unit_centres(8), 0.3, **{name: value})
 

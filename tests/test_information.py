@@ -53,8 +53,10 @@ def test_mlp_and_cnn_shapes_and_layer_order():
                    beta=0.1)
   variables = _init(mlp, x)
   names = sampling.layer_names(mlp, variables, x)
-  # Call order, not string order: noise_10 comes after noise_9.
-  assert names == [f'noise_{l}' for l in range(12)]
+  # Numbered from 1, in call order (not string order: T10 comes after T9).
+  assert names == [f'T{l}' for l in range(1, 13)]
+  assert list(variables['params']) == [f'T{l}_weights' for l in range(1, 13)
+                                       ] + [models.OUTPUT]
   assert mlp.apply(variables, x, rngs={'noise': jax.random.key(0)}).shape == (
       3, 5)
   images = jnp.ones((2, 28, 28, 1))
@@ -64,6 +66,10 @@ def test_mlp_and_cnn_shapes_and_layer_order():
   assert logits.shape == (2, 10)
   samples = sampling.sample_layers(jax.random.key(1), cnn, cnn_vars, images,
                                    3)
+  # Layers are named by kind, numbered across the whole net.
+  assert list(samples) == ['conv1', 'conv2', 'dense3']
+  assert list(cnn_vars['params']) == ['conv1_weights', 'conv2_weights',
+                                      'dense3_weights', models.OUTPUT]
   assert [s.shape for s in samples.values()] == [
       (2, 3, 28 * 28 * 8), (2, 3, 14 * 14 * 16), (2, 3, 10)]
   with pytest.raises(ValueError, match='activation'):
@@ -114,15 +120,18 @@ def test_sampling_is_reproducible_and_chunk_independent_in_shape():
   b = sampling.sample_layers(jax.random.key(3), model, variables, x, 5,
                              input_chunk=3)
   c = sampling.sample_layers(jax.random.key(3), model, variables, x, 5,
-                             input_chunk=10, layers=['noise_1'])
-  np.testing.assert_array_equal(a['noise_1'], b['noise_1'])
-  assert list(c) == ['noise_1'] and c['noise_1'].shape == (10, 5, 3)
+                             input_chunk=10, layers=['T2'])
+  np.testing.assert_array_equal(a['T2'], b['T2'])
+  assert list(c) == ['T2'] and c['T2'].shape == (10, 5, 3)
   # Noise-free representations are the replicas' common first layer.
   clean = sampling.noise_free_layers(model, variables, x)
-  np.testing.assert_allclose(clean['noise_0'], a['noise_0'][:, 0], atol=1e-6)
+  np.testing.assert_allclose(clean['T1'], a['T1'][:, 0], atol=1e-6)
   with pytest.raises(ValueError, match='unknown layers'):
     sampling.sample_layers(jax.random.key(0), model, variables, x, 2,
-                           layers=['noise_9'])
+                           layers=['T9'])
+  with pytest.raises(ValueError, match=r"unknown layers \['T9'\]; the model "
+                     r"has \['T1', 'T2'\]"):
+    sampling.noise_free_layers(model, variables, x, layers=['T9'])
   with pytest.raises(ValueError, match='num_replicas'):
     sampling.sample_layers(jax.random.key(0), model, variables, x, 0)
 
@@ -144,10 +153,10 @@ def test_first_layer_information_against_quadrature(width, num_inputs, beta,
   info = infoflow.network_information(jax.random.key(4), model, variables, x,
                                       beta, num_replicas=4, num_mc=20_000,
                                       form=form)
-  layer = info['noise_0']
+  layer = info['T1']
   assert layer.deterministic_given_x
   centers = np.asarray(sampling.noise_free_layers(model, variables,
-                                                  x)['noise_0'])
+                                                  x)['T1'])
   exact = (helpers.entropy_quadrature(centers, beta)
            - float(infoflow.gaussian_entropy(width, beta)))
   assert _within(layer.mi_input, exact), (float(layer.mi_input.nats), exact)
@@ -156,7 +165,7 @@ def test_first_layer_information_against_quadrature(width, num_inputs, beta,
 def _single_neuron(w, b, beta):
   model = models.MLP(widths=(1,), num_outputs=1, activation='tanh',
                      beta=beta)
-  params = {'hidden_0': {'kernel': jnp.array([[w]]), 'bias': jnp.array([b])},
+  params = {'T1_weights': {'kernel': jnp.array([[w]]), 'bias': jnp.array([b])},
             'output': {'kernel': jnp.ones((1, 1)), 'bias': jnp.zeros(1)}}
   return model, {'params': params}
 
@@ -171,7 +180,7 @@ def test_minimal_example_against_quadrature(w, b, bits, form):
   model, variables = _single_neuron(w, b, beta)
   info = infoflow.network_information(
       jax.random.key(5), model, variables, data.x_all, beta,
-      labels=data.y_all, num_replicas=2, num_mc=20_000, form=form)['noise_0']
+      labels=data.y_all, num_replicas=2, num_mc=20_000, form=form)['T1']
   centers = np.tanh(w * np.asarray(data.x_all) + b)
   exact = (helpers.entropy_quadrature(centers, beta)
            - float(infoflow.gaussian_entropy(1, beta)))

@@ -61,7 +61,7 @@ def write_fake_run(path, num_epochs=6, num_seeds=2, layers=None,
   Returns the path and the analysed epochs.
   """
   path = pathlib.Path(path)
-  layers = dict(layers or {'noise_0': 3, 'noise_1': 2})
+  layers = dict(layers or {'T1': 3, 'T2': 2})
   epochs = _epochs(num_epochs)
   bin_sizes = [0.01, 0.0667, 0.2]
   path.mkdir(parents=True, exist_ok=True)
@@ -155,16 +155,65 @@ def test_load_run_parses_records_and_groups_by_seed(run_dir):
   for seed, records in groups.items():
     assert [r['epoch'] for r in records] == epochs
     assert all(r['seed'] == seed for r in records)
-  assert run.layers == {'noise_0': 3, 'noise_1': 2}
-  assert run.layer_order == ['noise_0', 'noise_1']
+  assert run.layers == {'T1': 3, 'T2': 2}
+  assert run.layer_order == ['T1', 'T2']
   assert run.num_inputs == 200
   assert run.config['name'] == 'fake'
   assert run.name == 'fake (run)'
   assert run.representation_epochs() == epochs
   arrays = run.load_representations(epochs[-1])
-  assert sorted(arrays) == ['labels', 'noise_0', 'noise_1']
-  assert arrays['noise_0'].shape == (200, 3)
+  assert sorted(arrays) == ['T1', 'T2', 'labels']
+  assert arrays['T1'].shape == (200, 3)
   assert arrays['labels'].dtype == np.int32
+
+
+@pytest.mark.parametrize('name, num_conv, expected', [
+    ('noise_0', None, 'T1'), ('noise_4', None, 'T5'), ('noise_10', None, 'T11'),
+    ('noise_0', 2, 'conv1'), ('noise_1', 2, 'conv2'), ('noise_2', 2, 'dense3'),
+    ('noise_3', 0, 'dense4'),
+    # Current names, and names not of the old form, are kept.
+    ('T1', None, 'T1'), ('dense3', 2, 'dense3'), ('labels', 2, 'labels'),
+    ('block/noise_1', None, 'block/noise_1'), ('noise_', None, 'noise_')])
+def test_current_layer_name(name, num_conv, expected):
+  assert plots.current_layer_name(name, num_conv) == expected
+
+
+def _make_old(run_dir, model=None):
+  """Rewrites a fake run's config with ``model``, as an old run had it."""
+  config = json.loads((run_dir / 'config.json').read_text())
+  if model:
+    config['model'] = model
+  (run_dir / 'config.json').write_text(json.dumps(config))
+  return run_dir
+
+
+@pytest.mark.parametrize('model, new', [
+    (None, ['T1', 'T2', 'T3']),
+    ({'kind': 'mlp', 'widths': [3, 2, 2]}, ['T1', 'T2', 'T3']),
+    ({'kind': 'cnn', 'conv_features': [8, 16], 'dense_widths': [2]},
+     ['conv1', 'conv2', 'dense3'])])
+def test_old_layer_names_are_read_under_current_ones(tmp_path, caplog, model,
+                                                     new):
+  old = ['noise_0', 'noise_1', 'noise_2']
+  run_dir, epochs = write_fake_run(tmp_path / 'run', num_epochs=3,
+                                   num_seeds=1,
+                                   layers=dict(zip(old, (3, 2, 2))))
+  _make_old(run_dir, model)
+  run = plots.load_run(run_dir)
+  assert list(run.layers) == run.layer_order == new
+  assert run.meta['estimated_layers'] == new
+  for r in run.records:
+    for field in ('information', 'clustering'):
+      assert list(r[field]) == new
+    assert list(r['binning']) == ['bin_sizes'] + new
+  assert sorted(run.load_representations(epochs[-1])) == sorted(
+      ['labels'] + new)
+  written, _ = plot_cli.write_figures(run_dir, layer=new[-1], dpi=30)
+  assert {f'cosine_similarity_{new[-1]}', f'scatter_{new[-1]}'} <= {
+      p.stem for p in written}
+  mapping = ', '.join(f'{o} -> {n}' for o, n in zip(old, new))
+  assert caplog.text.count('uses old layer names') == 1  # once per run
+  assert mapping in caplog.text
 
 
 def test_load_run_tolerates_torn_last_line_and_duplicates(run_dir):
@@ -208,14 +257,14 @@ def test_run_in_progress_without_run_json(tmp_path):
   (run_dir / 'config.json').unlink()
   # Seed 0 is one epoch ahead of seed 1, with non-finite and null values.
   late = {'epoch': epochs[-1] + 5, 'seed': 0,
-          'information': {'noise_0': {'mi_input': [None, None]},
-                          'noise_1': {'mi_input': [1.0, float('nan')]}},
-          'clustering': {'noise_1': {'scatter_ratio': float('inf')}}}
+          'information': {'T1': {'mi_input': [None, None]},
+                          'T2': {'mi_input': [1.0, float('nan')]}},
+          'clustering': {'T2': {'scatter_ratio': float('inf')}}}
   with (run_dir / 'metrics.jsonl').open('a') as f:
     f.write(json.dumps(late) + '\n')  # writes NaN / Infinity / null
   run = plots.load_run(run_dir)
   assert run.meta == {} and run.layers == {} and run.num_inputs is None
-  assert run.layer_order == ['noise_0', 'noise_1']
+  assert run.layer_order == ['T1', 'T2']
   assert run.name == 'run'
   assert len(run.by_seed()[0]) == 5 and len(run.by_seed()[1]) == 4
   for plot in (plots.plot_information_curves, plots.plot_clustering_curves,
@@ -230,7 +279,7 @@ def test_write_figures_png_full_run(run_dir):
   written, skipped = plot_cli.write_figures(run_dir)
   names = sorted(p.name for p in written)
   expected = sorted([f'{n}.png' for n in CURVES] + [
-      'cosine_similarity_noise_1.png', 'scatter_noise_1.png'])
+      'cosine_similarity_T2.png', 'scatter_T2.png'])
   assert names == expected
   assert not skipped
   for path in written:
@@ -260,8 +309,8 @@ def test_deterministic_run_skips_information_figures(tmp_path):
   written, skipped = plot_cli.write_figures(run_dir, dpi=50)
   names = {p.stem for p in written}
   assert names == {'training_curves', 'binned_entropy', 'binned_mi_label',
-                   'clustering', 'cosine_similarity_noise_1',
-                   'scatter_noise_1'}
+                   'clustering', 'cosine_similarity_T2',
+                   'scatter_T2'}
   assert set(skipped) == {'information_curves', 'information_plane'}
   assert 'information' in skipped['information_curves']
   for path in written:
@@ -279,13 +328,15 @@ def test_run_without_representations_skips_them(tmp_path):
 
 def test_layer_and_epochs_choose_representation_figures(tmp_path, caplog):
   run_dir = _small_run(tmp_path / 'run', with_information=False)
-  written, _ = plot_cli.write_figures(run_dir, layer='noise_0', dpi=50,
+  written, _ = plot_cli.write_figures(run_dir, layer='T1', dpi=50,
                                       epochs=[1, 5, 9], units='nats')
-  assert {'cosine_similarity_noise_0', 'scatter_noise_0'} <= {
+  assert {'cosine_similarity_T1', 'scatter_T1'} <= {
       p.stem for p in written}
   assert 'using epoch' in caplog.text  # 9 has no file: nearest is used
-  with pytest.raises(plots.UnknownLayerError, match='available: noise_0'):
-    plot_cli.write_figures(run_dir, layer='noise_9')
+  with pytest.raises(plots.UnknownLayerError,
+                     match=r"unknown layer 'T9'; the layers of this run: "
+                     r'T1, T2\.'):
+    plot_cli.write_figures(run_dir, layer='T9')
 
 
 def _main(**flag_values):
@@ -300,7 +351,7 @@ def test_main_prints_files_written(tmp_path, capsys):
   _main(workdir=str(run_dir), format='png', dpi=50)
   out = capsys.readouterr().out
   assert f'wrote 3 figure(s) to {run_dir / "figures"}' in out
-  assert 'scatter_noise_1.png' in out
+  assert 'scatter_T2.png' in out
   assert 'skipped information_curves: no "information" field' in out
 
 
@@ -360,7 +411,7 @@ def test_bits_are_nats_over_ln2(run_dir):
     (1, 'class (jittered)'), (3, '3d'), (6, 'principal components')])
 def test_scatter_handles_every_width(tmp_path, width, projection):
   run_dir, _ = write_fake_run(tmp_path / 'run', num_epochs=3, num_seeds=1,
-                              layers={'noise_0': width})
+                              layers={'T1': width})
   fig = plots.plot_scatter_layers(plots.load_run(run_dir))
   assert len(fig.axes) == 3
   if projection == '3d':
@@ -401,8 +452,13 @@ def test_pick_layer():
   assert plots.pick_layer(arrays, narrowest=True) == 'c'
   assert plots.pick_layer(arrays, order=['c', 'b', 'a']) == 'a'
   assert plots.pick_layer(arrays, 'c') == 'c'
-  with pytest.raises(plots.UnknownLayerError, match="'z'.*available: a, b"):
+  with pytest.raises(plots.UnknownLayerError,
+                     match="unknown layer 'z'; the layers: a, b, c"):
     plots.pick_layer(arrays, 'z')
+  # A layer of the net that has no saved representations (too wide).
+  with pytest.raises(plots.UnknownLayerError,
+                     match="'w' has no saved representations.*saved: a, b"):
+    plots.pick_layer(arrays, 'w', order=['w', 'a', 'b', 'c'])
 
 
 def test_representation_figures_accept_mappings_and_feature_maps():
@@ -438,10 +494,10 @@ def test_truncated_representation_file_is_named_and_skipped(tmp_path,
   last.write_bytes(last.read_bytes()[:100])
   written, skipped = plot_cli.write_figures(run_dir, dpi=50)
   assert sorted(p.stem for p in written) == sorted(CURVES)
-  assert set(skipped) == {'cosine_similarity_noise_1', 'scatter_noise_1'}
-  for stem in ('cosine_similarity_noise_1', 'scatter_noise_1'):
+  assert set(skipped) == {'cosine_similarity_T2', 'scatter_T2'}
+  for stem in ('cosine_similarity_T2', 'scatter_T2'):
     assert f'{last} is not a readable .npz file' in skipped[stem]
-  assert f'skipping scatter_noise_1: {last}' in caplog.text
+  assert f'skipping scatter_T2: {last}' in caplog.text
   with pytest.raises(plots.RunRecordError, match=re.escape(str(last))):
     plots.load_run(run_dir).load_representations(int(last.stem[6:]))
   # Every file unreadable: both figures are skipped up front, with the name.

@@ -66,8 +66,8 @@ def test_matches_float64_far_from_origin(szt):
                                                  groups, BETA)
   want = _log_mean_f64(queries, centers, BETA)
   got, err = np.asarray(got, np.float64), np.asarray(err, np.float64)
-  assert info.max_error <= pruned.DEFAULT_TOLERANCE
-  assert np.all(err <= pruned.DEFAULT_TOLERANCE)
+  assert info.max_error <= pruned.DEFAULT_PRUNE_TOLERANCE
+  assert np.all(err <= pruned.DEFAULT_PRUNE_TOLERANCE)
   # Every value within its certified error (plus float32 rounding, relative
   # to the exponent's size for the points between clusters) of exact.
   np.testing.assert_array_less(np.abs(got - want),
@@ -81,8 +81,8 @@ def test_certified_bound_bounds_the_truncation():
   # Groups a few beta apart: neighbours contribute, but little.
   centers = _grouped(rng, 200, 10, 2, beta, spread=0.25)
   queries = _draws(centers, beta, rng, 1000)
-  got, err, info = pruned.log_mixture_density(
-      queries, centers, beta, tolerance=1e-2, num_candidates=1)
+  got, err, info = pruned.pruned_log_mixture_density(
+      queries, centers, beta, prune_tolerance=1e-2, num_candidates=1)
   want = helpers.log_density_f64(queries, centers.reshape(-1, 2), beta)
   gap = want - np.asarray(got, np.float64)
   err = np.asarray(err, np.float64)
@@ -101,10 +101,10 @@ def test_k_is_raised_when_too_small():
   far = _grouped(rng, 200, 8, 2, beta, offset=5.0, spread=3.0)
   centers = np.concatenate([blob, far])
   queries = _draws(blob, beta, rng, 200)
-  got, err, info = pruned.log_mixture_density(queries, centers, beta,
+  got, err, info = pruned.pruned_log_mixture_density(queries, centers, beta,
                                               num_candidates=1)
   assert info.num_candidates >= 16 and info.num_refined > 0
-  assert info.max_error <= pruned.DEFAULT_TOLERANCE
+  assert info.max_error <= pruned.DEFAULT_PRUNE_TOLERANCE
   want = helpers.log_density_f64(queries, centers.reshape(-1, 2), beta)
   np.testing.assert_allclose(got, want, atol=2e-5, rtol=0)
 
@@ -137,7 +137,7 @@ def test_kd_groups_of_ungrouped_centres():
   dist = np.linalg.norm(flat - np.asarray(groups.centroids)[home], axis=1)
   assert np.all(dist <= np.asarray(groups.radii)[home])
   queries = _draws(centers[:, None], beta, rng, 300)
-  got, _, _ = pruned.log_mixture_density(queries, groups, beta)
+  got, _, _ = pruned.pruned_log_mixture_density(queries, groups, beta)
   want = helpers.log_density_f64(queries, centers, beta)
   np.testing.assert_allclose(got, want, atol=2e-5, rtol=0)
 
@@ -248,34 +248,34 @@ def test_bad_arguments_pooled_and_density():
   with pytest.raises(ValueError, match='rank'):
     infoflow.pooled_mixture_entropy(_key(), np.zeros((3, 2)), 1.0)
   with pytest.raises(ValueError, match='beta'):
-    pruned.log_mixture_density(np.zeros((2, 2)), np.zeros((3, 2)), 0.0)
+    pruned.pruned_log_mixture_density(np.zeros((2, 2)), np.zeros((3, 2)), 0.0)
   with pytest.raises(ValueError, match='shape'):
-    pruned.log_mixture_density(np.zeros((2, 3)), np.zeros((3, 2)), 1.0)
+    pruned.pruned_log_mixture_density(np.zeros((2, 3)), np.zeros((3, 2)), 1.0)
   with pytest.raises(ValueError, match='finite'):
-    pruned.log_mixture_density(np.zeros((2, 2)), np.full((3, 2), np.nan), 1.0)
+    pruned.pruned_log_mixture_density(np.zeros((2, 2)), np.full((3, 2), np.nan), 1.0)
 
 
 # ------------------------------------------- reported bad inputs (docs/errors.md)
 
 
 @pytest.mark.parametrize('kwargs,error,match', [
-    ({'tolerance': float('nan')}, ValueError, 'tolerance must be a finite'),
-    ({'tolerance': -1e-6}, ValueError, 'tolerance must be a finite'),
+    ({'prune_tolerance': float('nan')}, ValueError, 'prune_tolerance must be a finite'),
+    ({'prune_tolerance': -1e-6}, ValueError, 'prune_tolerance must be a finite'),
     ({'num_candidates': 0}, ValueError, 'num_candidates'),
 ])
 def test_density_bad_options(kwargs, error, match):
   with pytest.raises(error, match=match):
-    pruned.log_mixture_density(np.zeros((2, 2)), np.ones((3, 2)), 1.0,
+    pruned.pruned_log_mixture_density(np.zeros((2, 2)), np.ones((3, 2)), 1.0,
                                **kwargs)
 
 
 def test_density_bad_types():
   with pytest.raises(TypeError, match='beta must be a real number'):
-    pruned.log_mixture_density(np.zeros((2, 2)), np.ones((3, 2)), 'x')
+    pruned.pruned_log_mixture_density(np.zeros((2, 2)), np.ones((3, 2)), 'x')
   with pytest.raises(TypeError, match='centers must be real'):
-    pruned.log_mixture_density(np.zeros((2, 2)), np.ones((3, 2)) + 1j, 1.0)
+    pruned.pruned_log_mixture_density(np.zeros((2, 2)), np.ones((3, 2)) + 1j, 1.0)
   with pytest.raises(ValueError, match='tolerance'):
-    groups_lib.build_groups(np.ones((3, 2), np.float32), 0.1, tolerance=-1.0)
+    groups_lib.build_groups(np.ones((3, 2), np.float32), 0.1, prune_tolerance=-1.0)
 
 
 @pytest.mark.parametrize('factor', [2.0 ** 70, 2.0 ** -70])
@@ -284,8 +284,8 @@ def test_density_extreme_magnitudes(factor):
   rng = np.random.default_rng(3)
   centers = rng.normal(size=(40, 2)).astype(np.float32)
   queries = centers[:5] + 0.1
-  ref, _, _ = pruned.log_mixture_density(queries, centers, 0.2)
-  out, _, _ = pruned.log_mixture_density(queries * factor, centers * factor,
+  ref, _, _ = pruned.pruned_log_mixture_density(queries, centers, 0.2)
+  out, _, _ = pruned.pruned_log_mixture_density(queries * factor, centers * factor,
                                          0.2 * factor)
   np.testing.assert_allclose(out, ref - 2 * math.log(factor), atol=1e-4)
 

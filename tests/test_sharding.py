@@ -41,7 +41,7 @@ for name, mesh in [('four', four), ('one', one), ('default', None)]:
       key, layer, beta, num_mc=1001, mesh=mesh, return_report=True)
   batched = infoflow.mixture_entropies(key, layer[:90], beta, num_mc=16,
                                        mesh=mesh)
-  log_g, err, _ = pruned.log_mixture_density(
+  log_g, err, _ = pruned.pruned_log_mixture_density(
       layer[:7, 0] + beta, layer, beta, mesh=mesh)
   labels = (means[:, 0, 0] > 0).astype(np.int32)
   post = {}

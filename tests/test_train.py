@@ -1,4 +1,5 @@
-"""Tests of training (infoflow.train) and the launcher (launch.train)."""
+"""Tests of training (infoflow.train), the runner (launch.runner) and the
+launcher (launch.train)."""
 
 import json
 import os
@@ -18,8 +19,10 @@ import pytest
 from infoflow import models
 from infoflow import train as train_lib
 from launch import configs
+from launch import experiment
+from launch import progress as progress_lib
 from launch import run_files
-from launch import train as launcher
+from launch import runner
 from launch.configs import common as config_common
 
 
@@ -40,7 +43,7 @@ def _tiny_config(**overrides):
 @pytest.fixture(scope='module')
 def finished_run(tmp_path_factory):
   workdir = tmp_path_factory.mktemp('full')
-  records = launcher.train_and_analyse(_tiny_config(num_seeds=2), workdir)
+  records = runner.train_and_analyse(_tiny_config(num_seeds=2), workdir)
   return workdir, records
 
 
@@ -64,7 +67,7 @@ def test_tiny_run_end_to_end(finished_run):
   # Two seeds are two different networks.
   assert last[0]['train']['loss'] != last[1]['train']['loss']
   for r in records:
-    for name in ('noise_0', 'noise_1'):
+    for name in ('T1', 'T2'):
       mi, stderr = r['information'][name]['mi_input']
       assert 0 <= mi <= np.log(128) + 4 * stderr and stderr >= 0
       assert len(r['information'][name]['mi_label']) == 2
@@ -74,7 +77,7 @@ def test_tiny_run_end_to_end(finished_run):
       assert set(r[split]) == {'loss', 'accuracy', 'loss_noisy',
                                'accuracy_noisy'}
   saved = np.load(workdir / 'representations' / 'epoch_000012.npz')
-  assert saved['noise_1'].shape == (128, 2) and saved['labels'].shape == (128,)
+  assert saved['T2'].shape == (128, 2) and saved['labels'].shape == (128,)
   assert json.loads((workdir / 'config.json').read_text())['name'] == 'tiny'
 
 
@@ -90,11 +93,11 @@ def test_resume_reproduces_uninterrupted_run(finished_run, tmp_path):
 
   config = _tiny_config(num_seeds=2)
   with pytest.raises(Interrupt):
-    launcher.train_and_analyse(config, tmp_path,
-                               on_record=stop_after_first_epoch)
+    runner.train_and_analyse(config, tmp_path,
+                             on_record=stop_after_first_epoch)
   # The interruption came after the epoch-1 records but before their
   # checkpoint: the rerun resumes at epoch 0 and redoes epoch 1.
-  resumed = launcher.train_and_analyse(config, tmp_path)
+  resumed = runner.train_and_analyse(config, tmp_path)
   assert _without_time(resumed) == _without_time(uninterrupted)
   lines = (tmp_path / 'metrics.jsonl').read_text().splitlines()
   assert _without_time([json.loads(x) for x in lines]) == _without_time(
@@ -102,7 +105,7 @@ def test_resume_reproduces_uninterrupted_run(finished_run, tmp_path):
 
 
 def test_analysis_epochs_are_log_spaced():
-  epochs = launcher.analysis_epochs(10_000, 90)
+  epochs = experiment.analysis_epochs(10_000, 90)
   assert epochs[0] == 0 and epochs[-1] == 10_000
   assert 80 <= len(epochs) <= 91
   assert epochs == sorted(set(epochs))
@@ -113,19 +116,19 @@ def test_analysis_epochs_are_log_spaced():
 def test_orthonormality_step():
   rng = np.random.default_rng(0)
   kernel = jnp.asarray(rng.normal(size=(6, 4)) * 0.5, jnp.float32)
-  params = {'hidden_0': {'kernel': kernel, 'bias': jnp.ones(4)},
+  params = {'T1_weights': {'kernel': kernel, 'bias': jnp.ones(4)},
             'output': {'kernel': kernel, 'bias': jnp.ones(4)}}
   deviation = lambda k: float(jnp.linalg.norm(k.T @ k - jnp.eye(4)))
   before = deviation(kernel)
   for _ in range(200):
     params = train_lib.orthonormalize(params, 0.1)
-  assert deviation(params['hidden_0']['kernel']) < 1e-3 < before
+  assert deviation(params['T1_weights']['kernel']) < 1e-3 < before
   # The output layer is not regularised, nor are biases.
   np.testing.assert_array_equal(params['output']['kernel'], kernel)
-  np.testing.assert_array_equal(params['hidden_0']['bias'], jnp.ones(4))
+  np.testing.assert_array_equal(params['T1_weights']['bias'], jnp.ones(4))
   orthonormal = jnp.eye(6, 4)
-  same = train_lib.orthonormalize({'hidden_1': {'kernel': orthonormal}}, 0.3)
-  np.testing.assert_allclose(same['hidden_1']['kernel'], orthonormal,
+  same = train_lib.orthonormalize({'T2_weights': {'kernel': orthonormal}}, 0.3)
+  np.testing.assert_allclose(same['T2_weights']['kernel'], orthonormal,
                              atol=1e-6)
 
 
@@ -248,8 +251,8 @@ def test_step_by_step_noise_for_large_nets(monkeypatch):
 def test_resume_refuses_a_different_config(finished_run):
   workdir, _ = finished_run
   with pytest.raises(ValueError, match='fields differing: .*num_epochs'):
-    launcher.train_and_analyse(_tiny_config(num_seeds=2, num_epochs=13),
-                               workdir)
+    runner.train_and_analyse(_tiny_config(num_seeds=2, num_epochs=13),
+                             workdir)
 
 
 def test_deterministic_net_trains_without_noise_draws():
@@ -277,7 +280,7 @@ def test_diverged_seed_is_recorded_not_analysed(tmp_path):
   config.num_epochs = 2
   config.analysis.num_points = 2
   config.analysis.num_eval_inputs = 64
-  records = launcher.train_and_analyse(config, str(tmp_path))
+  records = runner.train_and_analyse(config, str(tmp_path))
   assert [r['epoch'] for r in records] == [0, 2]
   assert 'information' in records[0] and 'diverged' not in records[0]
   assert records[1]['diverged'] is True and 'information' not in records[1]
@@ -310,7 +313,7 @@ def test_random_order_is_uniform():
 
 
 def test_progress_eta_adds_training_and_analysis_rates():
-  progress = launcher._Progress(0, 1000, num_analyses=5)  # pylint: disable=protected-access
+  progress = progress_lib.Progress(0, 1000, num_analyses=5)
   assert progress.eta() == 0.0  # nothing measured yet
   progress.analysed(10.0)             # 4 analyses left at 10 s each
   progress.trained(100, 2.0)          # 900 epochs left at 0.02 s each
@@ -344,10 +347,10 @@ def _assert_one_line_error(result, *needles):
 def test_negative_num_epochs_is_refused(tmp_path):
   """Item 6: exit non-zero, naming the field, before anything is written."""
   with pytest.raises(ValueError, match='num_epochs'):
-    launcher.analysis_epochs(-5, 3)
+    experiment.analysis_epochs(-5, 3)
   workdir = tmp_path / 'w'
   with pytest.raises(configs.ConfigError, match='num_epochs must be >= 0'):
-    launcher.train_and_analyse(_tiny_config(num_epochs=-5), workdir)
+    runner.train_and_analyse(_tiny_config(num_epochs=-5), workdir)
   assert not workdir.exists()
   result = _launch('--config=tiny', '--config.num_epochs=-5',
                    f'--workdir={workdir}')
@@ -383,8 +386,8 @@ def _unchecked(config):
     ('model.kind', 'rnn', "model.kind must be one of mlp, cnn"),
     ('optimizer.name', 'adagrad', 'optimizer.name must be one of adam'),
     ('loss', 'hinge', 'loss must be one of cross_entropy, mse'),
-    ('analysis.estimated_layers', ('noise_7',),
-     'names noise_7, not a layer of this model; its layers: noise_0, noise_1'),
+    ('analysis.estimated_layers', ('T7',),
+     'names T7, not a layer of this model; its layers: T1, T2'),
     # Fields together.
     ('model.widths', (), 'model.widths is empty'),
     ('analysis.bin_sizes', (), 'bin_sizes is empty while analysis.binning'),
@@ -429,7 +432,7 @@ def test_config_validation_covers_every_field(tmp_path):
     configs.validate(config)
   for bad in ({'batch_size': 0}, {'batch_size': -1}, {'num_seeds': 0}):
     with pytest.raises(configs.ConfigError):
-      launcher.train_and_analyse(_tiny_config(**bad), tmp_path / 'w')
+      runner.train_and_analyse(_tiny_config(**bad), tmp_path / 'w')
     assert not (tmp_path / 'w').exists()
 
 
@@ -449,13 +452,13 @@ def test_corrupt_latest_checkpoint_falls_back_exactly(finished_run, tmp_path,
   assert sorted(int(p.name) for p in checkpoints.iterdir()) == [0, 1, 12]
   for path in (checkpoints / '12' / 'default' / 'd').iterdir():
     os.truncate(path, 10)
-  records = launcher.train_and_analyse(_tiny_config(num_seeds=2), workdir)
+  records = runner.train_and_analyse(_tiny_config(num_seeds=2), workdir)
   assert _without_time(records) == _without_time(uninterrupted)
   assert f'checkpoint {checkpoints / "12"} is unreadable' in caplog.text
   assert 'resuming from epoch 1' in caplog.text
   # Checkpoint 12 was rewritten: a rerun restores it without a warning.
   caplog.clear()
-  again = launcher.train_and_analyse(_tiny_config(num_seeds=2), workdir)
+  again = runner.train_and_analyse(_tiny_config(num_seeds=2), workdir)
   assert _without_time(again) == _without_time(uninterrupted)
   assert 'unreadable' not in caplog.text
   # No readable checkpoint at all: a one-line error, nothing deleted.
@@ -463,7 +466,7 @@ def test_corrupt_latest_checkpoint_falls_back_exactly(finished_run, tmp_path,
     (checkpoints / step / 'default' / '_METADATA').write_text('{"tree')
   with pytest.raises(run_files.RunDirError,
                      match=f'no checkpoint in {checkpoints} is readable'):
-    launcher.train_and_analyse(_tiny_config(num_seeds=2), workdir)
+    runner.train_and_analyse(_tiny_config(num_seeds=2), workdir)
   assert sorted(p.name for p in checkpoints.iterdir()) == ['0', '1', '12']
 
 
@@ -474,14 +477,14 @@ def test_torn_last_metrics_line_is_dropped(finished_run, tmp_path, caplog):
   metrics = workdir / 'metrics.jsonl'
   lines = metrics.read_text().splitlines()
   metrics.write_text('\n'.join(lines) + '\n{"epoch": 12, "se')
-  records = launcher.train_and_analyse(_tiny_config(num_seeds=2), workdir)
+  records = runner.train_and_analyse(_tiny_config(num_seeds=2), workdir)
   assert _without_time(records) == _without_time(uninterrupted)
   assert f'{metrics}: dropping the incomplete last line 7' in caplog.text
   assert metrics.read_text() == '\n'.join(lines) + '\n'
   metrics.write_text('\n'.join([lines[0], '{oops'] + lines[1:]) + '\n')
   with pytest.raises(run_files.RunDirError,
                      match=re.escape(f'{metrics}, line 2: invalid JSON')):
-    launcher.train_and_analyse(_tiny_config(num_seeds=2), workdir)
+    runner.train_and_analyse(_tiny_config(num_seeds=2), workdir)
 
 
 def test_workdir_that_is_a_file_or_not_writable(tmp_path):
@@ -490,11 +493,11 @@ def test_workdir_that_is_a_file_or_not_writable(tmp_path):
   a_file.write_text('x')
   with pytest.raises(run_files.RunDirError,
                      match=f'--workdir {a_file} is a file'):
-    launcher.train_and_analyse(_tiny_config(), a_file)
+    runner.train_and_analyse(_tiny_config(), a_file)
   below = a_file / 'run'
   with pytest.raises(run_files.RunDirError,
                      match=f'--workdir {below} is not a writable directory'):
-    launcher.train_and_analyse(_tiny_config(), below)
+    runner.train_and_analyse(_tiny_config(), below)
   _assert_one_line_error(_launch('--config=tiny', f'--workdir={a_file}'),
                          str(a_file))
   locked = tmp_path / 'locked'
@@ -503,7 +506,7 @@ def test_workdir_that_is_a_file_or_not_writable(tmp_path):
     pytest.skip('running as root: permissions do not stop writes')
   with pytest.raises(run_files.RunDirError, match=f'{locked} is not a '
                      'writable directory'):
-    launcher.train_and_analyse(_tiny_config(), locked)
+    runner.train_and_analyse(_tiny_config(), locked)
 
 
 def test_resume_removes_temporary_directory_of_interrupted_save(
@@ -515,7 +518,7 @@ def test_resume_removes_temporary_directory_of_interrupted_save(
   tmp = checkpoints / '13.orbax-checkpoint-tmp-1733000000000000'
   shutil.copytree(checkpoints / '12', tmp)
   (tmp / 'default' / '_METADATA').write_text('{"tr')  # cut mid-write
-  records = launcher.train_and_analyse(_tiny_config(num_seeds=2), workdir)
+  records = runner.train_and_analyse(_tiny_config(num_seeds=2), workdir)
   assert _without_time(records) == _without_time(uninterrupted)
   assert sorted(p.name for p in checkpoints.iterdir()) == ['0', '1', '12']
 
@@ -541,7 +544,7 @@ def _kill_9_after_first_checkpoint(workdir, overrides):
 
 
 def _assert_resumes_to(workdir, config, uninterrupted):
-  resumed = launcher.train_and_analyse(config, workdir)
+  resumed = runner.train_and_analyse(config, workdir)
   assert _without_time(resumed) == _without_time(uninterrupted)
   lines = (workdir / 'metrics.jsonl').read_text().splitlines()
   assert _without_time([json.loads(x) for x in lines]) == _without_time(
@@ -566,7 +569,7 @@ def test_kill_9_then_resume_gives_the_uninterrupted_records(tmp_path):
       'analysis.binning': False})
   _kill_9_after_first_checkpoint(tmp_path / 'killed', overrides)
   config = _tiny_config(**overrides)
-  uninterrupted = launcher.train_and_analyse(config, tmp_path / 'whole')
+  uninterrupted = runner.train_and_analyse(config, tmp_path / 'whole')
   _assert_resumes_to(tmp_path / 'killed', config, uninterrupted)
 
 

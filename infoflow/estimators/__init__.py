@@ -35,7 +35,7 @@ from infoflow.estimators.estimate import Estimate
 from infoflow.estimators.layer import LayerInformation
 from infoflow.estimators.posterior import PosteriorReport
 from infoflow.estimators.posterior import posterior_information
-from infoflow.estimators.pruned import log_mixture_density as pruned_log_mixture_density
+from infoflow.estimators.pruned import pruned_log_mixture_density
 
 __all__ = (
     'Estimate',

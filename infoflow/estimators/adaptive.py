@@ -30,6 +30,7 @@ import warnings
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from infoflow import checks
 from infoflow.estimators import estimate as estimate_lib
 from infoflow.estimators import pruned
@@ -184,3 +185,29 @@ def merge_infos(infos):
       sum(size * i.mean_error for size, i in infos) / total,
       max(i.num_candidates for _, i in infos), infos[0][1].num_neighbors,
       sum(i.num_refined for _, i in infos), sum(i.num_dense for _, i in infos))
+
+
+class RunningMoments:
+  """Running means and squared deviations of batches (Chan et al.).
+
+  Host-side float64 (no cancellation); any number of quantities at once.
+  """
+
+  def __init__(self):
+    self.count, self.mean, self.m2 = 0, None, None
+
+  def add(self, count, mean, m2):
+    """Merges a batch of `count` draws with per-quantity mean and m2."""
+    mean, m2 = np.asarray(mean, np.float64), np.asarray(m2, np.float64)
+    if self.count == 0:
+      self.count, self.mean, self.m2 = count, mean, m2
+      return
+    total = self.count + count
+    delta = mean - self.mean
+    self.mean = self.mean + delta * (count / total)
+    self.m2 = self.m2 + m2 + delta * delta * (self.count * count / total)
+    self.count = total
+
+  def stderr(self):
+    """Standard errors of the running means (sample sd / sqrt(count))."""
+    return np.sqrt(self.m2 / max(self.count - 1, 1) / self.count)

@@ -22,12 +22,12 @@ distance itself but ~5x slower on a CPU.
 
 Each (query chunk, centre chunk) block is computed by the expansion, anchored
 at the query chunk's mean, together with its worst-case error bound. Terms
-that can matter and whose bound exceeds `tolerance` (default 1e-3 nats) are
+that can matter and whose bound exceeds `rounding_tolerance` (default 1e-3 nats) are
 recomputed by direct differences, for the whole block. A term cannot matter
 when even its upper bound lies `_NEGLIGIBLE` = 40 nats under a known lower
 bound of its row's largest exponent: with n <= 1e9 centres such terms move
 the log-sum by less than n e^-40 < 1e-8 nats, whatever their error. So every term that matters is
-within `tolerance` of exact, hence so is each log g (a weighted mean of them);
+within `rounding_tolerance` of exact, hence so is each log g (a weighted mean of them);
 large sigma takes the fast path and tiny sigma is exact where it counts. The
 bound is a worst case: measured errors are ~1e-6 nats (see the benchmark).
 
@@ -121,11 +121,11 @@ def direct_exponents(queries, centers, inv_two_var, shift):
 
 
 def block_exponents(queries, centers, anchor, inv_two_var, shift, row_floor,
-                    valid, tolerance):
+                    valid, rounding_tolerance):
   """Exponents of one block: the expansion, or direct differences if unsafe.
 
   The block is recomputed by direct differences when any term that can matter
-  has an expansion error bound above `tolerance`. (Fixing such terms one by
+  has an expansion error bound above `rounding_tolerance`. (Fixing such terms one by
   one with a gather/scatter was measured slower on CPU than redoing the
   block.)
 
@@ -134,7 +134,7 @@ def block_exponents(queries, centers, anchor, inv_two_var, shift, row_floor,
     row_floor: (bq,) a lower bound of each row's largest exponent over all
       centres (-inf when unknown).
     valid: (bc,) bool, False for padding centres.
-    tolerance: the largest rounding error, in nats, allowed on a term that
+    rounding_tolerance: the largest rounding error, in nats, allowed on a term that
       can matter.
 
   Returns:
@@ -143,7 +143,7 @@ def block_exponents(queries, centers, anchor, inv_two_var, shift, row_floor,
   fast, error = expansion_exponents(queries, centers, anchor, inv_two_var,
                                     shift)
   can_matter = (fast + error >= row_floor[:, None] - _NEGLIGIBLE) & valid
-  needs_direct = jnp.any(can_matter & (error > tolerance))
+  needs_direct = jnp.any(can_matter & (error > rounding_tolerance))
   exponents = jax.lax.cond(
       needs_direct,
       lambda: direct_exponents(queries, centers, inv_two_var, shift),
@@ -163,7 +163,7 @@ def _merge_logsumexp(running_max, running_sum, exponents):
 
 @functools.partial(jax.jit, static_argnames=('query_chunk', 'center_chunk'))
 def log_mean_kernel(queries, centers, sigma, shift=None, row_floor=None, *,
-                    tolerance=1e-3, query_chunk=512, center_chunk=2048):
+                    rounding_tolerance=1e-3, query_chunk=512, center_chunk=2048):
   """log((1/n) sum_j exp(-||y - c_j||^2 / (2 sigma^2) + shift)) per query.
 
   Exact up to floating-point rounding (every term is summed; see the module
@@ -177,7 +177,7 @@ def log_mean_kernel(queries, centers, sigma, shift=None, row_floor=None, *,
       (lets callers fold a known term in before the logsumexp).
     row_floor: optional (num_queries,) lower bound on each row's largest
       exponent (shift included); it only enables the fast path earlier.
-    tolerance: rounding error allowed on a term that matters, in nats.
+    rounding_tolerance: rounding error allowed on a term that matters, in nats.
     query_chunk: queries per block.
     center_chunk: centres per block. Peak memory is about
       query_chunk * center_chunk * 4 numbers.
@@ -210,11 +210,11 @@ def log_mean_kernel(queries, centers, sigma, shift=None, row_floor=None, *,
     def step(carry, block):
       running_max, running_sum = carry
       c, v = block
-      # Exponents already summed are exact to `tolerance`: their max is a
+      # Exponents already summed are exact to `rounding_tolerance`: their max is a
       # valid lower bound of the row maximum too.
-      floor_now = jnp.maximum(floor, running_max - tolerance)
+      floor_now = jnp.maximum(floor, running_max - rounding_tolerance)
       a = block_exponents(q, c, anchor, inv_two_var, s, floor_now, v,
-                          tolerance)
+                          rounding_tolerance)
       return _merge_logsumexp(running_max, running_sum, a), None
 
     init = (jnp.full((query_chunk,), -jnp.inf, dtype),
@@ -229,7 +229,7 @@ def log_mean_kernel(queries, centers, sigma, shift=None, row_floor=None, *,
 
 @functools.partial(jax.jit, static_argnames=('mixture_chunk',))
 def batched_log_mean_kernel(queries, centers, sigma, shift, row_floor, *,
-                            tolerance=1e-3, mixture_chunk=64):
+                            rounding_tolerance=1e-3, mixture_chunk=64):
   """`log_mean_kernel` for m independent small mixtures at once.
 
   Args:
@@ -239,7 +239,7 @@ def batched_log_mean_kernel(queries, centers, sigma, shift, row_floor, *,
     sigma: scalar kernel standard deviation.
     shift: (m, k) exponent offsets.
     row_floor: (m, k) lower bounds of each row's largest exponent.
-    tolerance: as in `log_mean_kernel`.
+    rounding_tolerance: as in `log_mean_kernel`.
     mixture_chunk: mixtures per block; peak memory ~ mixture_chunk * k * r.
 
   Returns:
@@ -262,7 +262,7 @@ def batched_log_mean_kernel(queries, centers, sigma, shift, row_floor, *,
     fast, error = jax.vmap(expansion_exponents, (0, 0, 0, None, 0))(
         q, c, anchor, inv_two_var, s)
     can_matter = fast + error >= floor[..., None] - _NEGLIGIBLE
-    needs_direct = jnp.any(can_matter & (error > tolerance))
+    needs_direct = jnp.any(can_matter & (error > rounding_tolerance))
     a = jax.lax.cond(
         needs_direct,
         lambda: jax.vmap(direct_exponents, (0, 0, None, 0))(

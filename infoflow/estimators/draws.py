@@ -59,7 +59,7 @@ def monte_carlo_draws(key, n: int, dim: int, num_mc: int, dtype=jnp.float32):
   return owner, z
 
 
-def entropy_draw_values(centers, beta, owner, z, *, tolerance=1e-3,
+def entropy_draw_values(centers, beta, owner, z, *, rounding_tolerance=1e-3,
                         query_chunk=512, center_chunk=2048):
   """Per-draw values v = (d/2) log(2 pi e beta^2) - log r(y), in nats.
 
@@ -82,7 +82,7 @@ def entropy_draw_values(centers, beta, owner, z, *, tolerance=1e-3,
   log_r = dense.log_mean_kernel(
       queries, centers, beta, half_sq,
       jnp.full(half_sq.shape, OWN_TERM_FLOOR, centers.dtype),
-      tolerance=tolerance, query_chunk=query_chunk, center_chunk=center_chunk)
+      rounding_tolerance=rounding_tolerance, query_chunk=query_chunk, center_chunk=center_chunk)
   return gaussian_entropy(dim, beta) - log_r
 
 
@@ -92,25 +92,25 @@ jitted_draws = jax.jit(lambda key, n, dim, num, dtype: monte_carlo_draws(
 
 @functools.partial(jax.jit, static_argnames=('mesh', 'query_chunk',
                                              'center_chunk'))
-def dense_draw_values(centers, beta, owner, z, tolerance, *, mesh,
+def dense_draw_values(centers, beta, owner, z, rounding_tolerance, *, mesh,
                       query_chunk, center_chunk):
   """`entropy_draw_values` with the draws split over the mesh."""
   shards = sharding.num_shards(mesh)
 
   def local(o, zz, c, b, tol):
-    return entropy_draw_values(c, b, o, zz, tolerance=tol,
+    return entropy_draw_values(c, b, o, zz, rounding_tolerance=tol,
                                query_chunk=query_chunk,
                                center_chunk=center_chunk)
 
   values = sharding.map_shards(
       local, mesh, (sharding.pad_rows(owner, shards),
-                    sharding.pad_rows(z, shards)), (centers, beta, tolerance))
+                    sharding.pad_rows(z, shards)), (centers, beta, rounding_tolerance))
   return values[:owner.shape[0]]
 
 
 @functools.partial(jax.jit, static_argnames=('num_mc', 'mixture_chunk',
                                              'mesh'))
-def batched_draw_values(key, centers, beta, tolerance, *, num_mc,
+def batched_draw_values(key, centers, beta, rounding_tolerance, *, num_mc,
                         mixture_chunk, mesh):
   """(m, num_mc) per-draw values of m mixtures (centres (m, r, d)).
 
@@ -128,19 +128,19 @@ def batched_draw_values(key, centers, beta, tolerance, *, num_mc,
 
   def local(q, c, s, b, tol):
     return dense.batched_log_mean_kernel(
-        q, c, b, s, jnp.full(s.shape, OWN_TERM_FLOOR, dtype), tolerance=tol,
+        q, c, b, s, jnp.full(s.shape, OWN_TERM_FLOOR, dtype), rounding_tolerance=tol,
         mixture_chunk=mixture_chunk)
 
   shards = sharding.num_shards(mesh)
   log_r = sharding.map_shards(
       local, mesh, tuple(sharding.pad_rows(a, shards)
                          for a in (queries, centers, half_sq)),
-      (beta, tolerance))
+      (beta, rounding_tolerance))
   return gaussian_entropy(dim, beta) - log_r[:m]
 
 
 def pruned_draw_values(groups, beta, owner, z, *,
-                       tolerance=pruned.DEFAULT_TOLERANCE,
+                       prune_tolerance=pruned.DEFAULT_PRUNE_TOLERANCE,
                        num_candidates=pruned.DEFAULT_NUM_CANDIDATES,
                        mesh=None):
   """`entropy_draw_values` by the pruned evaluation (`infoflow.estimators.pruned`).
@@ -151,7 +151,7 @@ def pruned_draw_values(groups, beta, owner, z, *,
     beta: kernel (noise) standard deviation.
     owner: (k,) centre index of each draw; z: (k, d) standard normal noise
       (draw y = flat[owner] + beta z).
-    tolerance: certified error of each -log g, in nats.
+    prune_tolerance: certified error of each -log g, in nats.
     num_candidates: candidate groups per draw in the first pass.
     mesh: see `infoflow.estimators.sharding.resolve`.
 
@@ -164,7 +164,7 @@ def pruned_draw_values(groups, beta, owner, z, *,
   log_r, errors, info = pruned.log_mean_kernel_pruned(
       queries, home, half_sq, jnp.full(half_sq.shape, OWN_TERM_FLOOR,
                                        half_sq.dtype),
-      groups, float(beta), tolerance=tolerance,
+      groups, float(beta), prune_tolerance=prune_tolerance,
       num_candidates=num_candidates, mesh=mesh)
   dim = queries.shape[1]
   h0 = 0.5 * dim * math.log(2 * math.pi * math.e * float(beta) ** 2)

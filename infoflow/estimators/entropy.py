@@ -110,7 +110,7 @@ def _check_inputs(key, centers, beta, rank, **options):
   if key is None:
     return centers, checks.check_beta_range(centers, beta)
   return centers, checks.check_beta_resolves(
-      centers, beta, tolerance=options['tolerance'])
+      centers, beta, rounding_tolerance=options['rounding_tolerance'])
 
 
 def _shifted(estimate, shift):
@@ -124,8 +124,8 @@ def mixture_entropy(key: jax.Array, centers, beta, *,
                     target_stderr: float | None = None,
                     max_mc: int = DEFAULT_MAX_MC,
                     method: str = 'auto',
-                    tolerance: float = 1e-3,
-                    prune_tolerance: float = pruned.DEFAULT_TOLERANCE,
+                    rounding_tolerance: float = 1e-3,
+                    prune_tolerance: float = pruned.DEFAULT_PRUNE_TOLERANCE,
                     query_chunk: int = 512,
                     center_chunk: int = 2048,
                     mesh=None,
@@ -145,7 +145,7 @@ def mixture_entropy(key: jax.Array, centers, beta, *,
       far cells bounded, each log g certified within `prune_tolerance`; see
       `infoflow.estimators.pruned`) or 'auto' (`infoflow.estimators.groups.choose_method`: pruned
       for >= 16384 centres with beta < spread / 10, when cells are sparse).
-    tolerance: largest rounding error, in nats, allowed on a kernel exponent
+    rounding_tolerance: largest rounding error, in nats, allowed on a kernel exponent
       that matters (see `infoflow.estimators.dense`).
     prune_tolerance: certified truncation error of each log g, in nats.
     query_chunk, center_chunk: dense block sizes; peak memory is about
@@ -170,12 +170,12 @@ def mixture_entropy(key: jax.Array, centers, beta, *,
       with a warning.
   """
   centers, ratio = _check_inputs(
-      key, centers, beta, 2, tolerance=tolerance,
+      key, centers, beta, 2, rounding_tolerance=rounding_tolerance,
       prune_tolerance=prune_tolerance, query_chunk=query_chunk,
       center_chunk=center_chunk)
   beta, (centers,), log_scale = checks.rescale_to_beta(ratio, beta, centers)
   result = _pooled(key, centers, beta, num_mc, target_stderr, max_mc, method,
-                   tolerance, prune_tolerance, query_chunk, center_chunk,
+                   rounding_tolerance, prune_tolerance, query_chunk, center_chunk,
                    mesh, return_report, DEFAULT_NUM_MC)
   return _report_shifted(result, centers.shape[-1] * log_scale, return_report)
 
@@ -185,8 +185,8 @@ def pooled_mixture_entropy(key: jax.Array, centers, beta, *,
                            target_stderr: float | None = None,
                            max_mc: int = DEFAULT_MAX_MC,
                            method: str = 'auto',
-                           tolerance: float = 1e-3,
-                           prune_tolerance: float = pruned.DEFAULT_TOLERANCE,
+                           rounding_tolerance: float = 1e-3,
+                           prune_tolerance: float = pruned.DEFAULT_PRUNE_TOLERANCE,
                            mesh=None,
                            return_report: bool = False):
   """Entropy of the pooled mixture of grouped centres, e.g. h(T_l), in nats.
@@ -205,11 +205,11 @@ def pooled_mixture_entropy(key: jax.Array, centers, beta, *,
     centers: (m, R, d) grouped centres.
     beta: the noise standard deviation (> 0).
   """
-  centers, ratio = _check_inputs(key, centers, beta, 3, tolerance=tolerance,
+  centers, ratio = _check_inputs(key, centers, beta, 3, rounding_tolerance=rounding_tolerance,
                                  prune_tolerance=prune_tolerance)
   beta, (centers,), log_scale = checks.rescale_to_beta(ratio, beta, centers)
   result = _pooled(key, centers, beta, num_mc, target_stderr, max_mc, method,
-                   tolerance, prune_tolerance, 512, 2048, mesh, return_report,
+                   rounding_tolerance, prune_tolerance, 512, 2048, mesh, return_report,
                    None)
   return _report_shifted(result, centers.shape[-1] * log_scale, return_report)
 
@@ -221,7 +221,7 @@ def _report_shifted(result, shift, return_report):
 
 
 def _pooled(key, centers, beta, num_mc, target_stderr, max_mc, method,
-            tolerance, prune_tolerance, query_chunk, center_chunk, mesh,
+            rounding_tolerance, prune_tolerance, query_chunk, center_chunk, mesh,
             return_report, default_num):
   """The driver behind `mixture_entropy` and `pooled_mixture_entropy`."""
   num_mc, target = adaptive.plan(num_mc, target_stderr, max_mc, default_num)
@@ -231,7 +231,7 @@ def _pooled(key, centers, beta, num_mc, target_stderr, max_mc, method,
   if (method == 'dense' and target is None and mesh is None
       and not return_report):
     # The original single-jit path (also usable inside jit).
-    return _mixture_entropy(key, flat, beta, num_mc, tolerance, query_chunk,
+    return _mixture_entropy(key, flat, beta, num_mc, rounding_tolerance, query_chunk,
                             center_chunk)
   n, dim = flat.shape
   beta = jnp.asarray(beta, flat.dtype)
@@ -241,10 +241,10 @@ def _pooled(key, centers, beta, num_mc, target_stderr, max_mc, method,
     owner, z = draws.jitted_draws(batch_key, n, dim, size, flat.dtype)
     if method == 'pruned':
       values, _, info = draws.pruned_draw_values(
-          groups, beta, owner, z, tolerance=prune_tolerance, mesh=mesh)
+          groups, beta, owner, z, prune_tolerance=prune_tolerance, mesh=mesh)
       infos.append((size, info))
       return values
-    args = (flat, beta, owner, z, jnp.asarray(tolerance, flat.dtype))
+    args = (flat, beta, owner, z, jnp.asarray(rounding_tolerance, flat.dtype))
     return draws.dense_draw_values(*sharding.replicate(args, mesh), mesh=mesh,
                                    query_chunk=query_chunk,
                                    center_chunk=center_chunk)
@@ -259,11 +259,11 @@ def _pooled(key, centers, beta, num_mc, target_stderr, max_mc, method,
 
 
 @functools.partial(jax.jit, static_argnums=(3, 5, 6))
-def _mixture_entropy(key, centers, beta, num_mc, tolerance, query_chunk,
+def _mixture_entropy(key, centers, beta, num_mc, rounding_tolerance, query_chunk,
                      center_chunk):
   owner, z = monte_carlo_draws(key, centers.shape[0], centers.shape[1],
                                num_mc, centers.dtype)
-  values = entropy_draw_values(centers, beta, owner, z, tolerance=tolerance,
+  values = entropy_draw_values(centers, beta, owner, z, rounding_tolerance=rounding_tolerance,
                                query_chunk=query_chunk,
                                center_chunk=center_chunk)
   return estimate_lib.from_draws(values)
@@ -273,7 +273,7 @@ def mixture_entropies(key: jax.Array, centers, beta, *,
                       num_mc: int | None = None,
                       target_stderr: float | None = None,
                       max_mc: int = DEFAULT_MAX_MC_PER_MIXTURE,
-                      tolerance: float = 1e-3,
+                      rounding_tolerance: float = 1e-3,
                       mixture_chunk: int = 64,
                       mesh=None) -> Estimate:
   """Entropies of m small mixtures at once, e.g. h(T | X = x) for every x.
@@ -291,7 +291,7 @@ def mixture_entropies(key: jax.Array, centers, beta, *,
       until the standard error of the batch MEAN, `.mean().stderr` (what
       I(X;T) uses), is at most this many nats; at most `max_mc` draws per
       mixture. Individual estimates are then noisier than the mean.
-    tolerance: as in `mixture_entropy`.
+    rounding_tolerance: as in `mixture_entropy`.
     mixture_chunk: mixtures per block; peak memory ~ mixture_chunk * num_mc * r.
     mesh: a `jax.sharding.Mesh` to split the mixtures over (see
       `infoflow.estimators.sharding.resolve`).
@@ -300,7 +300,7 @@ def mixture_entropies(key: jax.Array, centers, beta, *,
     An `Estimate` whose fields have shape (m,). `.mean()` gives the average
     entropy with its standard error.
   """
-  centers, ratio = _check_inputs(key, centers, beta, 3, tolerance=tolerance,
+  centers, ratio = _check_inputs(key, centers, beta, 3, rounding_tolerance=rounding_tolerance,
                                  mixture_chunk=mixture_chunk)
   beta, (centers,), log_scale = checks.rescale_to_beta(ratio, beta, centers)
   num_mc, target = adaptive.plan(num_mc, target_stderr, max_mc,
@@ -309,7 +309,7 @@ def mixture_entropies(key: jax.Array, centers, beta, *,
 
   def draw_batch(batch_key, size):
     args = (batch_key, centers, jnp.asarray(beta, centers.dtype),
-            jnp.asarray(tolerance, centers.dtype))
+            jnp.asarray(rounding_tolerance, centers.dtype))
     return draws.batched_draw_values(*sharding.replicate(args, mesh),
                                      num_mc=size, mixture_chunk=mixture_chunk,
                                      mesh=mesh)
@@ -321,7 +321,7 @@ def mixture_entropies(key: jax.Array, centers, beta, *,
   return _shifted(estimate, centers.shape[-1] * log_scale)
 
 
-def mixture_entropy_bounds(centers, beta, *, tolerance: float = 1e-3,
+def mixture_entropy_bounds(centers, beta, *, rounding_tolerance: float = 1e-3,
                            query_chunk: int = 512,
                            center_chunk: int = 2048
                            ) -> tuple[jax.Array, jax.Array]:
@@ -342,24 +342,24 @@ def mixture_entropy_bounds(centers, beta, *, tolerance: float = 1e-3,
   Returns:
     (lower, upper), scalars in nats.
   """
-  centers, ratio = _check_inputs(None, centers, beta, 2, tolerance=tolerance,
+  centers, ratio = _check_inputs(None, centers, beta, 2, rounding_tolerance=rounding_tolerance,
                                  query_chunk=query_chunk,
                                  center_chunk=center_chunk)
   beta, (centers,), log_scale = checks.rescale_to_beta(ratio, beta, centers)
   shift = centers.shape[-1] * log_scale
-  lower, upper = _bounds(centers, beta, tolerance, query_chunk, center_chunk)
+  lower, upper = _bounds(centers, beta, rounding_tolerance, query_chunk, center_chunk)
   return lower + shift, upper + shift
 
 
 @functools.partial(jax.jit, static_argnums=(3, 4))
-def _bounds(centers, beta, tolerance, query_chunk, center_chunk):
+def _bounds(centers, beta, rounding_tolerance, query_chunk, center_chunk):
   n, dim = centers.shape
   dtype = centers.dtype
   beta = jnp.asarray(beta, dtype)
   zeros = jnp.zeros((n,), dtype)
   # The self term exp(0) = 1 makes -1 a safe floor for every row.
   floor = jnp.full((n,), _OWN_TERM_FLOOR, dtype)
-  kwargs = dict(tolerance=tolerance, query_chunk=query_chunk,
+  kwargs = dict(rounding_tolerance=rounding_tolerance, query_chunk=query_chunk,
                 center_chunk=center_chunk)
   h0 = gaussian_entropy(dim, beta)
   # exp(-D / (8 beta^2)) is the kernel of scale 2 beta.
@@ -371,7 +371,7 @@ def _bounds(centers, beta, tolerance, query_chunk, center_chunk):
 
 
 def log_mixture_density(queries, centers, beta, *,
-                        tolerance: float = 1e-3) -> jax.Array:
+                        rounding_tolerance: float = 1e-3) -> jax.Array:
   """log g(y) for each query y, with g = (1/n) sum_j N(c_j, beta^2 I).
 
   Args:
@@ -382,7 +382,7 @@ def log_mixture_density(queries, centers, beta, *,
   Returns:
     (q,) log-densities in nats.
   """
-  centers, _ = _check_inputs(None, centers, beta, 2, tolerance=tolerance)
+  centers, _ = _check_inputs(None, centers, beta, 2, rounding_tolerance=rounding_tolerance)
   queries = jnp.asarray(checks.check_float_array(
       queries, 'queries', rank=2, shape='(q, d)')).astype(centers.dtype)
   if queries.shape[1] != centers.shape[1]:
@@ -394,5 +394,5 @@ def log_mixture_density(queries, centers, beta, *,
                                                  centers)
   dim = centers.shape[1]
   beta = jnp.asarray(beta, centers.dtype)
-  return (dense.log_mean_kernel(queries, centers, beta, tolerance=tolerance)
+  return (dense.log_mean_kernel(queries, centers, beta, rounding_tolerance=rounding_tolerance)
           - 0.5 * dim * jnp.log(2 * jnp.pi * beta ** 2) - dim * log_scale)

@@ -15,7 +15,7 @@ rho_h is below rho_g + reach, found by brute force over the m centroids
 ~0.3 s for the 4096 groups of an SZT layer; the per-query work stays in
 JAX). Then every unlisted h has a gap >= far_gap(g) = rho_g + reach.
 reach is the distance at which a far bound certifies a typical Monte Carlo
-draw (|z| <= sqrt(d) + 2) to the tolerance: beta (a + sqrt(a^2 + 2 log n +
+draw (|z| <= sqrt(d) + 2) to the prune_tolerance: beta (a + sqrt(a^2 + 2 log n +
 2 log(1/tol))), a = sqrt(d) + 2. Lists are padded (`listed` marks the real
 entries) to a power of two above the 99th percentile of their lengths; the
 few longer lists keep their smallest gaps and lower far_gap to the first gap
@@ -34,7 +34,7 @@ import numpy as np
 from infoflow import checks
 from infoflow.estimators import dense
 
-DEFAULT_TOLERANCE = 1e-6
+DEFAULT_PRUNE_TOLERANCE = 1e-6
 # method='auto' prunes only from this many centres on (below, dense is cheap)
 # and only when beta < spread / PRUNE_SPREAD_RATIO (see `choose_method`).
 PRUNE_MIN_CENTERS = 16384
@@ -241,9 +241,9 @@ def _neighbor_lists(centroids, radii, counts, reach):
   return nbrs, listed, far_gap, far_count
 
 
-def build_groups(centers, beta, *, tolerance: float = DEFAULT_TOLERANCE,
+def build_groups(centers, beta, *, prune_tolerance: float = DEFAULT_PRUNE_TOLERANCE,
                  group_size: int | None = None) -> Groups:
-  """Groups centres and precomputes the bounds for `beta` and `tolerance`.
+  """Groups centres and precomputes the bounds for `beta` and `prune_tolerance`.
 
   Neighbour lists: see the module docstring (all m groups are listed when
   the padded length would exceed m / 2).
@@ -253,14 +253,14 @@ def build_groups(centers, beta, *, tolerance: float = DEFAULT_TOLERANCE,
       e.g. R replicas of m inputs), or (n, d) centres, then grouped by a k-d
       partition into cells of `group_size` (default `default_group_size`).
     beta: kernel standard deviation (> 0), a Python or NumPy scalar.
-    tolerance: the certified error, in nats, the neighbour lists aim for.
+    prune_tolerance: the certified error, in nats, the neighbour lists aim for.
     group_size: cell size for (n, d) centres.
 
   Returns:
     A `Groups` (a pytree: pass it to jitted code as an argument).
   """
   beta = checks.check_positive_scalar(beta, 'beta')
-  tolerance = checks.check_positive_scalar(tolerance, 'tolerance')
+  prune_tolerance = checks.check_positive_scalar(prune_tolerance, 'prune_tolerance')
   if group_size is not None:
     checks.check_count(group_size, 'group_size')
   centers = jnp.asarray(centers)
@@ -270,7 +270,7 @@ def build_groups(centers, beta, *, tolerance: float = DEFAULT_TOLERANCE,
   n = flat.shape[0]
   a = math.sqrt(dim) + 2.0
   reach = float(beta) * (a + math.sqrt(
-      a * a + 2 * math.log(n) + 2 * math.log(1.0 / tolerance)))
+      a * a + 2 * math.log(n) + 2 * math.log(1.0 / prune_tolerance)))
   nbrs, listed, far_gap, far_count = _neighbor_lists(centroids, radii, counts,
                                                      reach)
   dtype = centroids.dtype
@@ -309,7 +309,7 @@ def choose_method(method, centers, beta, prune_tolerance):
       or float(beta) * PRUNE_SPREAD_RATIO >= float(_spread(flat))):
     return 'dense', None
   groups = build_groups(centers, float(beta),
-                                   tolerance=prune_tolerance)
+                                   prune_tolerance=prune_tolerance)
   if method == 'auto' and groups.num_neighbors > groups.num_groups // 4:
     return 'dense', None
   return 'pruned', groups

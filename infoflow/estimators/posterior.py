@@ -71,9 +71,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from infoflow import checks
+from infoflow.estimators import adaptive
 from infoflow.estimators import draws as draws_lib
 from infoflow.estimators import groups as groups_lib
 from infoflow.estimators import posterior_passes as passes
+from infoflow.estimators import posterior_sums as sums
 from infoflow.estimators import pruned as pruned_lib
 from infoflow.estimators import sharding
 from infoflow.estimators.estimate import Estimate
@@ -83,7 +85,6 @@ DEFAULT_TARGET_MI_INPUT = 0.02
 DEFAULT_TARGET_MI_LABEL = 0.005
 DEFAULT_PILOT = 2048
 DEFAULT_MAX_MC = 1 << 18
-_DENSE_CENTERS = 2048  # centres per step of the dense scan
 # Rows of the per-draw value matrix.
 _ROWS = ('entropy', 'mi_input', 'mi_label', 'conditional_entropy',
          'label_conditional_entropy')
@@ -115,39 +116,6 @@ class PosteriorReport:
   targets_met: bool = True
 
 
-@dataclasses.dataclass(frozen=True)
-class _Layout:
-  """A layer's samples laid out for the kernels (arrays are device-side)."""
-
-  centers: jax.Array      # (m', R, d), m' padded to a multiple of the chunk
-  valid: jax.Array        # (m', R)
-  onehot: jax.Array       # (m', C)
-  group_chunk: int
-  num_inputs: int
-  groups: object          # `Groups` for the pruned path, else None
-
-
-def _binary_entropy(eps):
-  eps = np.clip(eps, 0.0, 0.5)
-  safe = np.where(eps > 0, eps, 1.0)
-  return np.where(eps > 0, -safe * np.log(safe)
-                  - (1 - eps) * np.log1p(-eps), 0.0)
-
-
-def _layout(samples, onehot, groups) -> _Layout:
-  m, r, _ = samples.shape
-  chunk = max(1, min(m, _DENSE_CENTERS // r))
-  padded = -(-m // chunk) * chunk
-  pad = padded - m
-  valid = jnp.ones((m, r), bool)
-  if pad:
-    samples = jnp.concatenate([samples, jnp.repeat(samples[:1], pad, 0)])
-    valid = jnp.concatenate([valid, jnp.zeros((pad, r), bool)])
-    onehot = jnp.concatenate([onehot, jnp.zeros((pad, onehot.shape[1]),
-                                                onehot.dtype)])
-  return _Layout(samples, valid, onehot, chunk, m, groups)
-
-
 @functools.partial(jax.jit, static_argnames=('num_groups', 'replicas'))
 def _queries(flat, beta, owner, z, *, num_groups, replicas):
   del num_groups
@@ -176,36 +144,6 @@ def _batch_stats(values):
   mean = jnp.mean(values, axis=-1)
   centred = values - mean[:, None]
   return mean, jnp.sum(centred * centred, axis=-1)
-
-
-class _Moments:
-  """Running means and squared deviations (Chan et al.), host float64."""
-
-  def __init__(self):
-    self.count, self.mean, self.m2 = 0, None, None
-
-  def add(self, count, mean, m2):
-    mean, m2 = np.asarray(mean, np.float64), np.asarray(m2, np.float64)
-    if self.count == 0:
-      self.count, self.mean, self.m2 = count, mean, m2
-      return
-    total = self.count + count
-    delta = mean - self.mean
-    self.mean = self.mean + delta * (count / total)
-    self.m2 = self.m2 + m2 + delta * delta * (self.count * count / total)
-    self.count = total
-
-  def stderr(self):
-    return np.sqrt(self.m2 / max(self.count - 1, 1) / self.count)
-
-
-def _certificate(err, num_inputs, num_classes):
-  """Per-draw bounds on the shifts of -log g, H(X|T=t) and H(Y|T=t)."""
-  err = np.asarray(err, np.float64)
-  eps = -np.expm1(-err)
-  h2 = _binary_entropy(eps)
-  return (err.sum(), (h2 + eps * math.log(num_inputs)).sum(),
-          (h2 + eps * math.log(max(num_classes, 1))).sum())
 
 
 def _check_arguments(key, samples, beta, labels, num_classes, num_mc,
@@ -244,7 +182,7 @@ def _prepare(samples, beta, labels, num_classes, method, prune_tolerance):
     label_entropy = float(-np.sum(freq * np.log(freq)))
   method, groups = groups_lib.choose_method(method, samples, beta,
                                             prune_tolerance)
-  return _layout(samples, onehot, groups), method, label_entropy
+  return passes.make_layout(samples, onehot, groups), method, label_entropy
 
 
 def _draw_batch(key, size, samples, beta, layout, method, prune_tolerance,
@@ -281,7 +219,7 @@ def posterior_information(key: jax.Array, samples, beta, *, labels=None,
                           max_mc: int = DEFAULT_MAX_MC,
                           method: str = 'auto',
                           prune_tolerance: float =
-                          pruned_lib.DEFAULT_TOLERANCE,
+                          pruned_lib.DEFAULT_PRUNE_TOLERANCE,
                           mesh=None, return_report: bool = False):
   """I(X;T), I(T;Y) and h(T) of one layer in one pass (module docstring).
 
@@ -316,61 +254,105 @@ def posterior_information(key: jax.Array, samples, beta, *, labels=None,
       prune_tolerance)
   # Entropies shift by d log p when samples and beta are divided by p.
   beta, (samples,), log_scale = checks.rescale_to_beta(ratio, beta, samples)
-  m, r, dim = samples.shape
   if deterministic_given_x is None:
     deterministic_given_x = bool(jnp.all(samples == samples[:, :1]))
-  mesh = sharding.resolve(mesh)
   layout, method, label_entropy = _prepare(samples, beta, labels, num_classes,
                                            method, prune_tolerance)
-  h0 = float(draws_lib.gaussian_entropy(dim, float(beta)))
-  moments, bounds = _Moments(), np.zeros(3)
-  refined = dense = 0
-  size = num_mc or min(DEFAULT_PILOT, max_mc)
-  index = 0
-  while True:
-    batch_key = key if index == 0 else jax.random.fold_in(key, index)
-    (log_sum, h_x, h_y, err), ref, den = _draw_batch(
-        batch_key, size, samples, beta, layout, method, prune_tolerance, mesh)
-    values = _values(log_sum, h_x, h_y, h0, label_entropy, num_inputs=m,
-                     num_centers=m * r, deterministic=deterministic_given_x)
-    mean, m2 = _batch_stats(values)
-    moments.add(size, mean, m2)
-    bounds += _certificate(err, m, num_classes)
-    refined, dense, index = refined + ref, dense + den, index + 1
-    stderr = moments.stderr()
-    ratio = max(stderr[1] / targets[0],
-                stderr[2] / targets[1] if labels is not None else 0.0)
-    if num_mc or ratio <= 1 or moments.count >= max_mc:
-      break
-    needed = math.ceil(moments.count * ratio ** 2 * 1.05) - moments.count
-    multiple = 1 << max(0, int(math.floor(math.log2(max(needed, 1)
-                                                    / DEFAULT_PILOT))))
-    size = min(DEFAULT_PILOT * multiple, max_mc - moments.count)
-  met = bool(num_mc) or ratio <= 1
-  if not met:
-    warnings.warn(
-        f'posterior_information stopped at max_mc = {moments.count} draws: '
-        f'stderr of I(X;T) {stderr[1]:.3g} nats (target {targets[0]:.3g})'
-        + (f', of I(T;Y) {stderr[2]:.3g} nats (target {targets[1]:.3g})'
-           if labels is not None else '') + '.', RuntimeWarning, stacklevel=2)
-  info = _assemble(moments, stderr, m, label_entropy, h0, labels is not None,
-                   deterministic_given_x, samples.dtype, dim * log_scale)
+  problem = _Problem(samples, float(beta), layout, method, prune_tolerance,
+                     sharding.resolve(mesh), label_entropy, num_classes,
+                     labels is not None, bool(deterministic_given_x))
+  run = _run_draws(problem, key, num_mc, targets, max_mc)
+  info = _assemble(problem, run, log_scale)
   if not return_report:
     return info
-  count = moments.count
-  report = PosteriorReport(method, count, float(bounds[0] / count),
-                           float(bounds[1] / count),
-                           float(bounds[2] / count) if labels is not None
-                           else 0.0, refined, dense, met)
-  return info, report
+  count = run.moments.count
+  bounds = run.bounds / count
+  return info, PosteriorReport(
+      method, count, float(bounds[0]), float(bounds[1]),
+      float(bounds[2]) if problem.has_labels else 0.0, run.refined,
+      run.dense, run.targets_met)
 
 
-def _assemble(moments, stderr, num_inputs, label_entropy, h0, has_labels,
-              deterministic, dtype, shift) -> LayerInformation:
+@dataclasses.dataclass(frozen=True)
+class _Problem:
+  """What every batch of draws needs (host-side bookkeeping)."""
+
+  samples: jax.Array
+  beta: float
+  layout: passes.Layout
+  method: str
+  prune_tolerance: float
+  mesh: object
+  label_entropy: float
+  num_classes: int
+  has_labels: bool
+  deterministic: bool
+
+
+@dataclasses.dataclass
+class _Run:
+  """The merged results of the batches of draws."""
+
+  moments: adaptive.RunningMoments
+  bounds: np.ndarray
+  refined: int = 0
+  dense: int = 0
+  targets_met: bool = True
+
+
+def _run_draws(problem: _Problem, key, num_mc, targets, max_mc) -> _Run:
+  """Batches of draws until the targets (or num_mc, or max_mc) are reached.
+
+  Batch i uses fold_in(key, i) (the first: key itself); sizes are the pilot
+  times powers of two, from the measured variance (few compilations).
+  """
+  m, r, dim = problem.samples.shape
+  h0 = float(draws_lib.gaussian_entropy(dim, problem.beta))
+  run = _Run(adaptive.RunningMoments(), np.zeros(3))
+  size, index = num_mc or min(DEFAULT_PILOT, max_mc), 0
+  while True:
+    batch_key = key if index == 0 else jax.random.fold_in(key, index)
+    (log_sum, h_x, h_y, err), refined, dense = _draw_batch(
+        batch_key, size, problem.samples, problem.beta, problem.layout,
+        problem.method, problem.prune_tolerance, problem.mesh)
+    values = _values(log_sum, h_x, h_y, h0, problem.label_entropy,
+                     num_inputs=m, num_centers=m * r,
+                     deterministic=problem.deterministic)
+    run.moments.add(size, *_batch_stats(values))
+    run.bounds += sums.shift_bounds(err, m, problem.num_classes)
+    run.refined, run.dense, index = (run.refined + refined,
+                                     run.dense + dense, index + 1)
+    stderr = run.moments.stderr()
+    ratio = max(stderr[1] / targets[0],
+                stderr[2] / targets[1] if problem.has_labels else 0.0)
+    if num_mc or ratio <= 1 or run.moments.count >= max_mc:
+      break
+    needed = math.ceil(run.moments.count * ratio ** 2 * 1.05)
+    multiple = 1 << max(0, int(math.floor(math.log2(
+        max(needed - run.moments.count, 1) / DEFAULT_PILOT))))
+    size = min(DEFAULT_PILOT * multiple, max_mc - run.moments.count)
+  run.targets_met = bool(num_mc) or ratio <= 1
+  if not run.targets_met:
+    warnings.warn(
+        f'posterior_information stopped at max_mc = {run.moments.count} '
+        f'draws: stderr of I(X;T) {stderr[1]:.3g} nats (target '
+        f'{targets[0]:.3g})' + (
+            f', of I(T;Y) {stderr[2]:.3g} nats (target {targets[1]:.3g})'
+            if problem.has_labels else '') + '.', RuntimeWarning,
+        stacklevel=3)
+  return run
+
+
+def _assemble(problem: _Problem, run: _Run, log_scale) -> LayerInformation:
   """The `LayerInformation` of the merged per-draw moments.
 
-  `shift` (d log p) is added to the entropies of samples rescaled by p.
+  d log p (`log_scale`) is added to the entropies of samples rescaled by p.
   """
+  m, _, dim = problem.samples.shape
+  dtype = problem.samples.dtype
+  moments, stderr = run.moments, run.moments.stderr()
+  shift = dim * log_scale
+  h0 = float(draws_lib.gaussian_entropy(dim, problem.beta)) + shift
   moments.mean[[0, 3, 4]] += shift
   count = jnp.asarray(moments.count, jnp.int32)
 
@@ -385,17 +367,17 @@ def _assemble(moments, stderr, num_inputs, label_entropy, h0, has_labels,
     return Estimate(jnp.asarray(value, dtype), jnp.asarray(stderr[row], dtype),
                     count)
 
-  mi_input = estimate(1, 0.0, math.log(num_inputs))
+  mi_input = estimate(1, 0.0, math.log(m))
   entropy = estimate(0)
-  if deterministic:
-    conditional = Estimate.exact(jnp.asarray(h0 + shift, dtype))
+  if problem.deterministic:
+    conditional = Estimate.exact(jnp.asarray(h0, dtype))
   else:
     conditional = estimate(3)
   mi_label = label_conditional = None
-  if has_labels:
-    mi_label = estimate(2, 0.0, label_entropy)
+  if problem.has_labels:
+    mi_label = estimate(2, 0.0, problem.label_entropy)
     label_conditional = estimate(4)
   return LayerInformation(mi_input=mi_input, entropy=entropy,
                           conditional_entropy=conditional, mi_label=mi_label,
                           label_conditional_entropy=label_conditional,
-                          deterministic_given_x=bool(deterministic))
+                          deterministic_given_x=problem.deterministic)

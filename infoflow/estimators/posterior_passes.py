@@ -4,7 +4,7 @@
 over blocks of draws). `pruned_sums` is the host-side driver of the pruned
 evaluation, as in `infoflow.estimators.pruned`: a first pass sums each draw's
 top-K candidate inputs (`posterior_sums.candidate_block`) and certifies the
-rest; the draws whose certified error exceeds the tolerance are compacted
+rest; the draws whose certified error exceeds the prune_tolerance are compacted
 and redone with 2K, 4K, ... candidates (one compilation per K), and the few
 left after the whole neighbour list by the dense sum (error 0). Draws are
 split over a device mesh (`infoflow.estimators.sharding`).
@@ -15,6 +15,7 @@ certified error of the first (`infoflow.estimators.posterior_sums`).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import jax
@@ -28,6 +29,34 @@ from infoflow.estimators import sharding
 _CHUNK_ELEMENTS = 1 << 20  # gathered candidate coordinates per block
 _DENSE_QUERIES = 256  # queries per dense block
 _ROUNDING_TOLERANCE = 1e-3  # dense exponents (see `dense.block_exponents`)
+_DENSE_CENTERS = 2048  # centres per step of the dense scan
+
+
+@dataclasses.dataclass(frozen=True)
+class Layout:
+  """A layer's samples laid out for the kernels (arrays are device-side)."""
+
+  centers: jax.Array      # (m', R, d), m' padded to a multiple of the chunk
+  valid: jax.Array        # (m', R)
+  onehot: jax.Array       # (m', C)
+  group_chunk: int
+  num_inputs: int
+  groups: object          # `Groups` for the pruned path, else None
+
+
+def make_layout(samples, onehot, groups) -> Layout:
+  """Pads the inputs to a multiple of the dense chunk (masked padding)."""
+  m, r, _ = samples.shape
+  chunk = max(1, min(m, _DENSE_CENTERS // r))
+  padded = -(-m // chunk) * chunk
+  pad = padded - m
+  valid = jnp.ones((m, r), bool)
+  if pad:
+    samples = jnp.concatenate([samples, jnp.repeat(samples[:1], pad, 0)])
+    valid = jnp.concatenate([valid, jnp.zeros((pad, r), bool)])
+    onehot = jnp.concatenate([onehot, jnp.zeros((pad, onehot.shape[1]),
+                                                onehot.dtype)])
+  return Layout(samples, valid, onehot, chunk, m, groups)
 
 
 def _dense_rows(q, shift, centers, valid, onehot, inv_two_var, group_chunk):
@@ -64,14 +93,14 @@ def dense_pass(q, shift, centers, valid, onehot, inv_two_var, *, mesh,
 
 
 def _local_first(q, home, shift, groups, onehot, inv_two_var, *, k,
-                 tolerance):
+                 prune_tolerance):
   out = _candidate_rows(q, home, shift, groups, onehot, inv_two_var, k)
-  return out, jnp.sum(out[3] > tolerance)[None]
+  return out, jnp.sum(out[3] > prune_tolerance)[None]
 
 
 def _local_refine(q, home, shift, log_sum, h_x, h_y, err, groups, layout_args,
-                  inv_two_var, *, k, size, tolerance, dense, group_chunk):
-  fail = err > tolerance
+                  inv_two_var, *, k, size, prune_tolerance, dense, group_chunk):
+  fail = err > prune_tolerance
   idx = jnp.nonzero(fail, size=size, fill_value=0)[0]
   live = jnp.arange(size) < jnp.sum(fail)
   if dense:
@@ -84,30 +113,30 @@ def _local_refine(q, home, shift, log_sum, h_x, h_y, err, groups, layout_args,
   target = jnp.where(live, idx, q.shape[0])
   out = tuple(old.at[target].set(value, mode='drop')
               for old, value in zip((log_sum, h_x, h_y, err), new))
-  return out, jnp.sum(out[3] > tolerance)[None]
+  return out, jnp.sum(out[3] > prune_tolerance)[None]
 
 
-@functools.partial(jax.jit, static_argnames=('mesh', 'k', 'tolerance'))
+@functools.partial(jax.jit, static_argnames=('mesh', 'k', 'prune_tolerance'))
 def _first_pass(q, home, shift, groups, onehot, inv_two_var, *, mesh, k,
-                tolerance):
-  fn = functools.partial(_local_first, k=k, tolerance=tolerance)
+                prune_tolerance):
+  fn = functools.partial(_local_first, k=k, prune_tolerance=prune_tolerance)
   out, fails = sharding.map_shards(fn, mesh, (q, home, shift),
                                    (groups, onehot, inv_two_var))
   return out, jnp.max(fails), jnp.sum(fails)
 
 
 @functools.partial(jax.jit, static_argnames=(
-    'mesh', 'k', 'size', 'tolerance', 'dense', 'group_chunk'))
+    'mesh', 'k', 'size', 'prune_tolerance', 'dense', 'group_chunk'))
 def _refine_pass(q, home, shift, out, groups, layout_args, inv_two_var, *,
-                 mesh, k, size, tolerance, dense, group_chunk):
-  fn = functools.partial(_local_refine, k=k, size=size, tolerance=tolerance,
+                 mesh, k, size, prune_tolerance, dense, group_chunk):
+  fn = functools.partial(_local_refine, k=k, size=size, prune_tolerance=prune_tolerance,
                          dense=dense, group_chunk=group_chunk)
   out, fails = sharding.map_shards(fn, mesh, (q, home, shift, *out),
                                    (groups, layout_args, inv_two_var))
   return out, jnp.max(fails), jnp.sum(fails)
 
 
-def pruned_sums(q, home, shift, layout, inv_two_var, tolerance, mesh):
+def pruned_sums(q, home, shift, layout, inv_two_var, prune_tolerance, mesh):
   """Certified posterior sums of every draw (host driver, as in `pruned`)."""
   groups = layout.groups
   layout_args = (layout.centers, layout.valid, layout.onehot)
@@ -115,7 +144,7 @@ def pruned_sums(q, home, shift, layout, inv_two_var, tolerance, mesh):
   k = min(pruned_lib.DEFAULT_NUM_CANDIDATES, kn)
   out, fails, total = _first_pass(q, home, shift, groups, layout.onehot,
                                   inv_two_var, mesh=mesh, k=k,
-                                  tolerance=tolerance)
+                                  prune_tolerance=prune_tolerance)
   fails, total = int(fails), int(total)
   refined = dense = 0
   r, dim = groups.centers.shape[1:]
@@ -130,7 +159,7 @@ def pruned_sums(q, home, shift, layout, inv_two_var, tolerance, mesh):
       refined += total
     out, fails, total = _refine_pass(
         q, home, shift, out, groups, layout_args, inv_two_var, mesh=mesh,
-        k=k, size=size, tolerance=tolerance, dense=use_dense,
+        k=k, size=size, prune_tolerance=prune_tolerance, dense=use_dense,
         group_chunk=layout.group_chunk)
     fails, total = int(fails), int(total)
   return out, refined, dense

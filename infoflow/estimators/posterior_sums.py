@@ -31,8 +31,11 @@ centres (m, R, d); one-hot labels (m, C). Values in nats.
 
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from infoflow.estimators import dense as dense_lib
 from infoflow.estimators import groups as groups_lib
@@ -143,3 +146,26 @@ def candidate_block(q, home, shift, groups: groups_lib.Groups, onehot,
                    jax.nn.logsumexp(exps, axis=-1), onehot[cand])
   log_exact, h_x, h_y = finish(acc)
   return log_exact, h_x, h_y, pruned_lib.certified_error(log_exact, log_tail)
+
+
+def binary_entropy(eps):
+  """h2(eps) = -eps log eps - (1 - eps) log(1 - eps), eps clipped to [0, 1/2]."""
+  eps = np.clip(eps, 0.0, 0.5)
+  safe = np.where(eps > 0, eps, 1.0)
+  return np.where(eps > 0, -safe * np.log(safe)
+                  - (1 - eps) * np.log1p(-eps), 0.0)
+
+
+def shift_bounds(err, num_inputs, num_classes):
+  """Sums over draws of the bounds on the shifts of -log g, H(X|T=t), H(Y|T=t).
+
+  From each draw's certified error err of log g (`candidate_block`): with
+  eps = 1 - e^{-err}, |shift of H(X|T=t)| <= h2(eps) + eps log m and
+  |shift of H(Y|T=t)| <= h2(eps) + eps log C (docs/method.md, section 5).
+  Host-side float64; returns three floats.
+  """
+  err = np.asarray(err, np.float64)
+  eps = -np.expm1(-err)
+  h2 = binary_entropy(eps)
+  return (err.sum(), (h2 + eps * math.log(num_inputs)).sum(),
+          (h2 + eps * math.log(max(num_classes, 1))).sum())

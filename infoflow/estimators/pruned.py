@@ -6,7 +6,7 @@ For n centres c_j and kernel width beta, every query y needs
 
 (s is the per-query shift of `infoflow.estimators.dense`). When beta is small
 compared with the spread of the centres (SZT: beta = 0.005, centres in
-[-1, 1]^d), almost every term is below any tolerance, so the dense sum over
+[-1, 1]^d), almost every term is below any prune_tolerance, so the dense sum over
 all n wastes nearly all of its work. Here the centres come in groups (the R
 replicas of one input; or cells of a k-d partition for ungrouped centres),
 each with a centroid mu_g and a radius rho_g (every member within rho_g of
@@ -30,13 +30,13 @@ log E errs by at most
     err(y) = log(1 + B(y) / E(y))   nats (the certified truncation error).
 
 Static shapes, adaptive K. K is static under jit. A first pass uses a small K
-for every query; the queries whose err exceeds `tolerance` (default 1e-6
+for every query; the queries whose err exceeds `prune_tolerance` (default 1e-6
 nats) are compacted (`jnp.nonzero(size=F)`, F a power of two) and redone
 with 2K, 4K, ... (one recompilation per new K; straight to the whole list
 once the rows left are few enough for one block), until K covers the whole
 neighbour list; any query still uncertified (only the far-group bound is
 left) is computed by the dense `infoflow.estimators.dense.log_mean_kernel` (all
-centres, err = 0). So every returned value is within `tolerance` of the
+centres, err = 0). So every returned value is within `prune_tolerance` of the
 full sum, and the returned bound says by how much at most.
 
 Accuracy for tiny beta. Candidate exponents come from
@@ -66,7 +66,7 @@ from infoflow.estimators import groups as groups_lib
 from infoflow.estimators import dense as dense_lib
 from infoflow.estimators import sharding
 
-DEFAULT_TOLERANCE = groups_lib.DEFAULT_TOLERANCE
+DEFAULT_PRUNE_TOLERANCE = groups_lib.DEFAULT_PRUNE_TOLERANCE
 DEFAULT_NUM_CANDIDATES = 1
 # Gathered candidate coordinates per block (peak memory ~ 3x this, in floats).
 _CHUNK_ELEMENTS = 1 << 20
@@ -81,7 +81,7 @@ class PruneInfo:
 
   Attributes:
     max_error: the largest certified truncation error of any log-density,
-      in nats (<= the requested tolerance).
+      in nats (<= the requested prune_tolerance).
     mean_error: its mean over the queries, in nats (bounds the shift of an
       entropy estimate that averages them).
     num_candidates: the largest K (candidate groups per query) used.
@@ -176,21 +176,21 @@ def _certified(q, home, shift, groups, inv_two_var, k):
   return log_exact.reshape(-1)[:rows] - math.log(n), err.reshape(-1)[:rows]
 
 
-def _compact(err, tolerance, size):
-  """Indices of (up to size) rows whose err exceeds tolerance, and liveness."""
-  fail = err > tolerance
+def _compact(err, prune_tolerance, size):
+  """Indices of (up to size) rows whose err exceeds prune_tolerance, and liveness."""
+  fail = err > prune_tolerance
   idx = jnp.nonzero(fail, size=size, fill_value=0)[0]
   return idx, jnp.arange(size) < jnp.sum(fail)
 
 
-def _local_first(q, home, shift, groups, inv_two_var, *, k, tolerance):
+def _local_first(q, home, shift, groups, inv_two_var, *, k, prune_tolerance):
   value, err = _certified(q, home, shift, groups, inv_two_var, k)
-  return value, err, jnp.sum(err > tolerance)[None]
+  return value, err, jnp.sum(err > prune_tolerance)[None]
 
 
 def _local_refine(q, home, shift, floor, value, err, groups, inv_two_var, *,
-                  k, size, tolerance, dense):
-  idx, live = _compact(err, tolerance, size)
+                  k, size, prune_tolerance, dense):
+  idx, live = _compact(err, prune_tolerance, size)
   if dense:
     sigma = jnp.sqrt(0.5 / inv_two_var)
     new_value = dense_lib.log_mean_kernel(q[idx], groups.flat, sigma, shift[idx],
@@ -202,22 +202,22 @@ def _local_refine(q, home, shift, floor, value, err, groups, inv_two_var, *,
   target = jnp.where(live, idx, q.shape[0])
   value = value.at[target].set(new_value, mode='drop')
   err = err.at[target].set(new_err, mode='drop')
-  return value, err, jnp.sum(err > tolerance)[None]
+  return value, err, jnp.sum(err > prune_tolerance)[None]
 
 
-@functools.partial(jax.jit, static_argnames=('mesh', 'k', 'tolerance'))
-def _first_pass(q, home, shift, groups, inv_two_var, *, mesh, k, tolerance):
-  fn = functools.partial(_local_first, k=k, tolerance=tolerance)
+@functools.partial(jax.jit, static_argnames=('mesh', 'k', 'prune_tolerance'))
+def _first_pass(q, home, shift, groups, inv_two_var, *, mesh, k, prune_tolerance):
+  fn = functools.partial(_local_first, k=k, prune_tolerance=prune_tolerance)
   value, err, fails = sharding.map_shards(fn, mesh, (q, home, shift),
                                           (groups, inv_two_var))
   return value, err, jnp.max(fails), jnp.sum(fails)
 
 
-@functools.partial(jax.jit, static_argnames=('mesh', 'k', 'size', 'tolerance',
+@functools.partial(jax.jit, static_argnames=('mesh', 'k', 'size', 'prune_tolerance',
                                              'dense'))
 def _refine_pass(q, home, shift, floor, value, err, groups, inv_two_var, *,
-                 mesh, k, size, tolerance, dense):
-  fn = functools.partial(_local_refine, k=k, size=size, tolerance=tolerance,
+                 mesh, k, size, prune_tolerance, dense):
+  fn = functools.partial(_local_refine, k=k, size=size, prune_tolerance=prune_tolerance,
                          dense=dense)
   value, err, fails = sharding.map_shards(
       fn, mesh, (q, home, shift, floor, value, err), (groups, inv_two_var))
@@ -231,7 +231,7 @@ def _stats(err):
 
 def log_mean_kernel_pruned(queries, home, shift, row_floor,
                            groups: groups_lib.Groups, sigma, *,
-                           tolerance: float = DEFAULT_TOLERANCE,
+                           prune_tolerance: float = DEFAULT_PRUNE_TOLERANCE,
                            num_candidates: int = DEFAULT_NUM_CANDIDATES,
                            mesh=None):
   """log((1/n) sum_j exp(shift - ||y - c_j||^2 / (2 sigma^2))), certified.
@@ -249,7 +249,7 @@ def log_mean_kernel_pruned(queries, home, shift, row_floor,
       used by the dense fallback.
     groups: from `build_groups` with the same sigma.
     sigma: kernel standard deviation.
-    tolerance: certified error allowed on each value, in nats.
+    prune_tolerance: certified error allowed on each value, in nats.
     num_candidates: K of the first pass (doubled for the queries that need
       more).
     mesh: a `jax.sharding.Mesh` to split the queries over (see
@@ -257,7 +257,7 @@ def log_mean_kernel_pruned(queries, home, shift, row_floor,
 
   Returns:
     (values (q,), errors (q,), PruneInfo): values in nats, each within its
-    certified error (<= tolerance) of the full sum.
+    certified error (<= prune_tolerance) of the full sum.
   """
   mesh = sharding.resolve(mesh)
   queries = jnp.asarray(queries, groups.flat.dtype)
@@ -277,7 +277,7 @@ def log_mean_kernel_pruned(queries, home, shift, row_floor,
   kn = groups.num_neighbors
   k = min(num_candidates, kn)
   value, err, fails, total = _first_pass(
-      q, home, shift, groups, inv_two_var, mesh=mesh, k=k, tolerance=tolerance)
+      q, home, shift, groups, inv_two_var, mesh=mesh, k=k, prune_tolerance=prune_tolerance)
   refined = dense = 0
   fails, total = int(fails), int(total)
   r, dim = groups.centers.shape[1:]
@@ -295,7 +295,7 @@ def log_mean_kernel_pruned(queries, home, shift, row_floor,
       refined += total
     value, err, fails, total = _refine_pass(
         q, home, shift, floor, value, err, groups, inv_two_var, mesh=mesh,
-        k=k, size=size, tolerance=tolerance, dense=use_dense)
+        k=k, size=size, prune_tolerance=prune_tolerance, dense=use_dense)
     fails, total = int(fails), int(total)
   value, err = value[:num], err[:num]
   max_err, mean_err = (float(x) for x in _stats(err))
@@ -323,8 +323,8 @@ def find_home(queries, groups: groups_lib.Groups):
   return jax.lax.map(one, padded.reshape(-1, block, dim)).reshape(-1)[:num]
 
 
-def log_mixture_density(queries, centers, beta, *,
-                        tolerance: float = DEFAULT_TOLERANCE,
+def pruned_log_mixture_density(queries, centers, beta, *,
+                        prune_tolerance: float = DEFAULT_PRUNE_TOLERANCE,
                         num_candidates: int = DEFAULT_NUM_CANDIDATES,
                         mesh=None):
   """log g(y) of g = (1/n) sum_j N(c_j, beta^2 I), pruned and certified.
@@ -334,7 +334,7 @@ def log_mixture_density(queries, centers, beta, *,
     centers: (n, d) or grouped (m, R, d) centres, or a `Groups` built by
       `build_groups` for this beta.
     beta: kernel standard deviation (> 0).
-    tolerance: certified error allowed on each log g, in nats.
+    prune_tolerance: certified error allowed on each log g, in nats.
     num_candidates, mesh: as in `log_mean_kernel_pruned`.
 
   Returns:
@@ -342,26 +342,26 @@ def log_mixture_density(queries, centers, beta, *,
     most its certified error below the exact (full-sum) value.
 
   Raises:
-    ValueError: on a bad beta or tolerance, non-finite input, mismatched
+    ValueError: on a bad beta or prune_tolerance, non-finite input, mismatched
       shapes, or magnitudes out of the dtype's range
       (`infoflow.checks.check_beta_range`; array centres of any finite
       magnitude within it are handled exactly by power-of-two rescaling,
       a prebuilt `Groups` is used as is).
   """
   beta = checks.check_positive_scalar(beta, 'beta')
-  checks.check_positive_scalar(tolerance, 'tolerance')
+  checks.check_positive_scalar(prune_tolerance, 'prune_tolerance')
   checks.check_count(num_candidates, 'num_candidates')
   queries, groups, scale = _prepare_density(queries, centers, beta,
-                                            tolerance)
+                                            prune_tolerance)
   log_mean, errors, info = log_mean_kernel_pruned(
-      queries, None, None, None, groups, beta / scale, tolerance=tolerance,
+      queries, None, None, None, groups, beta / scale, prune_tolerance=prune_tolerance,
       num_candidates=num_candidates, mesh=mesh)
   dim = queries.shape[1]
   return (log_mean - 0.5 * dim * math.log(2 * math.pi * beta ** 2),
           errors, info)
 
 
-def _prepare_density(queries, centers, beta, tolerance):
+def _prepare_density(queries, centers, beta, prune_tolerance):
   """Checked (queries / p, groups of centres / p, p) for `log_mixture_density`.
 
   p = 2^floor(log2 beta) when beta or the magnitudes leave the range where
@@ -391,4 +391,4 @@ def _prepare_density(queries, centers, beta, tolerance):
     scale = checks.power_of_two_scale(beta, dtype)
     queries, centers = queries / scale, centers / scale
   return queries, build_groups(centers, beta / scale,
-                               tolerance=tolerance), scale
+                               prune_tolerance=prune_tolerance), scale

@@ -13,7 +13,7 @@ figure whose inputs are absent from the run raises :class:`NothingToPlot`
 figure that applies and skips the others.
 """
 
-from infoflow.plots._common import NothingToPlot
+from infoflow.plots.common import NothingToPlot
 from infoflow.plots.curves import plot_binned_entropy_curves
 from infoflow.plots.curves import plot_clustering_curves
 from infoflow.plots.curves import plot_information_curves
@@ -28,4 +28,5 @@ from infoflow.plots.representations import UnknownLayerError
 from infoflow.plots.run import Run
 from infoflow.plots.run import RunRecordError
 from infoflow.plots.run import Snapshots
+from infoflow.plots.run import current_layer_name
 from infoflow.plots.run import load_run

@@ -5,7 +5,7 @@ sequence of metric records (dicts in the ``docs/run_record.md`` format), and
 returns a :class:`matplotlib.figure.Figure` (no pyplot state). With a ``Run``,
 ``layers`` (name -> width, depth order), ``title`` and ``num_inputs`` default
 to the run's. A figure whose fields are absent from every record raises
-:class:`~infoflow.plots._common.NothingToPlot`, so callers can skip it.
+:class:`~infoflow.plots.common.NothingToPlot`, so callers can skip it.
 Epoch axes are logarithmic but show epoch 0 (symlog, linear in [0, 1]).
 """
 
@@ -19,8 +19,8 @@ import numpy as np
 from matplotlib import colors
 from matplotlib.figure import Figure
 
-from infoflow.plots import _common as c
-from infoflow.plots._common import NothingToPlot
+from infoflow.plots import common as c
+from infoflow.plots.common import NothingToPlot
 from infoflow.plots.run import Run, resolve
 
 Data = Union[Run, Sequence[Mapping]]

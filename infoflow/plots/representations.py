@@ -22,8 +22,8 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from infoflow.clustering import cosine_similarity_matrix
-from infoflow.plots import _common as c
-from infoflow.plots._common import NothingToPlot
+from infoflow.plots import common as c
+from infoflow.plots.common import NothingToPlot
 from infoflow.plots.run import Run
 
 Snapshots = Union[Run, Mapping[int, Mapping[str, np.ndarray]]]
@@ -95,16 +95,22 @@ def pick_layer(arrays: Mapping[str, np.ndarray], layer: Optional[str] = None,
   1-D representations is only a sign), or with ``narrowest`` the narrowest
   (deepest among equals). ``order`` (names, shallow to deep) sets depth; by
   default, the order of the arrays. Raises :class:`UnknownLayerError`,
-  naming the available layers, when ``layer`` is not among them.
+  naming the layers that exist and those saved, when ``layer`` is not among
+  the saved ones.
   """
   names = c.order_layers([k for k in arrays if k != LABELS], order)
+  if layer is not None and layer not in names:
+    if order and layer in order:
+      raise UnknownLayerError(
+          f'layer {layer!r} has no saved representations (only narrow '
+          f'layers are saved); saved: {", ".join(names) or "none"}.')
+    raise UnknownLayerError(
+        f'unknown layer {layer!r}; the layers: '
+        f'{", ".join(order or names) or "none"} (with saved '
+        f'representations: {", ".join(names) or "none"}).')
   if not names:
     raise NothingToPlot('the representation files hold no layer arrays.')
   if layer is not None:
-    if layer not in names:
-      raise UnknownLayerError(
-          f'layer {layer!r} is not in the representation files; available: '
-          f'{", ".join(names)}.')
     return layer
   width = lambda n: int(np.prod(np.shape(arrays[n])[1:]))
   if narrowest:
@@ -185,6 +191,25 @@ def _project(x: np.ndarray) -> tuple[np.ndarray, list[str]]:
   return centred @ vt[:2].T, ['PC 1', 'PC 2']
 
 
+def _scatter_points(data, layer: str, max_points: int, seed: int) -> dict:
+  """``{epoch: (coordinates, labels, axis names)}`` of the shown inputs.
+
+  ``d = 1``: the value against the class, jittered so points separate.
+  """
+  rng = np.random.default_rng(seed)
+  points = {}
+  for epoch, arrays in data.items():
+    labels = np.asarray(arrays[LABELS]).astype(int)
+    keep = stratified_subsample(labels, max_points, seed)
+    xy, names = _project(np.asarray(arrays[layer], np.float64)[keep])
+    if xy.shape[1] == 1:
+      xy = np.stack([xy[:, 0], labels[keep] + rng.uniform(-0.3, 0.3,
+                                                          len(keep))], 1)
+      names = ['unit 1', 'class (jittered)']
+    points[epoch] = (xy, labels[keep], names)
+  return points
+
+
 def plot_scatter_layers(snapshots: Snapshots, *, layer: Optional[str] = None,
                         epochs: Optional[Sequence[int]] = None,
                         max_points: int = 2000, seed: int = 0,
@@ -202,17 +227,7 @@ def plot_scatter_layers(snapshots: Snapshots, *, layer: Optional[str] = None,
   fig, axes = c.grid(len(data), max_cols=4, extra_width=1.0,
                      panel_height=c.PANEL_WIDTH if d == 3 else c.PANEL_HEIGHT,
                      **three_d)
-  rng = np.random.default_rng(seed)
-  points = {}
-  for epoch, arrays in data.items():
-    labels = np.asarray(arrays[LABELS]).astype(int)
-    keep = stratified_subsample(labels, max_points, seed)
-    xy, names = _project(np.asarray(arrays[layer], np.float64)[keep])
-    if d == 1:  # value against the class, jittered so points separate
-      xy = np.stack([xy[:, 0], labels[keep] + rng.uniform(-0.3, 0.3,
-                                                          len(keep))], 1)
-      names = ['unit 1', 'class (jittered)']
-    points[epoch] = (xy, labels[keep], names)
+  points = _scatter_points(data, layer, max_points, seed)
   every = np.concatenate([xy for xy, _, _ in points.values()])
   low, high = every.min(axis=0), every.max(axis=0)
   pad = 0.05 * np.maximum(high - low, 1e-6)

@@ -4,6 +4,12 @@ The format is ``docs/run_record.md``: ``config.json``, ``run.json``,
 ``metrics.jsonl`` (one record per analysed epoch and seed) and
 ``representations/epoch_EEEEEE.npz``. Only ``metrics.jsonl`` is required;
 the rest is optional so that a run still in progress can be plotted.
+
+Layers are named as in :mod:`infoflow.models` (``T1``.. for an MLP;
+``conv1``, ``conv2``, ``dense3`` for the CNN). Records written before that
+scheme named hidden layer ``l`` by its noise module, counted from 0; the
+loader reads them under the current names (:func:`current_layer_name`), with
+one logged warning per run directory.
 """
 
 from __future__ import annotations
@@ -23,10 +29,64 @@ import numpy as np
 METRICS = 'metrics.jsonl'
 REPRESENTATIONS = 'representations'
 _NPZ = re.compile(r'epoch_(\d+)\.npz')
+# A layer name of the records written before the current scheme.
+_OLD_LAYER = re.compile(r'noise_(\d+)')
+# Record fields keyed by layer name (besides 'bin_sizes').
+LAYER_FIELDS = ('information', 'clustering', 'binning')
+_warned_old_names = set()  # run directories already warned about
 
 
 class RunRecordError(ValueError):
   """The directory is not a readable run record; the message says why."""
+
+
+def current_layer_name(name: str, num_conv: Optional[int] = None) -> str:
+  """The current name of a layer named in an old run record.
+
+  Old records (before the layer names of :mod:`infoflow.models`) called
+  hidden layer ``k + 1`` ``noise_k``: the noise module's name, counted from
+  0, with conv and dense layers sharing the count. So an MLP's ``noise_k`` is
+  ``T{k+1}``, and a CNN's with ``num_conv`` convolutions is ``conv{k+1}``
+  for ``k < num_conv``, else ``dense{k+1}`` (the same numbers: the count ran
+  across the whole net then as now).
+
+  Args:
+    name: a layer name as recorded.
+    num_conv: the number of convolutions when the run's model is a CNN
+      (``model.conv_features`` of its config); None for an MLP.
+
+  Returns:
+    The current name; a name not of the old form is returned unchanged.
+  """
+  match = _OLD_LAYER.fullmatch(name)
+  if not match:
+    return name
+  layer = int(match.group(1)) + 1
+  if num_conv is None:
+    return f'T{layer}'
+  return f'{"conv" if layer <= num_conv else "dense"}{layer}'
+
+
+def _num_conv(config: Mapping, meta: Mapping) -> Optional[int]:
+  """Convolutions of a CNN run's model (from run.json or config.json)."""
+  for source in (meta, config):
+    model = source.get('model')
+    if isinstance(model, Mapping) and model.get('kind') == 'cnn':
+      return len(model.get('conv_features') or ())
+  return None
+
+
+def _note_old_names(workdir: pathlib.Path, names, num_conv) -> None:
+  """Logs, once per run directory, that old layer names were renamed."""
+  old = sorted({n for n in names if _OLD_LAYER.fullmatch(n)},
+               key=lambda n: int(n.split('_')[1]))
+  if not old or workdir in _warned_old_names:
+    return
+  _warned_old_names.add(workdir)
+  mapping = ', '.join(f'{n} -> {current_layer_name(n, num_conv)}'
+                      for n in old)
+  logging.warning('%s: the run record uses old layer names; reading them '
+                  'under the current ones: %s.', workdir, mapping)
 
 
 class Snapshots(Mapping):
@@ -37,14 +97,18 @@ class Snapshots(Mapping):
   file (truncated, corrupt) raises :class:`RunRecordError` naming it.
   """
 
-  def __init__(self, paths: Mapping[int, pathlib.Path]):
+  def __init__(self, paths: Mapping[int, pathlib.Path],
+               num_conv: Optional[int] = None):
     self._paths = dict(sorted(paths.items()))
+    self._num_conv = num_conv  # for old layer names (current_layer_name)
 
   def __getitem__(self, epoch: int) -> dict[str, np.ndarray]:
     path = self._paths[epoch]
     try:
       with np.load(path, allow_pickle=False) as npz:
-        return {key: npz[key] for key in npz.files}
+        _note_old_names(path.parent.parent, npz.files, self._num_conv)
+        return {current_layer_name(key, self._num_conv): npz[key]
+                for key in npz.files}
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError,
             ValueError) as e:
       raise RunRecordError(
@@ -113,7 +177,7 @@ class Run:
       return list(self.layers)
     found = []
     for r in self.records:
-      for field in ('information', 'clustering', 'binning'):
+      for field in LAYER_FIELDS:
         found.extend(k for k in (r.get(field) or {}) if k != 'bin_sizes')
     return list(dict.fromkeys(found))
 
@@ -133,7 +197,7 @@ class Run:
         match = _NPZ.fullmatch(p.name)
         if match:
           paths[int(match.group(1))] = p
-    return Snapshots(paths)
+    return Snapshots(paths, _num_conv(self.config, self.meta))
 
   def representation_epochs(self) -> list[int]:
     return list(self.snapshots)
@@ -205,9 +269,33 @@ def load_run(workdir) -> Run:
   if len(unique) < len(records):
     logging.warning('%s: %d duplicate (epoch, seed) records; keeping the last.',
                     metrics, len(records) - len(unique))
-  return Run(workdir=workdir, config=_read_json(workdir / 'config.json'),
-             meta=_read_json(workdir / 'run.json'),
-             records=[unique[k] for k in sorted(unique)])
+  config = _read_json(workdir / 'config.json')
+  meta = _read_json(workdir / 'run.json')
+  records = [unique[k] for k in sorted(unique)]
+  _rename_old_layers(workdir, config, meta, records)
+  return Run(workdir=workdir, config=config, meta=meta, records=records)
+
+
+def _rename_old_layers(workdir: pathlib.Path, config: dict, meta: dict,
+                       records: list) -> None:
+  """Gives old layer names (see :func:`current_layer_name`) their current
+  names, in place, in run.json and every record's layer fields."""
+  num_conv = _num_conv(config, meta)
+  rename = lambda name: current_layer_name(name, num_conv)
+  names = []
+  if isinstance(meta.get('layers'), Mapping):
+    names.extend(meta['layers'])
+    meta['layers'] = {rename(k): v for k, v in meta['layers'].items()}
+  for key in ('estimated_layers', 'representation_layers'):
+    if isinstance(meta.get(key), list):
+      names.extend(str(n) for n in meta[key])
+      meta[key] = [rename(str(n)) for n in meta[key]]
+  for r in records:
+    for field in LAYER_FIELDS:
+      if isinstance(r.get(field), Mapping):
+        names.extend(r[field])
+        r[field] = {rename(k): v for k, v in r[field].items()}
+  _note_old_names(workdir, names, num_conv)
 
 
 def resolve(data, layers=None, title=None, num_inputs=None):

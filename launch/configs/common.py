@@ -10,6 +10,8 @@ import math
 import ml_collections
 import numpy as np
 
+from infoflow import models
+
 # Names `infoflow.train.make_optimizer` knows.
 OPTIMIZERS = ('adam', 'adamw', 'sgd', 'momentum')
 # Data sets with regression targets (`loss = 'mse'` needs them).
@@ -49,7 +51,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.analysis = ml_collections.ConfigDict()
   c.analysis.num_points = 90         # ~log-spaced analysed epochs, 0 and last
   c.analysis.num_replicas = 100      # R noisy passes per input
-  c.analysis.estimated_layers = ()   # () = every hidden layer
+  c.analysis.estimated_layers = ()   # () = all hidden layers, or T1, ...
   c.analysis.form = 'posterior'      # or 'difference' (docs/method.md)
   c.analysis.num_mc = 0              # fixed MC draws per layer; 0 = adaptive
                                      # (difference form: 8192 for h(T), h(T|Y=y))
@@ -183,11 +185,12 @@ def _get(config, name):
 
 
 def layer_names(config) -> list[str]:
-  """The noise layers the config's model has: noise_0, noise_1, ..."""
+  """The hidden layers the config's model has (`infoflow.models`' names):
+  T1, T2, ... for an MLP; conv1, conv2, dense3, ... for a CNN."""
   m = config.model
-  count = (len(m.widths) if m.kind == 'mlp'
-           else len(m.conv_features) + len(m.dense_widths))
-  return [f'noise_{i}' for i in range(count)]
+  if m.kind == 'mlp':
+    return models.mlp_layer_names(len(m.widths))
+  return models.cnn_layer_names(len(m.conv_features), len(m.dense_widths))
 
 
 def validate(config) -> None:

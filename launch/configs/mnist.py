@@ -4,10 +4,11 @@ conv 8 (5x5, ReLU, noise, 2x2 max-pool) - conv 16 (same) - dense 10 (ReLU,
 noise) - 10 logits; beta = 0.05 on [0, 1] pixels. Adam 1e-3, batch 128,
 10 epochs, 5,000 training images held out for validation.
 
-Information is estimated only on the 10-unit dense layer: the plug-in needs
-~2^d samples for a small bias (PAPER.md section 2), which rules out the conv
-maps (6272 and 3136 units). The evaluation inputs are a fixed subset: the first
-1,000 test images (recorded in run.json), R = 20 replicas.
+Information is estimated only on the 10-unit dense layer `dense3`: the
+plug-in needs ~2^d samples for a small bias (PAPER.md section 2), which rules
+out the conv maps `conv1` and `conv2` (6272 and 3136 units). The evaluation
+inputs are a fixed subset: the first 1,000 test images (recorded in
+run.json), R = 20 replicas.
 """
 
 from launch.configs import common
@@ -28,7 +29,7 @@ def get_config():
   c.num_epochs = 10
   c.analysis.num_points = 8
   c.analysis.num_replicas = 20
-  c.analysis.estimated_layers = ('noise_2',)
+  c.analysis.estimated_layers = ('dense3',)
   c.analysis.num_eval_inputs = 1000
   c.analysis.num_mc = 4096
   c.analysis.num_mc_conditional = 32

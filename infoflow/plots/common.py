@@ -188,7 +188,7 @@ def layer_names(records: Sequence[Mapping[str, Any]], field: str,
 
 
 def layer_label(name: str, layers: Optional[Mapping[str, int]]) -> str:
-  """``'noise_0 (d=10)'`` when the width is known, else the name."""
+  """``'T1 (d=10)'`` when the width is known, else the name."""
   if isinstance(layers, Mapping) and name in layers:
     return f'{name} (d={layers[name]})'
   return name
