@@ -1,4 +1,4 @@
-"""Binning estimators of past work (PAPER.md section 3).
+"""Binning estimators of past work (docs/method.md, section 6).
 
 Shwartz-Ziv & Tishby (2017) and Saxe et al. (2018) estimate "I(X;T)" on a
 *deterministic* network by discretising every neuron of a layer and taking the

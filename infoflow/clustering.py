@@ -11,6 +11,10 @@ Entropies are in nats (bits = nats / ln 2). Everything except
 :func:`cosine_similarity_matrix` (a plotting helper) uses memory
 ``O(m d + chunk * m)`` or less: no ``m x m`` array is ever formed, so
 ``m = 10,000``, ``d ~ 1000`` fits easily on a small CPU.
+
+Similarity measures and k-nearest neighbours are here; the count of
+beta-distinguishable clusters (single linkage) is in
+:mod:`infoflow.distinguishable`, its names re-exported here.
 """
 
 from __future__ import annotations
@@ -25,15 +29,23 @@ import numpy as np
 from jax import lax
 
 from infoflow import checks
+from infoflow.distinguishable import as_representations, pow2_scale
+# Re-exported: distinguishable clusters are one of this module's measures.
+from infoflow.distinguishable import (DEFAULT_THRESHOLD,
+                                      DistinguishableClusters,
+                                      num_distinguishable_clusters,
+                                      single_linkage_tree)
+
+__all__ = [
+    "ClassSimilarity", "DEFAULT_THRESHOLD", "DistinguishableClusters",
+    "ScatterRatio", "SortedSimilarity", "class_similarity",
+    "cosine_similarity_matrix", "k_nearest_neighbors", "knn_label_agreement",
+    "num_distinguishable_clusters", "scatter_ratio", "single_linkage_tree",
+]
 
 # Full float32 matmuls: on GPUs the default may use TF32 (10-bit mantissa),
 # far too coarse for similarities and distance screening.
 _HI = lax.Precision.HIGHEST
-
-
-def _as_representations(x):
-  return jnp.asarray(checks.check_float_array(x, "representations", rank=2,
-                                              shape="(m, d)"))
 
 
 def _as_labels(labels, m, num_classes):
@@ -53,19 +65,6 @@ def _unit_rows(x):
   norm = jnp.linalg.norm(x, axis=1, keepdims=True)
   safe = jnp.where(norm > 0, norm, 1.0)  # no 0/0, hence no NaN
   return jnp.where(norm > 0, x / safe, 0.0)
-
-
-def _pow2_scale(x):
-  """A power of two p ~ max |x| / 4 (1 for x = 0); dividing by it is exact.
-
-  Entries of x / p are at most 4, so squared distances cannot overflow;
-  p and 1 / p stay normal numbers (exponent clamped), so no flush to zero.
-  """
-  peak = jnp.max(jnp.abs(x))
-  _, exponent = jnp.frexp(jnp.where(peak > 0, peak, 1.0))
-  info = jnp.finfo(x.dtype)
-  exponent = jnp.clip(exponent - 2, info.minexp + 2, info.maxexp - 2)
-  return jnp.ldexp(jnp.ones((), x.dtype), exponent)
 
 
 class SortedSimilarity(NamedTuple):
@@ -113,7 +112,7 @@ def cosine_similarity_matrix(representations, labels, *,
   Args: ``representations`` ``(m, d)``; ``labels`` ``(m,)`` ints in
   ``[0, num_classes)``; ``num_classes`` defaults to ``max(labels) + 1``.
   """
-  x = _as_representations(representations)
+  x = as_representations(representations)
   y, k = _as_labels(labels, x.shape[0], num_classes)
   return _sorted_similarity(x, y, k)
 
@@ -164,7 +163,7 @@ def class_similarity(representations, labels, num_classes: int
   members) or no between-class pair (one class); if labels are traced this
   cannot be checked and a mean over no pairs is NaN.
   """
-  x = _as_representations(representations)
+  x = as_representations(representations)
   y, k = _as_labels(labels, x.shape[0], num_classes)
   if checks.is_concrete(y):
     counts = np.bincount(np.asarray(y), minlength=k)
@@ -190,7 +189,7 @@ def _scatter(x, labels, num_classes):
   counts = jnp.sum(onehot, axis=0)
   # Scatters are computed for x / p (exact, p a power of two) and scaled
   # back by p^2: no overflow of the squares, so no inf / inf = NaN ratio.
-  scale = _pow2_scale(x)
+  scale = pow2_scale(x)
   x = x / scale
   mu = jnp.mean(x, axis=0)
   xc = x - mu  # centre first: keeps the class means well conditioned
@@ -218,7 +217,7 @@ def scatter_ratio(representations, labels, num_classes: int) -> ScatterRatio:
   ``between`` are in the input's units and may overflow to ``inf``.
   Returns :class:`ScatterRatio` of scalars.
   """
-  x = _as_representations(representations)
+  x = as_representations(representations)
   y, k = _as_labels(labels, x.shape[0], num_classes)
   return _scatter(x, y, k)
 
@@ -236,7 +235,7 @@ def _knn(x, k, chunk_size, refine):
   chex.assert_rank(x, 2)
   m, d = x.shape
   kc = min(m - 1, k + refine)
-  scale = _pow2_scale(x)  # exact; squared distances cannot overflow
+  scale = pow2_scale(x)  # exact; squared distances cannot overflow
   x = x / scale
   xc = x - jnp.mean(x, axis=0)  # shrinks |t|^2, hence the screening error
   sq = jnp.sum(xc * xc, axis=1)
@@ -314,7 +313,7 @@ def k_nearest_neighbors(representations, k: int = 10, *, chunk_size: int = 256,
   Returns:
     ``(indices, sq_distances)``, both ``(m, k)``, nearest first.
   """
-  x = _as_representations(representations)
+  x = as_representations(representations)
   m = x.shape[0]
   k = checks.check_count(k, "k")
   if k > m - 1:
@@ -339,151 +338,7 @@ def knn_label_agreement(representations, labels, k: int = 10, *,
   used for validation; ``chunk_size`` (query rows per chunk, the memory knob)
   and ``refine`` are as in :func:`k_nearest_neighbors`. Returns a scalar.
   """
-  x = _as_representations(representations)
+  x = as_representations(representations)
   y, _ = _as_labels(labels, x.shape[0], num_classes)
   nbr, _ = k_nearest_neighbors(x, k, chunk_size=chunk_size, refine=refine)
   return jnp.mean(y[nbr] == y[:, None])
-
-
-# Q(4/2) = Q(2) ~ 0.023: two points 4 beta apart, seen through N(0, beta^2 I)
-# noise, are confused by the best (ML) test with probability ~2.3%.
-DEFAULT_THRESHOLD = 4.0
-
-
-class DistinguishableClusters(NamedTuple):
-  """Single-linkage clusters at distance ``threshold * beta``.
-
-  Attributes:
-    num_clusters: int32 scalar (or ``(B,)`` for a sweep).
-    entropy: entropy of the cluster-size distribution ``(|C|/m)``, nats.
-    assignment: ``(m,)`` int32, the smallest input index in each input's
-      cluster (``None`` for a sweep).
-  """
-  num_clusters: jax.Array
-  entropy: jax.Array
-  assignment: Optional[jax.Array]
-
-
-def single_linkage_tree(representations):
-  """Minimum spanning tree of the rows (Prim), the single-linkage dendrogram.
-
-  ``m - 1`` sequential steps, each computing the distances from the newly
-  added point to all rows by direct differences (exact, no cancellation):
-  ``O(m^2 d)`` time, ``O(m d)`` memory, no ``m x m`` array.
-  Returns ``(parent, sq_length)``, both ``(m,)``: tree edge ``(i, parent[i])``
-  of squared length ``sq_length[i]``; the root, row 0, is a harmless self loop
-  of length 0.
-  """
-  parent, sq_length, scale = _mst(_as_representations(representations))
-  return parent, sq_length * scale ** 2
-
-
-@jax.jit
-def _mst(x):
-  """(parent, squared lengths of x / p, p): p from `_pow2_scale`."""
-  chex.assert_rank(x, 2)
-  m = x.shape[0]
-  scale = _pow2_scale(x)
-  x = x / scale
-  inf = jnp.asarray(jnp.inf, x.dtype)
-
-  def body(_, state):
-    in_tree, best, parent, current = state
-    d2 = jnp.sum((x - x[current]) ** 2, axis=1)
-    better = (~in_tree) & (d2 < best)
-    best = jnp.where(better, d2, best)
-    parent = jnp.where(better, current, parent)
-    nxt = jnp.argmin(jnp.where(in_tree, inf, best)).astype(jnp.int32)
-    return in_tree.at[nxt].set(True), best, parent, nxt
-
-  state = (jnp.zeros((m,), bool).at[0].set(True),
-           jnp.full((m,), inf).at[0].set(0.0),
-           jnp.zeros((m,), jnp.int32), jnp.int32(0))
-  _, best, parent, _ = lax.fori_loop(0, m - 1, body, state)
-  return parent, best, scale
-
-
-def _components(parent, sq_length, sq_radius):
-  """Connected components of the tree edges with sq_length <= sq_radius.
-
-  Min-label propagation along active edges plus pointer jumping; labels only
-  decrease and stay inside the component, so the loop ends with every node
-  labelled by the smallest index of its component.
-  """
-  m = parent.shape[0]
-  active = sq_length <= sq_radius
-  big = jnp.int32(m)
-
-  def body(state):
-    lab, _ = state
-    low = jnp.minimum(lab, lab[parent])
-    new = jnp.where(active, low, lab)
-    new = new.at[parent].min(jnp.where(active, low, big))
-    new = new[new]  # pointer jumping: O(log) rounds on long chains
-    return new, jnp.any(new != lab)
-
-  lab, _ = lax.while_loop(lambda s: s[1], body,
-                          (jnp.arange(m, dtype=jnp.int32), jnp.bool_(True)))
-  return lab
-
-
-def _partition_stats(lab):
-  m = lab.shape[0]
-  num = jnp.sum(lab == jnp.arange(m)).astype(jnp.int32)
-  sizes = jnp.bincount(lab, length=m).astype(jnp.float32)
-  safe = jnp.maximum(sizes, 1.0)  # (n/m) log(m/n): no cancellation
-  return num, jnp.sum(jnp.where(sizes > 0, (safe / m) * jnp.log(m / safe), 0.0))
-
-
-@jax.jit
-def _clusters_from_tree(parent, sq_length, sq_radii):
-  labs = jax.vmap(lambda r: _components(parent, sq_length, r))(sq_radii)
-  num, ent = jax.vmap(_partition_stats)(labs)
-  return num, ent, labs
-
-
-def num_distinguishable_clusters(representations, beta, *,
-                                 threshold: float = DEFAULT_THRESHOLD
-                                 ) -> DistinguishableClusters:
-  """Number of beta-distinguishable clusters and the entropy of their sizes.
-
-  Definition: clusters are the connected components of the graph on the
-  ``m`` points with an edge ``i ~ j`` iff ``||t_i - t_j|| <= r``,
-  ``r = threshold * beta`` (equivalently: single linkage cut at height
-  ``r``). Why: in ``T = t + Z``, ``Z ~ N(0, beta^2 I)``, two points at
-  distance ``D`` are confused by the optimal test with probability
-  ``Q(D / (2 beta))``; the default ``threshold = 4`` (error ``Q(2) ~ 2.3%``)
-  calls points closer than ``4 beta`` indistinguishable, and single linkage
-  makes the relation transitive. The entropy of the partition
-  ``H = -sum_C (|C|/m) log(|C|/m)`` (nats) is the paper's approximation of
-  ``I(X;T)`` for clustered constellations (``log k`` for ``k`` equal
-  clusters, ``log m`` when all points are distinguishable). With
-  ``beta = 0`` the clusters are the groups of identical points.
-
-  ``beta`` may be a scalar or a 1-D array of ``B`` values (a sweep: the tree
-  is built once, ``O(m^2 d)`` time, ``O(m d)`` memory; see
-  :func:`single_linkage_tree`).
-
-  Returns:
-    :class:`DistinguishableClusters`; for an array ``beta``, fields of shape
-    ``(B,)`` and ``assignment=None``.
-  """
-  x = _as_representations(representations)
-  threshold = checks.check_positive_scalar(threshold, "threshold")
-  b = np.asarray(beta, dtype=object)
-  if b.ndim > 1 or b.size == 0:
-    raise ValueError(
-        f"beta must be a scalar or a non-empty 1-D array; got {beta!r}.")
-  b = np.asarray([checks.check_positive_scalar(v, "beta", allow_zero=True)
-                  for v in b.reshape(-1)], np.float64).reshape(b.shape)
-  parent, sq_length, scale = _mst(x)
-  # Radii in the units of the rescaled tree; beyond the dtype's range they
-  # saturate (inf: one cluster; 0: only identical points merge), which is
-  # the exact answer there.
-  with np.errstate(over="ignore", under="ignore"):
-    radii = np.atleast_1d((threshold * b / float(scale)) ** 2).astype(x.dtype)
-  sq_radii = jnp.asarray(radii)
-  num, ent, labs = _clusters_from_tree(parent, sq_length, sq_radii)
-  if b.ndim == 0:
-    return DistinguishableClusters(num[0], ent[0], labs[0])
-  return DistinguishableClusters(num, ent, None)

@@ -112,7 +112,8 @@ def network_information(key: jax.Array, model: nn.Module, variables: Any,
     beta: the noise standard deviation of the network (> 0).
     labels, num_classes: optional labels (m,) for I(T; Y).
     num_replicas: R, noisy passes per input.
-    layers: noise-layer names to analyse (default all).
+    layers: layer names to analyse, e.g. ['T5'] (default all; see
+      `infoflow.models` for the naming).
     input_chunk: inputs per forward pass when sampling.
     **estimator_kwargs: form, num_mc, num_mc_conditional, target_stderr_*,
       max_mc: as in `layer_information`.

@@ -171,6 +171,67 @@ def orthonormalize(params, alpha: float):
   return jax.tree_util.tree_map_with_path(update, params)
 
 
+def _noise_shapes(model: nn.Module, params, inputs, batch_size: int) -> dict:
+  """{path: shape} of every noise layer's draw for one minibatch.
+
+  Found by `jax.eval_shape` of the sown pre-noise activations; empty for a
+  deterministic net (beta = 0: no noise to draw).
+  """
+  example = jax.ShapeDtypeStruct((batch_size,) + inputs.shape[1:],
+                                 inputs.dtype)
+
+  def pre_noise(params, x):
+    _, state = model.apply({'params': params}, x, deterministic=True,
+                           mutable=['intermediates'])
+    return state['intermediates']
+
+  shapes = models.pre_noise_activations(
+      jax.eval_shape(pre_noise, params, example))
+  if getattr(model, 'beta', None) == 0:
+    return {}
+  return shapes
+
+
+def _draw_noise(shapes: dict, key: jax.Array, lead: tuple) -> dict:
+  """Standard normal noise {path parts: {'z': ...}} for `shapes`.
+
+  Each draw has leading dimensions `lead`. One normal call for all layers,
+  then split: on CPU a call per (small) layer costs several times more than
+  one call of the same total size.
+  """
+  if not shapes:
+    return {}
+  sizes = [math.prod(v.shape) for v in shapes.values()]
+  dtype = jnp.result_type(*[v.dtype for v in shapes.values()])
+  flat = normal.standard_normal(key, lead + (sum(sizes),), dtype)
+  noise, offset = {}, 0
+  for (path, shape), size in zip(shapes.items(), sizes):
+    node = noise
+    for part in path.split('/'):
+      node = node.setdefault(part, {})
+    node['z'] = flat[..., offset:offset + size].reshape(
+        lead + shape.shape).astype(shape.dtype)
+    offset += size
+  return noise
+
+
+def _epoch_batches(state: TrainState, inputs, batch_size: int):
+  """(indices, mask) of one epoch's minibatches, each (num_batches, size).
+
+  A fresh random order per epoch; the last batch is padded with index 0 and
+  mask 0.
+  """
+  n = inputs.shape[0]
+  num_batches = -(-n // batch_size)
+  padded = num_batches * batch_size
+  shuffle_key = jax.random.wrap_key_data(state.shuffle_key)
+  order = random_order(jax.random.fold_in(shuffle_key, state.epoch), n)
+  order = jnp.concatenate([order, jnp.zeros(padded - n, order.dtype)])
+  mask = (jnp.arange(padded) < n).astype(inputs.dtype)
+  return (order.reshape(num_batches, batch_size),
+          mask.reshape(num_batches, batch_size))
+
+
 def make_train_epochs(model: nn.Module,
                       optimizer: optax.GradientTransformation, *,
                       loss: str, batch_size: int, orthonormal_alpha: float = 0.0
@@ -188,71 +249,29 @@ def make_train_epochs(model: nn.Module,
     losses = per_example_loss(outputs, y, loss)
     return jnp.sum(losses * mask) / jnp.maximum(jnp.sum(mask), 1.0)
 
-  def noise_shapes(inputs):
-    """(fn, example) whose `jax.eval_shape` gives the sown pre-noise
-    activations of one minibatch, i.e. every noise layer's path and shape."""
-    example = jax.ShapeDtypeStruct((batch_size,) + inputs.shape[1:],
-                                   inputs.dtype)
-
-    def pre_noise(params, x):
-      _, state = model.apply({'params': params}, x, deterministic=True,
-                             mutable=['intermediates'])
-      return state['intermediates']
-
-    return pre_noise, example
-
   grad_fn = jax.grad(loss_fn)
 
   def one_epoch(state: TrainState, inputs, targets) -> TrainState:
-    n = inputs.shape[0]
-    num_batches = -(-n // batch_size)
-    padded = num_batches * batch_size
-    shuffle_key = jax.random.wrap_key_data(state.shuffle_key)
-    noise_key = jax.random.wrap_key_data(state.noise_key)
-    order = random_order(jax.random.fold_in(shuffle_key, state.epoch), n)
-    order = jnp.concatenate([order, jnp.zeros(padded - n, order.dtype)])
-    mask = (jnp.arange(padded) < n).astype(inputs.dtype)
+    indices, masks = _epoch_batches(state, inputs, batch_size)
+    num_batches = indices.shape[0]
     # Noise {path: {'z': ...}} for every layer. For small nets the whole
     # epoch's noise is drawn at once (far faster on CPU than a call per
     # step); past `_EPOCH_NOISE_BUDGET` numbers (conv nets) it is drawn step
     # by step to bound memory.
-    pre_noise, example = noise_shapes(inputs)
-    shapes = models.pre_noise_activations(
-        jax.eval_shape(pre_noise, state.params, example))
-    if getattr(model, 'beta', None) == 0:
-      shapes = {}  # a deterministic net: no noise to draw
+    shapes = _noise_shapes(model, state.params, inputs, batch_size)
+    noise_key = jax.random.wrap_key_data(state.noise_key)
     epoch_key = jax.random.fold_in(noise_key, state.epoch)
     per_step = sum(math.prod(v.shape) for v in shapes.values())
     whole_epoch = num_batches * per_step <= _EPOCH_NOISE_BUDGET
-
-    def draw(key, lead):
-      # One normal call for all layers, then split: on CPU a call per (small)
-      # layer costs several times more than one call of the same total size.
-      if not shapes:
-        return {}
-      sizes = [math.prod(v.shape) for v in shapes.values()]
-      dtype = jnp.result_type(*[v.dtype for v in shapes.values()])
-      flat = normal.standard_normal(key, lead + (sum(sizes),), dtype)
-      noise, offset = {}, 0
-      for (path, shape), size in zip(shapes.items(), sizes):
-        node = noise
-        for part in path.split('/'):
-          node = node.setdefault(part, {})
-        node['z'] = flat[..., offset:offset + size].reshape(
-            lead + shape.shape).astype(shape.dtype)
-        offset += size
-      return noise
-
-    epoch_noise = draw(epoch_key, (num_batches,)) if whole_epoch else None
-    batches = (order.reshape(num_batches, batch_size),
-               mask.reshape(num_batches, batch_size),
-               jnp.arange(num_batches), epoch_noise)
+    epoch_noise = (_draw_noise(shapes, epoch_key, (num_batches,))
+                   if whole_epoch else None)
+    batches = (indices, masks, jnp.arange(num_batches), epoch_noise)
 
     def step(carry, batch):
       params, opt_state, t = carry
       idx, m, i, z = batch
       if z is None:
-        z = draw(jax.random.fold_in(epoch_key, i), ())
+        z = _draw_noise(shapes, jax.random.fold_in(epoch_key, i), ())
       grads = grad_fn(params, inputs[idx], targets[idx], m, z)
       updates, opt_state = optimizer.update(grads, opt_state, params)
       params = optax.apply_updates(params, updates)

@@ -27,7 +27,8 @@ centres / time; for pruned runs the dense-equivalent rate), |difference| of
 each method's estimate from the float64 reference on the same draws,
 infoflow's Monte Carlo standard error, and speed ratios.
 
-SZT scale (issue 7). Synthetic layer samples like the paper's: 4096 group
+SZT scale (issue 7). Synthetic layer samples like the paper's
+(`infoflow.data.synthetic.layer_samples`, kind 'separated'): 4096 group
 means at tanh-saturated points tanh(3 N(0, I_d)), R replicas spread by beta
 = 0.005 around each.
   szt_r100_d5, szt_r100_d10  the pooled entropy at R = 100 (409,600 centres):
@@ -51,6 +52,8 @@ from absl import app
 from absl import flags
 import numpy as np
 
+from infoflow.data import synthetic
+
 _CASES = flags.DEFINE_list(
     'cases', ['dense_d3', 'dense_d10', 'dense_d64', 'szt_like', 'szt_r100_d5',
               'szt_r100_d10', 'szt_layer_r1000'],
@@ -60,11 +63,13 @@ _REPEATS = flags.DEFINE_integer('repeats', 3, 'Timed repeats (best is kept).')
 
 
 def szt_layer(groups, replicas, dim, beta, seed=0):
-  """(groups, replicas, dim) float32 SZT-like layer samples (module doc)."""
-  rng = np.random.default_rng(seed)
-  means = np.tanh(3.0 * rng.normal(size=(groups, 1, dim))).astype(np.float32)
-  spread = (beta * rng.normal(size=(groups, replicas, dim))).astype(np.float32)
-  return means + spread
+  """(groups, replicas, dim) float32 SZT-like layer samples (module doc).
+
+  `infoflow.data.synthetic.layer_samples` of kind 'separated'.
+  """
+  samples, _ = synthetic.layer_samples('separated', groups, replicas, dim,
+                                       beta, seed=seed)
+  return samples
 
 
 def make_case(name: str):
@@ -85,11 +90,9 @@ def make_case(name: str):
   if name == 'szt_like':
     groups, replicas, dim, beta = 4096, 100, 5, 0.005
     # Saturated tanh units: group means near the corners of [-1, 1]^d.
-    means = np.tanh(3.0 * rng.normal(size=(groups, 1, dim)))
-    spread = beta * rng.normal(size=(groups, replicas, dim))
-    centers = (means + spread).reshape(-1, dim)
+    centers = szt_layer(groups, replicas, dim, beta).reshape(-1, dim)
     # 409,600 centres: brute force over all 8192 draws would take minutes.
-    return centers.astype(np.float32), beta, 8192, 1024
+    return centers, beta, 8192, 1024
   raise ValueError(f'unknown case {name!r}')
 
 

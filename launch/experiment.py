@@ -36,25 +36,45 @@ def read_dataset(config) -> data_lib.Dataset:
 def evaluation_set(config, dataset) -> tuple[np.ndarray, np.ndarray, list]:
   """Inputs and labels the information is measured on, and their indices.
 
-  Finite input sets (SZT, the toys): all inputs, or a fixed random subset of
-  `num_eval_inputs`. MNIST: the first `num_eval_inputs` test images.
+  `analysis.inputs` picks them: 'all' the data set's inputs (`x_all`), or
+  those of its 'train' or 'test' split. `analysis.num_eval_inputs` > 0 keeps
+  that many: a fixed random subset (seed `data.split_seed`), except for the
+  train and test splits of a data set of files (MNIST), whose first ones are
+  kept. Indices: positions in `x_all` (for MNIST, train images then test
+  images), or in the split for MNIST's train and test.
+
+  Raises:
+    configs.ConfigError: the chosen split has no inputs.
   """
+  which = config.analysis.inputs
+  x, y, positions = _analysis_inputs(dataset, which)
   count = config.analysis.num_eval_inputs
-  if dataset.index_train is not None:  # a finite set of inputs
-    x, y = dataset.x_all, dataset.y_all
-    if count and count < len(x):
-      rng = np.random.default_rng(config.data.split_seed)
-      indices = np.sort(rng.choice(len(x), count, replace=False))
-      return x[indices], y[indices], indices.tolist()
-    return x, y, list(range(len(x)))
-  if len(dataset.x_test) == 0:
+  if not count or count >= len(x):
+    return x, y, positions.tolist()
+  if dataset.index_train is None and which != 'all':
+    chosen = np.arange(count)
+  else:
+    rng = np.random.default_rng(config.data.split_seed)
+    chosen = np.sort(rng.choice(len(x), count, replace=False))
+  return x[chosen], y[chosen], positions[chosen].tolist()
+
+
+def _analysis_inputs(dataset, which: str):
+  """`(inputs, labels, indices)` of `which`: all, train or test."""
+  if which == 'all':
+    return dataset.x_all, dataset.y_all, np.arange(len(dataset.x_all))
+  x, y = getattr(dataset, f'x_{which}'), getattr(dataset, f'y_{which}')
+  if len(x) == 0:
     raise configs.ConfigError(
-        f'data set {dataset.name!r} has no test images to measure '
-        'information on; set --config.data.validation_size or use a data '
-        'set with a test split.')
-  count = count or len(dataset.x_test)
-  return (dataset.x_test[:count], dataset.y_test[:count],
-          list(range(min(count, len(dataset.x_test)))))
+        f'config field analysis.inputs is {which!r}, but data set '
+        f'{dataset.name!r} has no {which} inputs; use another '
+        '--config.analysis.inputs (all, train or test) or split the data set '
+        '(data.test_fraction).')
+  index = getattr(dataset, f'index_{which}')
+  if index is None:
+    return x, y, np.arange(len(x))
+  order = np.argsort(index)  # the order of x_all
+  return x[order], y[order], index[order]
 
 
 def build_model(config, num_outputs: int):
@@ -129,7 +149,8 @@ class AnalysisPlan:
   Attributes:
     epochs: the analysed epochs (`analysis_epochs`).
     beta: the network's noise std (0: no information estimated).
-    layer_widths: width of every noise layer, by name.
+    layer_widths: width of every hidden layer, by its name (T1, ... or
+      conv1, conv2, dense3; see `infoflow.models`).
     estimated: layers whose information is estimated.
     kept: layers whose noise-free representations are saved (seed 0).
     hooks: the measures applied to the representations (binning,

@@ -1,7 +1,7 @@
 r"""Writes every applicable figure of a training run.
 
     python -m launch.plot --workdir=DIR [--out=DIR/figures] [--format=png]
-        [--layer=T5] [--epochs=10,100,1000] [--units=bits]
+        [--layer=T5] [--epochs=10,100,1000] [--units=bits] [--animate]
 
 Reads only the run record in DIR (docs/run_record.md) and writes, to --out:
 
@@ -13,6 +13,11 @@ Reads only the run record in DIR (docs/run_record.md) and writes, to --out:
   clustering               clustering measures vs epoch   (needs `clustering`)
   cosine_similarity_LAYER  class-sorted cosine similarity (needs npz files)
   scatter_LAYER            scatter of a low-dimensional layer (npz files)
+
+With --animate, also two GIFs (one frame per analysed epoch; --epochs does
+not apply): scatter_LAYER.gif, the scatter's layer over the epochs, and
+information_plane.gif, the information plane filling in
+(infoflow.plots.animation).
 
 Figures whose fields the run lacks (e.g. information for a deterministic
 net) are skipped, with the reason printed. --layer and --epochs choose the
@@ -59,6 +64,9 @@ _EPOCHS = flags.DEFINE_list(
 _UNITS = flags.DEFINE_enum('units', 'bits', ['bits', 'nats'],
                            'Units of information and entropies.')
 _DPI = flags.DEFINE_integer('dpi', 120, 'Resolution of PNG files.')
+_ANIMATE = flags.DEFINE_bool(
+    'animate', False, 'Also write scatter_LAYER.gif and '
+    'information_plane.gif: one frame per analysed epoch.')
 
 
 class OutputError(OSError):
@@ -123,7 +131,7 @@ def figure_makers(run: plots.Run, *, layer: Optional[str] = None,
 def write_figures(workdir, out=None, *, fmt: str = 'png',
                   layer: Optional[str] = None,
                   epochs: Optional[Sequence[int]] = None,
-                  units: str = 'bits', dpi: int = 120
+                  units: str = 'bits', dpi: int = 120, animate: bool = False
                   ) -> tuple[list[pathlib.Path], dict[str, str]]:
   """Writes the figures of the run in ``workdir``; the core of the command.
 
@@ -166,6 +174,15 @@ def write_figures(workdir, out=None, *, fmt: str = 'png',
       raise OutputError(f'cannot write {path}: {e.strerror or e}; pass '
                         'another --out.') from None
     written.append(path)
+  if animate:
+    try:
+      gifs, not_animated = plots.write_animations(run, out, layer=layer,
+                                                  units=units)
+    except OSError as e:
+      raise OutputError(f'cannot write an animation in {out}: '
+                        f'{e.strerror or e}; pass another --out.') from None
+    written.extend(gifs)
+    skipped.update(not_animated)
   return written, skipped
 
 
@@ -181,7 +198,8 @@ def main(argv: Sequence[str]) -> None:
   try:
     written, skipped = write_figures(
         _WORKDIR.value, _OUT.value, fmt=_FORMAT.value, layer=_LAYER.value,
-        epochs=epochs, units=_UNITS.value, dpi=_DPI.value)
+        epochs=epochs, units=_UNITS.value, dpi=_DPI.value,
+        animate=_ANIMATE.value)
   except (plots.RunRecordError, plots.UnknownLayerError, OutputError) as e:
     sys.exit(f'launch.plot: error: {e}')
   folder = _OUT.value or pathlib.Path(_WORKDIR.value) / 'figures'

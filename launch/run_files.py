@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import pathlib
 import shutil
 import sys
@@ -24,7 +25,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 # Fields that may change between a run and its resumption.
-RESUMABLE_CHANGES = ('log_every_epochs', 'checkpoint')
+RESUMABLE_CHANGES = ('log_every_epochs', 'checkpoint', 'writers')
 
 
 class RunDirError(ValueError):
@@ -62,6 +63,13 @@ def check_same_config(workdir: pathlib.Path, config) -> None:
   saved = workdir / 'config.json'
   if not saved.exists() or not (workdir / 'checkpoints').exists():
     return
+  info = workdir / 'run.json'
+  if info.exists() and re.search(r'"noise_\d+"', info.read_text()):
+    raise RunDirError(
+        f'{workdir} holds a run from before the layer names T1.. / conv1..: '
+        'its checkpoints do not load under this version. `launch.plot` still '
+        'draws it (old names are mapped); to train, use another --workdir or '
+        f'delete {workdir}.')
   try:
     old = json.loads(saved.read_text())
   except json.JSONDecodeError as error:
@@ -91,6 +99,26 @@ def save_npz(path: pathlib.Path, **arrays: np.ndarray) -> None:
   with tmp.open('wb') as f:
     np.savez_compressed(f, **arrays)
   os.replace(tmp, path)
+
+
+def finite_or_null(value):
+  """`value` with non-finite floats as None, so that it is strict JSON."""
+  if isinstance(value, float):
+    return value if np.isfinite(value) else None
+  if isinstance(value, dict):
+    return {k: finite_or_null(v) for k, v in value.items()}
+  if isinstance(value, list):
+    return [finite_or_null(v) for v in value]
+  return value
+
+
+def append_record(path: pathlib.Path, record: dict) -> dict:
+  """Appends `record` to metrics.jsonl at `path` as one line (non-finite
+  numbers as null); returns the record as written."""
+  record = finite_or_null(record)
+  with path.open('a') as f:
+    f.write(json.dumps(record) + '\n')
+  return record
 
 
 def read_records(path: pathlib.Path) -> list[dict]:

@@ -15,9 +15,10 @@ own, so benchmarks and tests build exactly what a run builds:
   then, for each analysed epoch:
   train_until       train the seeds up to it, with progress lines
   analyse_epoch     metrics and information of every seed
-  write_record      append each record to metrics.jsonl
+  write_record      each record to the writers (metrics.jsonl, TensorBoard)
 
-and a checkpoint. Outputs: docs/run_record.md; errors: docs/errors.md.
+then figures (launch/writers.py) and a checkpoint. Outputs:
+docs/run_record.md; errors: docs/errors.md.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import dataclasses
 import json
 import pathlib
 import time
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 from absl import logging
 import jax
@@ -43,6 +44,7 @@ from launch import configs
 from launch import experiment
 from launch import progress as progress_lib
 from launch import run_files
+from launch import writers as writers_lib
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,9 +58,9 @@ class Data:
     splits: split name -> (inputs, targets, labels), evaluated at progress
       lines and analysed epochs: train, test (train again when the data set
       has no test split) and, when held out (MNIST), validation.
-    eval_x: the inputs the information is measured on.
+    eval_x: the inputs the information is measured on (`analysis.inputs`).
     eval_y: their labels (host array).
-    eval_indices: their indices in the data set.
+    eval_indices: their indices in the data set (`evaluation_set`).
     class_values: for regression, the target value of each class (for the
       accuracy); None otherwise.
     num_outputs: outputs of the network.
@@ -190,6 +192,7 @@ def run_info(config, data: Data, plan: experiment.AnalysisPlan) -> dict:
       'layers': plan.layer_widths,
       'estimated_layers': plan.estimated if plan.beta > 0 else [],
       'representation_layers': plan.kept,
+      'analysis_inputs': config.analysis.inputs,
       'num_eval_inputs': len(data.eval_x), 'eval_indices': data.eval_indices,
       'analysis_epochs': plan.epochs, 'num_seeds': config.num_seeds,
       'devices': [str(d) for d in jax.local_devices()],
@@ -286,22 +289,24 @@ def analyse_epoch(config, data: Data, trainer: Trainer,
 
 
 def write_record(workdir: pathlib.Path, record: dict, representations: dict,
-                 labels) -> dict:
-  """Appends `record` to metrics.jsonl (non-finite numbers as null) and
-  saves `representations` beside it; returns the record as written."""
+                 labels, writers: Optional[writers_lib.Writers] = None
+                 ) -> dict:
+  """Saves `representations` in the workdir, then writes `record` to
+  metrics.jsonl (non-finite numbers as null) and the other `writers`
+  (default: metrics.jsonl alone); returns the record as written."""
   if representations:
     (workdir / 'representations').mkdir(exist_ok=True)
     run_files.save_npz(
         workdir / 'representations' / f'epoch_{record["epoch"]:06d}.npz',
         labels=np.asarray(labels, np.int32), **representations)
-  record = _finite_or_null(record)
-  with (workdir / 'metrics.jsonl').open('a') as f:
-    f.write(json.dumps(record) + '\n')
-  return record
+  writers = writers or writers_lib.Writers(
+      [writers_lib.JsonlWriter(workdir / 'metrics.jsonl')])
+  return writers.write_record(record)
 
 
 def train_and_analyse(config, workdir, *,
-                      on_record: Optional[Callable[[dict], None]] = None
+                      on_record: Optional[Callable[[dict], None]] = None,
+                      writers: Sequence[writers_lib.MetricWriter] = ()
                       ) -> list[dict]:
   """Runs (or resumes) the experiment; returns every metrics record.
 
@@ -310,6 +315,8 @@ def train_and_analyse(config, workdir, *,
     workdir: output directory (created).
     on_record: called with each new record after it is written (tests use it
       to simulate an interruption).
+    writers: metric writers added to those of `config.writers`
+      (launch/writers.py); flushed at each analysed epoch, not closed.
 
   Raises:
     configs.ConfigError: a bad config field (before anything is written).
@@ -328,23 +335,28 @@ def train_and_analyse(config, workdir, *,
   todo = [e for e in plan.epochs if e > epoch or
           (e == 0 and epoch == 0 and not records)]
   progress = progress_lib.Progress(epoch, config.num_epochs, len(todo))
-  started = time.time()
-  for target in todo:
-    states, metrics = train_until(config, data, trainer, states, epoch,
-                                  target, progress)
-    epoch = target
-    analysis_start = time.time()
-    if metrics is None:
-      metrics = evaluate(trainer, data, states, epoch)
-    for record, reps in analyse_epoch(config, data, trainer, plan, states,
-                                      epoch, metrics, started=started):
-      records.append(write_record(workdir, record, reps, data.eval_y))
-      if on_record is not None:
-        on_record(record)
-    manager.save(epoch, args=ocp.args.StandardSave(states), force=True)
-    manager.wait_until_finished()
-    progress.analysed(time.time() - analysis_start)
-    _log_information(records, epoch)
+  out, started = writers_lib.open_writers(config, workdir, writers), time.time()
+  try:
+    for target in todo:
+      states, metrics = train_until(config, data, trainer, states, epoch,
+                                    target, progress)
+      epoch, analysis_start, kept = target, time.time(), {}
+      if metrics is None:
+        metrics = evaluate(trainer, data, states, epoch)
+      for record, reps in analyse_epoch(config, data, trainer, plan, states,
+                                        epoch, metrics, started=started):
+        records.append(write_record(workdir, record, reps, data.eval_y, out))
+        kept.update(reps)  # seed 0's saved layers
+        if on_record is not None:
+          on_record(record)
+      out.write_figures(epoch, records, kept, data.eval_y, plan.layer_widths)
+      out.flush()
+      manager.save(epoch, args=ocp.args.StandardSave(states), force=True)
+      manager.wait_until_finished()
+      progress.analysed(time.time() - analysis_start)
+      _log_information(records, epoch)
+  finally:
+    out.close()
   manager.close()
   logging.info('done: %d records in %s', len(records),
                workdir / 'metrics.jsonl')
@@ -372,17 +384,6 @@ def _diverged(model, params, inputs) -> bool:
   layers = infoflow.sampling.noise_free_layers(model, {'params': params},
                                                inputs)
   return not all(bool(jnp.isfinite(a).all()) for a in layers.values())
-
-
-def _finite_or_null(value):
-  """Non-finite floats -> None, so metrics.jsonl is strict JSON."""
-  if isinstance(value, float):
-    return value if np.isfinite(value) else None
-  if isinstance(value, dict):
-    return {k: _finite_or_null(v) for k, v in value.items()}
-  if isinstance(value, list):
-    return [_finite_or_null(v) for v in value]
-  return value
 
 
 def _mean_of_finite(values) -> float:

@@ -65,9 +65,10 @@ def main(argv):
   except (configs.ConfigError, run_files.RunDirError,
           data_lib.DataNotFoundError, data_lib.DataFormatError) as error:
     sys.exit(f'launch.train: error: {error}')
+  tensorboard = ', tensorboard/' if config.writers else ''
   print(f'outputs in {workdir}: config.json, run.json, metrics.jsonl, '
-        f'representations/, checkpoints/.  Plot them: python -m launch.plot '
-        f'--workdir={workdir}')
+        f'representations/, checkpoints/{tensorboard}.  Plot them: python -m '
+        f'launch.plot --workdir={workdir}')
 
 
 def run():

@@ -1,10 +1,91 @@
-"""Float64 references for the tests: brute-force densities and quadrature.
+"""Shared builders of the tests, and float64 references.
 
-Independent of infoflow's code paths: NumPy float64 and SciPy only.
+Builders: synthetic centres and draws (for SZT-like layer samples with
+labels see `infoflow.data.synthetic.layer_samples`), model variables, tiny
+launcher runs and the launcher's command line. References: brute-force
+densities, quadrature and bounds, independent of infoflow's code paths
+(NumPy float64 and SciPy only).
 """
 
+import subprocess
+import sys
+
+import jax
 import numpy as np
 from scipy import special
+
+from launch import configs
+
+# ------------------------------------------------------------------ builders
+
+
+def normal_centres(n=64, dim=3, seed=0):
+  """(n, dim) float32 standard normal centres."""
+  return np.random.default_rng(seed).normal(size=(n, dim)).astype(np.float32)
+
+
+def grouped_centres(rng, m, r, dim, beta, offset=0.0, spread=1.0):
+  """m tight groups of r replicas (std beta) at uniform means + offset."""
+  means = rng.uniform(-spread, spread, size=(m, 1, dim)) + offset
+  return (means + beta * rng.normal(size=(m, r, dim))).astype(np.float32)
+
+
+def mixture_draws(centers, beta, rng, k):
+  """k float32 draws c[owner] + beta z of the mixture of `centers` (any
+  leading shape)."""
+  flat = centers.reshape(-1, centers.shape[-1])
+  owner = rng.integers(0, len(flat), k)
+  return (flat[owner] + beta * rng.normal(size=(k, flat.shape[1]))).astype(
+      np.float32)
+
+
+def init_variables(model, x, seed=0):
+  """Variables of a flax `model` initialised on the first row of `x`."""
+  return model.init({'params': jax.random.key(seed)}, x[:1],
+                    deterministic=True)
+
+
+# -------------------------------------------------------- launcher runs
+
+
+def tiny_config(**overrides):
+  """The 'tiny' config for 12 epochs, 3 analyses of 128 inputs, with
+  `overrides` {dotted.field: value}."""
+  config = configs.get_config('tiny')
+  config.num_epochs = 12
+  config.analysis.num_points = 3
+  config.analysis.num_eval_inputs = 128
+  for key, value in overrides.items():
+    target = config
+    *parents, leaf = key.split('.')
+    for p in parents:
+      target = target[p]
+    target[leaf] = value
+  return config
+
+
+def without_time(records):
+  """Run records without their 'wall_time' fields (for comparisons)."""
+  return [{k: v for k, v in r.items() if k != 'wall_time'} for r in records]
+
+
+def launch_train(*args, **kwargs):
+  """Runs `python -m launch.train *args`; returns the CompletedProcess."""
+  return subprocess.run([sys.executable, '-m', 'launch.train', *args],
+                        capture_output=True, text=True, timeout=300, **kwargs)
+
+
+def assert_one_line_error(result, *needles):
+  """Non-zero exit, no traceback, and a last line naming `needles`."""
+  assert result.returncode != 0
+  assert 'Traceback' not in result.stderr, result.stderr[-3000:]
+  last = result.stderr.strip().splitlines()[-1]
+  assert last.startswith('launch.train: error: '), last
+  for needle in needles:
+    assert needle in last, (needle, last)
+
+
+# -------------------------------------------------------- float64 references
 
 
 def log_density_f64(queries, centers, beta, chunk=2048):

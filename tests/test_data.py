@@ -132,7 +132,7 @@ def test_generator_icosahedral_rule_matches_stated_fractions():
   p = D.szt_patterns()
   y = D.generate_szt_labels(rule="icosahedral")
   assert int(y.sum()) == 2118 and int((y == 0).sum()) == 1978
-  counts = _counts_by_k(y)  # PAPER.md: k<=4 -> 0, k>=8 -> 1, k=5,6,7: 7.6%, 57.6%, 92.4% ones.
+  counts = _counts_by_k(y)  # docs/method.md, section 7: k<=4 -> 0, k>=8 -> 1, k=5,6,7: 7.6%, 57.6%, 92.4% ones.
   assert all(counts[k] == 0 for k in range(5))
   assert [counts[k] for k in (5, 6, 7)] == [60, 532, 732]  # Of 792, 924, 792.
   assert all(counts[k] == len(list(itertools.combinations(range(12), k))) for k in range(8, 13))

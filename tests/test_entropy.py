@@ -264,29 +264,27 @@ def test_bad_inputs_raise_batched_and_bounds():
 # ------------------------------------------- reported bad inputs (docs/errors.md)
 
 
-def _unit_centres(n=64, dim=3):
-  return np.random.default_rng(0).normal(size=(n, dim)).astype(np.float32)
-
-
 @pytest.mark.parametrize('scale,beta', [(1.0, 1e-8), (1.0, 1e-9),
                                         (1e9, 0.1), (1.0, 1e-20)])
 def test_beta_below_float_resolution_raises(scale, beta):
   # Item 1: y = c + beta z rounds beta z away; used to be biased by -0.8 nats.
   with pytest.raises(ValueError, match=r'smallest beta this dtype resolves '
                      r'is .*jax_enable_x64'):
-    infoflow.mixture_entropy(_key(), _unit_centres() * scale, beta,
+    infoflow.mixture_entropy(_key(), helpers.normal_centres() * scale, beta,
                              num_mc=64)
   with pytest.raises(ValueError, match='smallest beta'):
     infoflow.pooled_mixture_entropy(
-        _key(), _unit_centres().reshape(16, 4, 3) * scale, beta, num_mc=64)
+        _key(), helpers.normal_centres().reshape(16, 4, 3) * scale, beta,
+        num_mc=64)
   with pytest.raises(ValueError, match='smallest beta'):
     infoflow.mixture_entropies(
-        _key(), _unit_centres().reshape(16, 4, 3) * scale, beta, num_mc=4)
+        _key(), helpers.normal_centres().reshape(16, 4, 3) * scale, beta,
+        num_mc=4)
 
 
 def test_beta_just_above_resolution_is_accurate():
   # Item 1: at twice the documented limit the bias is below `tolerance`.
-  centers = _unit_centres()
+  centers = helpers.normal_centres()
   norm = float(np.max(np.linalg.norm(centers, axis=1)))
   beta = 2 * 2.0 ** -24 * norm / math.sqrt(2e-3)
   est = infoflow.mixture_entropy(_key(), centers, beta, num_mc=1024)
@@ -297,7 +295,7 @@ def test_beta_just_above_resolution_is_accurate():
 def test_pairwise_bounds_and_density_need_no_resolution():
   # Exact distances: no draw is rounded, so beta far below the draw limit
   # is still right.
-  centers = _unit_centres()
+  centers = helpers.normal_centres()
   lower, upper = infoflow.mixture_entropy_bounds(centers, 1e-9)
   exact = float(infoflow.gaussian_entropy(3, 1e-9)) + math.log(64)
   assert float(lower) == pytest.approx(exact, abs=1e-4)
@@ -307,7 +305,7 @@ def test_pairwise_bounds_and_density_need_no_resolution():
 @pytest.mark.parametrize('factor', [2.0 ** 70, 2.0 ** -80])
 def test_extreme_magnitudes_are_rescaled_exactly(factor):
   # Item 2: centres ~1e20 (or beta <= 1e-19) used to give NaN.
-  centers, beta, dim = _unit_centres(16), 0.3, 3
+  centers, beta, dim = helpers.normal_centres(16), 0.3, 3
   shift = dim * math.log(factor)
   ref = infoflow.mixture_entropy(_key(), centers, beta, num_mc=256)
   est = infoflow.mixture_entropy(_key(), centers * factor, beta * factor,
@@ -330,14 +328,14 @@ def test_extreme_magnitudes_are_rescaled_exactly(factor):
 
 def test_magnitude_beyond_the_dtype_raises():
   with pytest.raises(ValueError, match='too large for beta'):
-    infoflow.mixture_entropy_bounds(_unit_centres() * 1e30, 1e-9)
+    infoflow.mixture_entropy_bounds(helpers.normal_centres() * 1e30, 1e-9)
   with pytest.raises(ValueError, match='outside the range'):
     infoflow.mixture_entropy_bounds(np.zeros((2, 2), np.float32), 1e-45)
 
 
 def test_one_draw_has_no_standard_error():
   # Item 3: num_mc=1 reported +- 0; max_mc=1 missed its target silently.
-  centers = _unit_centres(8)
+  centers = helpers.normal_centres(8)
   with pytest.raises(ValueError, match='num_mc must be an integer >= 2'):
     infoflow.mixture_entropy(_key(), centers, 0.3, num_mc=1)
   with pytest.raises(ValueError, match='max_mc must be an integer >= 2'):
@@ -354,18 +352,19 @@ def test_one_draw_has_no_standard_error():
 def test_bad_tolerances_raise(name, value):
   # A tolerance of nan gave -15.47 +- 0.55 (exact -19.2).
   with pytest.raises(ValueError, match=f'{name} must be a finite number'):
-    infoflow.mixture_entropy(_key(), _unit_centres(8), 0.3, **{name: value})
+    infoflow.mixture_entropy(_key(), helpers.normal_centres(8), 0.3,
+                             **{name: value})
 
 
 def test_complex_and_half_precision_centres():
   # Item 5: complex is an error; float16 / bfloat16 run in float32, warned.
   with pytest.raises(TypeError, match='centers must be real; got complex'):
-    infoflow.mixture_entropy(_key(), _unit_centres(8) + 1j, 0.3)
+    infoflow.mixture_entropy(_key(), helpers.normal_centres(8) + 1j, 0.3)
   for dtype in (np.float16, jnp.bfloat16):
     with pytest.warns(UserWarning, match='computing in float32'):
-      est = infoflow.mixture_entropy(_key(), jnp.asarray(_unit_centres(8),
-                                                         dtype), 0.3,
-                                     num_mc=64)
+      est = infoflow.mixture_entropy(
+          _key(), jnp.asarray(helpers.normal_centres(8), dtype), 0.3,
+          num_mc=64)
     assert est.nats.dtype == jnp.float32
 
 
@@ -380,12 +379,12 @@ def test_complex_and_half_precision_centres():
 def test_wrong_argument_types_name_the_argument(args, kwargs, error, match):
   # Item 10: these raised from deep inside NumPy / JAX.
   with pytest.raises(error, match=match):
-    infoflow.mixture_entropy(_key(), _unit_centres(8), *args, **kwargs)
+    infoflow.mixture_entropy(_key(), helpers.normal_centres(8), *args, **kwargs)
 
 
 def test_key_and_centre_types_name_the_argument():
   with pytest.raises(TypeError, match='key must be one JAX PRNG key'):
-    infoflow.mixture_entropy(0, _unit_centres(8), 0.3)
+    infoflow.mixture_entropy(0, helpers.normal_centres(8), 0.3)
   with pytest.raises(TypeError, match='key must be one JAX PRNG key'):
     infoflow.mixture_entropies(0, np.zeros((2, 2, 1)), 0.3)
   with pytest.raises(TypeError, match='centers must be a real numeric'):
@@ -398,7 +397,7 @@ def test_key_and_centre_types_name_the_argument():
 
 
 def test_estimators_still_run_inside_jit():
-  centers = jnp.asarray(_unit_centres(8))
+  centers = jnp.asarray(helpers.normal_centres(8))
   est = jax.jit(lambda k, c, b: infoflow.mixture_entropy(k, c, b, num_mc=64))(
       _key(), centers, 0.3)
   ref = infoflow.mixture_entropy(_key(), centers, 0.3, num_mc=64)

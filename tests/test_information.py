@@ -1,8 +1,8 @@
-"""Tests of noisy networks, sampling and per-layer information estimates."""
+"""Tests of per-layer information estimates (infoflow.information); the
+networks and their sampling are in test_models.py and test_sampling.py."""
 
 import math
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -15,125 +15,9 @@ from infoflow import models
 from infoflow import sampling
 
 
-def _init(model, x, seed=0):
-  return model.init({'params': jax.random.key(seed)}, x[:1],
-                    deterministic=True)
-
-
 def _within(estimate, reference, extra=1e-3):
   return abs(float(estimate.nats) - reference) <= (
       4 * float(estimate.stderr) + extra)
-
-
-# -------------------------------------------------------------------- modules
-
-
-def test_noise_layer_is_identity_when_off_and_records_pre_noise():
-  x = jnp.arange(6.0).reshape(2, 3)
-  noisy = models.GaussianNoise(beta=0.5)
-  out, state = noisy.apply({}, x, rngs={'noise': jax.random.key(0)},
-                           mutable=['intermediates'])
-  assert not np.allclose(out, x)
-  np.testing.assert_allclose(state['intermediates']['pre_noise'][0], x)
-  # Noise std is beta.
-  big = jnp.zeros((20000, 1))
-  z = noisy.apply({}, big, rngs={'noise': jax.random.key(1)})
-  assert float(jnp.std(z)) == pytest.approx(0.5, rel=0.03)
-  off = noisy.apply({}, x, deterministic=True)
-  np.testing.assert_array_equal(off, x)
-  zero = models.GaussianNoise(beta=0.0).apply({}, x)  # needs no rng
-  np.testing.assert_array_equal(zero, x)
-  with pytest.raises(ValueError, match='beta'):
-    models.GaussianNoise(beta=-1.0).apply({}, x)
-
-
-def test_mlp_and_cnn_shapes_and_layer_order():
-  x = jnp.ones((3, 4))
-  mlp = models.MLP(widths=[2] * 12, num_outputs=5, activation='leaky_relu',
-                   beta=0.1)
-  variables = _init(mlp, x)
-  names = sampling.layer_names(mlp, variables, x)
-  # Numbered from 1, in call order (not string order: T10 comes after T9).
-  assert names == [f'T{l}' for l in range(1, 13)]
-  assert list(variables['params']) == [f'T{l}_weights' for l in range(1, 13)
-                                       ] + [models.OUTPUT]
-  assert mlp.apply(variables, x, rngs={'noise': jax.random.key(0)}).shape == (
-      3, 5)
-  images = jnp.ones((2, 28, 28, 1))
-  cnn = models.CNN(beta=0.1)
-  cnn_vars = _init(cnn, images)
-  logits = cnn.apply(cnn_vars, images, rngs={'noise': jax.random.key(0)})
-  assert logits.shape == (2, 10)
-  samples = sampling.sample_layers(jax.random.key(1), cnn, cnn_vars, images,
-                                   3)
-  # Layers are named by kind, numbered across the whole net.
-  assert list(samples) == ['conv1', 'conv2', 'dense3']
-  assert list(cnn_vars['params']) == ['conv1_weights', 'conv2_weights',
-                                      'dense3_weights', models.OUTPUT]
-  assert [s.shape for s in samples.values()] == [
-      (2, 3, 28 * 28 * 8), (2, 3, 14 * 14 * 16), (2, 3, 10)]
-  with pytest.raises(ValueError, match='activation'):
-    models.MLP(widths=(2,), num_outputs=1, activation='gelu').init(
-        jax.random.key(0), x)
-
-
-class _UserModule(nn.Module):
-  """A user's own noisy module: a nested block with the noise layer."""
-
-  @nn.compact
-  def __call__(self, x, deterministic=False):
-    x = models.GaussianNoise(0.2, name='first')(
-        jnp.tanh(nn.Dense(3)(x)), deterministic=deterministic)
-
-    class Block(nn.Module):
-
-      @nn.compact
-      def __call__(self, x, deterministic=False):
-        return models.GaussianNoise(0.2, name='inner')(
-            nn.relu(nn.Dense(2)(x)), deterministic=deterministic)
-
-    x = Block(name='block')(x, deterministic=deterministic)
-    return nn.Dense(1)(x)
-
-
-def test_user_module_is_sampled_like_builtin_ones():
-  x = jnp.asarray(np.random.default_rng(0).normal(size=(5, 4)),
-                  jnp.float32)
-  model = _UserModule()
-  variables = _init(model, x)
-  samples = sampling.sample_layers(jax.random.key(0), model, variables, x, 7)
-  assert list(samples) == ['first', 'block/inner']
-  assert samples['first'].shape == (5, 7, 3)
-  assert samples['block/inner'].shape == (5, 7, 2)
-  # S of the first noisy layer is a function of x; the second is not.
-  assert bool(jnp.all(samples['first'] == samples['first'][:, :1]))
-  assert not bool(jnp.all(samples['block/inner'] ==
-                          samples['block/inner'][:, :1]))
-
-
-def test_sampling_is_reproducible_and_chunk_independent_in_shape():
-  x = jnp.asarray(np.random.default_rng(1).normal(size=(10, 3)), jnp.float32)
-  model = models.MLP(widths=(4, 3), num_outputs=2, beta=0.1)
-  variables = _init(model, x)
-  a = sampling.sample_layers(jax.random.key(3), model, variables, x, 5,
-                             input_chunk=3)
-  b = sampling.sample_layers(jax.random.key(3), model, variables, x, 5,
-                             input_chunk=3)
-  c = sampling.sample_layers(jax.random.key(3), model, variables, x, 5,
-                             input_chunk=10, layers=['T2'])
-  np.testing.assert_array_equal(a['T2'], b['T2'])
-  assert list(c) == ['T2'] and c['T2'].shape == (10, 5, 3)
-  # Noise-free representations are the replicas' common first layer.
-  clean = sampling.noise_free_layers(model, variables, x)
-  np.testing.assert_allclose(clean['T1'], a['T1'][:, 0], atol=1e-6)
-  with pytest.raises(ValueError, match='unknown layers'):
-    sampling.sample_layers(jax.random.key(0), model, variables, x, 2,
-                           layers=['T9'])
-  with pytest.raises(ValueError, match=r"unknown layers \['T9'\]; the model "
-                     r"has \['T1', 'T2'\]"):
-    sampling.noise_free_layers(model, variables, x, layers=['T9'])
-  with pytest.raises(ValueError, match='num_replicas'):
-    sampling.sample_layers(jax.random.key(0), model, variables, x, 0)
 
 
 # ------------------------------------------------------ against quadrature
@@ -149,7 +33,7 @@ def test_first_layer_information_against_quadrature(width, num_inputs, beta,
   x = jnp.asarray(rng.normal(size=(num_inputs, 3)), jnp.float32)
   model = models.MLP(widths=(width,), num_outputs=2, activation='tanh',
                      beta=beta)
-  variables = _init(model, x, seed=num_inputs)
+  variables = helpers.init_variables(model, x, seed=num_inputs)
   info = infoflow.network_information(jax.random.key(4), model, variables, x,
                                       beta, num_replicas=4, num_mc=20_000,
                                       form=form)
@@ -200,7 +84,7 @@ def _random_deep_net(seed, widths, beta, num_inputs, num_classes=2):
   labels = rng.integers(0, num_classes, num_inputs).astype(np.int32)
   model = models.MLP(widths=widths, num_outputs=num_classes,
                      activation='tanh', beta=beta)
-  return model, _init(model, x, seed), x, labels
+  return model, helpers.init_variables(model, x, seed), x, labels
 
 
 @pytest.mark.parametrize('seed', [0, 1])

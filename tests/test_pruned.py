@@ -1,7 +1,7 @@
-"""Pruned evaluation and adaptive Monte Carlo, against float64 brute force."""
+"""Pruned evaluation (infoflow.estimators.pruned), against float64 brute
+force; adaptive Monte Carlo is in test_adaptive.py."""
 
 import math
-import warnings
 
 import jax
 import numpy as np
@@ -9,26 +9,12 @@ import pytest
 
 import helpers
 import infoflow
-from infoflow.estimators import entropy
 from infoflow.estimators import groups as groups_lib
 from infoflow.estimators import pruned
 
 
 def _key(i=0):
   return jax.random.key(i)
-
-
-def _grouped(rng, m, r, dim, beta, offset=0.0, spread=1.0):
-  """m tight groups of r replicas (std beta) at uniform means + offset."""
-  means = rng.uniform(-spread, spread, size=(m, 1, dim)) + offset
-  return (means + beta * rng.normal(size=(m, r, dim))).astype(np.float32)
-
-
-def _draws(centers, beta, rng, k):
-  flat = centers.reshape(-1, centers.shape[-1])
-  owner = rng.integers(0, len(flat), k)
-  return (flat[owner] + beta * rng.normal(size=(k, flat.shape[1]))).astype(
-      np.float32)
 
 
 def _log_mean_f64(queries, centers, beta):
@@ -50,7 +36,7 @@ def szt():
   means = np.tanh(3 * rng.normal(size=(1024, 1, 3))) + 10.0
   centers = (means + BETA * rng.normal(size=(1024, 16, 3))).astype(np.float32)
   queries = np.concatenate([
-      _draws(centers, BETA, rng, 448),
+      helpers.mixture_draws(centers, BETA, rng, 448),
       # Points between clusters and a little outside them.
       (rng.uniform(-1.05, 1.05, (64, 3)) + 10.0).astype(np.float32)])
   return centers, pruned.build_groups(centers, BETA), queries
@@ -79,8 +65,8 @@ def test_certified_bound_bounds_the_truncation():
   rng = np.random.default_rng(1)
   beta = 0.01
   # Groups a few beta apart: neighbours contribute, but little.
-  centers = _grouped(rng, 200, 10, 2, beta, spread=0.25)
-  queries = _draws(centers, beta, rng, 1000)
+  centers = helpers.grouped_centres(rng, 200, 10, 2, beta, spread=0.25)
+  queries = helpers.mixture_draws(centers, beta, rng, 1000)
   got, err, info = pruned.pruned_log_mixture_density(
       queries, centers, beta, prune_tolerance=1e-2, num_candidates=1)
   want = helpers.log_density_f64(queries, centers.reshape(-1, 2), beta)
@@ -97,10 +83,10 @@ def test_k_is_raised_when_too_small():
   """A dense blob of groups needs many candidates; K doubles to reach them."""
   rng = np.random.default_rng(2)
   beta = 0.01
-  blob = _grouped(rng, 40, 8, 2, beta, spread=0.02)
-  far = _grouped(rng, 200, 8, 2, beta, offset=5.0, spread=3.0)
+  blob = helpers.grouped_centres(rng, 40, 8, 2, beta, spread=0.02)
+  far = helpers.grouped_centres(rng, 200, 8, 2, beta, offset=5.0, spread=3.0)
   centers = np.concatenate([blob, far])
-  queries = _draws(blob, beta, rng, 200)
+  queries = helpers.mixture_draws(blob, beta, rng, 200)
   got, err, info = pruned.pruned_log_mixture_density(queries, centers, beta,
                                               num_candidates=1)
   assert info.num_candidates >= 16 and info.num_refined > 0
@@ -113,7 +99,7 @@ def test_dense_fallback_for_far_queries():
   """Far from every centre no group bound is small relative to the sum."""
   rng = np.random.default_rng(3)
   beta = 0.01
-  centers = _grouped(rng, 100, 10, 3, beta)
+  centers = helpers.grouped_centres(rng, 100, 10, 3, beta)
   queries = rng.uniform(-3, 3, (40, 3)).astype(np.float32)
   groups = pruned.build_groups(centers, beta)
   got, err, info = pruned.log_mean_kernel_pruned(queries, None, None, None,
@@ -126,7 +112,8 @@ def test_dense_fallback_for_far_queries():
 def test_kd_groups_of_ungrouped_centres():
   rng = np.random.default_rng(4)
   beta = 2e-3
-  centers = _grouped(rng, 150, 20, 3, beta, offset=7.0).reshape(-1, 3)
+  centers = helpers.grouped_centres(rng, 150, 20, 3, beta,
+                                    offset=7.0).reshape(-1, 3)
   centers = centers[rng.permutation(len(centers))]
   groups = pruned.build_groups(centers, beta, group_size=32)
   valid = np.asarray(groups.valid)
@@ -136,7 +123,7 @@ def test_kd_groups_of_ungrouped_centres():
   home = np.asarray(groups.group_of)
   dist = np.linalg.norm(flat - np.asarray(groups.centroids)[home], axis=1)
   assert np.all(dist <= np.asarray(groups.radii)[home])
-  queries = _draws(centers[:, None], beta, rng, 300)
+  queries = helpers.mixture_draws(centers[:, None], beta, rng, 300)
   got, _, _ = pruned.pruned_log_mixture_density(queries, groups, beta)
   want = helpers.log_density_f64(queries, centers, beta)
   np.testing.assert_allclose(got, want, atol=2e-5, rtol=0)
@@ -144,7 +131,7 @@ def test_kd_groups_of_ungrouped_centres():
 
 def test_kd_partition_keeps_clusters_whole():
   rng = np.random.default_rng(5)
-  points = _grouped(rng, 64, 16, 2, 1e-3).reshape(-1, 2)
+  points = helpers.grouped_centres(rng, 64, 16, 2, 1e-3).reshape(-1, 2)
   order, sizes = groups_lib.kd_partition(points, 16)
   assert sorted(order) == list(range(len(points)))
   cells = np.split(order // 16, np.cumsum(sizes)[:-1])
@@ -181,55 +168,6 @@ def test_auto_rule(szt):
   _, rep = infoflow.pooled_mixture_entropy(_key(), centers, 0.5, num_mc=64,
                                            return_report=True)
   assert rep.method == 'dense'  # beta comparable with the spread
-
-
-# ----------------------------------------------------------------- adaptive
-
-
-# The adaptive tests share one small mixture (one set of compilations).
-def _spread_centres():
-  return np.random.default_rng(8).normal(size=(100, 2)).astype(np.float32)
-
-
-def test_adaptive_reaches_target_and_pilot_equals_fixed():
-  centers = _spread_centres()
-  est = infoflow.mixture_entropy(_key(2), centers, 0.3, target_stderr=0.01)
-  assert float(est.stderr) <= 0.01
-  assert int(est.num_draws) > entropy.DEFAULT_PILOT  # more than the pilot
-  # A loose target stops at the pilot: the same draws as a fixed run.
-  loose = infoflow.mixture_entropy(_key(2), centers, 0.3, target_stderr=10.0)
-  fixed = infoflow.mixture_entropy(_key(2), centers, 0.3,
-                                   num_mc=entropy.DEFAULT_PILOT)
-  assert float(loose.nats) == pytest.approx(float(fixed.nats), abs=1e-6)
-  assert int(loose.num_draws) == entropy.DEFAULT_PILOT
-
-
-def test_adaptive_stderr_is_honest():
-  """Across repeats, the spread of adaptive estimates matches the stderr."""
-  centers = _spread_centres()
-  truth = helpers.entropy_quadrature(centers, 0.3, nodes=6)
-  runs = [infoflow.mixture_entropy(k, centers, 0.3, target_stderr=0.02)
-          for k in jax.random.split(_key(3), 20)]
-  z = [(float(e.nats) - truth) / float(e.stderr) for e in runs]
-  assert all(float(e.stderr) <= 0.02 for e in runs)
-  assert 0.5 <= np.std(z) <= 1.6 and abs(np.mean(z)) <= 1.0, z
-
-
-def test_adaptive_batched_targets_the_mean():
-  centers = _spread_centres().reshape(20, 5, 2)
-  est = infoflow.mixture_entropies(_key(4), centers, 0.3, target_stderr=0.01)
-  assert est.nats.shape == (20,)
-  assert float(est.mean().stderr) <= 0.01
-  assert int(est.num_draws[0]) > entropy.DEFAULT_PILOT_PER_MIXTURE
-
-
-def test_adaptive_cap_warns():
-  with warnings.catch_warnings(record=True) as caught:
-    warnings.simplefilter('always')
-    est = infoflow.mixture_entropy(_key(), _spread_centres(), 0.3,
-                                   target_stderr=1e-4, max_mc=6144)
-  assert int(est.num_draws) == 6144
-  assert any('max draws' in str(w.message) for w in caught)
 
 
 @pytest.mark.parametrize('kwargs,match', [
@@ -288,11 +226,3 @@ def test_density_extreme_magnitudes(factor):
   out, _, _ = pruned.pruned_log_mixture_density(queries * factor, centers * factor,
                                          0.2 * factor)
   np.testing.assert_allclose(out, ref - 2 * math.log(factor), atol=1e-4)
-
-
-def test_pooled_adaptive_bad_targets():
-  centers = np.zeros((4, 2, 1), np.float32)
-  with pytest.raises(ValueError, match='max_mc must be an integer >= 2'):
-    infoflow.pooled_mixture_entropy(_key(), centers, 1.0, max_mc=1)
-  with pytest.raises(TypeError, match='target_stderr'):
-    infoflow.pooled_mixture_entropy(_key(), centers, 1.0, target_stderr='x')

@@ -1,4 +1,4 @@
-"""Data sets of the paper (PAPER.md section 4), as numpy arrays in one common form.
+"""Data sets of the paper (docs/method.md, section 7), as numpy arrays in one common form.
 
 * :func:`szt`: the 12-bit task (original ``szt_var_u.mat`` or generated labels).
 * :func:`minimal_tanh`, :func:`minimal_lrelu`: the minimal examples.

@@ -1,4 +1,4 @@
-"""The 12-bit task of Shwartz-Ziv & Tishby (2017) ("SZT"; PAPER.md section 4).
+"""The 12-bit task of Shwartz-Ziv & Tishby (2017) ("SZT"; docs/method.md, section 7).
 
 Inputs are all 4096 patterns of 12 bits, fed as 0/1 float32: the paper's nets use
 tanh and the original code feeds the bits as 0/1 floats, so no centring is done.

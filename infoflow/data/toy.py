@@ -1,4 +1,4 @@
-"""The minimal examples of PAPER.md section 4.
+"""The minimal examples of docs/method.md, section 7.
 
 Both are finite input sets used whole: train = test = all points (there is
 nothing to generalise to; the experiments watch I(X;T) as the weights grow), so

@@ -161,6 +161,40 @@ def _merge_logsumexp(running_max, running_sum, exponents):
   return new_max, running_sum * rescale + block_sum
 
 
+def _chunk_log_sum(q, shift, floor, centers_blocks, valid, inv_two_var,
+                   rounding_tolerance):
+  """log sum_j exp(exponent) of one query chunk over all centre blocks.
+
+  Args:
+    q: (query_chunk, d) queries.
+    shift, floor: (query_chunk,) row shifts and row-maximum floors.
+    centers_blocks: (num_blocks, center_chunk, d) padded centres.
+    valid: (num_blocks, center_chunk) mask of the real centres.
+    inv_two_var: 1 / (2 sigma^2).
+    rounding_tolerance: as in `log_mean_kernel`.
+
+  Returns:
+    (query_chunk,) log-sums (before the division by n).
+  """
+  anchor = jnp.mean(q, axis=0)
+
+  def step(carry, block):
+    running_max, running_sum = carry
+    c, v = block
+    # Exponents already summed are exact to `rounding_tolerance`: their max
+    # is a valid lower bound of the row maximum too.
+    floor_now = jnp.maximum(floor, running_max - rounding_tolerance)
+    a = block_exponents(q, c, anchor, inv_two_var, shift, floor_now, v,
+                        rounding_tolerance)
+    return _merge_logsumexp(running_max, running_sum, a), None
+
+  init = (jnp.full(q.shape[:1], -jnp.inf, q.dtype),
+          jnp.zeros(q.shape[:1], q.dtype))
+  (running_max, running_sum), _ = jax.lax.scan(step, init,
+                                               (centers_blocks, valid))
+  return running_max + jnp.log(running_sum)
+
+
 @functools.partial(jax.jit, static_argnames=('query_chunk', 'center_chunk'))
 def log_mean_kernel(queries, centers, sigma, shift=None, row_floor=None, *,
                     rounding_tolerance=1e-3, query_chunk=512, center_chunk=2048):
@@ -205,23 +239,8 @@ def log_mean_kernel(queries, centers, sigma, shift=None, row_floor=None, *,
 
   def one_query_chunk(args):
     q, s, floor = args
-    anchor = jnp.mean(q, axis=0)
-
-    def step(carry, block):
-      running_max, running_sum = carry
-      c, v = block
-      # Exponents already summed are exact to `rounding_tolerance`: their max is a
-      # valid lower bound of the row maximum too.
-      floor_now = jnp.maximum(floor, running_max - rounding_tolerance)
-      a = block_exponents(q, c, anchor, inv_two_var, s, floor_now, v,
+    return _chunk_log_sum(q, s, floor, centers_p, valid, inv_two_var,
                           rounding_tolerance)
-      return _merge_logsumexp(running_max, running_sum, a), None
-
-    init = (jnp.full((query_chunk,), -jnp.inf, dtype),
-            jnp.zeros((query_chunk,), dtype))
-    (running_max, running_sum), _ = jax.lax.scan(step, init,
-                                                 (centers_p, valid))
-    return running_max + jnp.log(running_sum)
 
   out = jax.lax.map(one_query_chunk, tuple(packed))
   return out.reshape(-1)[:num_queries] - math.log(n)

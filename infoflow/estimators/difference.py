@@ -38,6 +38,40 @@ def _replicas_identical(samples) -> bool:
   return bool(jnp.all(samples == samples[:, :1]))
 
 
+def _input_conditional_entropy(key, samples, beta, deterministic_given_x,
+                               num_mc_conditional) -> Estimate:
+  """h(T | X): the closed form when deterministic given X, else the mean of
+  the m conditional mixtures' Monte Carlo entropies."""
+  _, replicas, dim = samples.shape
+  if deterministic_given_x:
+    return Estimate.exact(entropy.gaussian_entropy(dim, beta).astype(
+        samples.dtype))
+  if replicas < 2:
+    raise ValueError('h(T | X) needs R >= 2 replicas when the layer is not '
+                     'deterministic given X.')
+  return entropy.mixture_entropies(key, samples, beta,
+                                   num_mc=num_mc_conditional).mean()
+
+
+def _label_conditional_entropy(key, samples, beta, labels: np.ndarray,
+                               num_classes: int, num_mc: int) -> Estimate:
+  """h(T | Y) = sum_y p(y) h(T | Y = y) over the classes present."""
+  m = samples.shape[0]
+  class_keys = jax.random.split(key, num_classes)
+  parts = []
+  for y in range(num_classes):
+    members = np.flatnonzero(labels == y)
+    if members.size == 0:
+      continue
+    h_y = entropy.pooled_mixture_entropy(class_keys[y], samples[members],
+                                         beta, num_mc=num_mc)
+    parts.append(h_y * (members.size / m))
+  h_t_y = parts[0]
+  for part in parts[1:]:
+    h_t_y = h_t_y + part
+  return h_t_y
+
+
 def difference_information(key: jax.Array, samples, beta, *, labels=None,
                            num_classes: Optional[int] = None,
                            deterministic_given_x: Optional[bool] = None,
@@ -68,7 +102,7 @@ def difference_information(key: jax.Array, samples, beta, *, labels=None,
   checks.check_key(key)
   samples = jnp.asarray(checks.check_float_array(samples, 'samples', rank=3,
                                                  shape='(m, R, d)'))
-  m, replicas, dim = samples.shape
+  m = samples.shape[0]
   checks.check_positive_scalar(beta, 'beta')
   checks.check_count(num_mc, 'num_mc', minimum=2)
   checks.check_count(num_mc_conditional, 'num_mc_conditional', minimum=2)
@@ -79,15 +113,8 @@ def difference_information(key: jax.Array, samples, beta, *, labels=None,
   # The replicas of each input are the groups of the pruned evaluation,
   # which `auto` uses for large, small-beta mixtures (SZT scale).
   h_t = entropy.pooled_mixture_entropy(keys[0], samples, beta, num_mc=num_mc)
-  if deterministic_given_x:
-    h_t_x = Estimate.exact(entropy.gaussian_entropy(dim, beta).astype(
-        samples.dtype))
-  else:
-    if replicas < 2:
-      raise ValueError('h(T | X) needs R >= 2 replicas when the layer is not '
-                       'deterministic given X.')
-    h_t_x = entropy.mixture_entropies(keys[1], samples, beta,
-                                      num_mc=num_mc_conditional).mean()
+  h_t_x = _input_conditional_entropy(keys[1], samples, beta,
+                                     deterministic_given_x, num_mc_conditional)
   mi_input = h_t - h_t_x
 
   mi_label = h_t_y = None
@@ -95,19 +122,8 @@ def difference_information(key: jax.Array, samples, beta, *, labels=None,
     labels, num_classes = checks.check_labels(
         labels, 'labels', num_rows=m, num_classes=num_classes,
         rows_name='samples')
-    labels = np.asarray(labels)
-    class_keys = jax.random.split(keys[2], num_classes)
-    parts = []
-    for y in range(num_classes):
-      members = np.flatnonzero(labels == y)
-      if members.size == 0:
-        continue
-      h_y = entropy.pooled_mixture_entropy(class_keys[y], samples[members],
-                                           beta, num_mc=num_mc)
-      parts.append(h_y * (members.size / m))
-    h_t_y = parts[0]
-    for part in parts[1:]:
-      h_t_y = h_t_y + part
+    h_t_y = _label_conditional_entropy(keys[2], samples, beta,
+                                       np.asarray(labels), num_classes, num_mc)
     mi_label = h_t - h_t_y
   return LayerInformation(mi_input=mi_input, entropy=h_t,
                           conditional_entropy=h_t_x, mi_label=mi_label,

@@ -265,10 +265,15 @@ def posterior_information(key: jax.Array, samples, beta, *, labels=None,
   info = _assemble(problem, run, log_scale)
   if not return_report:
     return info
+  return info, _report(problem, run)
+
+
+def _report(problem, run) -> PosteriorReport:
+  """The `PosteriorReport` of a finished run: mean truncation bounds."""
   count = run.moments.count
   bounds = run.bounds / count
-  return info, PosteriorReport(
-      method, count, float(bounds[0]), float(bounds[1]),
+  return PosteriorReport(
+      problem.method, count, float(bounds[0]), float(bounds[1]),
       float(bounds[2]) if problem.has_labels else 0.0, run.refined,
       run.dense, run.targets_met)
 

@@ -229,6 +229,34 @@ def _stats(err):
   return jnp.max(err), jnp.mean(err)
 
 
+def _placed_inputs(queries, home, shift, row_floor,
+                   groups: groups_lib.Groups, sigma, mesh):
+  """(queries, home, shift, floor, groups, 1 / (2 sigma^2)) for the passes:
+  defaults filled in, rows padded to the shard count, replicated on `mesh`."""
+  queries = jnp.asarray(queries, groups.flat.dtype)
+  num = queries.shape[0]
+  dtype = queries.dtype
+  if home is None:
+    home = find_home(queries, groups)
+  shift = (jnp.zeros((num,), dtype) if shift is None
+           else jnp.asarray(shift, dtype))
+  floor = (jnp.full((num,), -jnp.inf, dtype) if row_floor is None
+           else jnp.asarray(row_floor, dtype))
+  args = [sharding.pad_rows(jnp.asarray(a), sharding.num_shards(mesh))
+          for a in (queries, home, shift, floor)]
+  placed = sharding.replicate((*args, groups), mesh)
+  inv_two_var = sharding.replicate(jnp.asarray(0.5 / float(sigma) ** 2, dtype),
+                                   mesh)
+  return (*placed, inv_two_var)
+
+
+def _next_num_candidates(k, kn, size, group_elements):
+  """K doubled; when the `size` rows left fit one block even with the whole
+  list, straight there (the last doubling): fewer recompilations."""
+  small = size * kn * group_elements <= _CHUNK_ELEMENTS
+  return kn if small else min(2 * k, kn)
+
+
 def log_mean_kernel_pruned(queries, home, shift, row_floor,
                            groups: groups_lib.Groups, sigma, *,
                            prune_tolerance: float = DEFAULT_PRUNE_TOLERANCE,
@@ -260,20 +288,9 @@ def log_mean_kernel_pruned(queries, home, shift, row_floor,
     certified error (<= prune_tolerance) of the full sum.
   """
   mesh = sharding.resolve(mesh)
-  queries = jnp.asarray(queries, groups.flat.dtype)
-  num = queries.shape[0]
-  dtype = queries.dtype
-  if home is None:
-    home = find_home(queries, groups)
-  shift = (jnp.zeros((num,), dtype) if shift is None
-           else jnp.asarray(shift, dtype))
-  floor = (jnp.full((num,), -jnp.inf, dtype) if row_floor is None
-           else jnp.asarray(row_floor, dtype))
-  args = [sharding.pad_rows(jnp.asarray(a), sharding.num_shards(mesh))
-          for a in (queries, home, shift, floor)]
-  q, home, shift, floor, groups = sharding.replicate((*args, groups), mesh)
-  inv_two_var = sharding.replicate(jnp.asarray(0.5 / float(sigma) ** 2, dtype),
-                                   mesh)
+  num = jnp.shape(queries)[0]
+  q, home, shift, floor, groups, inv_two_var = _placed_inputs(
+      queries, home, shift, row_floor, groups, sigma, mesh)
   kn = groups.num_neighbors
   k = min(num_candidates, kn)
   value, err, fails, total = _first_pass(
@@ -285,10 +302,7 @@ def log_mean_kernel_pruned(queries, home, shift, row_floor,
     use_dense = k >= kn
     size = sharding.bucket(fails)
     if not use_dense:
-      # Double K; when the rows left fit one block even with the whole
-      # list, go straight there (the last doubling): fewer recompilations.
-      small = size * kn * r * dim <= _CHUNK_ELEMENTS
-      k = kn if small else min(2 * k, kn)
+      k = _next_num_candidates(k, kn, size, r * dim)
     if use_dense:
       dense += total
     else:

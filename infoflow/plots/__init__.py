@@ -13,6 +13,9 @@ figure whose inputs are absent from the run raises :class:`NothingToPlot`
 figure that applies and skips the others.
 """
 
+from infoflow.plots.animation import write_animations
+from infoflow.plots.animation import write_information_plane_animation
+from infoflow.plots.animation import write_scatter_animation
 from infoflow.plots.common import NothingToPlot
 from infoflow.plots.curves import plot_binned_entropy_curves
 from infoflow.plots.curves import plot_clustering_curves

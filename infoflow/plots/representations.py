@@ -149,7 +149,7 @@ def plot_cosine_similarity_matrices(snapshots: Snapshots, *,
 
   Entry ``(a, b)`` is ``cos(t_a, t_b)`` of the noise-free representations,
   rows and columns sorted by class (thin lines mark class boundaries), so
-  within-class blocks on the diagonal show clustering (PAPER.md section 3).
+  within-class blocks on the diagonal show clustering (docs/method.md, section 6).
   Uses :func:`infoflow.clustering.cosine_similarity_matrix` on at most
   ``max_points`` inputs (stratified). Default layer: the deepest saved one.
   """

@@ -59,7 +59,8 @@ def base_config() -> ml_collections.ConfigDict:
   c.analysis.target_stderr_mi_input = 0.02   # nats, adaptive posterior form
   c.analysis.target_stderr_mi_label = 0.005  # nats
   c.analysis.max_mc = 262144         # cap on the adaptive draws per layer
-  c.analysis.num_eval_inputs = 0     # 0 = all evaluation inputs
+  c.analysis.inputs = 'all'          # inputs analysed: all | train | test
+  c.analysis.num_eval_inputs = 0     # of those: 0 = all, else a fixed subset
   c.analysis.input_chunk = 256
   c.analysis.bin_sizes = (0.01, 2 / 30, 0.2)  # 2/30: SZT's 30 bins on [-1, 1]
   c.analysis.cluster_beta = 0.0      # 0 = the model's beta (or 0.005 if none)
@@ -70,6 +71,9 @@ def base_config() -> ml_collections.ConfigDict:
   c.checkpoint = ml_collections.ConfigDict()
   c.checkpoint.keep = 3
   c.log_every_epochs = 0     # progress line period; 0 = about 100 lines a run
+  # Metric writers besides metrics.jsonl (always written): 'tensorboard'
+  # (WORKDIR/tensorboard) and any registered with launch.writers.register.
+  c.writers = ('tensorboard',)
   return c
 
 
@@ -125,6 +129,21 @@ def _of_type(kind, what):
   return lambda value: None if isinstance(value, kind) else f'must be {what}'
 
 
+def _writer_names(value):
+  """Names of registered metric writers (launch.writers)."""
+  from launch import writers  # pylint: disable=g-import-not-at-top
+  known = ', '.join(writers.names())
+  if (isinstance(value, (str, bytes)) or not hasattr(value, '__len__')
+      or not all(isinstance(v, str) for v in value)):
+    return f'must be a sequence of writer names (known: {known})'
+  if 'jsonl' in value:
+    return ('must not list jsonl: metrics.jsonl is always written; list only '
+            f'the other writers (known: {known})')
+  unknown = [v for v in value if v not in writers.names()]
+  return (f'names unknown writers {", ".join(unknown)}; known: {known} (or '
+          '() for metrics.jsonl alone)' if unknown else None)
+
+
 def _checks():
   """{dotted field: check(value) -> None or what is wrong} for every field."""
   # Imported here: the names the library knows (data sets, activations).
@@ -156,6 +175,7 @@ def _checks():
       'analysis.target_stderr_mi_input': _real(0.0, above=True),
       'analysis.target_stderr_mi_label': _real(0.0, above=True),
       'analysis.max_mc': _integer(1),
+      'analysis.inputs': _choice(('all', 'train', 'test')),
       'analysis.num_eval_inputs': _integer(0),
       'analysis.input_chunk': _integer(1),
       'analysis.bin_sizes': _sequence(_real(0.0, above=True),
@@ -164,6 +184,7 @@ def _checks():
       'analysis.representation_max_width': _integer(0),
       'analysis.clustering': flag, 'analysis.binning': flag,
       'checkpoint.keep': _integer(1), 'log_every_epochs': _integer(0),
+      'writers': _writer_names,
   }
 
 

@@ -8,7 +8,7 @@ Information is estimated only on the 10-unit dense layer `dense3`: the
 plug-in needs ~2^d samples for a small bias (PAPER.md section 2), which rules
 out the conv maps `conv1` and `conv2` (6272 and 3136 units). The evaluation
 inputs are a fixed subset: the first 1,000 test images (recorded in
-run.json), R = 20 replicas.
+run.json; `analysis.inputs = 'test'`), R = 20 replicas.
 """
 
 from launch.configs import common
@@ -30,6 +30,7 @@ def get_config():
   c.analysis.num_points = 8
   c.analysis.num_replicas = 20
   c.analysis.estimated_layers = ('dense3',)
+  c.analysis.inputs = 'test'
   c.analysis.num_eval_inputs = 1000
   c.analysis.num_mc = 4096
   c.analysis.num_mc_conditional = 32

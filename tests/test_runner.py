@@ -1,0 +1,81 @@
+"""Tests of the runner (launch.runner): a tiny run end to end, resumption,
+diverged seeds."""
+
+import json
+
+import numpy as np
+import pytest
+
+import helpers
+from launch import configs
+from launch import runner
+
+
+def test_tiny_run_end_to_end(finished_run):
+  workdir, records = finished_run
+  lines = (workdir / 'metrics.jsonl').read_text().splitlines()
+  assert [json.loads(line) for line in lines] == records
+  run = json.loads((workdir / 'run.json').read_text())
+  epochs = run['analysis_epochs']
+  assert epochs[0] == 0 and epochs[-1] == 12
+  assert [(r['epoch'], r['seed']) for r in records] == [
+      (e, s) for e in epochs for s in (0, 1)]
+  first = [r for r in records if r['epoch'] == 0]
+  last = [r for r in records if r['epoch'] == 12]
+  for a, b in zip(first, last):
+    assert b['train']['loss'] < a['train']['loss']  # the loss falls
+  # Two seeds are two different networks.
+  assert last[0]['train']['loss'] != last[1]['train']['loss']
+  for r in records:
+    for name in ('T1', 'T2'):
+      mi, stderr = r['information'][name]['mi_input']
+      assert 0 <= mi <= np.log(128) + 4 * stderr and stderr >= 0
+      assert len(r['information'][name]['mi_label']) == 2
+      assert len(r['binning'][name]['entropy']) == 3
+      assert 0 <= r['clustering'][name]['knn_agreement'] <= 1
+    for split in ('train', 'test'):
+      assert set(r[split]) == {'loss', 'accuracy', 'loss_noisy',
+                               'accuracy_noisy'}
+  saved = np.load(workdir / 'representations' / 'epoch_000012.npz')
+  assert saved['T2'].shape == (128, 2) and saved['labels'].shape == (128,)
+  assert json.loads((workdir / 'config.json').read_text())['name'] == 'tiny'
+
+
+def test_resume_reproduces_uninterrupted_run(finished_run, tmp_path):
+  _, uninterrupted = finished_run
+
+  class Interrupt(Exception):
+    pass
+
+  def stop_after_first_epoch(record):
+    if record['epoch'] >= 1 and record['seed'] == 1:
+      raise Interrupt
+
+  config = helpers.tiny_config(num_seeds=2)
+  with pytest.raises(Interrupt):
+    runner.train_and_analyse(config, tmp_path,
+                             on_record=stop_after_first_epoch)
+  # The interruption came after the epoch-1 records but before their
+  # checkpoint: the rerun resumes at epoch 0 and redoes epoch 1.
+  resumed = runner.train_and_analyse(config, tmp_path)
+  assert helpers.without_time(resumed) == helpers.without_time(uninterrupted)
+  lines = (tmp_path / 'metrics.jsonl').read_text().splitlines()
+  assert helpers.without_time([json.loads(x) for x in lines]) == helpers.without_time(
+      uninterrupted)
+
+
+@pytest.mark.filterwarnings('ignore:overflow encountered in cast')
+def test_diverged_seed_is_recorded_not_analysed(tmp_path):
+  """Non-finite parameters (an overflowing step) give a 'diverged' record."""
+  config = configs.get_config('tiny')
+  config.optimizer.name = 'sgd'
+  config.optimizer.learning_rate = 1e39  # inf in float32: updates overflow
+  config.num_epochs = 2
+  config.analysis.num_points = 2
+  config.analysis.num_eval_inputs = 64
+  records = runner.train_and_analyse(config, str(tmp_path))
+  assert [r['epoch'] for r in records] == [0, 2]
+  assert 'information' in records[0] and 'diverged' not in records[0]
+  assert records[1]['diverged'] is True and 'information' not in records[1]
+  for line in (tmp_path / 'metrics.jsonl').read_text().splitlines():
+    json.loads(line, parse_constant=pytest.fail)  # no NaN/Infinity tokens
