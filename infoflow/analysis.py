@@ -16,7 +16,11 @@ section 3; researchers add their own the same way.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Optional, Sequence
+from typing import Any
+from typing import Callable
+from typing import Mapping
+from typing import Optional
+from typing import Sequence
 
 import flax.linen as nn
 import jax
@@ -35,13 +39,17 @@ def _pair(estimate) -> list[float]:
   return [float(estimate.nats), float(estimate.stderr)]
 
 
-def information_record(infos: Mapping[str, information.LayerInformation]
-                       ) -> dict:
+def information_record(
+  infos: Mapping[str, information.LayerInformation],
+) -> dict:
   """{'layer': {'mi_input': [nats, stderr], ...}} for the run record."""
   record = {}
   for name, info in infos.items():
-    entry = {'mi_input': _pair(info.mi_input), 'entropy': _pair(info.entropy),
-             'conditional_entropy': _pair(info.conditional_entropy)}
+    entry = {
+      'mi_input': _pair(info.mi_input),
+      'entropy': _pair(info.entropy),
+      'conditional_entropy': _pair(info.conditional_entropy),
+    }
     if info.mi_label is not None:
       entry['mi_label'] = _pair(info.mi_label)
     record[name] = entry
@@ -55,20 +63,24 @@ def binning_hook(bin_sizes: Sequence[float]) -> Hook:
   def hook(representations, labels, num_classes):
     names = list(representations)
     result = binning.binned_information_all(
-        [representations[n] for n in names], labels, num_classes, bin_sizes)
+      [representations[n] for n in names], labels, num_classes, bin_sizes
+    )
     entropy = np.asarray(result.entropy)
     mi_label = np.asarray(result.mi_label)
     record = {'bin_sizes': bin_sizes}
     for i, name in enumerate(names):
-      record[name] = {'entropy': entropy[i].tolist(),
-                      'mi_label': mi_label[i].tolist()}
+      record[name] = {
+        'entropy': entropy[i].tolist(),
+        'mi_label': mi_label[i].tolist(),
+      }
     return {'binning': record}
 
   return hook
 
 
-def clustering_hook(beta: float, *, k: int = KNN_K,
-                    max_inputs_for_clusters: int = 5000) -> Hook:
+def clustering_hook(
+  beta: float, *, k: int = KNN_K, max_inputs_for_clusters: int = 5000
+) -> Hook:
   """Class similarity, scatter ratio, k-NN agreement, beta-clusters per layer.
 
   Args:
@@ -83,10 +95,17 @@ def clustering_hook(beta: float, *, k: int = KNN_K,
     for name, reps in representations.items():
       sim = clustering.class_similarity(reps, labels, num_classes)
       scatter = clustering.scatter_ratio(reps, labels, num_classes)
-      entry = {'within': float(sim.within), 'between': float(sim.between),
-               'gap': float(sim.gap), 'scatter_ratio': float(scatter.ratio),
-               'knn_agreement': float(clustering.knn_label_agreement(
-                   reps, labels, k=min(k, len(labels) - 1)))}
+      entry = {
+        'within': float(sim.within),
+        'between': float(sim.between),
+        'gap': float(sim.gap),
+        'scatter_ratio': float(scatter.ratio),
+        'knn_agreement': float(
+          clustering.knn_label_agreement(
+            reps, labels, k=min(k, len(labels) - 1)
+          )
+        ),
+      }
       if len(labels) <= max_inputs_for_clusters:
         clusters = clustering.num_distinguishable_clusters(reps, beta)
         entry['num_clusters'] = int(clusters.num_clusters)
@@ -97,17 +116,27 @@ def clustering_hook(beta: float, *, k: int = KNN_K,
   return hook
 
 
-def analyse(key: jax.Array, model: nn.Module, params: Any, inputs,
-            labels: np.ndarray, num_classes: int, *, beta: float,
-            estimated_layers: Sequence[str] = (), num_replicas: int = 100,
-            form: str = 'posterior', num_mc: Optional[int] = None,
-            num_mc_conditional: int = 64,
-            target_stderr_mi_input: float = information.DEFAULT_TARGET_MI_INPUT,
-            target_stderr_mi_label: float = information.DEFAULT_TARGET_MI_LABEL,
-            max_mc: int = 1 << 18,
-            input_chunk: int = 256, hooks: Sequence[Hook] = (),
-            keep_representations: Optional[Sequence[str]] = None
-            ) -> tuple[dict, dict[str, np.ndarray]]:
+def analyse(
+  key: jax.Array,
+  model: nn.Module,
+  params: Any,
+  inputs,
+  labels: np.ndarray,
+  num_classes: int,
+  *,
+  beta: float,
+  estimated_layers: Sequence[str] = (),
+  num_replicas: int = 100,
+  form: str = 'posterior',
+  num_mc: Optional[int] = None,
+  num_mc_conditional: int = 64,
+  target_stderr_mi_input: float = information.DEFAULT_TARGET_MI_INPUT,
+  target_stderr_mi_label: float = information.DEFAULT_TARGET_MI_LABEL,
+  max_mc: int = 1 << 18,
+  input_chunk: int = 256,
+  hooks: Sequence[Hook] = (),
+  keep_representations: Optional[Sequence[str]] = None,
+) -> tuple[dict, dict[str, np.ndarray]]:
   """Metrics of one network at one epoch.
 
   Args:
@@ -135,15 +164,30 @@ def analyse(key: jax.Array, model: nn.Module, params: Any, inputs,
   record = {}
   if beta > 0 and estimated_layers:
     infos = information.network_information(
-        key, model, variables, inputs, beta, labels=labels,
-        num_classes=num_classes, num_replicas=num_replicas,
-        layers=list(estimated_layers), input_chunk=input_chunk, form=form,
-        num_mc=num_mc or None, num_mc_conditional=num_mc_conditional,
-        target_stderr_mi_input=target_stderr_mi_input,
-        target_stderr_mi_label=target_stderr_mi_label, max_mc=max_mc)
+      key,
+      model,
+      variables,
+      inputs,
+      beta,
+      labels=labels,
+      num_classes=num_classes,
+      num_replicas=num_replicas,
+      layers=list(estimated_layers),
+      input_chunk=input_chunk,
+      form=form,
+      num_mc=num_mc or None,
+      num_mc_conditional=num_mc_conditional,
+      target_stderr_mi_input=target_stderr_mi_input,
+      target_stderr_mi_label=target_stderr_mi_label,
+      max_mc=max_mc,
+    )
     record['information'] = information_record(infos)
-  clean = {name: np.asarray(rep, np.float32) for name, rep in
-           sampling.noise_free_layers(model, variables, inputs).items()}
+  clean = {
+    name: np.asarray(rep, np.float32)
+    for name, rep in sampling.noise_free_layers(
+      model, variables, inputs
+    ).items()
+  }
   for hook in hooks:
     record.update(hook(clean, labels, num_classes))
   kept = {name: clean[name] for name in (keep_representations or ())}

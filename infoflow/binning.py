@@ -32,15 +32,16 @@ Conventions
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from typing import NamedTuple, Optional
+import math
+from typing import NamedTuple
+from typing import Optional
 
 import chex
 import jax
+from jax import lax
 import jax.numpy as jnp
 import numpy as np
-from jax import lax
 
 from infoflow import checks
 
@@ -67,7 +68,7 @@ class BinnedInformation(NamedTuple):
   mi_label: jax.Array
 
   @property
-  def bits(self) -> "BinnedInformation":
+  def bits(self) -> 'BinnedInformation':
     """The same quantities in bits (``nats / ln 2``)."""
     return BinnedInformation(*(v / LN2 for v in self))
 
@@ -77,36 +78,40 @@ class BinnedInformation(NamedTuple):
 # ----------------------------------------------------------------------------
 
 
-def _as_representations(x, name: str = "representations") -> jax.Array:
-  return jnp.asarray(checks.check_float_array(x, name, rank=2,
-                                              shape="(m, d)"))
+def _as_representations(x, name: str = 'representations') -> jax.Array:
+  return jnp.asarray(checks.check_float_array(x, name, rank=2, shape='(m, d)'))
 
 
 def _as_labels(labels, m: int, num_classes: Optional[int]):
-  y, k = checks.check_labels(labels, "labels", num_rows=m,
-                             num_classes=num_classes)
+  y, k = checks.check_labels(
+    labels, 'labels', num_rows=m, num_classes=num_classes
+  )
   return jnp.asarray(y), k
 
 
-def _check_bin_size_range(x, bin_size: float, name: str = "bin_size"):
+def _check_bin_size_range(x, bin_size: float, name: str = 'bin_size'):
   """floor(t / b) must not overflow the dtype (it would merge symbols)."""
   if checks.is_concrete(x):
     peak = float(jnp.max(jnp.abs(x)))
     limit = float(jnp.finfo(x.dtype).max) / 2
     if peak / bin_size > limit:
       raise ValueError(
-          f"{name} = {bin_size:.3g} is too small for values up to "
-          f"{peak:.3g} in {x.dtype}: t / {name} overflows (largest ratio "
-          f"{limit:.3g}); use a larger {name} or float64 data.")
+        f'{name} = {bin_size:.3g} is too small for values up to '
+        f'{peak:.3g} in {x.dtype}: t / {name} overflows (largest ratio '
+        f'{limit:.3g}); use a larger {name} or float64 data.'
+      )
 
 
 def _as_edges(edges) -> jax.Array:
-  e = np.asarray(checks.check_float_array(
-      edges, "edges", rank=1, shape="(num_bins + 1,)", dtype=np.float32))
+  e = np.asarray(
+    checks.check_float_array(
+      edges, 'edges', rank=1, shape='(num_bins + 1,)', dtype=np.float32
+    )
+  )
   if e.shape[0] < 2:
-    raise ValueError(f"edges must be 1-D with >= 2 values; got {e.shape}.")
+    raise ValueError(f'edges must be 1-D with >= 2 values; got {e.shape}.')
   if not np.all(np.diff(e) > 0):
-    raise ValueError("edges must be strictly increasing (in float32).")
+    raise ValueError('edges must be strictly increasing (in float32).')
   return jnp.asarray(e)
 
 
@@ -126,10 +131,10 @@ def bin_edges_uniform(low: float, high: float, num_bins: int) -> jax.Array:
   Returns:
     Array of shape ``(num_bins + 1,)``: ``low + k (high - low) / num_bins``.
   """
-  num_bins = checks.check_count(num_bins, "num_bins")
+  num_bins = checks.check_count(num_bins, 'num_bins')
   low, high = float(low), float(high)
   if not (math.isfinite(low) and math.isfinite(high)) or high <= low:
-    raise ValueError(f"need finite low < high; got low={low}, high={high}.")
+    raise ValueError(f'need finite low < high; got low={low}, high={high}.')
   return jnp.asarray(np.linspace(low, high, num_bins + 1), dtype=jnp.float32)
 
 
@@ -158,7 +163,7 @@ def _discretise(x: jax.Array, bin_size, edges) -> jax.Array:
     # side='right' - 1: value v lands in k with e[k] <= v < e[k+1]; clamping
     # puts v < e[0] into bin 0 and v >= e[-1] (including v == e[-1], the
     # right-closed last bin) into bin num_bins - 1.
-    k = jnp.searchsorted(edges, x.astype(jnp.float32), side="right") - 1
+    k = jnp.searchsorted(edges, x.astype(jnp.float32), side='right') - 1
     return jnp.clip(k, 0, num_bins - 1).astype(jnp.int32)
   # Keep floor(t / b) as float: it is an exact integer-valued float, compares
   # exactly, and cannot overflow an int cast for tiny bin sizes. Map -0.0 to
@@ -177,8 +182,9 @@ def _refine(group: jax.Array, columns: Sequence[jax.Array]) -> jax.Array:
   differs = jnp.zeros((m - 1,), dtype=bool)
   for k in sorted_keys:
     differs = differs | (k[1:] != k[:-1])
-  new_run = jnp.concatenate([jnp.zeros((1,), jnp.int32),
-                             differs.astype(jnp.int32)])
+  new_run = jnp.concatenate(
+    [jnp.zeros((1,), jnp.int32), differs.astype(jnp.int32)]
+  )
   rank = jnp.cumsum(new_run)
   return jnp.zeros((m,), jnp.int32).at[perm].set(rank)
 
@@ -251,21 +257,22 @@ def _entropy_edges(x, edges):
   return _entropy_from_ids(symbol_ids(_discretise(x, None, edges)))
 
 
-_info_bin_size = jax.jit(
-    lambda x, y, b: _information_core(x, y, b, None))
-_info_edges = jax.jit(
-    lambda x, y, e: _information_core(x, y, None, e))
+_info_bin_size = jax.jit(lambda x, y, b: _information_core(x, y, b, None))
+_info_edges = jax.jit(lambda x, y, e: _information_core(x, y, None, e))
 # Many bin sizes at once: one compiled, batched sort per column block.
-_info_bin_sizes = jax.jit(jax.vmap(
-    lambda x, y, b: _information_core(x, y, b, None), in_axes=(None, None, 0)))
+_info_bin_sizes = jax.jit(
+  jax.vmap(
+    lambda x, y, b: _information_core(x, y, b, None), in_axes=(None, None, 0)
+  )
+)
 
 
 def _pick_scheme(bin_size, edges):
   if (bin_size is None) == (edges is None):
-    raise ValueError("give exactly one of bin_size or edges.")
+    raise ValueError('give exactly one of bin_size or edges.')
   if edges is not None:
     return None, _as_edges(edges)
-  return checks.check_positive_scalar(bin_size, "bin_size"), None
+  return checks.check_positive_scalar(bin_size, 'bin_size'), None
 
 
 # ----------------------------------------------------------------------------
@@ -273,8 +280,9 @@ def _pick_scheme(bin_size, edges):
 # ----------------------------------------------------------------------------
 
 
-def binned_entropy(representations, *, bin_size: Optional[float] = None,
-                   edges=None) -> jax.Array:
+def binned_entropy(
+  representations, *, bin_size: Optional[float] = None, edges=None
+) -> jax.Array:
   """Entropy of the binned representation, ``H(Bin(T))`` in nats.
 
   ``H = -sum_s p(s) log p(s)`` with ``p(s) = #{i : Bin(t_i) = s} / m``, where
@@ -300,9 +308,14 @@ def binned_entropy(representations, *, bin_size: Optional[float] = None,
   return _entropy_bin_size(x, jnp.asarray(b, x.dtype))
 
 
-def binned_information(representations, labels, num_classes: int, *,
-                       bin_size: Optional[float] = None,
-                       edges=None) -> BinnedInformation:
+def binned_information(
+  representations,
+  labels,
+  num_classes: int,
+  *,
+  bin_size: Optional[float] = None,
+  edges=None,
+) -> BinnedInformation:
   """``H(Bin(T))``, ``I(X;Bin(T))`` and ``I(Bin(T);Y)`` for one layer (nats).
 
   ``I(X;Bin(T)) = H(Bin(T))`` (deterministic function of uniform ``X``);
@@ -329,8 +342,9 @@ def binned_information(representations, labels, num_classes: int, *,
   return _info_bin_size(x, y, jnp.asarray(b, x.dtype))
 
 
-def binned_information_all(layers: Sequence, labels, num_classes: int,
-                           bin_sizes: Sequence[float]) -> BinnedInformation:
+def binned_information_all(
+  layers: Sequence, labels, num_classes: int, bin_sizes: Sequence[float]
+) -> BinnedInformation:
   """:func:`binned_information` for every layer and every bin size.
 
   Args:
@@ -346,20 +360,20 @@ def binned_information_all(layers: Sequence, labels, num_classes: int,
     because their widths differ.
   """
   if isinstance(layers, (jax.Array, np.ndarray)) or len(layers) < 1:
-    raise ValueError("layers must be a non-empty sequence of (m, d_l) arrays.")
+    raise ValueError('layers must be a non-empty sequence of (m, d_l) arrays.')
   sizes = np.atleast_1d(np.asarray(bin_sizes, dtype=object))
   if sizes.ndim != 1 or sizes.shape[0] < 1:
-    raise ValueError(f"bin_sizes must be non-empty and 1-D; got {bin_sizes!r}.")
-  sizes = np.asarray([checks.check_positive_scalar(b, "bin_sizes")
-                      for b in sizes], np.float64)
-  xs = [_as_representations(t, f"layers[{i}]") for i, t in enumerate(layers)]
+    raise ValueError(f'bin_sizes must be non-empty and 1-D; got {bin_sizes!r}.')
+  sizes = np.asarray(
+    [checks.check_positive_scalar(b, 'bin_sizes') for b in sizes], np.float64
+  )
+  xs = [_as_representations(t, f'layers[{i}]') for i, t in enumerate(layers)]
   m = xs[0].shape[0]
   for i, x in enumerate(xs):
     if x.shape[0] != m:
-      raise ValueError(
-          f"layers[{i}] has {x.shape[0]} rows; layers[0] has {m}.")
+      raise ValueError(f'layers[{i}] has {x.shape[0]} rows; layers[0] has {m}.')
   y, _ = _as_labels(labels, m, num_classes)
   for x in xs:
-    _check_bin_size_range(x, float(np.min(sizes)), "bin_sizes")
+    _check_bin_size_range(x, float(np.min(sizes)), 'bin_sizes')
   rows = [_info_bin_sizes(x, y, jnp.asarray(sizes, x.dtype)) for x in xs]
   return BinnedInformation(*(jnp.stack(f) for f in zip(*rows)))

@@ -34,8 +34,10 @@ import numpy as np
 # Default bias budget, in nats, of the rounding of Monte Carlo draws (the
 # estimators' default `rounding_tolerance`); see `check_beta_resolves`.
 RESOLUTION_TOLERANCE = 1e-3
-_X64_HINT = ("use float64 centres with jax.config.update('jax_enable_x64', "
-             'True), or rescale the data')
+_X64_HINT = (
+  "use float64 centres with jax.config.update('jax_enable_x64', "
+  'True), or rescale the data'
+)
 
 
 class ArgumentTypeError(TypeError, ValueError):
@@ -65,8 +67,9 @@ def check_positive_scalar(value, name: str, *, allow_zero: bool = False):
     ValueError: not a scalar, not finite, or out of range.
   """
   if isinstance(value, (bool, np.bool_, str, bytes)) or value is None:
-    raise ArgumentTypeError(f'{name} must be a real number; got '
-                            f'{_describe(value)}.')
+    raise ArgumentTypeError(
+      f'{name} must be a real number; got {_describe(value)}.'
+    )
   if not is_concrete(value):
     if np.ndim(value) != 0:
       raise ValueError(f'{name} must be a scalar; got shape {value.shape}.')
@@ -74,11 +77,13 @@ def check_positive_scalar(value, name: str, *, allow_zero: bool = False):
   try:
     arr = np.asarray(value)
   except Exception as e:  # pylint: disable=broad-except
-    raise ArgumentTypeError(f'{name} must be a real number; got '
-                            f'{_describe(value)}.') from e
+    raise ArgumentTypeError(
+      f'{name} must be a real number; got {_describe(value)}.'
+    ) from e
   if arr.dtype.kind not in 'iuf':
-    raise ArgumentTypeError(f'{name} must be a real number; got '
-                            f'{_describe(value)}.')
+    raise ArgumentTypeError(
+      f'{name} must be a real number; got {_describe(value)}.'
+    )
   if arr.ndim != 0:
     raise ValueError(f'{name} must be a scalar; got shape {arr.shape}.')
   v = float(arr)
@@ -96,9 +101,11 @@ def check_count(value, name: str, *, minimum: int = 1) -> int:
     ValueError: below `minimum`.
   """
   if isinstance(value, (bool, np.bool_)) or not isinstance(
-      value, (int, np.integer)):
-    raise ArgumentTypeError(f'{name} must be an integer >= {minimum}; got '
-                            f'{_describe(value)}.')
+    value, (int, np.integer)
+  ):
+    raise ArgumentTypeError(
+      f'{name} must be an integer >= {minimum}; got {_describe(value)}.'
+    )
   if value < minimum:
     raise ValueError(f'{name} must be an integer >= {minimum}; got {value}.')
   return int(value)
@@ -117,34 +124,49 @@ def check_key(key, name: str = 'key'):
       return key
   elif dtype == np.uint32 and shape in ((2,), (4,)):
     return key
-  raise ArgumentTypeError(f'{name} must be one JAX PRNG key, e.g. '
-                          f'jax.random.key(0); got {_describe(key)}.')
+  raise ArgumentTypeError(
+    f'{name} must be one JAX PRNG key, e.g. '
+    f'jax.random.key(0); got {_describe(key)}.'
+  )
 
 
 def _float_dtype(dtype, name: str, target):
   """The dtype an array of `dtype` is computed in (module docstring)."""
   dtype = np.dtype(dtype)
   if dtype.kind == 'c':
-    raise ArgumentTypeError(f'{name} must be real; got complex dtype {dtype}'
-                            ' (pass the real part, or split real and '
-                            'imaginary parts into features).')
+    raise ArgumentTypeError(
+      f'{name} must be real; got complex dtype {dtype}'
+      ' (pass the real part, or split real and '
+      'imaginary parts into features).'
+    )
   if dtype.kind not in 'biuf' and dtype != jnp.bfloat16:
-    raise ArgumentTypeError(f'{name} must be a real numeric array; got '
-                            f'dtype {dtype}.')
+    raise ArgumentTypeError(
+      f'{name} must be a real numeric array; got dtype {dtype}.'
+    )
   if target is not None:
     return jax.dtypes.canonicalize_dtype(target)
   if dtype.kind in 'biu':
     return jax.dtypes.canonicalize_dtype(jnp.result_type(float))
   if dtype.itemsize < 4:  # float16, bfloat16
-    warnings.warn(f'{name} has dtype {dtype}; computing in float32.',
-                  UserWarning, stacklevel=4)
+    warnings.warn(
+      f'{name} has dtype {dtype}; computing in float32.',
+      UserWarning,
+      stacklevel=4,
+    )
     return np.dtype(np.float32)
   return jax.dtypes.canonicalize_dtype(dtype)
 
 
-def check_float_array(x, name: str, *, rank: int | None = None,
-                      min_rank: int | None = None, shape: str = '(n, d)',
-                      dtype=None, allow_empty: bool = False):
+def check_float_array(
+  x,
+  name: str,
+  *,
+  rank: int | None = None,
+  min_rank: int | None = None,
+  shape: str = '(n, d)',
+  dtype=None,
+  allow_empty: bool = False,
+):
   """A finite real array in float32 or float64 (see the module docstring).
 
   A `jax.Array` (or tracer) comes back as a jax.Array, anything else as a
@@ -168,15 +190,20 @@ def check_float_array(x, name: str, *, rank: int | None = None,
     try:
       x = np.asarray(x)
     except (ValueError, TypeError) as e:
-      raise ValueError(f'{name} must be a rectangular array {shape}; '
-                       f'got {type(x).__name__} ({e}).') from e
+      raise ValueError(
+        f'{name} must be a rectangular array {shape}; '
+        f'got {type(x).__name__} ({e}).'
+      ) from e
   target = _float_dtype(x.dtype, name, dtype)
   if rank is not None and x.ndim != rank:
-    raise ValueError(f'{name} must have shape {shape} (rank {rank}); got '
-                     f'shape {x.shape}.')
+    raise ValueError(
+      f'{name} must have shape {shape} (rank {rank}); got shape {x.shape}.'
+    )
   if min_rank is not None and x.ndim < min_rank:
-    raise ValueError(f'{name} must have shape {shape} with >= {min_rank} '
-                     f'dims; got shape {x.shape}.')
+    raise ValueError(
+      f'{name} must have shape {shape} with >= {min_rank} '
+      f'dims; got shape {x.shape}.'
+    )
   if not allow_empty and 0 in x.shape:
     raise ValueError(f'{name} must be non-empty; got shape {x.shape}.')
   with np.errstate(over='ignore'):  # overflow to inf is reported below
@@ -185,14 +212,22 @@ def check_float_array(x, name: str, *, rank: int | None = None,
     finite = jnp.isfinite(x) if is_jax else np.isfinite(x)
     bad = int(x.size - int(finite.sum()))
     if bad:
-      raise ValueError(f'{name} has {bad} non-finite (NaN or inf) values; '
-                       'all entries must be finite.')
+      raise ValueError(
+        f'{name} has {bad} non-finite (NaN or inf) values; '
+        'all entries must be finite.'
+      )
   return x
 
 
-def check_labels(labels, name: str, *, num_rows: int, num_classes=None,
-                 rows_name: str = 'representations',
-                 classes_name: str = 'num_classes'):
+def check_labels(
+  labels,
+  name: str,
+  *,
+  num_rows: int,
+  num_classes=None,
+  rows_name: str = 'representations',
+  classes_name: str = 'num_classes',
+):
   """Integer class labels of shape (num_rows,) in [0, num_classes).
 
   Args:
@@ -213,12 +248,16 @@ def check_labels(labels, name: str, *, num_rows: int, num_classes=None,
   if not is_jax:
     labels = np.asarray(labels)
   if labels.dtype.kind not in 'biu':
-    raise ValueError(f'{name} must hold integer class indices (integers in '
-                     f'[0, {classes_name})); got dtype {labels.dtype}.')
+    raise ValueError(
+      f'{name} must hold integer class indices (integers in '
+      f'[0, {classes_name})); got dtype {labels.dtype}.'
+    )
   if labels.shape != (num_rows,):
-    raise ValueError(f'{name} must have shape ({num_rows},), one label per '
-                     f'row of {rows_name}; got shape {labels.shape} (length '
-                     f'{labels.shape[0] if labels.ndim else "-"}).')
+    raise ValueError(
+      f'{name} must have shape ({num_rows},), one label per '
+      f'row of {rows_name}; got shape {labels.shape} (length '
+      f'{labels.shape[0] if labels.ndim else "-"}).'
+    )
   concrete = is_concrete(labels)
   if num_classes is None:
     if not concrete:
@@ -228,10 +267,12 @@ def check_labels(labels, name: str, *, num_rows: int, num_classes=None,
   if concrete and labels.size:
     lo, hi = int(labels.min()), int(labels.max())
     if lo < 0 or hi >= num_classes:
-      raise ValueError(f'{name} must lie in [0, {num_classes}); got values '
-                       f'in [{lo}, {hi}].')
-  labels = labels.astype(jnp.int32) if is_jax else labels.astype(
-      np.int32, copy=False)
+      raise ValueError(
+        f'{name} must lie in [0, {num_classes}); got values in [{lo}, {hi}].'
+      )
+  labels = (
+    labels.astype(jnp.int32) if is_jax else labels.astype(np.int32, copy=False)
+  )
   return labels, num_classes
 
 
@@ -253,7 +294,7 @@ def max_row_norm(x) -> float:
     return 0.0
   exponent = math.frexp(peak)[1]
   half = exponent // 2
-  sq = float(_max_sq_norm(x, 2.0 ** -half, 2.0 ** (half - exponent)))
+  sq = float(_max_sq_norm(x, 2.0**-half, 2.0 ** (half - exponent)))
   return math.ldexp(math.sqrt(sq), exponent)
 
 
@@ -264,15 +305,18 @@ def _norm_ratio(points, beta, name, points_name):
   info = jnp.finfo(points.dtype)
   beta = float(beta)
   if not float(info.tiny) <= beta <= float(info.max):
-    raise ValueError(f'{name} = {beta:.3g} is outside the range of '
-                     f'{points_name} dtype {info.dtype} '
-                     f'[{float(info.tiny):.3g}, {float(info.max):.3g}]; '
-                     f'{_X64_HINT}.')
+    raise ValueError(
+      f'{name} = {beta:.3g} is outside the range of '
+      f'{points_name} dtype {info.dtype} '
+      f'[{float(info.tiny):.3g}, {float(info.max):.3g}]; '
+      f'{_X64_HINT}.'
+    )
   return max_row_norm(points) / beta
 
 
-def check_beta_range(points, beta, name: str = 'beta', *,
-                     points_name: str = 'centers') -> float | None:
+def check_beta_range(
+  points, beta, name: str = 'beta', *, points_name: str = 'centers'
+) -> float | None:
   """beta and the scale of `points` fit the dtype of `points`; their ratio.
 
   Squared distances are formed after rescaling by a power of two p with
@@ -294,23 +338,30 @@ def check_beta_range(points, beta, name: str = 'beta', *,
   info = jnp.finfo(points.dtype)
   limit = math.sqrt(float(info.max)) / 8
   if ratio > limit:
-    raise ValueError(f'{points_name} are too large for {name} = {beta:.3g} '
-                     f'in {info.dtype}: max row norm / {name} = {ratio:.3g} '
-                     f'> {limit:.3g}; {_X64_HINT}.')
+    raise ValueError(
+      f'{points_name} are too large for {name} = {beta:.3g} '
+      f'in {info.dtype}: max row norm / {name} = {ratio:.3g} '
+      f'> {limit:.3g}; {_X64_HINT}.'
+    )
   return ratio
 
 
-def smallest_resolved_beta(max_norm: float, dtype,
-                           rounding_tolerance: float = RESOLUTION_TOLERANCE) -> float:
+def smallest_resolved_beta(
+  max_norm: float, dtype, rounding_tolerance: float = RESOLUTION_TOLERANCE
+) -> float:
   """u C / sqrt(2 min(rounding_tolerance, 0.5)): see `check_beta_resolves`."""
   unit_roundoff = float(jnp.finfo(dtype).eps) / 2
   return unit_roundoff * max_norm / math.sqrt(2 * min(rounding_tolerance, 0.5))
 
 
-def check_beta_resolves(centers, beta, name: str = 'beta', *,
-                        centers_name: str = 'centers',
-                        rounding_tolerance: float = RESOLUTION_TOLERANCE
-                        ) -> float | None:
+def check_beta_resolves(
+  centers,
+  beta,
+  name: str = 'beta',
+  *,
+  centers_name: str = 'centers',
+  rounding_tolerance: float = RESOLUTION_TOLERANCE,
+) -> float | None:
   """Monte Carlo draws y = c + beta z keep beta z after rounding.
 
   Derivation. In floating point with unit roundoff u (2^-24 for float32,
@@ -351,12 +402,13 @@ def check_beta_resolves(centers, beta, name: str = 'beta', *,
   beta_min = smallest_resolved_beta(ratio * beta, dtype, rounding_tolerance)
   if beta < beta_min:
     raise ValueError(
-        f'{name} = {beta:.3g} is too small for {centers_name} of norm up to '
-        f'{ratio * beta:.3g} in {dtype}: a draw c + {name} z rounds '
-        f'{name} z away (bias up to d/2 nats). The smallest {name} this '
-        f'dtype resolves is {beta_min:.3g} ({name} / max norm >= '
-        f'{beta_min / (ratio * beta):.2g}); {_X64_HINT} (centre it: only '
-        f'the distance from the origin counts).')
+      f'{name} = {beta:.3g} is too small for {centers_name} of norm up to '
+      f'{ratio * beta:.3g} in {dtype}: a draw c + {name} z rounds '
+      f'{name} z away (bias up to d/2 nats). The smallest {name} this '
+      f'dtype resolves is {beta_min:.3g} ({name} / max norm >= '
+      f'{beta_min / (ratio * beta):.2g}); {_X64_HINT} (centre it: only '
+      f'the distance from the origin counts).'
+    )
   return ratio
 
 
@@ -372,7 +424,7 @@ def power_of_two_scale(value: float, dtype=None) -> float:
   if dtype is not None:
     info = jnp.finfo(dtype)
     exponent = min(max(exponent, int(info.minexp)), int(info.maxexp) - 2)
-  return 2.0 ** exponent
+  return 2.0**exponent
 
 
 def rescale_to_beta(ratio, beta, *arrays):
@@ -386,12 +438,14 @@ def rescale_to_beta(ratio, beta, *arrays):
   Returns:
     (beta / p, arrays / p, log p).
   """
-  if ratio is None or (2.0 ** -20 <= float(beta) <= 2.0 ** 20
-                       and ratio <= 2.0 ** 30):
+  if ratio is None or (2.0**-20 <= float(beta) <= 2.0**20 and ratio <= 2.0**30):
     return beta, arrays, 0.0
   scale = power_of_two_scale(float(beta), arrays[0].dtype)
-  return (float(beta) / scale, tuple(a / scale for a in arrays),
-          math.log(scale))
+  return (
+    float(beta) / scale,
+    tuple(a / scale for a in arrays),
+    math.log(scale),
+  )
 
 
 def pad_to_multiple(x, multiple: int, *, fill=None):

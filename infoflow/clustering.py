@@ -20,27 +20,38 @@ beta-distinguishable clusters (single linkage) is in
 from __future__ import annotations
 
 import functools
-from typing import NamedTuple, Optional
+from typing import NamedTuple
+from typing import Optional
 
 import chex
 import jax
+from jax import lax
 import jax.numpy as jnp
 import numpy as np
-from jax import lax
 
 from infoflow import checks
-from infoflow.distinguishable import as_representations, pow2_scale
+
 # Re-exported: distinguishable clusters are one of this module's measures.
-from infoflow.distinguishable import (DEFAULT_THRESHOLD,
-                                      DistinguishableClusters,
-                                      num_distinguishable_clusters,
-                                      single_linkage_tree)
+from infoflow.distinguishable import DEFAULT_THRESHOLD
+from infoflow.distinguishable import DistinguishableClusters
+from infoflow.distinguishable import as_representations
+from infoflow.distinguishable import num_distinguishable_clusters
+from infoflow.distinguishable import pow2_scale
+from infoflow.distinguishable import single_linkage_tree
 
 __all__ = [
-    "ClassSimilarity", "DEFAULT_THRESHOLD", "DistinguishableClusters",
-    "ScatterRatio", "SortedSimilarity", "class_similarity",
-    "cosine_similarity_matrix", "k_nearest_neighbors", "knn_label_agreement",
-    "num_distinguishable_clusters", "scatter_ratio", "single_linkage_tree",
+  'ClassSimilarity',
+  'DEFAULT_THRESHOLD',
+  'DistinguishableClusters',
+  'ScatterRatio',
+  'SortedSimilarity',
+  'class_similarity',
+  'cosine_similarity_matrix',
+  'k_nearest_neighbors',
+  'knn_label_agreement',
+  'num_distinguishable_clusters',
+  'scatter_ratio',
+  'single_linkage_tree',
 ]
 
 # Full float32 matmuls: on GPUs the default may use TF32 (10-bit mantissa),
@@ -49,8 +60,9 @@ _HI = lax.Precision.HIGHEST
 
 
 def _as_labels(labels, m, num_classes):
-  y, k = checks.check_labels(labels, "labels", num_rows=m,
-                             num_classes=num_classes)
+  y, k = checks.check_labels(
+    labels, 'labels', num_rows=m, num_classes=num_classes
+  )
   return jnp.asarray(y), k
 
 
@@ -76,12 +88,13 @@ class SortedSimilarity(NamedTuple):
     boundaries: ``(num_classes + 1,)`` int32; class ``c`` occupies sorted
       rows ``boundaries[c]:boundaries[c + 1]``.
   """
+
   matrix: jax.Array
   order: jax.Array
   boundaries: jax.Array
 
 
-@functools.partial(jax.jit, static_argnames="num_classes")
+@functools.partial(jax.jit, static_argnames='num_classes')
 def _sorted_similarity(x, labels, num_classes):
   chex.assert_rank([x, labels], [2, 1])
   chex.assert_type(labels, jnp.int32)
@@ -93,14 +106,15 @@ def _sorted_similarity(x, labels, num_classes):
   # cos(t, t) = 1 exactly for t != 0 (removes rounding); 0 for t = 0.
   s = s.at[jnp.diag_indices(s.shape[0])].set(nonzero.astype(s.dtype))
   counts = jnp.bincount(labels, length=num_classes)
-  bounds = jnp.concatenate([jnp.zeros((1,), jnp.int32),
-                            jnp.cumsum(counts).astype(jnp.int32)])
+  bounds = jnp.concatenate(
+    [jnp.zeros((1,), jnp.int32), jnp.cumsum(counts).astype(jnp.int32)]
+  )
   return SortedSimilarity(s, order, bounds)
 
 
-def cosine_similarity_matrix(representations, labels, *,
-                             num_classes: Optional[int] = None
-                             ) -> SortedSimilarity:
+def cosine_similarity_matrix(
+  representations, labels, *, num_classes: Optional[int] = None
+) -> SortedSimilarity:
   """Class-sorted matrix of ``cos(t_i, t_j) = <t_i, t_j> / (|t_i| |t_j|)``.
 
   Rows/columns are ordered by a stable sort of the labels, so within-class
@@ -121,12 +135,13 @@ class ClassSimilarity(NamedTuple):
   """Mean cosine similarity over pairs ``i != j`` with equal labels
   (``within``) and different labels (``between``); ``gap = within - between``.
   """
+
   within: jax.Array
   between: jax.Array
   gap: jax.Array
 
 
-@functools.partial(jax.jit, static_argnames="num_classes")
+@functools.partial(jax.jit, static_argnames='num_classes')
 def _class_similarity(x, labels, num_classes):
   chex.assert_rank([x, labels], [2, 1])
   chex.assert_type(labels, jnp.int32)
@@ -141,14 +156,15 @@ def _class_similarity(x, labels, num_classes):
   within_sum = jnp.trace(gram) - jnp.sum(self_terms)
   between_sum = jnp.sum(gram) - jnp.trace(gram)
   within_pairs = jnp.sum(counts * (counts - 1))
-  between_pairs = jnp.sum(counts) ** 2 - jnp.sum(counts ** 2)
+  between_pairs = jnp.sum(counts) ** 2 - jnp.sum(counts**2)
   within = within_sum / within_pairs
   between = between_sum / between_pairs
   return ClassSimilarity(within, between, within - between)
 
 
-def class_similarity(representations, labels, num_classes: int
-                     ) -> ClassSimilarity:
+def class_similarity(
+  representations, labels, num_classes: int
+) -> ClassSimilarity:
   """Mean within-class and between-class cosine similarity, and their gap.
 
   ``within = sum_{i != j, y_i = y_j} cos(t_i, t_j) / #{such pairs}``, and
@@ -168,20 +184,21 @@ def class_similarity(representations, labels, num_classes: int
   if checks.is_concrete(y):
     counts = np.bincount(np.asarray(y), minlength=k)
     if np.sum(counts * (counts - 1)) == 0:
-      raise ValueError("no within-class pairs: every class has < 2 members.")
+      raise ValueError('no within-class pairs: every class has < 2 members.')
     if np.count_nonzero(counts) < 2:
-      raise ValueError("no between-class pairs: only one class is present.")
+      raise ValueError('no between-class pairs: only one class is present.')
   return _class_similarity(x, y, k)
 
 
 class ScatterRatio(NamedTuple):
   """Trace-form scatters ``within``, ``between``; ``ratio = within/between``."""
+
   within: jax.Array
   between: jax.Array
   ratio: jax.Array
 
 
-@functools.partial(jax.jit, static_argnames="num_classes")
+@functools.partial(jax.jit, static_argnames='num_classes')
 def _scatter(x, labels, num_classes):
   chex.assert_rank([x, labels], [2, 1])
   chex.assert_type(labels, jnp.int32)
@@ -198,10 +215,10 @@ def _scatter(x, labels, num_classes):
   # Two-pass form (deviations from class means), not E|t|^2 - |mu|^2, to avoid
   # cancellation when classes are tight.
   within = jnp.sum((xc - mu_c[labels]) ** 2)
-  between = jnp.sum(counts * jnp.sum(mu_c ** 2, axis=1))  # empty classes: 0
+  between = jnp.sum(counts * jnp.sum(mu_c**2, axis=1))  # empty classes: 0
   safe = jnp.where(between > 0, between, 1.0)
   ratio = jnp.where(between > 0, within / safe, jnp.inf)
-  return ScatterRatio(within * scale ** 2, between * scale ** 2, ratio)
+  return ScatterRatio(within * scale**2, between * scale**2, ratio)
 
 
 def scatter_ratio(representations, labels, num_classes: int) -> ScatterRatio:
@@ -230,7 +247,7 @@ def _running_top_k(best, block_d, block_i, k):
   return -neg, jnp.take_along_axis(i, pos, axis=1)
 
 
-@functools.partial(jax.jit, static_argnames=("k", "chunk_size", "refine"))
+@functools.partial(jax.jit, static_argnames=('k', 'chunk_size', 'refine'))
 def _knn(x, k, chunk_size, refine):
   chex.assert_rank(x, 2)
   m, d = x.shape
@@ -250,7 +267,7 @@ def _knn(x, k, chunk_size, refine):
   q_idx = q_idx.reshape(-1, chunk_size)
   cols = jnp.arange(m, dtype=jnp.int32)
   # Reference block for the exact fallback: ~2^22 elements of differences.
-  rb = max(1, min(m, 2 ** 22 // (chunk_size * d)))
+  rb = max(1, min(m, 2**22 // (chunk_size * d)))
   nb = -(-m // rb)
   ref_idx = jnp.arange(nb * rb, dtype=jnp.int32).reshape(nb, rb)
 
@@ -264,8 +281,10 @@ def _knn(x, k, chunk_size, refine):
       d2 = jnp.where(bad, jnp.inf, d2)
       return _running_top_k(best, d2, jnp.broadcast_to(r, d2.shape), k), None
 
-    init = (jnp.full((chunk_size, k), jnp.inf, x.dtype),
-            jnp.zeros((chunk_size, k), jnp.int32))
+    init = (
+      jnp.full((chunk_size, k), jnp.inf, x.dtype),
+      jnp.zeros((chunk_size, k), jnp.int32),
+    )
     (dist, nbr), _ = lax.scan(step, init, ref_idx)
     return nbr, dist
 
@@ -273,8 +292,9 @@ def _knn(x, k, chunk_size, refine):
     q = xc[idx]  # (c, d)
     # Screening with the fast matmul form |a|^2 + |b|^2 - 2<a,b>; it cancels
     # badly for close pairs, so it only nominates kc candidates.
-    approx = sq[idx][:, None] + sq[None, :] - 2.0 * jnp.matmul(
-        q, xc.T, precision=_HI)
+    approx = (
+      sq[idx][:, None] + sq[None, :] - 2.0 * jnp.matmul(q, xc.T, precision=_HI)
+    )
     approx = jnp.where(cols[None, :] == idx[:, None], jnp.inf, approx)
     neg_a, cand = lax.top_k(-approx, kc)  # (c, kc)
     # Re-rank candidates by direct differences (accurate for close pairs).
@@ -290,11 +310,12 @@ def _knn(x, k, chunk_size, refine):
     return lax.cond(jnp.all(ok), lambda: (nbr, dist), lambda: exhaustive(idx))
 
   nbr, dist = lax.map(one_chunk, q_idx)
-  return nbr.reshape(-1, k)[:m], dist.reshape(-1, k)[:m] * scale ** 2
+  return nbr.reshape(-1, k)[:m], dist.reshape(-1, k)[:m] * scale**2
 
 
-def k_nearest_neighbors(representations, k: int = 10, *, chunk_size: int = 256,
-                        refine: int = 32):
+def k_nearest_neighbors(
+  representations, k: int = 10, *, chunk_size: int = 256, refine: int = 32
+):
   """The ``k`` nearest neighbours of every row (Euclidean, excluding itself).
 
   Query rows go in chunks of ``chunk_size`` (``lax.map``); peak memory
@@ -315,17 +336,23 @@ def k_nearest_neighbors(representations, k: int = 10, *, chunk_size: int = 256,
   """
   x = as_representations(representations)
   m = x.shape[0]
-  k = checks.check_count(k, "k")
+  k = checks.check_count(k, 'k')
   if k > m - 1:
-    raise ValueError(f"k must be <= m - 1 = {m - 1}; got {k}.")
-  chunk_size = min(checks.check_count(chunk_size, "chunk_size"), m)
-  refine = checks.check_count(refine, "refine", minimum=0)
+    raise ValueError(f'k must be <= m - 1 = {m - 1}; got {k}.')
+  chunk_size = min(checks.check_count(chunk_size, 'chunk_size'), m)
+  refine = checks.check_count(refine, 'refine', minimum=0)
   return _knn(x, k, chunk_size, refine)
 
 
-def knn_label_agreement(representations, labels, k: int = 10, *,
-                        num_classes: Optional[int] = None,
-                        chunk_size: int = 256, refine: int = 32) -> jax.Array:
+def knn_label_agreement(
+  representations,
+  labels,
+  k: int = 10,
+  *,
+  num_classes: Optional[int] = None,
+  chunk_size: int = 256,
+  refine: int = 32,
+) -> jax.Array:
   """Mean fraction of each point's ``k`` nearest neighbours sharing its label.
 
   ``(1/m) sum_i (1/k) #{j in N_k(i) : y_j = y_i}``, ``N_k(i)`` the ``k``

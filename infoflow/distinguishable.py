@@ -10,21 +10,23 @@ formed. Re-exported by :mod:`infoflow.clustering` with the other measures;
 
 from __future__ import annotations
 
-from typing import NamedTuple, Optional
+from typing import NamedTuple
+from typing import Optional
 
 import chex
 import jax
+from jax import lax
 import jax.numpy as jnp
 import numpy as np
-from jax import lax
 
 from infoflow import checks
 
 
 def as_representations(x):
   """`x` as a checked (m, d) float array (ValueError or TypeError if not)."""
-  return jnp.asarray(checks.check_float_array(x, "representations", rank=2,
-                                              shape="(m, d)"))
+  return jnp.asarray(
+    checks.check_float_array(x, 'representations', rank=2, shape='(m, d)')
+  )
 
 
 def pow2_scale(x):
@@ -54,6 +56,7 @@ class DistinguishableClusters(NamedTuple):
     assignment: ``(m,)`` int32, the smallest input index in each input's
       cluster (``None`` for a sweep).
   """
+
   num_clusters: jax.Array
   entropy: jax.Array
   assignment: Optional[jax.Array]
@@ -70,7 +73,7 @@ def single_linkage_tree(representations):
   of length 0.
   """
   parent, sq_length, scale = _mst(as_representations(representations))
-  return parent, sq_length * scale ** 2
+  return parent, sq_length * scale**2
 
 
 @jax.jit
@@ -91,9 +94,12 @@ def _mst(x):
     nxt = jnp.argmin(jnp.where(in_tree, inf, best)).astype(jnp.int32)
     return in_tree.at[nxt].set(True), best, parent, nxt
 
-  state = (jnp.zeros((m,), bool).at[0].set(True),
-           jnp.full((m,), inf).at[0].set(0.0),
-           jnp.zeros((m,), jnp.int32), jnp.int32(0))
+  state = (
+    jnp.zeros((m,), bool).at[0].set(True),
+    jnp.full((m,), inf).at[0].set(0.0),
+    jnp.zeros((m,), jnp.int32),
+    jnp.int32(0),
+  )
   _, best, parent, _ = lax.fori_loop(0, m - 1, body, state)
   return parent, best, scale
 
@@ -117,8 +123,9 @@ def _components(parent, sq_length, sq_radius):
     new = new[new]  # pointer jumping: O(log) rounds on long chains
     return new, jnp.any(new != lab)
 
-  lab, _ = lax.while_loop(lambda s: s[1], body,
-                          (jnp.arange(m, dtype=jnp.int32), jnp.bool_(True)))
+  lab, _ = lax.while_loop(
+    lambda s: s[1], body, (jnp.arange(m, dtype=jnp.int32), jnp.bool_(True))
+  )
   return lab
 
 
@@ -137,9 +144,9 @@ def _clusters_from_tree(parent, sq_length, sq_radii):
   return num, ent, labs
 
 
-def num_distinguishable_clusters(representations, beta, *,
-                                 threshold: float = DEFAULT_THRESHOLD
-                                 ) -> DistinguishableClusters:
+def num_distinguishable_clusters(
+  representations, beta, *, threshold: float = DEFAULT_THRESHOLD
+) -> DistinguishableClusters:
   """Number of beta-distinguishable clusters and the entropy of their sizes.
 
   Definition: clusters are the connected components of the graph on the
@@ -164,18 +171,24 @@ def num_distinguishable_clusters(representations, beta, *,
     ``(B,)`` and ``assignment=None``.
   """
   x = as_representations(representations)
-  threshold = checks.check_positive_scalar(threshold, "threshold")
+  threshold = checks.check_positive_scalar(threshold, 'threshold')
   b = np.asarray(beta, dtype=object)
   if b.ndim > 1 or b.size == 0:
     raise ValueError(
-        f"beta must be a scalar or a non-empty 1-D array; got {beta!r}.")
-  b = np.asarray([checks.check_positive_scalar(v, "beta", allow_zero=True)
-                  for v in b.reshape(-1)], np.float64).reshape(b.shape)
+      f'beta must be a scalar or a non-empty 1-D array; got {beta!r}.'
+    )
+  b = np.asarray(
+    [
+      checks.check_positive_scalar(v, 'beta', allow_zero=True)
+      for v in b.reshape(-1)
+    ],
+    np.float64,
+  ).reshape(b.shape)
   parent, sq_length, scale = _mst(x)
   # Radii in the units of the rescaled tree; beyond the dtype's range they
   # saturate (inf: one cluster; 0: only identical points merge), which is
   # the exact answer there.
-  with np.errstate(over="ignore", under="ignore"):
+  with np.errstate(over='ignore', under='ignore'):
     radii = np.atleast_1d((threshold * b / float(scale)) ** 2).astype(x.dtype)
   sq_radii = jnp.asarray(radii)
   num, ent, labs = _clusters_from_tree(parent, sq_length, sq_radii)

@@ -24,7 +24,9 @@ layers narrow enough is the caller's (the launcher's configs document theirs).
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from typing import Any
+from typing import Optional
+from typing import Sequence
 
 import flax.linen as nn
 import jax
@@ -38,20 +40,29 @@ FORMS = ('posterior', 'difference')
 DEFAULT_TARGET_MI_INPUT = posterior.DEFAULT_TARGET_MI_INPUT
 DEFAULT_TARGET_MI_LABEL = posterior.DEFAULT_TARGET_MI_LABEL
 
-__all__ = ('FORMS', 'LayerInformation', 'layer_information',
-           'network_information')
+__all__ = (
+  'FORMS',
+  'LayerInformation',
+  'layer_information',
+  'network_information',
+)
 
 
-def layer_information(key: jax.Array, samples, beta, *, labels=None,
-                      num_classes: Optional[int] = None,
-                      deterministic_given_x: Optional[bool] = None,
-                      form: str = 'posterior',
-                      num_mc: Optional[int] = None,
-                      num_mc_conditional: int = 64,
-                      target_stderr_mi_input: float = DEFAULT_TARGET_MI_INPUT,
-                      target_stderr_mi_label: float = DEFAULT_TARGET_MI_LABEL,
-                      max_mc: int = posterior.DEFAULT_MAX_MC
-                      ) -> LayerInformation:
+def layer_information(
+  key: jax.Array,
+  samples,
+  beta,
+  *,
+  labels=None,
+  num_classes: Optional[int] = None,
+  deterministic_given_x: Optional[bool] = None,
+  form: str = 'posterior',
+  num_mc: Optional[int] = None,
+  num_mc_conditional: int = 64,
+  target_stderr_mi_input: float = DEFAULT_TARGET_MI_INPUT,
+  target_stderr_mi_label: float = DEFAULT_TARGET_MI_LABEL,
+  max_mc: int = posterior.DEFAULT_MAX_MC,
+) -> LayerInformation:
   """I(X; T), and I(T; Y) when labels are given, from one layer's samples.
 
   Args:
@@ -81,26 +92,46 @@ def layer_information(key: jax.Array, samples, beta, *, labels=None,
   """
   if form == 'posterior':
     return posterior.posterior_information(
-        key, samples, beta, labels=labels, num_classes=num_classes,
-        deterministic_given_x=deterministic_given_x, num_mc=num_mc,
-        target_stderr_mi_input=target_stderr_mi_input,
-        target_stderr_mi_label=target_stderr_mi_label, max_mc=max_mc)
+      key,
+      samples,
+      beta,
+      labels=labels,
+      num_classes=num_classes,
+      deterministic_given_x=deterministic_given_x,
+      num_mc=num_mc,
+      target_stderr_mi_input=target_stderr_mi_input,
+      target_stderr_mi_label=target_stderr_mi_label,
+      max_mc=max_mc,
+    )
   if form == 'difference':
     kwargs = {} if num_mc is None else {'num_mc': num_mc}
     return difference.difference_information(
-        key, samples, beta, labels=labels, num_classes=num_classes,
-        deterministic_given_x=deterministic_given_x,
-        num_mc_conditional=num_mc_conditional, **kwargs)
+      key,
+      samples,
+      beta,
+      labels=labels,
+      num_classes=num_classes,
+      deterministic_given_x=deterministic_given_x,
+      num_mc_conditional=num_mc_conditional,
+      **kwargs,
+    )
   raise ValueError(f'form must be one of {FORMS}, got {form!r}.')
 
 
-def network_information(key: jax.Array, model: nn.Module, variables: Any,
-                        inputs, beta, *, labels=None,
-                        num_classes: Optional[int] = None,
-                        num_replicas: int = 100,
-                        layers: Optional[Sequence[str]] = None,
-                        input_chunk: int = 256,
-                        **estimator_kwargs) -> dict[str, LayerInformation]:
+def network_information(
+  key: jax.Array,
+  model: nn.Module,
+  variables: Any,
+  inputs,
+  beta,
+  *,
+  labels=None,
+  num_classes: Optional[int] = None,
+  num_replicas: int = 100,
+  layers: Optional[Sequence[str]] = None,
+  input_chunk: int = 256,
+  **estimator_kwargs,
+) -> dict[str, LayerInformation]:
   """`layer_information` for every hidden layer of a noisy network.
 
   Args:
@@ -122,10 +153,19 @@ def network_information(key: jax.Array, model: nn.Module, variables: Any,
     Ordered dict: layer name -> `LayerInformation`.
   """
   sample_key, mc_key = jax.random.split(key)
-  samples = sampling.sample_layers(sample_key, model, variables, inputs,
-                                   num_replicas, layers=layers,
-                                   input_chunk=input_chunk)
+  samples = sampling.sample_layers(
+    sample_key,
+    model,
+    variables,
+    inputs,
+    num_replicas,
+    layers=layers,
+    input_chunk=input_chunk,
+  )
   keys = jax.random.split(mc_key, len(samples))
-  return {name: layer_information(k, s, beta, labels=labels,
-                                  num_classes=num_classes, **estimator_kwargs)
-          for k, (name, s) in zip(keys, samples.items())}
+  return {
+    name: layer_information(
+      k, s, beta, labels=labels, num_classes=num_classes, **estimator_kwargs
+    )
+    for k, (name, s) in zip(keys, samples.items())
+  }

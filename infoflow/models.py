@@ -35,7 +35,8 @@ layer, at the layer's name); there is no hidden state.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable
+from typing import Sequence
 
 import flax.linen as nn
 import jax
@@ -49,11 +50,11 @@ NOISE_RNG = 'noise'
 GIVEN_NOISE = 'given_noise'
 
 ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
-    'tanh': jnp.tanh,
-    'relu': nn.relu,
-    # Slope 0.1, the paper's second minimal example.
-    'leaky_relu': lambda x: nn.leaky_relu(x, negative_slope=0.1),
-    'linear': lambda x: x,
+  'tanh': jnp.tanh,
+  'relu': nn.relu,
+  # Slope 0.1, the paper's second minimal example.
+  'leaky_relu': lambda x: nn.leaky_relu(x, negative_slope=0.1),
+  'linear': lambda x: x,
 }
 
 
@@ -62,8 +63,9 @@ def get_activation(name: str) -> Callable[[jax.Array], jax.Array]:
   try:
     return ACTIVATIONS[name]
   except KeyError:
-    raise ValueError(f'unknown activation {name!r}; known: '
-                     f'{sorted(ACTIVATIONS)}') from None
+    raise ValueError(
+      f'unknown activation {name!r}; known: {sorted(ACTIVATIONS)}'
+    ) from None
 
 
 class GaussianNoise(nn.Module):
@@ -80,8 +82,7 @@ class GaussianNoise(nn.Module):
   transposed: bool = False
 
   @nn.compact
-  def __call__(self, x: jax.Array, *, deterministic: bool = False
-               ) -> jax.Array:
+  def __call__(self, x: jax.Array, *, deterministic: bool = False) -> jax.Array:
     """Adds the noise.
 
     Args:
@@ -120,10 +121,15 @@ class _UnitsByBatchDense(nn.Module):
 
   @nn.compact
   def __call__(self, h: jax.Array) -> jax.Array:
-    kernel = self.param('kernel', nn.initializers.lecun_normal(),
-                        (h.shape[0], self.features), jnp.float32)
-    bias = self.param('bias', nn.initializers.zeros_init(), (self.features,),
-                      jnp.float32)
+    kernel = self.param(
+      'kernel',
+      nn.initializers.lecun_normal(),
+      (h.shape[0], self.features),
+      jnp.float32,
+    )
+    bias = self.param(
+      'bias', nn.initializers.zeros_init(), (self.features,), jnp.float32
+    )
     return jnp.einsum('io,ib->ob', kernel, h) + bias[:, None]
 
 
@@ -153,8 +159,7 @@ class MLP(nn.Module):
   beta: float = 0.0
 
   @nn.compact
-  def __call__(self, x: jax.Array, *, deterministic: bool = False
-               ) -> jax.Array:
+  def __call__(self, x: jax.Array, *, deterministic: bool = False) -> jax.Array:
     """Args: x of shape (batch, ...); flattened. Returns (batch, num_outputs)."""
     act = get_activation(self.activation)
     h = x.reshape((x.shape[0], -1)).T
@@ -162,7 +167,8 @@ class MLP(nn.Module):
     for name, width in zip(names, self.widths):
       h = act(_UnitsByBatchDense(width, name=f'{name}_weights')(h))
       h = GaussianNoise(self.beta, transposed=True, name=name)(
-          h, deterministic=deterministic)
+        h, deterministic=deterministic
+      )
     return _UnitsByBatchDense(self.num_outputs, name=OUTPUT)(h).T
 
 
@@ -196,8 +202,7 @@ class CNN(nn.Module):
   kernel_size: int = 5
 
   @nn.compact
-  def __call__(self, x: jax.Array, *, deterministic: bool = False
-               ) -> jax.Array:
+  def __call__(self, x: jax.Array, *, deterministic: bool = False) -> jax.Array:
     """Args: x of shape (batch, height, width, channels). Returns logits."""
     act = get_activation(self.activation)
     names = cnn_layer_names(len(self.conv_features), len(self.dense_widths))
@@ -207,8 +212,7 @@ class CNN(nn.Module):
       x = GaussianNoise(self.beta, name=name)(x, deterministic=deterministic)
       x = nn.max_pool(x, (2, 2), strides=(2, 2))
     x = x.reshape((x.shape[0], -1))
-    for name, width in zip(names[len(self.conv_features):],
-                           self.dense_widths):
+    for name, width in zip(names[len(self.conv_features) :], self.dense_widths):
       x = act(nn.Dense(width, name=f'{name}_weights')(x))
       x = GaussianNoise(self.beta, name=name)(x, deterministic=deterministic)
     return nn.Dense(self.num_outputs, name=OUTPUT)(x)
@@ -222,8 +226,9 @@ def mlp_layer_names(num_layers: int) -> list[str]:
 def cnn_layer_names(num_conv: int, num_dense: int) -> list[str]:
   """The layer names of a `CNN`: conv1..conv{num_conv}, then dense layers
   numbered on from there (e.g. conv1, conv2, dense3)."""
-  return ([f'conv{l}' for l in range(1, num_conv + 1)] +
-          [f'dense{l}' for l in range(num_conv + 1, num_conv + num_dense + 1)])
+  return [f'conv{l}' for l in range(1, num_conv + 1)] + [
+    f'dense{l}' for l in range(num_conv + 1, num_conv + num_dense + 1)
+  ]
 
 
 def pre_noise_activations(intermediates) -> dict[str, jax.Array]:

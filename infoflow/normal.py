@@ -38,8 +38,9 @@ def _rotate_left(v: jax.Array, r: int) -> jax.Array:
   return (v << np.uint32(r)) | (v >> np.uint32(32 - r))
 
 
-def threefry2x32(key_words: jax.Array, x1: jax.Array, x2: jax.Array
-                 ) -> tuple[jax.Array, jax.Array]:
+def threefry2x32(
+  key_words: jax.Array, x1: jax.Array, x2: jax.Array
+) -> tuple[jax.Array, jax.Array]:
   """The Threefry-2x32-20 block hash of counter pairs (x1, x2), unrolled.
 
   Args:
@@ -71,18 +72,22 @@ def random_words(key: jax.Array, num: int) -> jax.Array:
     return jax.random.bits(key, (num,), jnp.uint32)
   half = -(-num // 2)
   counters = jnp.arange(half, dtype=jnp.uint32)
-  first, second = threefry2x32(jax.random.key_data(key), counters,
-                               counters + np.uint32(half))
+  first, second = threefry2x32(
+    jax.random.key_data(key), counters, counters + np.uint32(half)
+  )
   return jnp.concatenate([first, second])[:num]
 
 
 def _is_threefry(key) -> bool:
-  return (jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
-          and str(jax.random.key_impl(key)) == 'threefry2x32')
+  return (
+    jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
+    and str(jax.random.key_impl(key)) == 'threefry2x32'
+  )
 
 
-def standard_normal(key: jax.Array, shape: Sequence[int],
-                    dtype=jnp.float32) -> jax.Array:
+def standard_normal(
+  key: jax.Array, shape: Sequence[int], dtype=jnp.float32
+) -> jax.Array:
   """i.i.d. N(0, 1) draws of `shape` and `dtype` from a JAX PRNG key.
 
   Args:
@@ -100,8 +105,12 @@ def standard_normal(key: jax.Array, shape: Sequence[int],
     return jax.random.normal(key, shape, dtype)
   words = random_words(key, math.prod(shape))
   # 23 random mantissa bits give a float in [1, 2); minus 1 is in [0, 1).
-  unit = jax.lax.bitcast_convert_type(
-      (words >> np.uint32(9)) | np.uint32(0x3F800000), jnp.float32) - 1.0
+  unit = (
+    jax.lax.bitcast_convert_type(
+      (words >> np.uint32(9)) | np.uint32(0x3F800000), jnp.float32
+    )
+    - 1.0
+  )
   low = np.nextafter(np.float32(-1.0), np.float32(0.0))
   u = jnp.maximum(low, unit * (np.float32(1.0) - low) + low)
   return (np.float32(math.sqrt(2.0)) * jax.lax.erf_inv(u)).reshape(shape)

@@ -9,7 +9,9 @@ own). All (x, r) draws pooled are draws of S_l with X uniform over the inputs.
 from __future__ import annotations
 
 import functools
-from typing import Any, Optional, Sequence
+from typing import Any
+from typing import Optional
+from typing import Sequence
 
 import flax.linen as nn
 import jax
@@ -32,14 +34,22 @@ def layer_names(model: nn.Module, variables: Any, example_input) -> list[str]:
     ['T1', 'T2', ...] for an `MLP`, ['conv1', 'conv2', 'dense3'] for the
     default `CNN`.
   """
-  _, state = model.apply(variables, example_input, deterministic=True,
-                         mutable=['intermediates'])
+  _, state = model.apply(
+    variables, example_input, deterministic=True, mutable=['intermediates']
+  )
   return list(models.pre_noise_activations(state['intermediates']))
 
 
-def sample_layers(key: jax.Array, model: nn.Module, variables: Any, inputs,
-                  num_replicas: int, *, layers: Optional[Sequence[str]] = None,
-                  input_chunk: int = 256) -> dict[str, jax.Array]:
+def sample_layers(
+  key: jax.Array,
+  model: nn.Module,
+  variables: Any,
+  inputs,
+  num_replicas: int,
+  *,
+  layers: Optional[Sequence[str]] = None,
+  input_chunk: int = 256,
+) -> dict[str, jax.Array]:
   """Draws R samples of S_l | X = x for each input x and hidden layer l.
 
   Args:
@@ -61,8 +71,9 @@ def sample_layers(key: jax.Array, model: nn.Module, variables: Any, inputs,
     ValueError: on an empty or non-finite input set, R < 1, input_chunk < 1,
       a key that is not a PRNG key, or an unknown layer name.
   """
-  inputs = jnp.asarray(checks.check_float_array(inputs, 'inputs', min_rank=1,
-                                                shape='(m, ...)'))
+  inputs = jnp.asarray(
+    checks.check_float_array(inputs, 'inputs', min_rank=1, shape='(m, ...)')
+  )
   checks.check_count(num_replicas, 'num_replicas')
   input_chunk = checks.check_count(input_chunk, 'input_chunk')
   checks.check_key(key)
@@ -72,8 +83,15 @@ def sample_layers(key: jax.Array, model: nn.Module, variables: Any, inputs,
   unknown = [name for name in layers if name not in names]
   if unknown:
     raise ValueError(f'unknown layers {unknown}; the model has {names}.')
-  per_layer = _sample(key, model, variables, inputs, num_replicas,
-                      tuple(layers), min(input_chunk, inputs.shape[0]))
+  per_layer = _sample(
+    key,
+    model,
+    variables,
+    inputs,
+    num_replicas,
+    tuple(layers),
+    min(input_chunk, inputs.shape[0]),
+  )
   # Built outside jit: jit returns dicts with sorted keys, not layer order.
   return dict(zip(layers, per_layer))
 
@@ -89,20 +107,29 @@ def _sample(key, model, variables, inputs, num_replicas, layers, input_chunk):
   def one_chunk(args):
     chunk_key, chunk = args
     batch = jnp.repeat(chunk, num_replicas, axis=0)  # (c * R, ...)
-    _, state = model.apply(variables, batch, deterministic=False,
-                           rngs={models.NOISE_RNG: chunk_key},
-                           mutable=['intermediates'])
+    _, state = model.apply(
+      variables,
+      batch,
+      deterministic=False,
+      rngs={models.NOISE_RNG: chunk_key},
+      mutable=['intermediates'],
+    )
     found = models.pre_noise_activations(state['intermediates'])
-    return tuple(found[name].reshape(input_chunk, num_replicas, -1)
-                 for name in layers)
+    return tuple(
+      found[name].reshape(input_chunk, num_replicas, -1) for name in layers
+    )
 
   per_layer = jax.lax.map(one_chunk, (keys, x))
   return tuple(s.reshape((padded,) + s.shape[2:])[:m] for s in per_layer)
 
 
-def noise_free_layers(model: nn.Module, variables: Any, inputs, *,
-                      layers: Optional[Sequence[str]] = None
-                      ) -> dict[str, jax.Array]:
+def noise_free_layers(
+  model: nn.Module,
+  variables: Any,
+  inputs,
+  *,
+  layers: Optional[Sequence[str]] = None,
+) -> dict[str, jax.Array]:
   """The noise-free representations S_l(x) of each input, (m, d_l) per layer.
 
   These are what the binning estimators and clustering measures use.
@@ -111,14 +138,15 @@ def noise_free_layers(model: nn.Module, variables: Any, inputs, *,
     ValueError: `layers` names a layer the model lacks (the message lists
       the model's layers).
   """
-  _, state = model.apply(variables, jnp.asarray(inputs), deterministic=True,
-                         mutable=['intermediates'])
+  _, state = model.apply(
+    variables,
+    jnp.asarray(inputs),
+    deterministic=True,
+    mutable=['intermediates'],
+  )
   found = models.pre_noise_activations(state['intermediates'])
   names = list(found) if layers is None else layers
   unknown = [name for name in names if name not in found]
   if unknown:
     raise ValueError(f'unknown layers {unknown}; the model has {list(found)}.')
-  return {name: found[name].reshape(found[name].shape[0], -1)
-          for name in names}
-
-
+  return {name: found[name].reshape(found[name].shape[0], -1) for name in names}

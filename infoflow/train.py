@@ -28,7 +28,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Callable
+from typing import Any
+from typing import Callable
 
 import flax.linen as nn
 import jax
@@ -70,8 +71,9 @@ class TrainState:
   noise_key: jax.Array
 
 
-def make_optimizer(name: str, learning_rate: float, **kwargs
-                   ) -> optax.GradientTransformation:
+def make_optimizer(
+  name: str, learning_rate: float, **kwargs
+) -> optax.GradientTransformation:
   """An optax optimiser by name ('adam', 'sgd', 'momentum', 'adamw')."""
   if name == 'adam':
     return optax.adam(learning_rate, **kwargs)
@@ -80,32 +82,45 @@ def make_optimizer(name: str, learning_rate: float, **kwargs
   if name == 'sgd':
     return optax.sgd(learning_rate, **kwargs)
   if name == 'momentum':
-    return optax.sgd(learning_rate, momentum=kwargs.pop('momentum', 0.9),
-                     **kwargs)
-  raise ValueError(f'unknown optimizer {name!r}; known: adam, adamw, sgd, '
-                   'momentum.')
+    return optax.sgd(
+      learning_rate, momentum=kwargs.pop('momentum', 0.9), **kwargs
+    )
+  raise ValueError(
+    f'unknown optimizer {name!r}; known: adam, adamw, sgd, momentum.'
+  )
 
 
-def init_state(key: jax.Array, model: nn.Module,
-               optimizer: optax.GradientTransformation, example_input
-               ) -> TrainState:
+def init_state(
+  key: jax.Array,
+  model: nn.Module,
+  optimizer: optax.GradientTransformation,
+  example_input,
+) -> TrainState:
   """A fresh state: parameters from `key`, zero step and epoch."""
   init_key, shuffle_key, noise_key = jax.random.split(key, 3)
   params = model.init(init_key, example_input, deterministic=True)['params']
-  return TrainState(params=params, opt_state=optimizer.init(params),
-                    step=jnp.zeros((), jnp.int32),
-                    epoch=jnp.zeros((), jnp.int32),
-                    shuffle_key=jax.random.key_data(shuffle_key),
-                    noise_key=jax.random.key_data(noise_key))
+  return TrainState(
+    params=params,
+    opt_state=optimizer.init(params),
+    step=jnp.zeros((), jnp.int32),
+    epoch=jnp.zeros((), jnp.int32),
+    shuffle_key=jax.random.key_data(shuffle_key),
+    noise_key=jax.random.key_data(noise_key),
+  )
 
 
-def init_states(key: jax.Array, num_seeds: int, model: nn.Module,
-                optimizer: optax.GradientTransformation, example_input
-                ) -> TrainState:
+def init_states(
+  key: jax.Array,
+  num_seeds: int,
+  model: nn.Module,
+  optimizer: optax.GradientTransformation,
+  example_input,
+) -> TrainState:
   """`num_seeds` independent states stacked along a leading axis."""
   keys = jax.random.split(key, num_seeds)
   return jax.vmap(lambda k: init_state(k, model, optimizer, example_input))(
-      keys)
+    keys
+  )
 
 
 def random_order(key: jax.Array, n: int) -> jax.Array:
@@ -135,10 +150,12 @@ def random_order(key: jax.Array, n: int) -> jax.Array:
     with jax.enable_x64(True):
       high = words[:n].astype(jnp.uint64) << jnp.uint64(32)
       low = words[n:].astype(jnp.uint64) >> jnp.uint64(index_bits)
-      packed = high | low << jnp.uint64(index_bits) | jnp.arange(
-          n, dtype=jnp.uint64)
-      moved = (jnp.sort(packed) & jnp.uint64((1 << index_bits) - 1)
-               ).astype(jnp.int32)
+      packed = (
+        high | low << jnp.uint64(index_bits) | jnp.arange(n, dtype=jnp.uint64)
+      )
+      moved = (jnp.sort(packed) & jnp.uint64((1 << index_bits) - 1)).astype(
+        jnp.int32
+      )
     order = moved if i == 0 else order[moved]
   return order
 
@@ -162,8 +179,13 @@ def orthonormalize(params, alpha: float):
 
   def update(path, leaf):
     names = [getattr(p, 'key', '') for p in path]
-    if (alpha and len(names) >= 2 and names[-1] == 'kernel'
-        and names[-2] != models.OUTPUT and jnp.ndim(leaf) == 2):
+    if (
+      alpha
+      and len(names) >= 2
+      and names[-1] == 'kernel'
+      and names[-2] != models.OUTPUT
+      and jnp.ndim(leaf) == 2
+    ):
       k = leaf
       return k - alpha * (k @ (k.T @ k) - k)
     return leaf
@@ -177,16 +199,17 @@ def _noise_shapes(model: nn.Module, params, inputs, batch_size: int) -> dict:
   Found by `jax.eval_shape` of the sown pre-noise activations; empty for a
   deterministic net (beta = 0: no noise to draw).
   """
-  example = jax.ShapeDtypeStruct((batch_size,) + inputs.shape[1:],
-                                 inputs.dtype)
+  example = jax.ShapeDtypeStruct((batch_size,) + inputs.shape[1:], inputs.dtype)
 
   def pre_noise(params, x):
-    _, state = model.apply({'params': params}, x, deterministic=True,
-                           mutable=['intermediates'])
+    _, state = model.apply(
+      {'params': params}, x, deterministic=True, mutable=['intermediates']
+    )
     return state['intermediates']
 
   shapes = models.pre_noise_activations(
-      jax.eval_shape(pre_noise, params, example))
+    jax.eval_shape(pre_noise, params, example)
+  )
   if getattr(model, 'beta', None) == 0:
     return {}
   return shapes
@@ -209,8 +232,11 @@ def _draw_noise(shapes: dict, key: jax.Array, lead: tuple) -> dict:
     node = noise
     for part in path.split('/'):
       node = node.setdefault(part, {})
-    node['z'] = flat[..., offset:offset + size].reshape(
-        lead + shape.shape).astype(shape.dtype)
+    node['z'] = (
+      flat[..., offset : offset + size]
+      .reshape(lead + shape.shape)
+      .astype(shape.dtype)
+    )
     offset += size
   return noise
 
@@ -228,14 +254,20 @@ def _epoch_batches(state: TrainState, inputs, batch_size: int):
   order = random_order(jax.random.fold_in(shuffle_key, state.epoch), n)
   order = jnp.concatenate([order, jnp.zeros(padded - n, order.dtype)])
   mask = (jnp.arange(padded) < n).astype(inputs.dtype)
-  return (order.reshape(num_batches, batch_size),
-          mask.reshape(num_batches, batch_size))
+  return (
+    order.reshape(num_batches, batch_size),
+    mask.reshape(num_batches, batch_size),
+  )
 
 
-def make_train_epochs(model: nn.Module,
-                      optimizer: optax.GradientTransformation, *,
-                      loss: str, batch_size: int, orthonormal_alpha: float = 0.0
-                      ) -> Callable[..., TrainState]:
+def make_train_epochs(
+  model: nn.Module,
+  optimizer: optax.GradientTransformation,
+  *,
+  loss: str,
+  batch_size: int,
+  orthonormal_alpha: float = 0.0,
+) -> Callable[..., TrainState]:
   """Builds `train_epochs(state, inputs, targets, num_epochs) -> state`.
 
   The returned function trains one run (vmap it over seeds) for a traced
@@ -244,8 +276,9 @@ def make_train_epochs(model: nn.Module,
   """
 
   def loss_fn(params, x, y, mask, noise):
-    outputs = model.apply({'params': params, models.GIVEN_NOISE: noise}, x,
-                          deterministic=False)
+    outputs = model.apply(
+      {'params': params, models.GIVEN_NOISE: noise}, x, deterministic=False
+    )
     losses = per_example_loss(outputs, y, loss)
     return jnp.sum(losses * mask) / jnp.maximum(jnp.sum(mask), 1.0)
 
@@ -263,8 +296,9 @@ def make_train_epochs(model: nn.Module,
     epoch_key = jax.random.fold_in(noise_key, state.epoch)
     per_step = sum(math.prod(v.shape) for v in shapes.values())
     whole_epoch = num_batches * per_step <= _EPOCH_NOISE_BUDGET
-    epoch_noise = (_draw_noise(shapes, epoch_key, (num_batches,))
-                   if whole_epoch else None)
+    epoch_noise = (
+      _draw_noise(shapes, epoch_key, (num_batches,)) if whole_epoch else None
+    )
     batches = (indices, masks, jnp.arange(num_batches), epoch_noise)
 
     def step(carry, batch):
@@ -279,21 +313,25 @@ def make_train_epochs(model: nn.Module,
       return (params, opt_state, t + 1), None
 
     (params, opt_state, t), _ = jax.lax.scan(
-        step, (state.params, state.opt_state, state.step), batches)
-    return dataclasses.replace(state, params=params, opt_state=opt_state,
-                               step=t, epoch=state.epoch + 1)
+      step, (state.params, state.opt_state, state.step), batches
+    )
+    return dataclasses.replace(
+      state, params=params, opt_state=opt_state, step=t, epoch=state.epoch + 1
+    )
 
-  def train_epochs(state: TrainState, inputs, targets, num_epochs
-                   ) -> TrainState:
-    return jax.lax.fori_loop(0, num_epochs,
-                             lambda _, s: one_epoch(s, inputs, targets),
-                             state)
+  def train_epochs(
+    state: TrainState, inputs, targets, num_epochs
+  ) -> TrainState:
+    return jax.lax.fori_loop(
+      0, num_epochs, lambda _, s: one_epoch(s, inputs, targets), state
+    )
 
   return train_epochs
 
 
-def make_evaluate(model: nn.Module, *, loss: str, batch_size: int = 1024
-                  ) -> Callable[..., dict[str, jax.Array]]:
+def make_evaluate(
+  model: nn.Module, *, loss: str, batch_size: int = 1024
+) -> Callable[..., dict[str, jax.Array]]:
   """Builds `evaluate(params, inputs, targets, labels, key) -> metrics`.
 
   Metrics: 'loss' and 'accuracy' noise-free, 'loss_noisy' and
@@ -304,8 +342,12 @@ def make_evaluate(model: nn.Module, *, loss: str, batch_size: int = 1024
   """
 
   def outputs_of(params, x, deterministic, key):
-    return model.apply({'params': params}, x, deterministic=deterministic,
-                       rngs={models.NOISE_RNG: key})
+    return model.apply(
+      {'params': params},
+      x,
+      deterministic=deterministic,
+      rngs={models.NOISE_RNG: key},
+    )
 
   def evaluate(params, inputs, targets, labels, key, class_values=None):
     n = inputs.shape[0]
@@ -353,9 +395,17 @@ def seed_sharding(num_seeds: int, devices=None) -> NamedSharding | None:
     devices: devices to use (default: all local devices).
   """
   devices = list(jax.local_devices() if devices is None else devices)
-  k = max(c for c in range(1, min(len(devices), num_seeds) + 1)
-          if num_seeds % c == 0) if num_seeds >= 1 else 1
+  k = (
+    max(
+      c
+      for c in range(1, min(len(devices), num_seeds) + 1)
+      if num_seeds % c == 0
+    )
+    if num_seeds >= 1
+    else 1
+  )
   if k <= 1:
     return None
-  return NamedSharding(Mesh(np.asarray(devices[:k]), (SEED_AXIS,)),
-                       P(SEED_AXIS))
+  return NamedSharding(
+    Mesh(np.asarray(devices[:k]), (SEED_AXIS,)), P(SEED_AXIS)
+  )

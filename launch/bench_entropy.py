@@ -55,9 +55,18 @@ import numpy as np
 from infoflow.data import synthetic
 
 _CASES = flags.DEFINE_list(
-    'cases', ['dense_d3', 'dense_d10', 'dense_d64', 'szt_like', 'szt_r100_d5',
-              'szt_r100_d10', 'szt_layer_r1000'],
-    'Cases to run.')
+  'cases',
+  [
+    'dense_d3',
+    'dense_d10',
+    'dense_d64',
+    'szt_like',
+    'szt_r100_d5',
+    'szt_r100_d10',
+    'szt_layer_r1000',
+  ],
+  'Cases to run.',
+)
 _SKLEARN = flags.DEFINE_bool('sklearn', True, 'Also time scikit-learn.')
 _REPEATS = flags.DEFINE_integer('repeats', 3, 'Timed repeats (best is kept).')
 
@@ -67,8 +76,9 @@ def szt_layer(groups, replicas, dim, beta, seed=0):
 
   `infoflow.data.synthetic.layer_samples` of kind 'separated'.
   """
-  samples, _ = synthetic.layer_samples('separated', groups, replicas, dim,
-                                       beta, seed=seed)
+  samples, _ = synthetic.layer_samples(
+    'separated', groups, replicas, dim, beta, seed=seed
+  )
   return samples
 
 
@@ -79,11 +89,11 @@ def make_case(name: str):
   """
   rng = np.random.default_rng(0)
   if name.startswith('szt_r100_d'):
-    dim = int(name[len('szt_r100_d'):])
+    dim = int(name[len('szt_r100_d') :])
     # 409,600 centres; brute force on 1,024 of the 16,384 draws.
     return szt_layer(4096, 100, dim, 0.005), 0.005, 16_384, 1024
   if name.startswith('dense_d'):
-    dim = int(name[len('dense_d'):])
+    dim = int(name[len('dense_d') :])
     centers = rng.normal(size=(16_384, dim))
     # beta equal to the per-coordinate spread of the centres.
     return centers.astype(np.float32), 1.0, 8192, None
@@ -102,10 +112,13 @@ def _flat(centers):
 
 def _draws(centers, num_mc):
   import jax  # pylint: disable=g-import-not-at-top
+
   from infoflow.estimators import entropy  # pylint: disable=g-import-not-at-top
+
   centers = _flat(centers)
-  owner, z = entropy.monte_carlo_draws(jax.random.key(0), centers.shape[0],
-                                       centers.shape[1], num_mc)
+  owner, z = entropy.monte_carlo_draws(
+    jax.random.key(0), centers.shape[0], centers.shape[1], num_mc
+  )
   return np.asarray(owner), np.asarray(z)
 
 
@@ -113,13 +126,15 @@ def _values_from_log_density(log_g, z, dim, beta):
   """Control-variate per-draw values from log g(y) (float64)."""
   h0 = 0.5 * dim * np.log(2 * np.pi * np.e * beta**2)
   log_gauss = -0.5 * dim * np.log(2 * np.pi * beta**2)
-  return h0 - (log_g - log_gauss + 0.5 * np.sum(z.astype(np.float64)**2, 1))
+  return h0 - (log_g - log_gauss + 0.5 * np.sum(z.astype(np.float64) ** 2, 1))
 
 
 def _run_infoflow(centers, beta, owner, z, repeats):
   import jax  # pylint: disable=g-import-not-at-top
   import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+
   from infoflow.estimators import entropy  # pylint: disable=g-import-not-at-top
+
   if centers.ndim == 3:
     return _run_pruned(centers, beta, owner, z, repeats)
   fn = jax.jit(entropy.entropy_draw_values)
@@ -136,8 +151,10 @@ def _run_infoflow(centers, beta, owner, z, repeats):
 def _run_pruned(centers, beta, owner, z, repeats):
   """Group building plus certified per-draw values, timed together."""
   import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+
   from infoflow.estimators import draws  # pylint: disable=g-import-not-at-top
   from infoflow.estimators import groups as groups_lib  # pylint: disable=g-import-not-at-top,line-too-long
+
   args = (jnp.asarray(owner), jnp.asarray(z))
   centers = jnp.asarray(centers)
 
@@ -164,20 +181,22 @@ def _run_numpy(centers, beta, owner, z, repeats):
   c_sq = np.sum(c64 * c64, 1)
   out = np.empty(len(y))
   for lo in range(0, len(y), 256):
-    q = y[lo:lo + 256]
+    q = y[lo : lo + 256]
     # Float64 keeps the expansion accurate (rounding ~1e-16 |c|^2).
     sq = np.maximum(np.sum(q * q, 1)[:, None] + c_sq[None] - 2 * q @ c64.T, 0)
     a = -sq / (2 * beta**2)
     top = a.max(1)
-    out[lo:lo + 256] = top + np.log(np.exp(a - top[:, None]).sum(1))
-  log_g = (out - np.log(len(c64))
-           - 0.5 * c64.shape[1] * np.log(2 * np.pi * beta**2))
+    out[lo : lo + 256] = top + np.log(np.exp(a - top[:, None]).sum(1))
+  log_g = (
+    out - np.log(len(c64)) - 0.5 * c64.shape[1] * np.log(2 * np.pi * beta**2)
+  )
   elapsed = time.perf_counter() - start
   return _values_from_log_density(log_g, z, c64.shape[1], beta), elapsed
 
 
 def _run_sklearn(centers, beta, owner, z, repeats):
   from sklearn.neighbors import KernelDensity  # pylint: disable=g-import-not-at-top
+
   del repeats
   c64 = _flat(centers).astype(np.float64)
   y = c64[owner] + beta * z.astype(np.float64)
@@ -188,8 +207,11 @@ def _run_sklearn(centers, beta, owner, z, repeats):
   return _values_from_log_density(log_g, z, c64.shape[1], beta), elapsed
 
 
-_METHODS = {'infoflow': _run_infoflow, 'numpy64': _run_numpy,
-            'sklearn': _run_sklearn}
+_METHODS = {
+  'infoflow': _run_infoflow,
+  'numpy64': _run_numpy,
+  'sklearn': _run_sklearn,
+}
 
 
 def _rss_mb():
@@ -200,10 +222,11 @@ def _worker(method, case, subset, repeats, queue):
   """Runs one method on one case in a fresh process; reports time, memory."""
   # Import the method's libraries before taking the baseline.
   import jax  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import
+
   if method == 'infoflow':
-    import infoflow  # pylint: disable=g-import-not-at-top,unused-import
+    pass  # pylint: disable=g-import-not-at-top,unused-import
   elif method == 'sklearn':
-    import sklearn.neighbors  # pylint: disable=g-import-not-at-top,unused-import
+    pass  # pylint: disable=g-import-not-at-top,unused-import
   baseline = _rss_mb()
   if method == 'layer':
     queue.put(_run_layer(baseline))
@@ -219,7 +242,9 @@ def _worker(method, case, subset, repeats, queue):
 def _measure(method, case, subset=None):
   ctx = mp.get_context('spawn')
   queue = ctx.Queue()
-  proc = ctx.Process(target=_worker, args=(method, case, subset, _REPEATS.value, queue))
+  proc = ctx.Process(
+    target=_worker, args=(method, case, subset, _REPEATS.value, queue)
+  )
   proc.start()
   result = queue.get()
   proc.join()
@@ -229,7 +254,9 @@ def _measure(method, case, subset=None):
 def _run_layer(baseline):
   """One SZT layer's I(X;T) at R = 1000, d = 5: twice (cold, then warm)."""
   import jax  # pylint: disable=g-import-not-at-top
+
   from infoflow.estimators import entropy  # pylint: disable=g-import-not-at-top
+
   beta = 0.005
   out = []
   for call in ('cold', 'warm'):
@@ -237,22 +264,35 @@ def _run_layer(baseline):
     samples = szt_layer(4096, 1000, 5, beta, seed=1)
     generated = time.perf_counter()
     key_t, key_c = jax.random.split(jax.random.key(len(out)))
-    h_t, report = entropy.pooled_mixture_entropy(key_t, samples, beta,
-                                                 return_report=True)
+    h_t, report = entropy.pooled_mixture_entropy(
+      key_t, samples, beta, return_report=True
+    )
     pooled = time.perf_counter()
-    h_tx = entropy.mixture_entropies(key_c, samples, beta,
-                                     target_stderr=0.01).mean()
+    h_tx = entropy.mixture_entropies(
+      key_c, samples, beta, target_stderr=0.01
+    ).mean()
     mi = h_t - h_tx
     float(mi.nats)
     end = time.perf_counter()
-    out.append(dict(
-        call=call, seconds=end - generated, generate=generated - start,
-        pooled_seconds=pooled - generated, conditional_seconds=end - pooled,
-        mi=float(mi.nats), stderr=float(mi.stderr), h_t=float(h_t.nats),
-        h_t_stderr=float(h_t.stderr), h_tx=float(h_tx.nats),
-        h_tx_stderr=float(h_tx.stderr), draws=int(h_t.num_draws),
-        cond_draws=int(h_tx.num_draws) // 4096, report=repr(report),
-        memory_mb=max(_rss_mb() - baseline, 0.0)))
+    out.append(
+      dict(
+        call=call,
+        seconds=end - generated,
+        generate=generated - start,
+        pooled_seconds=pooled - generated,
+        conditional_seconds=end - pooled,
+        mi=float(mi.nats),
+        stderr=float(mi.stderr),
+        h_t=float(h_t.nats),
+        h_t_stderr=float(h_t.stderr),
+        h_tx=float(h_tx.nats),
+        h_tx_stderr=float(h_tx.stderr),
+        draws=int(h_t.num_draws),
+        cond_draws=int(h_tx.num_draws) // 4096,
+        report=repr(report),
+        memory_mb=max(_rss_mb() - baseline, 0.0),
+      )
+    )
     del samples
   return out
 
@@ -261,20 +301,36 @@ def run_layer_case(case):
   """Table rows for szt_layer_r1000 (a single infoflow process)."""
   rows = []
   for r in _measure('layer', case):
-    print(f"  {r['call']}: h(T) = {r['h_t']:.4f} ± {r['h_t_stderr']:.4f} "
-          f"({r['draws']} draws, {r['pooled_seconds']:.2f} s), mean "
-          f"h(T|X) = {r['h_tx']:.4f} ± {r['h_tx_stderr']:.4f} "
-          f"({r['cond_draws']} draws each, {r['conditional_seconds']:.2f} s)"
-          f"; data generation {r['generate']:.2f} s (not timed)\n"
-          f"    {r['report']}", flush=True)
+    print(
+      f'  {r["call"]}: h(T) = {r["h_t"]:.4f} ± {r["h_t_stderr"]:.4f} '
+      f'({r["draws"]} draws, {r["pooled_seconds"]:.2f} s), mean '
+      f'h(T|X) = {r["h_tx"]:.4f} ± {r["h_tx_stderr"]:.4f} '
+      f'({r["cond_draws"]} draws each, {r["conditional_seconds"]:.2f} s)'
+      f'; data generation {r["generate"]:.2f} s (not timed)\n'
+      f'    {r["report"]}',
+      flush=True,
+    )
     n = 4096 * 1000
     evals = r['draws'] * n + 4096 * r['cond_draws'] * 1000
-    rows.append(dict(
-        case=case, n=n, d=5, beta=0.005, method=f"I(X;T) {r['call']}",
-        draws=r['draws'], seconds=r['seconds'], memory_mb=r['memory_mb'],
-        gevals=evals / r['seconds'] / 1e9, estimate=r['mi'],
-        diff=float('nan'), stderr=r['stderr'], speedup=float('nan'),
-        vs_sklearn=float('nan'), subset=False))
+    rows.append(
+      dict(
+        case=case,
+        n=n,
+        d=5,
+        beta=0.005,
+        method=f'I(X;T) {r["call"]}',
+        draws=r['draws'],
+        seconds=r['seconds'],
+        memory_mb=r['memory_mb'],
+        gevals=evals / r['seconds'] / 1e9,
+        estimate=r['mi'],
+        diff=float('nan'),
+        stderr=r['stderr'],
+        speedup=float('nan'),
+        vs_sklearn=float('nan'),
+        subset=False,
+      )
+    )
   return rows
 
 
@@ -289,8 +345,9 @@ def run_case(case):
   same_draws = case.startswith('szt_r')
   subset = None
   if reference_subset is not None:
-    subset = np.sort(np.random.default_rng(1).choice(
-        num_mc, reference_subset, replace=False))
+    subset = np.sort(
+      np.random.default_rng(1).choice(num_mc, reference_subset, replace=False)
+    )
   values, seconds, memory = _measure('infoflow', case)
   rows = {'infoflow': (values, seconds, memory, num_mc)}
   ref_values, ref_seconds, ref_memory = _measure('numpy64', case, subset)
@@ -311,14 +368,25 @@ def run_case(case):
     on_all = len(vals) == num_mc
     mine = vals[picked].mean() if on_all else vals.mean()
     evals = draws * n / secs
-    out.append(dict(
-        case=case, n=n, d=dim, beta=beta, method=method, draws=draws,
-        seconds=secs, memory_mb=mem, gevals=evals / 1e9,
-        estimate=vals.mean(), diff=abs(mine - reference),
+    out.append(
+      dict(
+        case=case,
+        n=n,
+        d=dim,
+        beta=beta,
+        method=method,
+        draws=draws,
+        seconds=secs,
+        memory_mb=mem,
+        gevals=evals / 1e9,
+        estimate=vals.mean(),
+        diff=abs(mine - reference),
         stderr=stderr if method == 'infoflow' else float('nan'),
         speedup=evals / (ref_values.size * n / ref_seconds),
         vs_sklearn=evals / sk_rate if sk_rate else float('nan'),
-        subset=subset is not None and not on_all))
+        subset=subset is not None and not on_all,
+      )
+    )
   return out
 
 
@@ -327,32 +395,42 @@ def _opt(value, fmt, suffix=''):
 
 
 def format_table(rows):
-  header = (f"{'case':<15} {'n':>7} {'d':>3} {'beta':>6} {'method':<14} "
-            f"{'draws':>6} {'time s':>8} {'peak MB':>8} {'Geval/s':>8} "
-            f"{'entropy':>9} {'|diff|':>9} {'stderr':>8} {'vs np64':>8} "
-            f"{'vs sk':>7}")
+  header = (
+    f'{"case":<15} {"n":>7} {"d":>3} {"beta":>6} {"method":<14} '
+    f'{"draws":>6} {"time s":>8} {"peak MB":>8} {"Geval/s":>8} '
+    f'{"entropy":>9} {"|diff|":>9} {"stderr":>8} {"vs np64":>8} '
+    f'{"vs sk":>7}'
+  )
   lines = [header, '-' * len(header)]
   for r in rows:
     note = ' *' if r['subset'] else ''
     lines.append(
-        f"{r['case']:<15} {r['n']:>7} {r['d']:>3} {r['beta']:>6.3g} "
-        f"{r['method']:<14} {r['draws']:>6} {r['seconds']:>8.3f} "
-        f"{r['memory_mb']:>8.0f} {r['gevals']:>8.3f} {r['estimate']:>9.4f} "
-        f"{_opt(r['diff'], '9.2e'):>9} {_opt(r['stderr'], '.2e'):>8} "
-        f"{_opt(r['speedup'], '7.1f', 'x'):>8} "
-        f"{_opt(r['vs_sklearn'], '6.1f', 'x'):>7}{note}")
+      f'{r["case"]:<15} {r["n"]:>7} {r["d"]:>3} {r["beta"]:>6.3g} '
+      f'{r["method"]:<14} {r["draws"]:>6} {r["seconds"]:>8.3f} '
+      f'{r["memory_mb"]:>8.0f} {r["gevals"]:>8.3f} {r["estimate"]:>9.4f} '
+      f'{_opt(r["diff"], "9.2e"):>9} {_opt(r["stderr"], ".2e"):>8} '
+      f'{_opt(r["speedup"], "7.1f", "x"):>8} '
+      f'{_opt(r["vs_sklearn"], "6.1f", "x"):>7}{note}'
+    )
   lines.append(
-      '* on a random subset of the draws (brute force over all would take '
-      'minutes); |diff| compares every method on that same subset.')
-  lines.append('|diff|: |estimate - float64 brute force| on identical draws '
-               '(nats). vs np64 / vs sk: kernel evaluations/s relative to '
-               'numpy64 / sklearn.')
-  lines.append('szt_r100_*: infoflow is the pruned path, group building '
-               'included; sklearn runs on the same 16,384 draws.')
-  lines.append('szt_layer_r1000: "entropy" is I(X;T) in nats, "draws" those '
-               'of h(T); the time is h(T) + all 4096 h(T|X=x) (data '
-               'generation excluded), peak MB the whole process above its '
-               'baseline after imports.')
+    '* on a random subset of the draws (brute force over all would take '
+    'minutes); |diff| compares every method on that same subset.'
+  )
+  lines.append(
+    '|diff|: |estimate - float64 brute force| on identical draws '
+    '(nats). vs np64 / vs sk: kernel evaluations/s relative to '
+    'numpy64 / sklearn.'
+  )
+  lines.append(
+    'szt_r100_*: infoflow is the pruned path, group building '
+    'included; sklearn runs on the same 16,384 draws.'
+  )
+  lines.append(
+    'szt_layer_r1000: "entropy" is I(X;T) in nats, "draws" those '
+    'of h(T); the time is h(T) + all 4096 h(T|X=x) (data '
+    'generation excluded), peak MB the whole process above its '
+    'baseline after imports.'
+  )
   return '\n'.join(lines)
 
 

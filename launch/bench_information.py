@@ -43,6 +43,7 @@ DIMS = {'separated': 5, 'clustered': 3}
 def timed(fn, *args, **kwargs):
   """(result, seconds) of a warm call: the same call is made once first."""
   import jax  # pylint: disable=g-import-not-at-top
+
   fn(jax.random.key(0), *args, **kwargs)
   start = time.perf_counter()
   result = fn(jax.random.key(0), *args, **kwargs)
@@ -54,26 +55,44 @@ def run_case(kind: str, num_inputs: int, replicas: int, equal_draws: int):
   """The table rows of one case: (label, info, draws, seconds)."""
   from infoflow import information  # pylint: disable=g-import-not-at-top
   from infoflow.data import synthetic  # pylint: disable=g-import-not-at-top
-  samples, labels = synthetic.layer_samples(kind, num_inputs, replicas,
-                                            DIMS[kind], BETA)
+
+  samples, labels = synthetic.layer_samples(
+    kind, num_inputs, replicas, DIMS[kind], BETA
+  )
   rows = []
-  info, seconds = timed(information.layer_information, samples, BETA,
-                        labels=labels, num_mc=equal_draws)
+  info, seconds = timed(
+    information.layer_information,
+    samples,
+    BETA,
+    labels=labels,
+    num_mc=equal_draws,
+  )
   rows.append(('posterior @ N', info, equal_draws, seconds))
   conditional = max(2, -(-equal_draws // num_inputs))
-  info, seconds = timed(information.layer_information, samples, BETA,
-                        labels=labels, form='difference', num_mc=equal_draws,
-                        num_mc_conditional=conditional)
+  info, seconds = timed(
+    information.layer_information,
+    samples,
+    BETA,
+    labels=labels,
+    form='difference',
+    num_mc=equal_draws,
+    num_mc_conditional=conditional,
+  )
   draws = equal_draws * 3 + conditional * num_inputs
   rows.append(('difference @ N', info, draws, seconds))
-  adaptive, seconds = timed(information.layer_information, samples, BETA,
-                            labels=labels)
-  rows.append(('posterior adaptive', adaptive,
-               int(adaptive.mi_input.num_draws), seconds))
-  scale = max((float(info.mi_input.stderr) / 0.02) ** 2,
-              (float(info.mi_label.stderr) / 0.005) ** 2)
-  rows.append(('difference extrapolated', None, int(draws * scale),
-               rows[1][3] * scale))
+  adaptive, seconds = timed(
+    information.layer_information, samples, BETA, labels=labels
+  )
+  rows.append(
+    ('posterior adaptive', adaptive, int(adaptive.mi_input.num_draws), seconds)
+  )
+  scale = max(
+    (float(info.mi_input.stderr) / 0.02) ** 2,
+    (float(info.mi_label.stderr) / 0.005) ** 2,
+  )
+  rows.append(
+    ('difference extrapolated', None, int(draws * scale), rows[1][3] * scale)
+  )
   return rows
 
 
@@ -82,18 +101,23 @@ def format_rows(kind, rows) -> str:
   lines = []
   for label, info, draws, seconds in rows:
     if info is None:
-      lines.append(f'{kind:10s} {label:24s} {"":>17s} {"":>17s} '
-                   f'{draws:>10d} {seconds:9.1f}')
+      lines.append(
+        f'{kind:10s} {label:24s} {"":>17s} {"":>17s} '
+        f'{draws:>10d} {seconds:9.1f}'
+      )
       continue
     lines.append(
-        f'{kind:10s} {label:24s} {float(info.mi_input.nats):8.4f} '
-        f'+-{float(info.mi_input.stderr):7.4f} '
-        f'{float(info.mi_label.nats):8.4f} +-{float(info.mi_label.stderr):7.4f}'
-        f' {draws:>10d} {seconds:9.2f}')
+      f'{kind:10s} {label:24s} {float(info.mi_input.nats):8.4f} '
+      f'+-{float(info.mi_input.stderr):7.4f} '
+      f'{float(info.mi_label.nats):8.4f} +-{float(info.mi_label.stderr):7.4f}'
+      f' {draws:>10d} {seconds:9.2f}'
+    )
   post, diff = rows[0][1], rows[1][1]
-  lines.append(f'{kind:10s} stderr ratio difference/posterior at equal draws:'
-               f' I(X;T) {ratio(diff.mi_input, post.mi_input)}, I(T;Y) '
-               f'{ratio(diff.mi_label, post.mi_label)}')
+  lines.append(
+    f'{kind:10s} stderr ratio difference/posterior at equal draws:'
+    f' I(X;T) {ratio(diff.mi_input, post.mi_input)}, I(T;Y) '
+    f'{ratio(diff.mi_label, post.mi_label)}'
+  )
   return '\n'.join(lines)
 
 
@@ -103,15 +127,19 @@ def ratio(worse, better) -> str:
   return '>1000x' if num > 1000 * den else f'{num / den:.1f}x'
 
 
-HEADER = (f'{"case":10s} {"form":24s} {"I(X;T) nats":>17s} '
-          f'{"I(T;Y) nats":>17s} {"draws":>10s} {"seconds":>9s}')
+HEADER = (
+  f'{"case":10s} {"form":24s} {"I(X;T) nats":>17s} '
+  f'{"I(T;Y) nats":>17s} {"draws":>10s} {"seconds":>9s}'
+)
 
 
 def _define_flags():
   """Flags, defined only when run as a program (tests import the module)."""
-  flags.DEFINE_list('cases', ['separated', 'clustered'],
-                    'Cases to run (kinds of '
-                    '`infoflow.data.synthetic.layer_samples`).')
+  flags.DEFINE_list(
+    'cases',
+    ['separated', 'clustered'],
+    'Cases to run (kinds of `infoflow.data.synthetic.layer_samples`).',
+  )
   flags.DEFINE_integer('num_inputs', 4096, 'm, inputs.')
   flags.DEFINE_integer('replicas', 100, 'R, replicas per input.')
   flags.DEFINE_integer('equal_draws', 4096, 'N, draws of the equal-draws rows.')
@@ -120,9 +148,11 @@ def _define_flags():
 def main(argv):
   del argv
   f = flags.FLAGS
-  print(f'm = {f.num_inputs}, R = {f.replicas}, beta = {BETA}, '
-        f'N = {f.equal_draws}; log m = {math.log(f.num_inputs):.4f} nats, '
-        f'H(Y) <= log 2 = {math.log(2):.4f} nats')
+  print(
+    f'm = {f.num_inputs}, R = {f.replicas}, beta = {BETA}, '
+    f'N = {f.equal_draws}; log m = {math.log(f.num_inputs):.4f} nats, '
+    f'H(Y) <= log 2 = {math.log(2):.4f} nats'
+  )
   print(HEADER)
   for kind in f.cases:
     rows = run_case(kind, f.num_inputs, f.replicas, f.equal_draws)

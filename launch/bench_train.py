@@ -49,15 +49,23 @@ def time_training(config, num_seeds: int, num_epochs: int):
   config.num_seeds = num_seeds
   data = runner.load_data(config)
   trainer = runner.build_trainer(config, data)
-  jax.block_until_ready(trainer.train_epochs(
-      trainer.states, data.x_train, data.t_train, jnp.int32(1)))
+  jax.block_until_ready(
+    trainer.train_epochs(
+      trainer.states, data.x_train, data.t_train, jnp.int32(1)
+    )
+  )
   start = time.perf_counter()
-  states = jax.block_until_ready(trainer.train_epochs(
-      trainer.states, data.x_train, data.t_train, jnp.int32(num_epochs)))
+  states = jax.block_until_ready(
+    trainer.train_epochs(
+      trainer.states, data.x_train, data.t_train, jnp.int32(num_epochs)
+    )
+  )
   seconds = time.perf_counter() - start
   metrics = runner.evaluate(trainer, data, states, num_epochs)
-  return seconds, {split: float(np.mean(metrics[split]['accuracy']))
-                   for split in ('train', 'test')}
+  return seconds, {
+    split: float(np.mean(metrics[split]['accuracy']))
+    for split in ('train', 'test')
+  }
 
 
 def devices_used(num_seeds: int) -> int:
@@ -69,14 +77,18 @@ def devices_used(num_seeds: int) -> int:
 def format_table(name, num_epochs, rows):
   """The printed table: one row (seeds, devices, seconds, accuracy) a count."""
   base = rows[0][2]
-  lines = [f"{'config':<18} {'epochs':>7} {'seeds':>5} {'devices':>7} "
-           f"{'time s':>8} {'epochs/s':>9} {'vs 1st':>7} {'train acc':>9} "
-           f"{'test acc':>8}"]
+  lines = [
+    f'{"config":<18} {"epochs":>7} {"seeds":>5} {"devices":>7} '
+    f'{"time s":>8} {"epochs/s":>9} {"vs 1st":>7} {"train acc":>9} '
+    f'{"test acc":>8}'
+  ]
   for count, devices, seconds, accuracy in rows:
-    lines.append(f'{name:<18} {num_epochs:>7} {count:>5} {devices:>7} '
-                 f'{seconds:>8.1f} {num_epochs / seconds:>9.1f} '
-                 f'{seconds / base:>6.2f}x '
-                 f"{accuracy['train']:>9.4f} {accuracy['test']:>8.4f}")
+    lines.append(
+      f'{name:<18} {num_epochs:>7} {count:>5} {devices:>7} '
+      f'{seconds:>8.1f} {num_epochs / seconds:>9.1f} '
+      f'{seconds / base:>6.2f}x '
+      f'{accuracy["train"]:>9.4f} {accuracy["test"]:>8.4f}'
+    )
   return '\n'.join(lines)
 
 
@@ -90,8 +102,10 @@ def main(argv):
     seconds, accuracy = time_training(config, count, num_epochs)
     rows.append((count, devices_used(count), seconds, accuracy))
     print(f'{count} seed(s): {seconds:.1f} s', flush=True)
-  print(f'\n{len(jax.local_devices())} {jax.local_devices()[0].platform} '
-        'device(s); accuracies are means over the seeds')
+  print(
+    f'\n{len(jax.local_devices())} {jax.local_devices()[0].platform} '
+    'device(s); accuracies are means over the seeds'
+  )
   print(format_table(config.name, num_epochs, rows))
 
 

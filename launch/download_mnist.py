@@ -27,34 +27,34 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+from pathlib import Path
 import tempfile
 import urllib.request
-from pathlib import Path
 
-from absl import app, flags
+from absl import app
+from absl import flags
 
 from infoflow.data import default_data_dir
 
 MIRRORS = (
-    "https://storage.googleapis.com/cvdf-datasets/mnist/",
-    "https://ossci-datasets.s3.amazonaws.com/mnist/",
+  'https://storage.googleapis.com/cvdf-datasets/mnist/',
+  'https://ossci-datasets.s3.amazonaws.com/mnist/',
 )
 # SHA-256 of the uncompressed IDX files (what load_mnist reads).
 CONTENT_SHA256 = {
-    "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
-    "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
-    "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
-    "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+  'train-images-idx3-ubyte': 'ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db',
+  'train-labels-idx1-ubyte': '65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5',
+  't10k-images-idx3-ubyte': '0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7',
+  't10k-labels-idx1-ubyte': 'ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2',
 }
 # SHA-256 of the mirrors' .gz archives (informational; see the module docstring).
 ARCHIVE_SHA256 = {
-    "train-images-idx3-ubyte": "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
-    "train-labels-idx1-ubyte": "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
-    "t10k-images-idx3-ubyte": "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
-    "t10k-labels-idx1-ubyte": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+  'train-images-idx3-ubyte': '440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609',
+  'train-labels-idx1-ubyte': '3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c',
+  't10k-images-idx3-ubyte': '8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6',
+  't10k-labels-idx1-ubyte': 'f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6',
 }
 _CHUNK = 1 << 20
-
 
 
 def content_sha256(path: str | Path) -> str:
@@ -65,8 +65,8 @@ def content_sha256(path: str | Path) -> str:
   """
   path = Path(path)
   digest = hashlib.sha256()
-  opener = gzip.open if path.suffix == ".gz" else open
-  with opener(path, "rb") as f:
+  opener = gzip.open if path.suffix == '.gz' else open
+  with opener(path, 'rb') as f:
     while chunk := f.read(_CHUNK):
       digest.update(chunk)
   return digest.hexdigest()
@@ -87,22 +87,29 @@ def _fetch(name: str, target: Path, timeout_s: float = 60.0) -> str:
   """Downloads ``name``.gz into ``target`` atomically; returns the URL used."""
   errors = []
   for mirror in MIRRORS:
-    url = f"{mirror}{name}.gz"
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".gz.part", dir=target.parent)
+    url = f'{mirror}{name}.gz'
+    fd, tmp = tempfile.mkstemp(
+      prefix=f'.{name}.', suffix='.gz.part', dir=target.parent
+    )
     try:
-      with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout_s) as resp:
+      with (
+        os.fdopen(fd, 'wb') as out,
+        urllib.request.urlopen(url, timeout=timeout_s) as resp,
+      ):
         while chunk := resp.read(_CHUNK):
           out.write(chunk)
       if not verify_file(tmp, CONTENT_SHA256[name]):
-        raise ValueError("checksum mismatch")
+        raise ValueError('checksum mismatch')
       os.replace(tmp, target)  # Atomic within one filesystem.
       return url
-    except Exception as e:  # Try the next mirror; report all failures at the end.
-      errors.append(f"{url}: {e}")
+    except (
+      Exception
+    ) as e:  # Try the next mirror; report all failures at the end.
+      errors.append(f'{url}: {e}')
     finally:
       if os.path.exists(tmp):
         os.remove(tmp)
-  raise RuntimeError(f"Could not fetch {name}.gz:\n  " + "\n  ".join(errors))
+  raise RuntimeError(f'Could not fetch {name}.gz:\n  ' + '\n  '.join(errors))
 
 
 def download(data_dir: str | Path) -> list[str]:
@@ -112,7 +119,7 @@ def download(data_dir: str | Path) -> list[str]:
   done = []
   for name, sha in CONTENT_SHA256.items():
     good = None
-    for p in (data_dir / name, data_dir / f"{name}.gz"):
+    for p in (data_dir / name, data_dir / f'{name}.gz'):
       if not p.is_file():
         continue
       if verify_file(p, sha):
@@ -120,30 +127,33 @@ def download(data_dir: str | Path) -> list[str]:
         continue
       # Move bad files aside (not delete: they are the user's): load_mnist prefers
       # the raw file, so a bad one would shadow a good .gz.
-      aside = p.with_name(p.name + ".corrupt")
+      aside = p.with_name(p.name + '.corrupt')
       os.replace(p, aside)
-      done.append(f"{p} has a wrong checksum; moved to {aside}")
+      done.append(f'{p} has a wrong checksum; moved to {aside}')
     if good is not None:
-      done.append(f"kept {good} (checksum ok)")
+      done.append(f'kept {good} (checksum ok)')
       continue
-    url = _fetch(name, data_dir / f"{name}.gz")
-    done.append(f"fetched {url} -> {data_dir / (name + '.gz')} (checksum ok)")
+    url = _fetch(name, data_dir / f'{name}.gz')
+    done.append(f'fetched {url} -> {data_dir / (name + ".gz")} (checksum ok)')
   return done
 
 
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
-    raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
   value = flags.FLAGS.data_dir
-  data_dir = Path(value) if value else default_data_dir() / "mnist"
+  data_dir = Path(value) if value else default_data_dir() / 'mnist'
   for line in download(data_dir):
     print(line)
-  print(f"MNIST ready in {data_dir}")
+  print(f'MNIST ready in {data_dir}')
 
 
-if __name__ == "__main__":
+if __name__ == '__main__':
   # Defined here, not at import, so that importing the helpers (tests, other
   # launch scripts) does not register a global --data_dir flag that could clash.
-  flags.DEFINE_string("data_dir", None,
-                      "Where to put the files (default: infoflow.data.default_data_dir()/mnist).")
+  flags.DEFINE_string(
+    'data_dir',
+    None,
+    'Where to put the files (default: infoflow.data.default_data_dir()/mnist).',
+  )
   app.run(main)

@@ -34,9 +34,9 @@ import json
 import math
 import pathlib
 import sys
+from typing import Optional
 import zipfile
 import zlib
-from typing import Optional
 
 from absl import app
 from absl import flags
@@ -45,8 +45,13 @@ import numpy as np
 FORMS = ('posterior', 'difference')
 LABELS_KEY = 'labels'
 LN2 = math.log(2.0)
-_FIELDS = ('mi_input', 'mi_label', 'entropy', 'conditional_entropy',
-           'label_conditional_entropy')
+_FIELDS = (
+  'mi_input',
+  'mi_label',
+  'entropy',
+  'conditional_entropy',
+  'label_conditional_entropy',
+)
 _ZIP_MAGIC = b'PK\x03\x04'
 _READ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError)
 
@@ -58,18 +63,34 @@ class EstimateInputError(ValueError):
 def _define_flags():
   # Defined only when run as a program, so that tests can import this module
   # next to the other launchers.
-  flags.DEFINE_string('samples', None, '.npz file: one (m, R, d) array of '
-                      "S samples per layer (and optionally the labels).")
-  flags.DEFINE_float('beta', None, 'Noise standard deviation of the network '
-                     '(> 0).')
-  flags.DEFINE_string('labels', None, 'A key of the samples file, or a '
-                      '.npy/.npz file, holding (m,) integer labels (default: '
-                      'the key "labels" if present).')
-  flags.DEFINE_string('out', None, 'JSON output (default: the samples file '
-                      'with .information.json in place of .npz).')
+  flags.DEFINE_string(
+    'samples',
+    None,
+    '.npz file: one (m, R, d) array of '
+    'S samples per layer (and optionally the labels).',
+  )
+  flags.DEFINE_float(
+    'beta', None, 'Noise standard deviation of the network (> 0).'
+  )
+  flags.DEFINE_string(
+    'labels',
+    None,
+    'A key of the samples file, or a '
+    '.npy/.npz file, holding (m,) integer labels (default: '
+    'the key "labels" if present).',
+  )
+  flags.DEFINE_string(
+    'out',
+    None,
+    'JSON output (default: the samples file '
+    'with .information.json in place of .npz).',
+  )
   flags.DEFINE_enum('form', 'posterior', list(FORMS), 'Estimator form.')
-  flags.DEFINE_integer('num_mc', None, 'Fixed number of Monte Carlo draws '
-                       '(default: adaptive, posterior form).')
+  flags.DEFINE_integer(
+    'num_mc',
+    None,
+    'Fixed number of Monte Carlo draws (default: adaptive, posterior form).',
+  )
   flags.DEFINE_integer('seed', 0, 'Seed of the Monte Carlo draws.')
 
 
@@ -83,13 +104,15 @@ def _open_arrays(path: pathlib.Path) -> dict[str, np.ndarray]:
     head = f.read(6)
   if head == b'\x93NUMPY':
     raise EstimateInputError(
-        f'{path} is a .npy file (one array); expected an .npz with one '
-        '(m, R, d) array per layer: np.savez(path, T1=..., T2=..., '
-        'labels=...).')
+      f'{path} is a .npy file (one array); expected an .npz with one '
+      '(m, R, d) array per layer: np.savez(path, T1=..., T2=..., '
+      'labels=...).'
+    )
   if head[:4] != _ZIP_MAGIC:
     raise EstimateInputError(
-        f'{path} is not an .npz file (no zip header); expected one (m, R, d) '
-        'array per layer, written by np.savez.')
+      f'{path} is not an .npz file (no zip header); expected one (m, R, d) '
+      'array per layer, written by np.savez.'
+    )
   try:
     with np.load(path, allow_pickle=False) as npz:
       arrays = {}
@@ -98,8 +121,9 @@ def _open_arrays(path: pathlib.Path) -> dict[str, np.ndarray]:
   except EstimateInputError:
     raise
   except _READ_ERRORS as e:
-    raise EstimateInputError(f'{path} is not a readable .npz file (truncated '
-                             f'or corrupt: {e}).') from None
+    raise EstimateInputError(
+      f'{path} is not a readable .npz file (truncated or corrupt: {e}).'
+    ) from None
   if not arrays:
     raise EstimateInputError(f'{path} holds no arrays.')
   return arrays
@@ -109,48 +133,59 @@ def _read_member(npz, key: str, path: pathlib.Path) -> np.ndarray:
   try:
     return npz[key]
   except _READ_ERRORS as e:
-    raise EstimateInputError(f'{path}: array {key!r} is not readable '
-                             f'(truncated, corrupt or an object array: {e}).'
-                             ) from None
+    raise EstimateInputError(
+      f'{path}: array {key!r} is not readable '
+      f'(truncated, corrupt or an object array: {e}).'
+    ) from None
 
 
 def _check_layer(key: str, x: np.ndarray, path) -> tuple[np.ndarray, str]:
   """``(samples (m, R, d), note)``; an (m, d) array becomes R = 1."""
   where = f'{path}: array {key!r}'
   if x.dtype.kind not in 'biuf':
-    raise EstimateInputError(f'{where} has dtype {x.dtype}; expected real '
-                             'numbers.')
+    raise EstimateInputError(
+      f'{where} has dtype {x.dtype}; expected real numbers.'
+    )
   if x.ndim not in (2, 3):
     raise EstimateInputError(
-        f'{where} has shape {x.shape}; expected (m, R, d): R samples of the '
-        "layer's d units given each of m inputs (or (m, d), read as R = 1).")
+      f'{where} has shape {x.shape}; expected (m, R, d): R samples of the '
+      "layer's d units given each of m inputs (or (m, d), read as R = 1)."
+    )
   if 0 in x.shape:
     raise EstimateInputError(f'{where} is empty: shape {x.shape}.')
   bad = int(x.size - np.isfinite(x).sum())
   if bad:
-    raise EstimateInputError(f'{where} has {bad} non-finite (NaN or inf) '
-                             'values; all entries must be finite.')
+    raise EstimateInputError(
+      f'{where} has {bad} non-finite (NaN or inf) '
+      'values; all entries must be finite.'
+    )
   if x.ndim == 3:
     return x, ''
-  return x[:, None, :], ('(m, d) read as R = 1: S is taken to be a function '
-                         'of X, h(T|X) in closed form')
+  return x[:, None, :], (
+    '(m, d) read as R = 1: S is taken to be a function '
+    'of X, h(T|X) in closed form'
+  )
 
 
-def _check_labels(labels: np.ndarray, where: str, num_inputs: dict[str, int]
-                  ) -> np.ndarray:
+def _check_labels(
+  labels: np.ndarray, where: str, num_inputs: dict[str, int]
+) -> np.ndarray:
   """(m,) integer labels >= 0 matching every layer's m."""
   if labels.dtype.kind not in 'biu':
     raise EstimateInputError(
-        f'{where} must hold integer class indices; got dtype {labels.dtype} '
-        '(save them with .astype(int)).')
+      f'{where} must hold integer class indices; got dtype {labels.dtype} '
+      '(save them with .astype(int)).'
+    )
   if labels.ndim != 1:
-    raise EstimateInputError(f'{where} must have shape (m,); got shape '
-                             f'{labels.shape}.')
+    raise EstimateInputError(
+      f'{where} must have shape (m,); got shape {labels.shape}.'
+    )
   for key, m in num_inputs.items():
     if labels.shape[0] != m:
       raise EstimateInputError(
-          f'{where} has {labels.shape[0]} labels but layer {key!r} has '
-          f'm = {m} inputs; expected one label per input.')
+        f'{where} has {labels.shape[0]} labels but layer {key!r} has '
+        f'm = {m} inputs; expected one label per input.'
+      )
   if labels.size and int(labels.min()) < 0:
     raise EstimateInputError(f'{where} must be >= 0; got {int(labels.min())}.')
   return labels.astype(np.int32)
@@ -161,15 +196,17 @@ def _labels_from_file(path: pathlib.Path) -> tuple[np.ndarray, str]:
     arrays = _open_arrays(path)
     if len(arrays) != 1 and LABELS_KEY not in arrays:
       raise EstimateInputError(
-          f'labels file {path} holds {len(arrays)} arrays '
-          f'({", ".join(arrays)}); expected one, or one named {LABELS_KEY!r}.')
+        f'labels file {path} holds {len(arrays)} arrays '
+        f'({", ".join(arrays)}); expected one, or one named {LABELS_KEY!r}.'
+      )
     key = LABELS_KEY if LABELS_KEY in arrays else next(iter(arrays))
     return arrays[key], f'labels {key!r} of {path}'
   try:
     return np.load(path, allow_pickle=False), f'labels file {path}'
   except _READ_ERRORS as e:
-    raise EstimateInputError(f'labels file {path} is not a readable .npy '
-                             f'file: {e}.') from None
+    raise EstimateInputError(
+      f'labels file {path} is not a readable .npy file: {e}.'
+    ) from None
 
 
 def _take_labels(arrays: dict, path, labels: Optional[str]):
@@ -184,8 +221,9 @@ def _take_labels(arrays: dict, path, labels: Optional[str]):
   if file.is_file():
     return _labels_from_file(file)
   raise EstimateInputError(
-      f'--labels={labels} is neither a key of {path} (keys: '
-      f'{", ".join(arrays)}) nor an existing .npy/.npz file.')
+    f'--labels={labels} is neither a key of {path} (keys: '
+    f'{", ".join(arrays)}) nor an existing .npy/.npz file.'
+  )
 
 
 def read_samples(path, labels: Optional[str] = None):
@@ -208,8 +246,9 @@ def read_samples(path, labels: Optional[str] = None):
   arrays = _open_arrays(path)
   label_values, source = _take_labels(arrays, path, labels)
   if not arrays:
-    raise EstimateInputError(f'{path} holds no layer arrays besides the '
-                             'labels.')
+    raise EstimateInputError(
+      f'{path} holds no layer arrays besides the labels.'
+    )
   layers, notes = {}, {}
   for key, x in arrays.items():
     layers[key], note = _check_layer(key, x, path)
@@ -217,7 +256,8 @@ def read_samples(path, labels: Optional[str] = None):
       notes[key] = note
   if label_values is not None:
     label_values = _check_labels(
-        label_values, source, {k: x.shape[0] for k, x in layers.items()})
+      label_values, source, {k: x.shape[0] for k, x in layers.items()}
+    )
   return layers, label_values, source, notes
 
 
@@ -227,53 +267,79 @@ def _pair(estimate) -> Optional[list]:
   return [float(estimate.nats), float(estimate.stderr)]
 
 
-def estimate_layer(key, samples, beta: float, *, labels=None,
-                   form: str = 'posterior', num_mc: Optional[int] = None
-                   ) -> dict:
+def estimate_layer(
+  key,
+  samples,
+  beta: float,
+  *,
+  labels=None,
+  form: str = 'posterior',
+  num_mc: Optional[int] = None,
+) -> dict:
   """One layer's estimates as a JSON-ready dict (see `estimate_file`)."""
   import infoflow  # pylint: disable=g-import-not-at-top
+
   report = None
   if form == 'posterior':
     info, report = infoflow.posterior_information(
-        key, samples, beta, labels=labels, num_mc=num_mc, return_report=True)
+      key, samples, beta, labels=labels, num_mc=num_mc, return_report=True
+    )
     method = f'posterior/{report.method}'
   else:
-    info = infoflow.layer_information(key, samples, beta, labels=labels,
-                                      form='difference', num_mc=num_mc)
+    info = infoflow.layer_information(
+      key, samples, beta, labels=labels, form='difference', num_mc=num_mc
+    )
     method = 'difference'
   entry = {'shape': list(samples.shape)}
   entry.update({field: _pair(getattr(info, field)) for field in _FIELDS})
-  entry.update(deterministic_given_x=bool(info.deterministic_given_x),
-               num_draws=int(np.max(info.mi_input.num_draws)), method=method,
-               report=None if report is None else _plain(
-                   dataclasses.asdict(report)))
+  entry.update(
+    deterministic_given_x=bool(info.deterministic_given_x),
+    num_draws=int(np.max(info.mi_input.num_draws)),
+    method=method,
+    report=None if report is None else _plain(dataclasses.asdict(report)),
+  )
   return entry
 
 
 def _plain(fields: dict) -> dict:
   """NumPy scalars as Python numbers (for JSON)."""
-  return {k: v.item() if isinstance(v, np.generic) else v
-          for k, v in fields.items()}
+  return {
+    k: v.item() if isinstance(v, np.generic) else v for k, v in fields.items()
+  }
 
 
 def _check_settings(beta, form, num_mc, seed):
-  if (isinstance(beta, bool) or not isinstance(beta, (int, float, np.number))
-      or not math.isfinite(beta) or beta <= 0):
-    raise EstimateInputError(f'--beta must be a finite number > 0 (the '
-                             f"network's noise std); got {beta!r}.")
+  if (
+    isinstance(beta, bool)
+    or not isinstance(beta, (int, float, np.number))
+    or not math.isfinite(beta)
+    or beta <= 0
+  ):
+    raise EstimateInputError(
+      f'--beta must be a finite number > 0 (the '
+      f"network's noise std); got {beta!r}."
+    )
   if form not in FORMS:
-    raise EstimateInputError(f'--form must be one of {", ".join(FORMS)}; got '
-                             f'{form!r}.')
+    raise EstimateInputError(
+      f'--form must be one of {", ".join(FORMS)}; got {form!r}.'
+    )
   if num_mc is not None and num_mc < 2:
-    raise EstimateInputError(f'--num_mc must be >= 2 (a standard error needs '
-                             f'two draws); got {num_mc}.')
+    raise EstimateInputError(
+      f'--num_mc must be >= 2 (a standard error needs two draws); got {num_mc}.'
+    )
   if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
     raise EstimateInputError(f'--seed must be an integer; got {seed!r}.')
 
 
-def estimate_file(path, beta: float, labels: Optional[str] = None, *,
-                  form: str = 'posterior', num_mc: Optional[int] = None,
-                  seed: int = 0) -> dict:
+def estimate_file(
+  path,
+  beta: float,
+  labels: Optional[str] = None,
+  *,
+  form: str = 'posterior',
+  num_mc: Optional[int] = None,
+  seed: int = 0,
+) -> dict:
   """Estimates every layer of a samples file (module docstring).
 
   Layer i (in file order) uses key ``fold_in(jax.random.key(seed), i)``.
@@ -292,19 +358,32 @@ def estimate_file(path, beta: float, labels: Optional[str] = None, *,
   _check_settings(beta, form, num_mc, seed)
   layers, label_values, source, notes = read_samples(path, labels)
   import jax  # pylint: disable=g-import-not-at-top
+
   root = jax.random.key(seed)
   results = {}
   for index, (key, samples) in enumerate(layers.items()):
     try:
-      results[key] = estimate_layer(jax.random.fold_in(root, index), samples,
-                                    float(beta), labels=label_values,
-                                    form=form, num_mc=num_mc)
+      results[key] = estimate_layer(
+        jax.random.fold_in(root, index),
+        samples,
+        float(beta),
+        labels=label_values,
+        form=form,
+        num_mc=num_mc,
+      )
     except ValueError as e:
       raise EstimateInputError(f'{path}: layer {key!r}: {e}') from None
-  return {'file': str(path), 'beta': float(beta), 'form': form, 'seed': seed,
-          'num_mc': num_mc, 'labels': source, 'notes': notes,
-          'units': 'nats; estimates are [value, standard error]',
-          'layers': results}
+  return {
+    'file': str(path),
+    'beta': float(beta),
+    'form': form,
+    'seed': seed,
+    'num_mc': num_mc,
+    'labels': source,
+    'notes': notes,
+    'units': 'nats; estimates are [value, standard error]',
+    'layers': results,
+  }
 
 
 def _pm(pair, scale: float) -> str:
@@ -315,17 +394,21 @@ def _pm(pair, scale: float) -> str:
 
 def format_table(results: dict) -> str:
   """The printed table: one row a layer, nats and bits with stderrs."""
-  head = (f"{'layer':<10} {'m':>6} {'R':>5} {'d':>4}  "
-          f"{'I(X;T) nats':>17}  {'bits':>17}  {'I(T;Y) nats':>17}  "
-          f"{'bits':>17} {'draws':>7}  method")
+  head = (
+    f'{"layer":<10} {"m":>6} {"R":>5} {"d":>4}  '
+    f'{"I(X;T) nats":>17}  {"bits":>17}  {"I(T;Y) nats":>17}  '
+    f'{"bits":>17} {"draws":>7}  method'
+  )
   lines = [head]
   for name, entry in results['layers'].items():
     m, r, d = entry['shape']
     x, y = entry['mi_input'], entry['mi_label']
-    lines.append(f'{name:<10} {m:>6} {r:>5} {d:>4}  {_pm(x, 1):>17}  '
-                 f'{_pm(x, 1 / LN2):>17}  {_pm(y, 1):>17}  '
-                 f"{_pm(y, 1 / LN2):>17} {entry['num_draws']:>7}  "
-                 f"{entry['method']}")
+    lines.append(
+      f'{name:<10} {m:>6} {r:>5} {d:>4}  {_pm(x, 1):>17}  '
+      f'{_pm(x, 1 / LN2):>17}  {_pm(y, 1):>17}  '
+      f'{_pm(y, 1 / LN2):>17} {entry["num_draws"]:>7}  '
+      f'{entry["method"]}'
+    )
   for name, note in results.get('notes', {}).items():
     lines.append(f'note: {name}: {note}.')
   return '\n'.join(lines)
@@ -343,30 +426,43 @@ def write_json(results: dict, out) -> pathlib.Path:
   try:
     out.write_text(json.dumps(results, indent=1) + '\n')
   except OSError as e:
-    raise EstimateInputError(f'cannot write {out}: {e.strerror or e}; pass '
-                             'another --out.') from None
+    raise EstimateInputError(
+      f'cannot write {out}: {e.strerror or e}; pass another --out.'
+    ) from None
   return out
 
 
 def main(argv) -> None:
   if len(argv) > 1:
-    sys.exit(f'launch.estimate: error: unexpected arguments: '
-             f'{" ".join(argv[1:])}')
+    sys.exit(
+      f'launch.estimate: error: unexpected arguments: {" ".join(argv[1:])}'
+    )
   fl = flags.FLAGS
   try:
     if not fl.samples:
       raise EstimateInputError('--samples=FILE.npz is required.')
     if fl.beta is None:
-      raise EstimateInputError("--beta is required: the network's noise "
-                               'standard deviation (> 0).')
+      raise EstimateInputError(
+        "--beta is required: the network's noise standard deviation (> 0)."
+      )
     out = pathlib.Path(fl.out) if fl.out else default_out(fl.samples)
     if not out.parent.is_dir():
-      raise EstimateInputError(f'cannot write {out}: {out.parent} is not a '
-                               'directory; pass another --out.')
-    results = estimate_file(fl.samples, fl.beta, fl.labels, form=fl.form,
-                            num_mc=fl.num_mc, seed=fl.seed)
-    print(f"{results['file']}: beta = {results['beta']:g}, form = "
-          f"{results['form']}, {results['labels'] or 'no labels'}")
+      raise EstimateInputError(
+        f'cannot write {out}: {out.parent} is not a '
+        'directory; pass another --out.'
+      )
+    results = estimate_file(
+      fl.samples,
+      fl.beta,
+      fl.labels,
+      form=fl.form,
+      num_mc=fl.num_mc,
+      seed=fl.seed,
+    )
+    print(
+      f'{results["file"]}: beta = {results["beta"]:g}, form = '
+      f'{results["form"]}, {results["labels"] or "no labels"}'
+    )
     print(format_table(results))
     print(f'wrote {write_json(results, out)}')
   except EstimateInputError as e:

@@ -24,12 +24,17 @@ def read_dataset(config) -> data_lib.Dataset:
   data_dir = config.data.data_dir or None
   name = config.data.name
   if name == 'szt':
-    return data_lib.szt(data_dir, seed=config.data.split_seed,
-                        test_fraction=config.data.test_fraction)
+    return data_lib.szt(
+      data_dir,
+      seed=config.data.split_seed,
+      test_fraction=config.data.test_fraction,
+    )
   if name == 'mnist':
-    return data_lib.load_mnist(data_dir,
-                               validation_size=config.data.validation_size,
-                               seed=config.data.split_seed)
+    return data_lib.load_mnist(
+      data_dir,
+      validation_size=config.data.validation_size,
+      seed=config.data.split_seed,
+    )
   return data_lib.load_dataset(name)
 
 
@@ -66,10 +71,11 @@ def _analysis_inputs(dataset, which: str):
   x, y = getattr(dataset, f'x_{which}'), getattr(dataset, f'y_{which}')
   if len(x) == 0:
     raise configs.ConfigError(
-        f'config field analysis.inputs is {which!r}, but data set '
-        f'{dataset.name!r} has no {which} inputs; use another '
-        '--config.analysis.inputs (all, train or test) or split the data set '
-        '(data.test_fraction).')
+      f'config field analysis.inputs is {which!r}, but data set '
+      f'{dataset.name!r} has no {which} inputs; use another '
+      '--config.analysis.inputs (all, train or test) or split the data set '
+      '(data.test_fraction).'
+    )
   index = getattr(dataset, f'index_{which}')
   if index is None:
     return x, y, np.arange(len(x))
@@ -81,15 +87,23 @@ def build_model(config, num_outputs: int):
   """The config's noisy MLP or CNN with `num_outputs` outputs."""
   m = config.model
   if m.kind == 'mlp':
-    return models.MLP(widths=tuple(m.widths), num_outputs=num_outputs,
-                      activation=m.activation, beta=m.beta)
+    return models.MLP(
+      widths=tuple(m.widths),
+      num_outputs=num_outputs,
+      activation=m.activation,
+      beta=m.beta,
+    )
   if m.kind == 'cnn':
-    return models.CNN(conv_features=tuple(m.conv_features),
-                      dense_widths=tuple(m.dense_widths),
-                      num_outputs=num_outputs, activation=m.activation,
-                      beta=m.beta)
-  raise configs.ConfigError(f"config field model.kind must be 'mlp' or "
-                            f"'cnn'; got {m.kind!r}.")
+    return models.CNN(
+      conv_features=tuple(m.conv_features),
+      dense_widths=tuple(m.dense_widths),
+      num_outputs=num_outputs,
+      activation=m.activation,
+      beta=m.beta,
+    )
+  raise configs.ConfigError(
+    f"config field model.kind must be 'mlp' or 'cnn'; got {m.kind!r}."
+  )
 
 
 def targets(config, dataset, split):
@@ -98,9 +112,11 @@ def targets(config, dataset, split):
   if config.loss == 'mse':
     targets = getattr(dataset, f'targets_{split}')
     if targets is None:
-      raise configs.ConfigError(f'config field loss is mse, which needs '
-                                f'regression targets; data set '
-                                f'{dataset.name!r} has none.')
+      raise configs.ConfigError(
+        f'config field loss is mse, which needs '
+        f'regression targets; data set '
+        f'{dataset.name!r} has none.'
+      )
     return targets
   return getattr(dataset, f'y_{split}')
 
@@ -111,9 +127,10 @@ def class_values(config, dataset):
     return None
   if dataset.targets_train.shape[-1] != 1:
     raise configs.ConfigError(
-        'config field loss is mse, whose accuracy needs one regression '
-        f'output per example; {dataset.name!r} has '
-        f'{dataset.targets_train.shape[-1]}.')
+      'config field loss is mse, whose accuracy needs one regression '
+      f'output per example; {dataset.name!r} has '
+      f'{dataset.targets_train.shape[-1]}.'
+    )
   values = np.zeros(dataset.num_classes, np.float32)
   for c in range(dataset.num_classes):
     values[c] = dataset.targets_train[dataset.y_train == c, 0].mean()
@@ -130,8 +147,10 @@ def analysis_epochs(num_epochs: int, num_points: int) -> list[int]:
     ValueError: `num_epochs` < 0 or `num_points` < 2.
   """
   if num_epochs < 0 or num_points < 2:
-    raise ValueError(f'analysis_epochs needs num_epochs >= 0 and num_points '
-                     f'>= 2; got {num_epochs} and {num_points}.')
+    raise ValueError(
+      f'analysis_epochs needs num_epochs >= 0 and num_points '
+      f'>= 2; got {num_epochs} and {num_points}.'
+    )
   wanted = min(num_points, num_epochs + 1)
   epochs = {0, num_epochs}
   size = max(wanted - 1, 1)
@@ -175,9 +194,12 @@ def plan_analysis(config, model, params, example_input) -> AnalysisPlan:
     model, params: the network (one seed's parameters), to name its layers.
     example_input: a batch of one input.
   """
-  layer_widths = {name: int(np.prod(s.shape[1:])) for name, s in
-                  sampling.noise_free_layers(model, {'params': params},
-                                             example_input).items()}
+  layer_widths = {
+    name: int(np.prod(s.shape[1:]))
+    for name, s in sampling.noise_free_layers(
+      model, {'params': params}, example_input
+    ).items()
+  }
   beta = float(config.model.beta)
   hooks = []
   if config.analysis.binning:
@@ -186,9 +208,15 @@ def plan_analysis(config, model, params, example_input) -> AnalysisPlan:
   if config.analysis.clustering:
     hooks.append(analysis.clustering_hook(cluster_beta))
   return AnalysisPlan(
-      epochs=analysis_epochs(config.num_epochs, config.analysis.num_points),
-      beta=beta, layer_widths=layer_widths,
-      estimated=list(config.analysis.estimated_layers) or list(layer_widths),
-      kept=[n for n, w in layer_widths.items()
-            if w <= config.analysis.representation_max_width],
-      hooks=hooks, cluster_beta=cluster_beta)
+    epochs=analysis_epochs(config.num_epochs, config.analysis.num_points),
+    beta=beta,
+    layer_widths=layer_widths,
+    estimated=list(config.analysis.estimated_layers) or list(layer_widths),
+    kept=[
+      n
+      for n, w in layer_widths.items()
+      if w <= config.analysis.representation_max_width
+    ],
+    hooks=hooks,
+    cluster_beta=cluster_beta,
+  )

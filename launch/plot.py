@@ -34,10 +34,10 @@ other figures are written (docs/errors.md).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 import logging
 import pathlib
 import sys
-from collections.abc import Sequence
 from typing import Optional
 
 from absl import app
@@ -50,23 +50,35 @@ from infoflow import plots  # pylint: disable=g-import-not-at-top
 from launch import common_flags  # pylint: disable=g-import-not-at-top
 
 _WORKDIR = common_flags.WORKDIR
-_OUT = flags.DEFINE_string('out', None,
-                           'Output directory (default: WORKDIR/figures).')
-_FORMAT = flags.DEFINE_enum('format', 'png', ['png', 'svg', 'pdf'],
-                            'Image format.')
+_OUT = flags.DEFINE_string(
+  'out', None, 'Output directory (default: WORKDIR/figures).'
+)
+_FORMAT = flags.DEFINE_enum(
+  'format', 'png', ['png', 'svg', 'pdf'], 'Image format.'
+)
 _LAYER = flags.DEFINE_string(
-    'layer', None, 'Layer of the representation figures, e.g. T5 or dense3 '
-    '(default: deepest saved layer for similarity, narrowest for the '
-    'scatter).')
+  'layer',
+  None,
+  'Layer of the representation figures, e.g. T5 or dense3 '
+  '(default: deepest saved layer for similarity, narrowest for the '
+  'scatter).',
+)
 _EPOCHS = flags.DEFINE_list(
-    'epochs', None, 'Epochs of the representation figures (default: first, '
-    'middle and last saved).')
-_UNITS = flags.DEFINE_enum('units', 'bits', ['bits', 'nats'],
-                           'Units of information and entropies.')
+  'epochs',
+  None,
+  'Epochs of the representation figures (default: first, '
+  'middle and last saved).',
+)
+_UNITS = flags.DEFINE_enum(
+  'units', 'bits', ['bits', 'nats'], 'Units of information and entropies.'
+)
 _DPI = flags.DEFINE_integer('dpi', 120, 'Resolution of PNG files.')
 _ANIMATE = flags.DEFINE_bool(
-    'animate', False, 'Also write scatter_LAYER.gif and '
-    'information_plane.gif: one frame per analysed epoch.')
+  'animate',
+  False,
+  'Also write scatter_LAYER.gif and '
+  'information_plane.gif: one frame per analysed epoch.',
+)
 
 
 class OutputError(OSError):
@@ -85,9 +97,13 @@ def _first_readable(snapshots: plots.Snapshots):
   raise first_error
 
 
-def figure_makers(run: plots.Run, *, layer: Optional[str] = None,
-                  epochs: Optional[Sequence[int]] = None,
-                  units: str = 'bits'):
+def figure_makers(
+  run: plots.Run,
+  *,
+  layer: Optional[str] = None,
+  epochs: Optional[Sequence[int]] = None,
+  units: str = 'bits',
+):
   """``[(file stem, thunk returning a Figure)]`` for every figure kind.
 
   Raises:
@@ -96,22 +112,24 @@ def figure_makers(run: plots.Run, *, layer: Optional[str] = None,
   """
   if layer is not None and run.layer_order and layer not in run.layer_order:
     raise plots.UnknownLayerError(
-        f'unknown layer {layer!r}; the layers of this run: '
-        f'{", ".join(run.layer_order)}.')
+      f'unknown layer {layer!r}; the layers of this run: '
+      f'{", ".join(run.layer_order)}.'
+    )
   u = {'units': units}
   makers = [
-      ('training_curves', lambda: plots.plot_training_curves(run)),
-      ('information_curves', lambda: plots.plot_information_curves(run, **u)),
-      ('information_plane', lambda: plots.plot_information_plane(run, **u)),
-      ('binned_entropy', lambda: plots.plot_binned_entropy_curves(run, **u)),
-      ('binned_mi_label', lambda: plots.plot_binned_entropy_curves(
-          run, quantity='mi_label', **u)),
-      ('clustering', lambda: plots.plot_clustering_curves(run, **u)),
+    ('training_curves', lambda: plots.plot_training_curves(run)),
+    ('information_curves', lambda: plots.plot_information_curves(run, **u)),
+    ('information_plane', lambda: plots.plot_information_plane(run, **u)),
+    ('binned_entropy', lambda: plots.plot_binned_entropy_curves(run, **u)),
+    (
+      'binned_mi_label',
+      lambda: plots.plot_binned_entropy_curves(run, quantity='mi_label', **u),
+    ),
+    ('clustering', lambda: plots.plot_clustering_curves(run, **u)),
   ]
   snapshots = run.snapshots
   if not snapshots:
-    reason = (f'no representation files in '
-              f'{run.workdir / "representations"}.')
+    reason = f'no representation files in {run.workdir / "representations"}.'
     return makers + [('cosine_similarity', reason), ('scatter', reason)]
   try:
     first = _first_readable(snapshots)
@@ -119,20 +137,29 @@ def figure_makers(run: plots.Run, *, layer: Optional[str] = None,
     return makers + [('cosine_similarity', str(e)), ('scatter', str(e))]
   # Resolve layers now: they name the files. A bad --layer is a usage error.
   for stem, narrowest, plot in (
-      ('cosine_similarity', False, plots.plot_cosine_similarity_matrices),
-      ('scatter', True, plots.plot_scatter_layers)):
-    name = plots.pick_layer(first, layer, narrowest=narrowest,
-                            order=run.layer_order)
-    makers.append((f'{stem}_{name}', lambda p=plot, n=name: p(
-        run, layer=n, epochs=epochs)))
+    ('cosine_similarity', False, plots.plot_cosine_similarity_matrices),
+    ('scatter', True, plots.plot_scatter_layers),
+  ):
+    name = plots.pick_layer(
+      first, layer, narrowest=narrowest, order=run.layer_order
+    )
+    makers.append(
+      (f'{stem}_{name}', lambda p=plot, n=name: p(run, layer=n, epochs=epochs))
+    )
   return makers
 
 
-def write_figures(workdir, out=None, *, fmt: str = 'png',
-                  layer: Optional[str] = None,
-                  epochs: Optional[Sequence[int]] = None,
-                  units: str = 'bits', dpi: int = 120, animate: bool = False
-                  ) -> tuple[list[pathlib.Path], dict[str, str]]:
+def write_figures(
+  workdir,
+  out=None,
+  *,
+  fmt: str = 'png',
+  layer: Optional[str] = None,
+  epochs: Optional[Sequence[int]] = None,
+  units: str = 'bits',
+  dpi: int = 120,
+  animate: bool = False,
+) -> tuple[list[pathlib.Path], dict[str, str]]:
   """Writes the figures of the run in ``workdir``; the core of the command.
 
   Returns:
@@ -150,8 +177,10 @@ def write_figures(workdir, out=None, *, fmt: str = 'png',
   try:
     out.mkdir(parents=True, exist_ok=True)
   except OSError as e:
-    raise OutputError(f'cannot create the output directory {out}: '
-                      f'{e.strerror or e}; pass another --out.') from None
+    raise OutputError(
+      f'cannot create the output directory {out}: '
+      f'{e.strerror or e}; pass another --out.'
+    ) from None
   written, skipped = [], {}
   for stem, make in makers:
     if isinstance(make, str):  # known not to apply: the reason
@@ -171,16 +200,20 @@ def write_figures(workdir, out=None, *, fmt: str = 'png',
     try:
       fig.savefig(path, format=fmt, dpi=dpi)
     except OSError as e:
-      raise OutputError(f'cannot write {path}: {e.strerror or e}; pass '
-                        'another --out.') from None
+      raise OutputError(
+        f'cannot write {path}: {e.strerror or e}; pass another --out.'
+      ) from None
     written.append(path)
   if animate:
     try:
-      gifs, not_animated = plots.write_animations(run, out, layer=layer,
-                                                  units=units)
+      gifs, not_animated = plots.write_animations(
+        run, out, layer=layer, units=units
+      )
     except OSError as e:
-      raise OutputError(f'cannot write an animation in {out}: '
-                        f'{e.strerror or e}; pass another --out.') from None
+      raise OutputError(
+        f'cannot write an animation in {out}: '
+        f'{e.strerror or e}; pass another --out.'
+      ) from None
     written.extend(gifs)
     skipped.update(not_animated)
   return written, skipped
@@ -197,9 +230,15 @@ def main(argv: Sequence[str]) -> None:
     raise app.UsageError(f'--epochs must be integers: {e}') from e
   try:
     written, skipped = write_figures(
-        _WORKDIR.value, _OUT.value, fmt=_FORMAT.value, layer=_LAYER.value,
-        epochs=epochs, units=_UNITS.value, dpi=_DPI.value,
-        animate=_ANIMATE.value)
+      _WORKDIR.value,
+      _OUT.value,
+      fmt=_FORMAT.value,
+      layer=_LAYER.value,
+      epochs=epochs,
+      units=_UNITS.value,
+      dpi=_DPI.value,
+      animate=_ANIMATE.value,
+    )
   except (plots.RunRecordError, plots.UnknownLayerError, OutputError) as e:
     sys.exit(f'launch.plot: error: {e}')
   folder = _OUT.value or pathlib.Path(_WORKDIR.value) / 'figures'

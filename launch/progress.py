@@ -49,14 +49,22 @@ class Progress:
 
   def eta(self) -> float:
     """Seconds left: remaining epochs and analyses at the measured rates."""
-    return (self._rate(self.training) * (self.num_epochs - self.epoch)
-            + self._rate(self.analysis) * self.analyses_left)
+    return (
+      self._rate(self.training) * (self.num_epochs - self.epoch)
+      + self._rate(self.analysis) * self.analyses_left
+    )
 
   def report(self, metrics):
     """Logs the line; `metrics`: {split: {metric: mean over seeds}}."""
-    logging.info('epoch %d/%d  train loss %.4f acc %.4f  test loss %.4f '
-                 'acc %.4f  elapsed %.0fs  ETA %.0fs', self.epoch,
-                 self.num_epochs, metrics['train']['loss'],
-                 metrics['train']['accuracy'], metrics['test']['loss'],
-                 metrics['test']['accuracy'], time.time() - self.start,
-                 self.eta())
+    logging.info(
+      'epoch %d/%d  train loss %.4f acc %.4f  test loss %.4f '
+      'acc %.4f  elapsed %.0fs  ETA %.0fs',
+      self.epoch,
+      self.num_epochs,
+      metrics['train']['loss'],
+      metrics['train']['accuracy'],
+      metrics['test']['loss'],
+      metrics['test']['accuracy'],
+      time.time() - self.start,
+      self.eta(),
+    )

@@ -13,12 +13,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import pathlib
+import re
 import shutil
 import sys
 import tempfile
-from typing import Any, Optional
+from typing import Any
+from typing import Optional
 
 from absl import logging
 import numpy as np
@@ -40,17 +41,20 @@ def prepare_workdir(workdir) -> pathlib.Path:
   """
   workdir = pathlib.Path(workdir).expanduser()
   if workdir.exists() and not workdir.is_dir():
-    raise RunDirError(f'--workdir {workdir} is a file, not a directory; '
-                      'pass a directory (it is created if absent).')
+    raise RunDirError(
+      f'--workdir {workdir} is a file, not a directory; '
+      'pass a directory (it is created if absent).'
+    )
   try:
     workdir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryFile(dir=workdir):
       pass
   except OSError as error:
     raise RunDirError(
-        f'--workdir {workdir} is not a writable directory '
-        f'({error.strerror or error}); pass another --workdir or fix its '
-        'permissions.') from None
+      f'--workdir {workdir} is not a writable directory '
+      f'({error.strerror or error}); pass another --workdir or fix its '
+      'permissions.'
+    ) from None
   return workdir
 
 
@@ -66,23 +70,29 @@ def check_same_config(workdir: pathlib.Path, config) -> None:
   info = workdir / 'run.json'
   if info.exists() and re.search(r'"noise_\d+"', info.read_text()):
     raise RunDirError(
-        f'{workdir} holds a run from before the layer names T1.. / conv1..: '
-        'its checkpoints do not load under this version. `launch.plot` still '
-        'draws it (old names are mapped); to train, use another --workdir or '
-        f'delete {workdir}.')
+      f'{workdir} holds a run from before the layer names T1.. / conv1..: '
+      'its checkpoints do not load under this version. `launch.plot` still '
+      'draws it (old names are mapped); to train, use another --workdir or '
+      f'delete {workdir}.'
+    )
   try:
     old = json.loads(saved.read_text())
   except json.JSONDecodeError as error:
-    raise RunDirError(f'{saved} is not valid JSON ({error}); delete '
-                      f'{workdir} to start over.') from None
+    raise RunDirError(
+      f'{saved} is not valid JSON ({error}); delete {workdir} to start over.'
+    ) from None
   new = json.loads(config.to_json())
-  changed = sorted(k for k in set(old) | set(new)
-                   if k not in RESUMABLE_CHANGES and old.get(k) != new.get(k))
+  changed = sorted(
+    k
+    for k in set(old) | set(new)
+    if k not in RESUMABLE_CHANGES and old.get(k) != new.get(k)
+  )
   if changed:
     raise RunDirError(
-        f'{workdir} holds a run with a different config (fields differing: '
-        f'{", ".join(changed)}); resuming would mix two experiments. Use '
-        f'another --workdir, or delete {workdir} to start over.')
+      f'{workdir} holds a run with a different config (fields differing: '
+      f'{", ".join(changed)}); resuming would mix two experiments. Use '
+      f'another --workdir, or delete {workdir} to start over.'
+    )
 
 
 def write_text(path: pathlib.Path, text: str) -> None:
@@ -142,33 +152,41 @@ def read_records(path: pathlib.Path) -> list[dict]:
       record = json.loads(line)
     except json.JSONDecodeError as error:
       if number == len(lines) and not text.endswith('\n'):
-        logging.warning('%s: dropping the incomplete last line %d (a run '
-                        'stopped mid-write); its epoch is redone.', path,
-                        number)
+        logging.warning(
+          '%s: dropping the incomplete last line %d (a run '
+          'stopped mid-write); its epoch is redone.',
+          path,
+          number,
+        )
         continue
       raise RunDirError(
-          f'{path}, line {number}: invalid JSON ({error}). Fix or delete '
-          'that line (its epoch is then redone), or delete the workdir to '
-          'start over.') from None
-    if not isinstance(record, dict) or not isinstance(record.get('epoch'),
-                                                      int):
-      raise RunDirError(f'{path}, line {number}: not a record (a JSON object '
-                        'with an integer "epoch"). Fix or delete that line.')
+        f'{path}, line {number}: invalid JSON ({error}). Fix or delete '
+        'that line (its epoch is then redone), or delete the workdir to '
+        'start over.'
+      ) from None
+    if not isinstance(record, dict) or not isinstance(record.get('epoch'), int):
+      raise RunDirError(
+        f'{path}, line {number}: not a record (a JSON object '
+        'with an integer "epoch"). Fix or delete that line.'
+      )
     records.append(record)
   return records
 
 
-def open_checkpoints(directory: pathlib.Path,
-                     keep: int) -> ocp.CheckpointManager:
+def open_checkpoints(
+  directory: pathlib.Path, keep: int
+) -> ocp.CheckpointManager:
   """An orbax manager for `directory` that keeps the `keep` newest steps.
 
   Temporary directories of a save that was interrupted (`N.orbax-checkpoint-
   tmp-*`) are removed.
   """
   return ocp.CheckpointManager(
-      directory.absolute(),
-      options=ocp.CheckpointManagerOptions(max_to_keep=keep,
-                                           cleanup_tmp_directories=True))
+    directory.absolute(),
+    options=ocp.CheckpointManagerOptions(
+      max_to_keep=keep, cleanup_tmp_directories=True
+    ),
+  )
 
 
 def _first_line(error: Exception, limit: int = 200) -> str:
@@ -185,8 +203,9 @@ def _closed_event_loop_errors_dropped():
 
   def hook(unraisable):
     error = unraisable.exc_value
-    if not (isinstance(error, RuntimeError)
-            and 'Event loop is closed' in str(error)):
+    if not (
+      isinstance(error, RuntimeError) and 'Event loop is closed' in str(error)
+    ):
       previous(unraisable)
 
   sys.unraisablehook = hook
@@ -200,15 +219,15 @@ def _restore(manager, step, target):
   """`(state, None)`, or `(None, a one-line description of the error)`."""
   with _closed_event_loop_errors_dropped():
     try:
-      return manager.restore(step,
-                             args=ocp.args.StandardRestore(target)), None
+      return manager.restore(step, args=ocp.args.StandardRestore(target)), None
     except Exception as error:  # pylint: disable=broad-except
       # orbax and tensorstore raise ValueError, OSError, KeyError, ...
       return None, f'{type(error).__name__}: {_first_line(error)}'
 
 
-def restore_newest(manager: ocp.CheckpointManager, target: Any,
-                   directory: pathlib.Path) -> tuple[Optional[int], Any]:
+def restore_newest(
+  manager: ocp.CheckpointManager, target: Any, directory: pathlib.Path
+) -> tuple[Optional[int], Any]:
   """Restores the newest readable checkpoint into the structure of `target`.
 
   Unreadable steps (truncated or missing files) newer than the one restored
@@ -228,15 +247,20 @@ def restore_newest(manager: ocp.CheckpointManager, target: Any,
       errors.append(error)
       continue
     for bad, error in zip(steps, errors):
-      logging.warning('checkpoint %s is unreadable (%s); deleted it, resuming '
-                      'from epoch %d.', directory / str(bad), error, step)
+      logging.warning(
+        'checkpoint %s is unreadable (%s); deleted it, resuming from epoch %d.',
+        directory / str(bad),
+        error,
+        step,
+      )
       shutil.rmtree(directory / str(bad))
     if errors:
       manager.reload()
     return step, state
   if steps:
     raise RunDirError(
-        f'no checkpoint in {directory} is readable (epochs '
-        f'{", ".join(map(str, steps))}; the newest: {errors[0]}). Delete '
-        f'{directory.parent} to start the run over.')
+      f'no checkpoint in {directory} is readable (epochs '
+      f'{", ".join(map(str, steps))}; the newest: {errors[0]}). Delete '
+      f'{directory.parent} to start the run over.'
+    )
   return None, target

@@ -27,7 +27,11 @@ import dataclasses
 import json
 import pathlib
 import time
-from typing import Any, Callable, Iterator, Optional, Sequence
+from typing import Any
+from typing import Callable
+from typing import Iterator
+from typing import Optional
+from typing import Sequence
 
 from absl import logging
 import jax
@@ -104,23 +108,36 @@ def load_data(config) -> Data:
   test = 'test' if has_test else 'train'
   t_train = jnp.asarray(experiment.targets(config, dataset, 'train'))
   splits = {
-      'train': (jnp.asarray(dataset.x_train), t_train,
-                jnp.asarray(dataset.y_train)),
-      'test': (jnp.asarray(getattr(dataset, f'x_{test}')),
-               jnp.asarray(experiment.targets(config, dataset, test)),
-               jnp.asarray(getattr(dataset, f'y_{test}')))}
+    'train': (
+      jnp.asarray(dataset.x_train),
+      t_train,
+      jnp.asarray(dataset.y_train),
+    ),
+    'test': (
+      jnp.asarray(getattr(dataset, f'x_{test}')),
+      jnp.asarray(experiment.targets(config, dataset, test)),
+      jnp.asarray(getattr(dataset, f'y_{test}')),
+    ),
+  }
   if dataset.x_val is not None and len(dataset.x_val) > 0:
     # Held out of training (MNIST): the paper's validation error.
     y_val = jnp.asarray(dataset.y_val)
     splits['validation'] = (jnp.asarray(dataset.x_val), y_val, y_val)
   eval_x, eval_y, eval_indices = experiment.evaluation_set(config, dataset)
-  num_outputs = (dataset.num_classes if config.loss != 'mse'
-                 else t_train.shape[-1])
-  return Data(dataset=dataset, x_train=splits['train'][0], t_train=t_train,
-              splits=splits, eval_x=eval_x, eval_y=eval_y,
-              eval_indices=eval_indices,
-              class_values=experiment.class_values(config, dataset),
-              num_outputs=num_outputs)
+  num_outputs = (
+    dataset.num_classes if config.loss != 'mse' else t_train.shape[-1]
+  )
+  return Data(
+    dataset=dataset,
+    x_train=splits['train'][0],
+    t_train=t_train,
+    splits=splits,
+    eval_x=eval_x,
+    eval_y=eval_y,
+    eval_indices=eval_indices,
+    class_values=experiment.class_values(config, dataset),
+    num_outputs=num_outputs,
+  )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -152,55 +169,87 @@ class Trainer:
 def build_trainer(config, data: Data) -> Trainer:
   """Model, optimizer and the train states of `config.num_seeds`."""
   model = experiment.build_model(config, data.num_outputs)
-  optimizer = train_lib.make_optimizer(config.optimizer.name,
-                                       config.optimizer.learning_rate)
+  optimizer = train_lib.make_optimizer(
+    config.optimizer.name, config.optimizer.learning_rate
+  )
   init_key, eval_key, analysis_key = jax.random.split(
-      jax.random.key(config.seed), 3)
-  states = train_lib.init_states(init_key, config.num_seeds, model, optimizer,
-                                 data.x_train[:1])
+    jax.random.key(config.seed), 3
+  )
+  states = train_lib.init_states(
+    init_key, config.num_seeds, model, optimizer, data.x_train[:1]
+  )
   # Seeds are independent: with several devices each trains a share of them.
   seed_sharding = train_lib.seed_sharding(config.num_seeds)
   if seed_sharding is not None:
     states = jax.device_put(states, seed_sharding)
-  train_epochs = jax.jit(jax.vmap(
+  train_epochs = jax.jit(
+    jax.vmap(
       train_lib.make_train_epochs(
-          model, optimizer, loss=config.loss, batch_size=config.batch_size,
-          orthonormal_alpha=config.orthonormal_alpha),
-      in_axes=(0, None, None, None)))
-  evaluate = jax.jit(jax.vmap(
+        model,
+        optimizer,
+        loss=config.loss,
+        batch_size=config.batch_size,
+        orthonormal_alpha=config.orthonormal_alpha,
+      ),
+      in_axes=(0, None, None, None),
+    )
+  )
+  evaluate = jax.jit(
+    jax.vmap(
       train_lib.make_evaluate(model, loss=config.loss),
-      in_axes=(0, None, None, None, None, None)))
-  return Trainer(model=model, optimizer=optimizer, states=states,
-                 train_epochs=train_epochs, evaluate=evaluate,
-                 eval_key=eval_key, analysis_key=analysis_key)
+      in_axes=(0, None, None, None, None, None),
+    )
+  )
+  return Trainer(
+    model=model,
+    optimizer=optimizer,
+    states=states,
+    train_epochs=train_epochs,
+    evaluate=evaluate,
+    eval_key=eval_key,
+    analysis_key=analysis_key,
+  )
 
 
 def evaluate(trainer: Trainer, data: Data, states, epoch: int) -> dict:
   """{split: {metric: (num_seeds,) host array}} of every split of `data`."""
   key = jax.random.fold_in(trainer.eval_key, epoch)
   # One noise stream per split (fold_in by position) for the noisy metrics.
-  return {name: jax.tree.map(np.asarray, trainer.evaluate(
-      states.params, x, t, y, jax.random.fold_in(key, i), data.class_values))
-          for i, (name, (x, t, y)) in enumerate(data.splits.items())}
+  return {
+    name: jax.tree.map(
+      np.asarray,
+      trainer.evaluate(
+        states.params, x, t, y, jax.random.fold_in(key, i), data.class_values
+      ),
+    )
+    for i, (name, (x, t, y)) in enumerate(data.splits.items())
+  }
 
 
 def run_info(config, data: Data, plan: experiment.AnalysisPlan) -> dict:
   """The contents of run.json (docs/run_record.md)."""
   return {
-      'config': config.name, 'data_source': data.dataset.source,
-      'num_classes': data.dataset.num_classes, 'beta': plan.beta,
-      'layers': plan.layer_widths,
-      'estimated_layers': plan.estimated if plan.beta > 0 else [],
-      'representation_layers': plan.kept,
-      'analysis_inputs': config.analysis.inputs,
-      'num_eval_inputs': len(data.eval_x), 'eval_indices': data.eval_indices,
-      'analysis_epochs': plan.epochs, 'num_seeds': config.num_seeds,
-      'devices': [str(d) for d in jax.local_devices()],
-      'num_replicas': config.analysis.num_replicas,
-      'clustering': {'beta': plan.cluster_beta,
-                     'threshold': clustering.DEFAULT_THRESHOLD,
-                     'knn_k': analysis.KNN_K},
-      'infoflow_version': infoflow.__version__}
+    'config': config.name,
+    'data_source': data.dataset.source,
+    'num_classes': data.dataset.num_classes,
+    'beta': plan.beta,
+    'layers': plan.layer_widths,
+    'estimated_layers': plan.estimated if plan.beta > 0 else [],
+    'representation_layers': plan.kept,
+    'analysis_inputs': config.analysis.inputs,
+    'num_eval_inputs': len(data.eval_x),
+    'eval_indices': data.eval_indices,
+    'analysis_epochs': plan.epochs,
+    'num_seeds': config.num_seeds,
+    'devices': [str(d) for d in jax.local_devices()],
+    'num_replicas': config.analysis.num_replicas,
+    'clustering': {
+      'beta': plan.cluster_beta,
+      'threshold': clustering.DEFAULT_THRESHOLD,
+      'knn_k': analysis.KNN_K,
+    },
+    'infoflow_version': infoflow.__version__,
+  }
 
 
 def resume_or_start(workdir: pathlib.Path, config, states):
@@ -226,13 +275,21 @@ def resume_or_start(workdir: pathlib.Path, config, states):
   else:
     records = [r for r in records if r['epoch'] <= start_epoch]
     logging.info('resumed from epoch %d (%s)', start_epoch, workdir)
-  run_files.write_text(metrics_path,
-                       ''.join(json.dumps(r) + '\n' for r in records))
+  run_files.write_text(
+    metrics_path, ''.join(json.dumps(r) + '\n' for r in records)
+  )
   return manager, start_epoch, states, records
 
 
-def train_until(config, data: Data, trainer: Trainer, states, epoch: int,
-                target: int, progress: progress_lib.Progress):
+def train_until(
+  config,
+  data: Data,
+  trainer: Trainer,
+  states,
+  epoch: int,
+  target: int,
+  progress: progress_lib.Progress,
+):
   """Trains every seed from `epoch` to `target`, with a progress line at
   each multiple of the logging interval (and at the last epoch).
 
@@ -245,8 +302,9 @@ def train_until(config, data: Data, trainer: Trainer, states, epoch: int,
   while epoch < target:
     chunk = min(log_every - epoch % log_every, target - epoch)
     chunk_start = time.time()
-    states = jax.block_until_ready(trainer.train_epochs(
-        states, data.x_train, data.t_train, jnp.int32(chunk)))
+    states = jax.block_until_ready(
+      trainer.train_epochs(states, data.x_train, data.t_train, jnp.int32(chunk))
+    )
     progress.trained(chunk, time.time() - chunk_start)
     epoch += chunk
     metrics = None
@@ -256,10 +314,17 @@ def train_until(config, data: Data, trainer: Trainer, states, epoch: int,
   return states, metrics
 
 
-def analyse_epoch(config, data: Data, trainer: Trainer,
-                  plan: experiment.AnalysisPlan, states, epoch: int,
-                  metrics: dict, *, started: float
-                  ) -> Iterator[tuple[dict, dict]]:
+def analyse_epoch(
+  config,
+  data: Data,
+  trainer: Trainer,
+  plan: experiment.AnalysisPlan,
+  states,
+  epoch: int,
+  metrics: dict,
+  *,
+  started: float,
+) -> Iterator[tuple[dict, dict]]:
   """Yields `(record, representations)` of each seed in turn.
 
   A record holds the seed's metrics (`evaluate`), the seconds since
@@ -268,46 +333,76 @@ def analyse_epoch(config, data: Data, trainer: Trainer,
   so that it is written before the next seed is analysed.
   """
   for seed in range(config.num_seeds):
-    key = jax.random.fold_in(jax.random.fold_in(trainer.analysis_key, epoch),
-                             seed)
+    key = jax.random.fold_in(
+      jax.random.fold_in(trainer.analysis_key, epoch), seed
+    )
     # On the host: the analysis places its arrays itself.
     params = jax.tree.map(lambda a, s=seed: np.asarray(a[s]), states.params)
     if _diverged(trainer.model, params, data.eval_x):
       # A diverged seed has nothing to measure; the other seeds go on.
-      logging.warning('seed %d has non-finite parameters or activations at '
-                      'epoch %d: training diverged; no analysis recorded.',
-                      seed, epoch)
+      logging.warning(
+        'seed %d has non-finite parameters or activations at '
+        'epoch %d: training diverged; no analysis recorded.',
+        seed,
+        epoch,
+      )
       record, reps = {'diverged': True}, {}
     else:
-      record, reps = _analyse_seed(config, data, trainer.model, plan, params,
-                                   key, keep=plan.kept if seed == 0 else ())
-    yield {'epoch': epoch, 'seed': seed, 'step': int(states.step[seed]),
-           'wall_time': time.time() - started,
-           **{split: {k: float(v[seed]) for k, v in values.items()}
-              for split, values in metrics.items()},
-           **record}, reps
+      record, reps = _analyse_seed(
+        config,
+        data,
+        trainer.model,
+        plan,
+        params,
+        key,
+        keep=plan.kept if seed == 0 else (),
+      )
+    yield (
+      {
+        'epoch': epoch,
+        'seed': seed,
+        'step': int(states.step[seed]),
+        'wall_time': time.time() - started,
+        **{
+          split: {k: float(v[seed]) for k, v in values.items()}
+          for split, values in metrics.items()
+        },
+        **record,
+      },
+      reps,
+    )
 
 
-def write_record(workdir: pathlib.Path, record: dict, representations: dict,
-                 labels, writers: Optional[writers_lib.Writers] = None
-                 ) -> dict:
+def write_record(
+  workdir: pathlib.Path,
+  record: dict,
+  representations: dict,
+  labels,
+  writers: Optional[writers_lib.Writers] = None,
+) -> dict:
   """Saves `representations` in the workdir, then writes `record` to
   metrics.jsonl (non-finite numbers as null) and the other `writers`
   (default: metrics.jsonl alone); returns the record as written."""
   if representations:
     (workdir / 'representations').mkdir(exist_ok=True)
     run_files.save_npz(
-        workdir / 'representations' / f'epoch_{record["epoch"]:06d}.npz',
-        labels=np.asarray(labels, np.int32), **representations)
+      workdir / 'representations' / f'epoch_{record["epoch"]:06d}.npz',
+      labels=np.asarray(labels, np.int32),
+      **representations,
+    )
   writers = writers or writers_lib.Writers(
-      [writers_lib.JsonlWriter(workdir / 'metrics.jsonl')])
+    [writers_lib.JsonlWriter(workdir / 'metrics.jsonl')]
+  )
   return writers.write_record(record)
 
 
-def train_and_analyse(config, workdir, *,
-                      on_record: Optional[Callable[[dict], None]] = None,
-                      writers: Sequence[writers_lib.MetricWriter] = ()
-                      ) -> list[dict]:
+def train_and_analyse(
+  config,
+  workdir,
+  *,
+  on_record: Optional[Callable[[dict], None]] = None,
+  writers: Sequence[writers_lib.MetricWriter] = (),
+) -> list[dict]:
   """Runs (or resumes) the experiment; returns every metrics record.
 
   Args:
@@ -326,25 +421,35 @@ def train_and_analyse(config, workdir, *,
   data = load_data(config)
   trainer = build_trainer(config, data)
   plan = experiment.plan_analysis(
-      config, trainer.model,
-      jax.tree.map(lambda a: a[0], trainer.states.params), data.eval_x[:1])
-  run_files.write_text(workdir / 'run.json',
-                       json.dumps(run_info(config, data, plan), indent=1))
-  manager, epoch, states, records = resume_or_start(workdir, config,
-                                                    trainer.states)
-  todo = [e for e in plan.epochs if e > epoch or
-          (e == 0 and epoch == 0 and not records)]
+    config,
+    trainer.model,
+    jax.tree.map(lambda a: a[0], trainer.states.params),
+    data.eval_x[:1],
+  )
+  run_files.write_text(
+    workdir / 'run.json', json.dumps(run_info(config, data, plan), indent=1)
+  )
+  manager, epoch, states, records = resume_or_start(
+    workdir, config, trainer.states
+  )
+  todo = [
+    e
+    for e in plan.epochs
+    if e > epoch or (e == 0 and epoch == 0 and not records)
+  ]
   progress = progress_lib.Progress(epoch, config.num_epochs, len(todo))
   out, started = writers_lib.open_writers(config, workdir, writers), time.time()
   try:
     for target in todo:
-      states, metrics = train_until(config, data, trainer, states, epoch,
-                                    target, progress)
+      states, metrics = train_until(
+        config, data, trainer, states, epoch, target, progress
+      )
       epoch, analysis_start, kept = target, time.time(), {}
       if metrics is None:
         metrics = evaluate(trainer, data, states, epoch)
-      for record, reps in analyse_epoch(config, data, trainer, plan, states,
-                                        epoch, metrics, started=started):
+      for record, reps in analyse_epoch(
+        config, data, trainer, plan, states, epoch, metrics, started=started
+      ):
         records.append(write_record(workdir, record, reps, data.eval_y, out))
         kept.update(reps)  # seed 0's saved layers
         if on_record is not None:
@@ -358,31 +463,46 @@ def train_and_analyse(config, workdir, *,
   finally:
     out.close()
   manager.close()
-  logging.info('done: %d records in %s', len(records),
-               workdir / 'metrics.jsonl')
+  logging.info(
+    'done: %d records in %s', len(records), workdir / 'metrics.jsonl'
+  )
   return records
 
 
-def _analyse_seed(config, data: Data, model, plan: experiment.AnalysisPlan,
-                  params, key, *, keep) -> tuple[dict, dict]:
+def _analyse_seed(
+  config, data: Data, model, plan: experiment.AnalysisPlan, params, key, *, keep
+) -> tuple[dict, dict]:
   """`analysis.analyse` of one seed's parameters, as `config.analysis` says."""
   a = config.analysis
   return analysis.analyse(
-      key, model, params, data.eval_x, data.eval_y,
-      data.dataset.num_classes, beta=plan.beta,
-      estimated_layers=plan.estimated, num_replicas=a.num_replicas,
-      form=a.form, num_mc=a.num_mc, num_mc_conditional=a.num_mc_conditional,
-      target_stderr_mi_input=a.target_stderr_mi_input,
-      target_stderr_mi_label=a.target_stderr_mi_label, max_mc=a.max_mc,
-      input_chunk=a.input_chunk, hooks=plan.hooks, keep_representations=keep)
+    key,
+    model,
+    params,
+    data.eval_x,
+    data.eval_y,
+    data.dataset.num_classes,
+    beta=plan.beta,
+    estimated_layers=plan.estimated,
+    num_replicas=a.num_replicas,
+    form=a.form,
+    num_mc=a.num_mc,
+    num_mc_conditional=a.num_mc_conditional,
+    target_stderr_mi_input=a.target_stderr_mi_input,
+    target_stderr_mi_label=a.target_stderr_mi_label,
+    max_mc=a.max_mc,
+    input_chunk=a.input_chunk,
+    hooks=plan.hooks,
+    keep_representations=keep,
+  )
 
 
 def _diverged(model, params, inputs) -> bool:
   """Non-finite parameters, or finite ones whose activations overflow."""
   if not all(np.isfinite(a).all() for a in jax.tree.leaves(params)):
     return True
-  layers = infoflow.sampling.noise_free_layers(model, {'params': params},
-                                               inputs)
+  layers = infoflow.sampling.noise_free_layers(
+    model, {'params': params}, inputs
+  )
   return not all(bool(jnp.isfinite(a).all()) for a in layers.values())
 
 
@@ -395,8 +515,19 @@ def _mean_of_finite(values) -> float:
 
 def _log_information(records: list[dict], epoch: int) -> None:
   """One line: I(X;T) of each layer at `epoch` (the last seed measured)."""
-  info = next((r['information'] for r in reversed(records)
-               if r['epoch'] == epoch and 'information' in r), {})
-  logging.info('analysed epoch %d: %s', epoch, '  '.join(
+  info = next(
+    (
+      r['information']
+      for r in reversed(records)
+      if r['epoch'] == epoch and 'information' in r
+    ),
+    {},
+  )
+  logging.info(
+    'analysed epoch %d: %s',
+    epoch,
+    '  '.join(
       f'{n} I(X;T)={v["mi_input"][0] / np.log(2):.3f} bits'
-      for n, v in info.items()))
+      for n, v in info.items()
+    ),
+  )

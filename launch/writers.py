@@ -26,7 +26,12 @@ from __future__ import annotations
 
 import math
 import pathlib
-from typing import Any, Callable, Mapping, Optional, Protocol, Sequence
+from typing import Any
+from typing import Callable
+from typing import Mapping
+from typing import Optional
+from typing import Protocol
+from typing import Sequence
 
 import numpy as np
 
@@ -106,8 +111,10 @@ class TensorBoardWriter(Writer):
   def _open(self, step: int):
     if self._writer is None:
       import tensorboardX  # pylint: disable=g-import-not-at-top
-      self._writer = tensorboardX.SummaryWriter(str(self.logdir),
-                                                purge_step=step)
+
+      self._writer = tensorboardX.SummaryWriter(
+        str(self.logdir), purge_step=step
+      )
     return self._writer
 
   def write_scalars(self, step: int, scalars: Mapping[str, float]) -> None:
@@ -132,8 +139,10 @@ class TensorBoardWriter(Writer):
 
 Factory = Callable[[pathlib.Path, Any], MetricWriter]
 _FACTORIES: dict[str, Factory] = {
-    'tensorboard': lambda workdir, config: TensorBoardWriter(
-        workdir / 'tensorboard')}
+  'tensorboard': lambda workdir, config: TensorBoardWriter(
+    workdir / 'tensorboard'
+  )
+}
 
 
 def register(name: str, factory: Factory) -> None:
@@ -167,8 +176,11 @@ def record_scalars(record: Mapping[str, Any]) -> dict[str, float]:
   scalars = {}
 
   def put(tag, value, scale=1.0):
-    if (isinstance(value, (int, float)) and not isinstance(value, bool)
-        and math.isfinite(value)):
+    if (
+      isinstance(value, (int, float))
+      and not isinstance(value, bool)
+      and math.isfinite(value)
+    ):
       scalars[prefix + tag] = float(value) * scale
 
   if record.get('diverged'):
@@ -200,15 +212,20 @@ def figure_image(fig, dpi: int = FIGURE_DPI) -> np.ndarray:
   """A matplotlib Figure drawn (Agg) into an (H, W, 3) uint8 array."""
   # pylint: disable-next=g-import-not-at-top
   from matplotlib.backends import backend_agg
+
   fig.set_dpi(dpi)
   canvas = backend_agg.FigureCanvasAgg(fig)
   canvas.draw()
   return np.array(canvas.buffer_rgba())[..., :3]
 
 
-def epoch_images(records: Sequence[Mapping], representations: Mapping,
-                 labels, epoch: int, layers: Optional[Mapping[str, int]]
-                 ) -> dict[str, np.ndarray]:
+def epoch_images(
+  records: Sequence[Mapping],
+  representations: Mapping,
+  labels,
+  epoch: int,
+  layers: Optional[Mapping[str, int]],
+) -> dict[str, np.ndarray]:
   """The figures of an analysed epoch, as images.
 
   `information_plane`: the plane of the records so far (mean over seeds),
@@ -216,18 +233,22 @@ def epoch_images(records: Sequence[Mapping], representations: Mapping,
   `representations` (seed 0's saved layers) at `epoch`, when any.
   """
   from infoflow import plots  # pylint: disable=g-import-not-at-top
+
   images = {}
   try:
-    images['information_plane'] = figure_image(plots.plot_information_plane(
-        records, layers=layers))
+    images['information_plane'] = figure_image(
+      plots.plot_information_plane(records, layers=layers)
+    )
   except plots.NothingToPlot:
     pass
   if representations:
     arrays = {'labels': np.asarray(labels), **representations}
-    layer = plots.pick_layer(arrays, narrowest=True,
-                             order=list(layers or representations))
-    images[f'scatter/{layer}'] = figure_image(plots.plot_scatter_layers(
-        {epoch: arrays}, layer=layer, max_points=500))
+    layer = plots.pick_layer(
+      arrays, narrowest=True, order=list(layers or representations)
+    )
+    images[f'scatter/{layer}'] = figure_image(
+      plots.plot_scatter_layers({epoch: arrays}, layer=layer, max_points=500)
+    )
   return images
 
 
@@ -240,8 +261,9 @@ class Writers:
       the caller, are only flushed).
   """
 
-  def __init__(self, writers: Sequence[MetricWriter],
-               owned: Sequence[MetricWriter] = ()):
+  def __init__(
+    self, writers: Sequence[MetricWriter], owned: Sequence[MetricWriter] = ()
+  ):
     self.writers = list(writers)
     self.owned = list(owned)
 
@@ -256,9 +278,14 @@ class Writers:
         writer.write_scalars(record['epoch'], record_scalars(record))
     return record
 
-  def write_figures(self, epoch: int, records: Sequence[Mapping],
-                    representations: Mapping, labels,
-                    layers: Optional[Mapping[str, int]] = None) -> None:
+  def write_figures(
+    self,
+    epoch: int,
+    records: Sequence[Mapping],
+    representations: Mapping,
+    labels,
+    layers: Optional[Mapping[str, int]] = None,
+  ) -> None:
     """`epoch_images` to the writers that want images (drawn only then)."""
     wanting = [w for w in self.writers if getattr(w, 'wants_images', True)]
     if wanting:
@@ -276,8 +303,9 @@ class Writers:
       writer.close()
 
 
-def open_writers(config, workdir: pathlib.Path,
-                 extra: Sequence[MetricWriter] = ()) -> Writers:
+def open_writers(
+  config, workdir: pathlib.Path, extra: Sequence[MetricWriter] = ()
+) -> Writers:
   """metrics.jsonl's writer, those `config.writers` names, then `extra`.
 
   Raises:
@@ -285,8 +313,10 @@ def open_writers(config, workdir: pathlib.Path,
   """
   unknown = [n for n in config.writers if n not in _FACTORIES]
   if unknown:
-    raise ValueError(f'unknown writers {", ".join(unknown)}; known: '
-                     f'{", ".join(names())}.')
+    raise ValueError(
+      f'unknown writers {", ".join(unknown)}; known: {", ".join(names())}.'
+    )
   owned = [JsonlWriter(workdir / 'metrics.jsonl')] + [
-      _FACTORIES[n](workdir, config) for n in config.writers]
+    _FACTORIES[n](workdir, config) for n in config.writers
+  ]
   return Writers(owned + list(extra), owned)

@@ -1,8 +1,8 @@
 """Fixtures shared by several test files."""
 
+import helpers
 import pytest
 
-import helpers
 from launch import runner
 
 

@@ -36,13 +36,13 @@ def mixture_draws(centers, beta, rng, k):
   flat = centers.reshape(-1, centers.shape[-1])
   owner = rng.integers(0, len(flat), k)
   return (flat[owner] + beta * rng.normal(size=(k, flat.shape[1]))).astype(
-      np.float32)
+    np.float32
+  )
 
 
 def init_variables(model, x, seed=0):
   """Variables of a flax `model` initialised on the first row of `x`."""
-  return model.init({'params': jax.random.key(seed)}, x[:1],
-                    deterministic=True)
+  return model.init({'params': jax.random.key(seed)}, x[:1], deterministic=True)
 
 
 # -------------------------------------------------------- launcher runs
@@ -71,8 +71,13 @@ def without_time(records):
 
 def launch_train(*args, **kwargs):
   """Runs `python -m launch.train *args`; returns the CompletedProcess."""
-  return subprocess.run([sys.executable, '-m', 'launch.train', *args],
-                        capture_output=True, text=True, timeout=300, **kwargs)
+  return subprocess.run(
+    [sys.executable, '-m', 'launch.train', *args],
+    capture_output=True,
+    text=True,
+    timeout=300,
+    **kwargs,
+  )
 
 
 def assert_one_line_error(result, *needles):
@@ -95,11 +100,12 @@ def log_density_f64(queries, centers, beta, chunk=2048):
   n, dim = centers.shape
   out = []
   for start in range(0, len(queries), chunk):
-    y = queries[start:start + chunk]
+    y = queries[start : start + chunk]
     sq = ((y[:, None, :] - centers[None, :, :]) ** 2).sum(-1)
     out.append(special.logsumexp(-sq / (2 * beta**2), axis=1))
-  return (np.concatenate(out) - np.log(n)
-          - 0.5 * dim * np.log(2 * np.pi * beta**2))
+  return (
+    np.concatenate(out) - np.log(n) - 0.5 * dim * np.log(2 * np.pi * beta**2)
+  )
 
 
 def _clusters(centers, radius):
@@ -131,8 +137,10 @@ def _panels(low, high, width, nodes):
   x, w = np.polynomial.legendre.leggauss(nodes)
   half = 0.5 * np.diff(edges)
   mid = 0.5 * (edges[1:] + edges[:-1])
-  return ((mid[:, None] + half[:, None] * x).ravel(),
-          (half[:, None] * w).ravel())
+  return (
+    (mid[:, None] + half[:, None] * x).ravel(),
+    (half[:, None] * w).ravel(),
+  )
 
 
 def entropy_quadrature(centers, beta, nodes=16, reach=10.0):
@@ -168,8 +176,10 @@ def bounds_f64(centers, beta):
   n, dim = centers.shape
   sq = ((centers[:, None] - centers[None]) ** 2).sum(-1)
   h0 = 0.5 * dim * np.log(2 * np.pi * np.e * beta**2)
-  upper = h0 - np.mean(special.logsumexp(-sq / (2 * beta**2), axis=1)
-                       - np.log(n))
-  lower = h0 - np.mean(special.logsumexp(-sq / (8 * beta**2), axis=1)
-                       - np.log(n))
+  upper = h0 - np.mean(
+    special.logsumexp(-sq / (2 * beta**2), axis=1) - np.log(n)
+  )
+  lower = h0 - np.mean(
+    special.logsumexp(-sq / (8 * beta**2), axis=1) - np.log(n)
+  )
   return lower, upper

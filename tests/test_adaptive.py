@@ -3,11 +3,11 @@ standard error, through the entropy estimators."""
 
 import warnings
 
+import helpers
 import jax
 import numpy as np
 import pytest
 
-import helpers
 import infoflow
 from infoflow.estimators import entropy
 
@@ -27,8 +27,9 @@ def test_adaptive_reaches_target_and_pilot_equals_fixed():
   assert int(est.num_draws) > entropy.DEFAULT_PILOT  # more than the pilot
   # A loose target stops at the pilot: the same draws as a fixed run.
   loose = infoflow.mixture_entropy(_key(2), centers, 0.3, target_stderr=10.0)
-  fixed = infoflow.mixture_entropy(_key(2), centers, 0.3,
-                                   num_mc=entropy.DEFAULT_PILOT)
+  fixed = infoflow.mixture_entropy(
+    _key(2), centers, 0.3, num_mc=entropy.DEFAULT_PILOT
+  )
   assert float(loose.nats) == pytest.approx(float(fixed.nats), abs=1e-6)
   assert int(loose.num_draws) == entropy.DEFAULT_PILOT
 
@@ -37,8 +38,10 @@ def test_adaptive_stderr_is_honest():
   """Across repeats, the spread of adaptive estimates matches the stderr."""
   centers = helpers.normal_centres(100, 2, seed=8)
   truth = helpers.entropy_quadrature(centers, 0.3, nodes=6)
-  runs = [infoflow.mixture_entropy(k, centers, 0.3, target_stderr=0.02)
-          for k in jax.random.split(_key(3), 20)]
+  runs = [
+    infoflow.mixture_entropy(k, centers, 0.3, target_stderr=0.02)
+    for k in jax.random.split(_key(3), 20)
+  ]
   z = [(float(e.nats) - truth) / float(e.stderr) for e in runs]
   assert all(float(e.stderr) <= 0.02 for e in runs)
   assert 0.5 <= np.std(z) <= 1.6 and abs(np.mean(z)) <= 1.0, z
@@ -55,8 +58,13 @@ def test_adaptive_batched_targets_the_mean():
 def test_adaptive_cap_warns():
   with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter('always')
-    est = infoflow.mixture_entropy(_key(), helpers.normal_centres(100, 2, seed=8), 0.3,
-                                   target_stderr=1e-4, max_mc=6144)
+    est = infoflow.mixture_entropy(
+      _key(),
+      helpers.normal_centres(100, 2, seed=8),
+      0.3,
+      target_stderr=1e-4,
+      max_mc=6144,
+    )
   assert int(est.num_draws) == 6144
   assert any('max draws' in str(w.message) for w in caught)
 

@@ -27,27 +27,47 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 EPOCHS = [0, 1, 2, 3, 5, 8, 12, 18]
 
 
-def write_run(path, layers=None, *, num_inputs=120, with_information=True,
-              with_representations=True, num_seeds=1):
+def write_run(
+  path,
+  layers=None,
+  *,
+  num_inputs=120,
+  with_information=True,
+  with_representations=True,
+  num_seeds=1,
+):
   """A synthetic run record: metrics for every (epoch, seed), npz files."""
   path = pathlib.Path(path)
   layers = dict(layers or {'T1': 4, 'T2': 3})
   path.mkdir(parents=True)
-  (path / 'run.json').write_text(json.dumps({
-      'config': 'fake', 'layers': layers, 'num_eval_inputs': num_inputs,
-      'analysis_epochs': EPOCHS, 'num_seeds': num_seeds}))
+  (path / 'run.json').write_text(
+    json.dumps(
+      {
+        'config': 'fake',
+        'layers': layers,
+        'num_eval_inputs': num_inputs,
+        'analysis_epochs': EPOCHS,
+        'num_seeds': num_seeds,
+      }
+    )
+  )
   lines = []
   for epoch in EPOCHS:
     decay = math.exp(-epoch / 6)
     for seed in range(num_seeds):
-      record = {'epoch': epoch, 'seed': seed,
-                'train': {'loss': decay, 'accuracy': 1 - decay / 2}}
+      record = {
+        'epoch': epoch,
+        'seed': seed,
+        'train': {'loss': decay, 'accuracy': 1 - decay / 2},
+      }
       if with_information:
         record['information'] = {
-            n: {'mi_input': [math.log(num_inputs) * (0.5 + 0.5 * decay) - i,
-                             0.02],
-                'mi_label': [math.log(2) * (1 - 0.9 * decay), 0.01]}
-            for i, n in enumerate(layers)}
+          n: {
+            'mi_input': [math.log(num_inputs) * (0.5 + 0.5 * decay) - i, 0.02],
+            'mi_label': [math.log(2) * (1 - 0.9 * decay), 0.01],
+          }
+          for i, n in enumerate(layers)
+        }
       lines.append(json.dumps(record))
   (path / 'metrics.jsonl').write_text('\n'.join(lines) + '\n')
   if with_representations:
@@ -56,10 +76,13 @@ def write_run(path, layers=None, *, num_inputs=120, with_information=True,
     labels = (np.arange(num_inputs) % 2).astype(np.int32)
     for epoch in EPOCHS:
       rng = np.random.default_rng(epoch)
-      arrays = {n: np.tanh((1 + epoch) * (labels[:, None] - 0.5)
-                           + rng.normal(size=(num_inputs, w))
-                           ).astype(np.float32)
-                for n, w in layers.items()}
+      arrays = {
+        n: np.tanh(
+          (1 + epoch) * (labels[:, None] - 0.5)
+          + rng.normal(size=(num_inputs, w))
+        ).astype(np.float32)
+        for n, w in layers.items()
+      }
       np.savez(folder / f'epoch_{epoch:06d}.npz', labels=labels, **arrays)
   return path
 
@@ -80,8 +103,9 @@ def test_scatter_gif_has_a_frame_per_epoch(tmp_path, width):
 
 def test_information_plane_gif_has_a_frame_per_epoch(tmp_path):
   run = plots.load_run(write_run(tmp_path / 'run', num_seeds=2))
-  path = plots.write_information_plane_animation(run, tmp_path / 'plane.gif',
-                                                 units='nats')
+  path = plots.write_information_plane_animation(
+    run, tmp_path / 'plane.gif', units='nats'
+  )
   assert _frames(path) == len(EPOCHS)
 
 
@@ -95,8 +119,7 @@ def test_write_animations_names_and_skips(tmp_path):
 
 
 def test_scatter_skipped_without_representations(tmp_path):
-  run = plots.load_run(write_run(tmp_path / 'run',
-                                 with_representations=False))
+  run = plots.load_run(write_run(tmp_path / 'run', with_representations=False))
   written, skipped = plots.write_animations(run, tmp_path)
   assert [p.name for p in written] == ['information_plane.gif']
   assert 'no representation files' in skipped['scatter.gif']
@@ -130,10 +153,17 @@ def test_launch_plot_without_animate_writes_no_gif(tmp_path):
 def test_tiny_training_run_animates(tmp_path):
   """A real run (launch.train --config=tiny, ~30 s) through the command."""
   workdir = tmp_path / 'tiny'
-  for command in (['launch.train', '--config=tiny'],
-                  ['launch.plot', '--animate', '--dpi=40']):
-    subprocess.run([sys.executable, '-m', *command, f'--workdir={workdir}'],
-                   cwd=ROOT, check=True, capture_output=True, timeout=600)
+  for command in (
+    ['launch.train', '--config=tiny'],
+    ['launch.plot', '--animate', '--dpi=40'],
+  ):
+    subprocess.run(
+      [sys.executable, '-m', *command, f'--workdir={workdir}'],
+      cwd=ROOT,
+      check=True,
+      capture_output=True,
+      timeout=600,
+    )
   run = plots.load_run(workdir)
   gifs = sorted((workdir / 'figures').glob('*.gif'))
   plane = workdir / 'figures' / 'information_plane.gif'

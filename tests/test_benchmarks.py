@@ -13,8 +13,9 @@ def test_bench_train_times_and_formats():
   seconds, accuracy = bench_train.time_training(config, 2, 3)
   assert seconds > 0 and 0 <= accuracy['train'] <= 1
   assert bench_train.devices_used(2) == 1  # one CPU device in tests
-  table = bench_train.format_table('tiny', 3, [(1, 1, 1.0, accuracy),
-                                               (2, 1, 1.5, accuracy)])
+  table = bench_train.format_table(
+    'tiny', 3, [(1, 1, 1.0, accuracy), (2, 1, 1.5, accuracy)]
+  )
   assert '1.50x' in table and 'tiny' in table and 'devices' in table
 
 
@@ -48,8 +49,11 @@ def test_bench_entropy_methods_agree_on_identical_draws():
 def test_bench_information_rows_and_table():
   rows = bench_information.run_case('clustered', 64, 4, 256)
   assert [label for label, *_ in rows] == [
-      'posterior @ N', 'difference @ N', 'posterior adaptive',
-      'difference extrapolated']
+    'posterior @ N',
+    'difference @ N',
+    'posterior adaptive',
+    'difference extrapolated',
+  ]
   assert rows[0][2] == 256 and rows[1][2] == 256 * 3 + 4 * 64
   assert all(seconds > 0 for *_, seconds in rows)
   table = bench_information.format_rows('clustered', rows)

@@ -23,13 +23,17 @@ def test_is_concrete():
   assert seen == [False]
 
 
-@pytest.mark.parametrize('value,expected', [
-    (0.5, 0.5), (np.float32(2), 2.0), (jnp.asarray(3.0), 3.0), (4, 4.0)])
+@pytest.mark.parametrize(
+  'value,expected',
+  [(0.5, 0.5), (np.float32(2), 2.0), (jnp.asarray(3.0), 3.0), (4, 4.0)],
+)
 def test_positive_scalar_accepts(value, expected):
   assert checks.check_positive_scalar(value, 'beta') == expected
 
 
-@pytest.mark.parametrize('value,error,match', [
+@pytest.mark.parametrize(
+  'value,error,match',
+  [
     (0.0, ValueError, r'beta must be a finite number > 0; got 0\.0'),
     (-1.0, ValueError, '> 0'),
     (math.nan, ValueError, 'nan'),
@@ -39,7 +43,8 @@ def test_positive_scalar_accepts(value, expected):
     (None, TypeError, 'NoneType'),
     (True, TypeError, 'bool'),
     (1 + 1j, TypeError, 'complex'),
-])
+  ],
+)
 def test_positive_scalar_rejects(value, error, match):
   with pytest.raises(error, match=match):
     checks.check_positive_scalar(value, 'beta')
@@ -57,8 +62,11 @@ def test_positive_scalar_zero_allowed_and_traced():
 def test_count():
   assert checks.check_count(np.int64(3), 'num_mc') == 3
   assert checks.check_count(0, 'refine', minimum=0) == 0
-  with pytest.raises(ValueError, match=r'num_mc_conditional must be an '
-                     r'integer >= 2; got 1\.'):
+  with pytest.raises(
+    ValueError,
+    match=r'num_mc_conditional must be an '
+    r'integer >= 2; got 1\.',
+  ):
     checks.check_count(1, 'num_mc_conditional', minimum=2)
   for bad in (2.0, '4', True, None):
     with pytest.raises(TypeError, match='query_chunk'):
@@ -75,15 +83,19 @@ def test_key():
 
 
 def test_float_array_rank_empty_finite():
-  with pytest.raises(ValueError, match=r'x must have shape \(n, d\) '
-                     r'\(rank 2\); got shape \(3,\)'):
+  with pytest.raises(
+    ValueError,
+    match=r'x must have shape \(n, d\) '
+    r'\(rank 2\); got shape \(3,\)',
+  ):
     checks.check_float_array(np.zeros(3), 'x', rank=2)
   with pytest.raises(ValueError, match=r'>= 2 dims'):
     checks.check_float_array(np.zeros(3), 'x', min_rank=2)
   with pytest.raises(ValueError, match='non-empty'):
     checks.check_float_array(np.zeros((0, 2)), 'x')
-  assert checks.check_float_array(np.zeros((0, 2)), 'x',
-                                  allow_empty=True).shape == (0, 2)
+  assert checks.check_float_array(
+    np.zeros((0, 2)), 'x', allow_empty=True
+  ).shape == (0, 2)
   bad = np.array([[np.nan, 1.0], [np.inf, -np.inf]])
   with pytest.raises(ValueError, match='x has 3 non-finite'):
     checks.check_float_array(bad, 'x')
@@ -117,28 +129,40 @@ def test_float_array_dtypes():
 def test_labels():
   y, k = checks.check_labels([0, 2, 1], 'labels', num_rows=3)
   assert k == 3 and y.dtype == np.int32
-  y, k = checks.check_labels(jnp.asarray([True, False]), 'y', num_rows=2,
-                             num_classes=2)
+  y, k = checks.check_labels(
+    jnp.asarray([True, False]), 'y', num_rows=2, num_classes=2
+  )
   assert isinstance(y, jax.Array) and y.dtype == jnp.int32
-  with pytest.raises(ValueError, match=r'y_train must have shape \(4,\), one '
-                     r'label per row of x_train; got shape \(3,\) \(length 3'):
+  with pytest.raises(
+    ValueError,
+    match=r'y_train must have shape \(4,\), one '
+    r'label per row of x_train; got shape \(3,\) \(length 3',
+  ):
     checks.check_labels([0, 1, 0], 'y_train', num_rows=4, rows_name='x_train')
-  with pytest.raises(ValueError, match=r'must lie in \[0, 2\); got values in '
-                     r'\[-1, 1\]'):
+  with pytest.raises(
+    ValueError,
+    match=r'must lie in \[0, 2\); got values in '
+    r'\[-1, 1\]',
+  ):
     checks.check_labels([0, -1, 1], 'labels', num_rows=3, num_classes=2)
   with pytest.raises(ValueError, match='integer class indices'):
     checks.check_labels([0.0, 1.0], 'labels', num_rows=2)
   with pytest.raises(ValueError, match='num_classes must be an integer >= 1'):
     checks.check_labels([0, 1], 'labels', num_rows=2, num_classes=0)
-  assert checks.check_labels(np.zeros(0, int), 'y', num_rows=0,
-                             num_classes=2)[1] == 2
+  assert (
+    checks.check_labels(np.zeros(0, int), 'y', num_rows=0, num_classes=2)[1]
+    == 2
+  )
 
 
 def test_beta_range():
   c = np.ones((4, 3), np.float32)
   assert checks.check_beta_range(c, 1.0) == pytest.approx(math.sqrt(3))
-  with pytest.raises(ValueError, match=r'beta = 1e-40 is outside the range '
-                     r'of centers dtype float32'):
+  with pytest.raises(
+    ValueError,
+    match=r'beta = 1e-40 is outside the range '
+    r'of centers dtype float32',
+  ):
     checks.check_beta_range(np.zeros((2, 2), np.float32), 1e-40)
   with pytest.raises(ValueError, match='too large for beta'):
     checks.check_beta_range(np.full((2, 2), 1e30, np.float32), 1e-9)
@@ -150,21 +174,27 @@ def test_beta_range():
 
 def test_beta_resolves_threshold_is_the_derived_one():
   c = np.zeros((2, 3), np.float32)
-  c[0] = [3.0, 4.0, 0.0]                      # max norm 5
-  beta_min = 2.0 ** -24 * 5.0 / math.sqrt(2e-3)
+  c[0] = [3.0, 4.0, 0.0]  # max norm 5
+  beta_min = 2.0**-24 * 5.0 / math.sqrt(2e-3)
   assert checks.smallest_resolved_beta(5.0, np.float32) == pytest.approx(
-      beta_min)
+    beta_min
+  )
   assert checks.check_beta_resolves(c, 1.01 * beta_min) == pytest.approx(
-      5.0 / (1.01 * beta_min), rel=1e-6)
-  with pytest.raises(ValueError, match=r'smallest beta this dtype resolves '
-                     r'is 6\.66e-06'):
+    5.0 / (1.01 * beta_min), rel=1e-6
+  )
+  with pytest.raises(
+    ValueError,
+    match=r'smallest beta this dtype resolves '
+    r'is 6\.66e-06',
+  ):
     checks.check_beta_resolves(c, 0.99 * beta_min)
   with pytest.raises(ValueError, match='jax_enable_x64'):
     checks.check_beta_resolves(c, 1e-9, rounding_tolerance=0.1)
   # A larger bias budget lowers the limit (capped at 0.5 nats).
   checks.check_beta_resolves(c, 0.5 * beta_min, rounding_tolerance=4e-3)
   assert checks.smallest_resolved_beta(1.0, np.float32, 10.0) == (
-      checks.smallest_resolved_beta(1.0, np.float32, 0.5))
+    checks.smallest_resolved_beta(1.0, np.float32, 0.5)
+  )
   # Zero centres resolve any representable beta.
   checks.check_beta_resolves(np.zeros((2, 2), np.float32), 1e-30)
 
@@ -173,8 +203,8 @@ def test_power_of_two_scale():
   for value in (1e-30, 0.3, 1.0, 7.9, 1e30):
     scale = checks.power_of_two_scale(value)
     assert math.log2(scale).is_integer() and 1 <= value / scale < 2
-  assert checks.power_of_two_scale(3e38, np.float32) == 2.0 ** 126
-  assert checks.power_of_two_scale(1e-300, np.float32) == 2.0 ** -126
+  assert checks.power_of_two_scale(3e38, np.float32) == 2.0**126
+  assert checks.power_of_two_scale(1e-300, np.float32) == 2.0**-126
 
 
 def test_pad_to_multiple():

@@ -4,14 +4,18 @@ import math
 
 import numpy as np
 import pytest
-from scipy.cluster.hierarchy import fcluster, linkage
+from scipy.cluster.hierarchy import fcluster
+from scipy.cluster.hierarchy import linkage
 from sklearn.metrics.pairwise import cosine_similarity
 
-from infoflow.clustering import (DEFAULT_THRESHOLD, class_similarity,
-                                 cosine_similarity_matrix, k_nearest_neighbors,
-                                 knn_label_agreement,
-                                 num_distinguishable_clusters, scatter_ratio,
-                                 single_linkage_tree)
+from infoflow.clustering import DEFAULT_THRESHOLD
+from infoflow.clustering import class_similarity
+from infoflow.clustering import cosine_similarity_matrix
+from infoflow.clustering import k_nearest_neighbors
+from infoflow.clustering import knn_label_agreement
+from infoflow.clustering import num_distinguishable_clusters
+from infoflow.clustering import scatter_ratio
+from infoflow.clustering import single_linkage_tree
 
 
 def _entropy(p):
@@ -41,7 +45,7 @@ def _brute_knn(x, k):
   x = np.asarray(x, np.float64)
   d2 = ((x[:, None] - x[None]) ** 2).sum(-1)
   np.fill_diagonal(d2, np.inf)
-  idx = np.argsort(d2, axis=1, kind="stable")[:, :k]
+  idx = np.argsort(d2, axis=1, kind='stable')[:, :k]
   return idx, np.take_along_axis(d2, idx, axis=1)
 
 
@@ -89,7 +93,9 @@ def test_cosine_similarity_matrix():
   # Stable: within a class the original order is kept.
   for c in range(3):
     assert np.all(np.diff(order[y[order] == c]) > 0)
-  np.testing.assert_array_equal(bounds, np.r_[0, np.cumsum(np.bincount(y, minlength=4))])
+  np.testing.assert_array_equal(
+    bounds, np.r_[0, np.cumsum(np.bincount(y, minlength=4))]
+  )
   assert np.all(np.isfinite(s))
   np.testing.assert_array_equal(s, s.T)
   nz = np.linalg.norm(x[order], axis=1) > 0
@@ -105,8 +111,9 @@ def test_scatter_ratio_reference_and_degenerate_cases():
   y = rng.integers(0, 3, size=120)
   mu = x.mean(0)
   within = sum(((x[y == c] - x[y == c].mean(0)) ** 2).sum() for c in range(3))
-  between = sum((y == c).sum() * ((x[y == c].mean(0) - mu) ** 2).sum()
-                for c in range(3))
+  between = sum(
+    (y == c).sum() * ((x[y == c].mean(0) - mu) ** 2).sum() for c in range(3)
+  )
   sr = scatter_ratio(x, y, 4)  # one empty class
   np.testing.assert_allclose(sr.within, within, rtol=1e-5)
   np.testing.assert_allclose(sr.between, between, rtol=1e-4)
@@ -115,10 +122,12 @@ def test_scatter_ratio_reference_and_degenerate_cases():
   x2 = np.array([[1.0, 0], [-1, 0], [0, 1], [0, -1]])
   assert np.isinf(scatter_ratio(x2, np.array([0, 0, 1, 1]), 2).ratio)
   assert np.isinf(scatter_ratio(x2, np.zeros(4, int), 1).ratio)
-  assert np.isinf(scatter_ratio(np.zeros((4, 2)), np.array([0, 0, 1, 1]), 2).ratio)
+  assert np.isinf(
+    scatter_ratio(np.zeros((4, 2)), np.array([0, 0, 1, 1]), 2).ratio
+  )
 
 
-@pytest.mark.parametrize("chunk_size", [7, 64, 500])
+@pytest.mark.parametrize('chunk_size', [7, 64, 500])
 def test_knn_chunked_equals_brute_force(chunk_size):
   rng = np.random.default_rng(5)
   x = rng.normal(size=(203, 9)).astype(np.float32)
@@ -131,14 +140,15 @@ def test_knn_chunked_equals_brute_force(chunk_size):
   np.testing.assert_allclose(a, (y[ref_idx] == y[:, None]).mean(), rtol=1e-6)
 
 
-@pytest.mark.parametrize("scale,refine", [(1e-3, 32), (1e-3, 0), (1e-5, 32)])
+@pytest.mark.parametrize('scale,refine', [(1e-3, 32), (1e-3, 0), (1e-5, 32)])
 def test_knn_tight_clusters_far_from_origin(scale, refine):
   # Two clusters 200 apart with internal spread `scale` x 100: the matmul
   # form |a|^2+|b|^2-2ab cancels; neighbours must still be exact.
   rng = np.random.default_rng(6)
   centres = np.array([[100.0, 0, 0, 0, 0], [-100.0, 0, 0, 0, 0]])
-  x = np.concatenate([c + scale * 100 * rng.normal(size=(60, 5))
-                      for c in centres]).astype(np.float32)
+  x = np.concatenate(
+    [c + scale * 100 * rng.normal(size=(60, 5)) for c in centres]
+  ).astype(np.float32)
   idx, d2 = k_nearest_neighbors(x, 5, chunk_size=32, refine=refine)
   ref_idx, ref_d2 = _brute_knn(x, 5)
   np.testing.assert_array_equal(np.sort(idx, 1), np.sort(ref_idx, 1))
@@ -146,8 +156,11 @@ def test_knn_tight_clusters_far_from_origin(scale, refine):
   # Labels that alternate along the first within-cluster axis: agreement
   # depends on the exact within-cluster neighbours.
   y = (x[:, 1] > np.median(x[:, 1])).astype(int)
-  np.testing.assert_allclose(knn_label_agreement(x, y, k=5, chunk_size=32),
-                             (y[ref_idx] == y[:, None]).mean(), rtol=1e-6)
+  np.testing.assert_allclose(
+    knn_label_agreement(x, y, k=5, chunk_size=32),
+    (y[ref_idx] == y[:, None]).mean(),
+    rtol=1e-6,
+  )
 
 
 def test_knn_duplicates_are_neighbours():
@@ -160,8 +173,12 @@ def test_knn_duplicates_are_neighbours():
 def test_three_separated_groups():
   rng = np.random.default_rng(7)
   beta = 0.01
-  x = np.concatenate([c + 1e-3 * rng.normal(size=(10, 3))
-                      for c in ([0, 0, 0], [1, 0, 0], [0, 1, 0])])
+  x = np.concatenate(
+    [
+      c + 1e-3 * rng.normal(size=(10, 3))
+      for c in ([0, 0, 0], [1, 0, 0], [0, 1, 0])
+    ]
+  )
   out = num_distinguishable_clusters(x, beta)
   assert int(out.num_clusters) == 3
   np.testing.assert_allclose(out.entropy, math.log(3), rtol=1e-6)
@@ -197,19 +214,21 @@ def test_clusters_match_scipy_single_linkage_and_sweep():
   betas = np.array([0.02, 0.05, 0.1, 0.2, 0.4])
   sweep = num_distinguishable_clusters(x, betas, threshold=3.0)
   assert sweep.num_clusters.shape == (5,) and sweep.assignment is None
-  z = linkage(x.astype(np.float64), method="single")
+  z = linkage(x.astype(np.float64), method='single')
   for j, beta in enumerate(betas):
-    ref = fcluster(z, t=3.0 * beta, criterion="distance")
+    ref = fcluster(z, t=3.0 * beta, criterion='distance')
     assert int(sweep.num_clusters[j]) == len(np.unique(ref))
-    np.testing.assert_allclose(sweep.entropy[j], _entropy(np.bincount(ref)),
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+      sweep.entropy[j], _entropy(np.bincount(ref)), rtol=1e-5, atol=1e-6
+    )
     one = num_distinguishable_clusters(x, beta, threshold=3.0)
     # Same partition as scipy (labels differ only by naming).
     pairs = np.unique(np.stack([np.asarray(one.assignment), ref], 1), axis=0)
     assert len(pairs) == len(np.unique(ref))
   parent, sq_len = single_linkage_tree(x)
-  np.testing.assert_allclose(np.sort(np.sqrt(np.asarray(sq_len)[1:])),
-                             np.sort(z[:, 2]), rtol=1e-5)
+  np.testing.assert_allclose(
+    np.sort(np.sqrt(np.asarray(sq_len)[1:])), np.sort(z[:, 2]), rtol=1e-5
+  )
 
 
 def test_beta_zero_counts_distinct_points():
@@ -223,43 +242,45 @@ def test_bad_inputs_raise():
   x = np.zeros((4, 2))
   y = np.array([0, 1, 0, 1])
   bad_x = np.array([[0.0, np.nan], [1, 1], [0, 0], [1, 2]])
-  for fn in (lambda a: class_similarity(a, y, 2),
-             lambda a: scatter_ratio(a, y, 2),
-             lambda a: knn_label_agreement(a, y, 1),
-             lambda a: cosine_similarity_matrix(a, y),
-             lambda a: num_distinguishable_clusters(a, 0.1)):
-    with pytest.raises(ValueError, match="non-finite"):
+  for fn in (
+    lambda a: class_similarity(a, y, 2),
+    lambda a: scatter_ratio(a, y, 2),
+    lambda a: knn_label_agreement(a, y, 1),
+    lambda a: cosine_similarity_matrix(a, y),
+    lambda a: num_distinguishable_clusters(a, 0.1),
+  ):
+    with pytest.raises(ValueError, match='non-finite'):
       fn(bad_x)
-    with pytest.raises(ValueError, match="shape"):
+    with pytest.raises(ValueError, match='shape'):
       fn(np.zeros(4))
-  with pytest.raises(ValueError, match="length"):
+  with pytest.raises(ValueError, match='length'):
     class_similarity(x, y[:3], 2)
-  with pytest.raises(ValueError, match="lie in"):
+  with pytest.raises(ValueError, match='lie in'):
     scatter_ratio(x, np.array([0, 1, 2, 0]), 2)
-  with pytest.raises(ValueError, match="lie in"):
+  with pytest.raises(ValueError, match='lie in'):
     cosine_similarity_matrix(x, np.array([0, -1, 0, 1]))
-  with pytest.raises(ValueError, match="integers"):
+  with pytest.raises(ValueError, match='integers'):
     knn_label_agreement(x, y.astype(float), 1)
-  with pytest.raises(ValueError, match="between-class"):
+  with pytest.raises(ValueError, match='between-class'):
     class_similarity(x, np.zeros(4, int), 2)
-  with pytest.raises(ValueError, match="within-class"):
+  with pytest.raises(ValueError, match='within-class'):
     class_similarity(x, np.arange(4), 4)
   for k in (0, 4, 1.5):
-    with pytest.raises(ValueError, match="k"):
+    with pytest.raises(ValueError, match='k'):
       k_nearest_neighbors(x, k)
-  with pytest.raises(ValueError, match="chunk_size"):
+  with pytest.raises(ValueError, match='chunk_size'):
     k_nearest_neighbors(x, 1, chunk_size=0)
   for beta in (-0.1, np.nan, np.inf, [[0.1]], []):
-    with pytest.raises(ValueError, match="beta"):
+    with pytest.raises(ValueError, match='beta'):
       num_distinguishable_clusters(x, beta)
-  with pytest.raises(ValueError, match="threshold"):
+  with pytest.raises(ValueError, match='threshold'):
     num_distinguishable_clusters(x, 0.1, threshold=0.0)
 
 
 # ------------------------------------------- reported bad inputs (docs/errors.md)
 
 
-@pytest.mark.parametrize("factor", [1e19, 1e25, 3e30, 1e-30])
+@pytest.mark.parametrize('factor', [1e19, 1e25, 3e30, 1e-30])
 def test_extreme_magnitudes_give_the_unit_scale_answers(factor):
   # Item 2: from ~1e19 the squares overflowed (cosine diagonal 0, NaN scatter
   # ratio, changed neighbours).
@@ -267,16 +288,20 @@ def test_extreme_magnitudes_give_the_unit_scale_answers(factor):
   big = (x.astype(np.float64) * factor).astype(np.float32)
   sim = cosine_similarity_matrix(big, y).matrix
   np.testing.assert_allclose(np.diag(sim), 1.0)
-  np.testing.assert_allclose(sim, cosine_similarity_matrix(x, y).matrix,
-                             atol=1e-5)
+  np.testing.assert_allclose(
+    sim, cosine_similarity_matrix(x, y).matrix, atol=1e-5
+  )
   assert float(class_similarity(big, y, 3).gap) == pytest.approx(
-      float(class_similarity(x, y, 3).gap), abs=1e-5)
+    float(class_similarity(x, y, 3).gap), abs=1e-5
+  )
   ratio = float(scatter_ratio(big, y, 3).ratio)
   assert ratio == pytest.approx(float(scatter_ratio(x, y, 3).ratio), rel=1e-4)
-  np.testing.assert_array_equal(k_nearest_neighbors(big, 3)[0],
-                                k_nearest_neighbors(x, 3)[0])
+  np.testing.assert_array_equal(
+    k_nearest_neighbors(big, 3)[0], k_nearest_neighbors(x, 3)[0]
+  )
   assert float(knn_label_agreement(big, y, 3)) == pytest.approx(
-      float(knn_label_agreement(x, y, 3)))
+    float(knn_label_agreement(x, y, 3))
+  )
   beta = 0.3 * factor
   assert int(num_distinguishable_clusters(big, beta).num_clusters) == 3
 
@@ -284,13 +309,13 @@ def test_extreme_magnitudes_give_the_unit_scale_answers(factor):
 def test_bad_argument_types_name_the_argument():
   x = np.zeros((4, 2))
   y = np.array([0, 1, 0, 1])
-  with pytest.raises(TypeError, match="threshold must be a real number"):
-    num_distinguishable_clusters(x, 0.1, threshold="4")
-  with pytest.raises(TypeError, match="beta must be a real number"):
-    num_distinguishable_clusters(x, "0.1")
-  with pytest.raises(TypeError, match="k must be an integer"):
-    k_nearest_neighbors(x, "2")
-  with pytest.raises(TypeError, match="representations must be real"):
+  with pytest.raises(TypeError, match='threshold must be a real number'):
+    num_distinguishable_clusters(x, 0.1, threshold='4')
+  with pytest.raises(TypeError, match='beta must be a real number'):
+    num_distinguishable_clusters(x, '0.1')
+  with pytest.raises(TypeError, match='k must be an integer'):
+    k_nearest_neighbors(x, '2')
+  with pytest.raises(TypeError, match='representations must be real'):
     scatter_ratio(x + 1j, y, 2)
-  with pytest.raises(ValueError, match="num_classes"):
+  with pytest.raises(ValueError, match='num_classes'):
     class_similarity(x, y, 0)

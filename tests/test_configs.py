@@ -2,10 +2,10 @@
 
 import re
 
+import helpers
 import ml_collections
 import pytest
 
-import helpers
 from infoflow import train as train_lib
 from launch import configs
 from launch import runner
@@ -14,24 +14,34 @@ from launch.configs import common as config_common
 
 def test_config_names_and_overrides():
   names = configs.available()
-  for required in ('minimal_tanh', 'minimal_lrelu', 'szt', 'szt_relu',
-                   'szt_orthonormal', 'szt_deterministic', 'mnist',
-                   'mnist_deterministic'):
+  for required in (
+    'minimal_tanh',
+    'minimal_lrelu',
+    'szt',
+    'szt_relu',
+    'szt_orthonormal',
+    'szt_deterministic',
+    'mnist',
+    'mnist_deterministic',
+  ):
     assert required in names
     assert configs.get_config(required).name == required
-  argv = configs.resolve_argv(['prog', '--config=szt',
-                               '--config.optimizer.learning_rate=1e-3'])
+  argv = configs.resolve_argv(
+    ['prog', '--config=szt', '--config.optimizer.learning_rate=1e-3']
+  )
   assert argv[1].endswith('szt.py') and argv[2].endswith('=1e-3')
-  spaced = configs.resolve_argv(['prog', '--config', 'szt_relu',
-                                 '--config.num_epochs=5'])
+  spaced = configs.resolve_argv(
+    ['prog', '--config', 'szt_relu', '--config.num_epochs=5']
+  )
   assert spaced[1].endswith('szt_relu.py') and len(spaced) == 3
   with pytest.raises(ValueError, match='available:'):
     configs.resolve_argv(['prog', '--config', 'nope'])
   with pytest.raises(ValueError, match='available: .*szt_relu'):
     configs.resolve_argv(['prog', '--config=nope'])
   with pytest.raises(ValueError, match='fields of optimizer: .*learning_rate'):
-    configs.resolve_argv(['prog', '--config=szt',
-                          '--config.optimizer.learnin_rate=1'])
+    configs.resolve_argv(
+      ['prog', '--config=szt', '--config.optimizer.learnin_rate=1']
+    )
   with pytest.raises(ValueError, match='unknown optimizer'):
     train_lib.make_optimizer('adagrad2', 0.1)
 
@@ -41,7 +51,9 @@ def _unchecked(config):
   return ml_collections.ConfigDict(config.to_dict(), type_safe=False)
 
 
-@pytest.mark.parametrize('field, value, message', [
+@pytest.mark.parametrize(
+  'field, value, message',
+  [
     # Types.
     ('num_seeds', True, 'num_seeds must be an integer'),
     ('batch_size', 2.5, 'batch_size must be an integer'),
@@ -61,18 +73,21 @@ def _unchecked(config):
     # Names.
     ('data.name', 'szz', 'data.name must be one of szt, '),
     ('model.activation', 'tanhh', 'must be one of leaky_relu, linear'),
-    ('model.kind', 'rnn', "model.kind must be one of mlp, cnn"),
+    ('model.kind', 'rnn', 'model.kind must be one of mlp, cnn'),
     ('optimizer.name', 'adagrad', 'optimizer.name must be one of adam'),
     ('loss', 'hinge', 'loss must be one of cross_entropy, mse'),
-    ('analysis.estimated_layers', ('T7',),
-     'names T7, not a layer of this model; its layers: T1, T2'),
+    (
+      'analysis.estimated_layers',
+      ('T7',),
+      'names T7, not a layer of this model; its layers: T1, T2',
+    ),
     # Fields together.
     ('model.widths', (), 'model.widths is empty'),
     ('analysis.bin_sizes', (), 'bin_sizes is empty while analysis.binning'),
     ('loss', 'mse', 'data set szt has no regression targets'),
-])
-def test_config_validation_names_each_kind_of_bad_field(field, value,
-                                                        message):
+  ],
+)
+def test_config_validation_names_each_kind_of_bad_field(field, value, message):
   """Item 9: every bad field is refused up front, named, with the fix."""
   config = _unchecked(configs.get_config('tiny'))
   *parents, leaf = field.split('.')
@@ -101,12 +116,14 @@ def test_config_validation_covers_every_field(tmp_path):
       configs.validate(config)
   config = _unchecked(configs.get_config('tiny'))
   config.analysis.num_mcc = 3
-  with pytest.raises(configs.ConfigError, match='unknown config field '
-                     'analysis.num_mcc'):
+  with pytest.raises(
+    configs.ConfigError, match='unknown config field analysis.num_mcc'
+  ):
     configs.validate(config)
   del config.analysis['num_mcc'], config.analysis['num_replicas']
-  with pytest.raises(configs.ConfigError, match='analysis.num_replicas is '
-                     'missing'):
+  with pytest.raises(
+    configs.ConfigError, match='analysis.num_replicas is missing'
+  ):
     configs.validate(config)
   for bad in ({'batch_size': 0}, {'batch_size': -1}, {'num_seeds': 0}):
     with pytest.raises(configs.ConfigError):

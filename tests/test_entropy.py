@@ -2,12 +2,12 @@
 
 import math
 
+import helpers
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import helpers
 import infoflow
 from infoflow.estimators import dense as mixture
 
@@ -60,21 +60,32 @@ def _clustered_mixture(rng, num_groups, per_group, dim, beta, offset):
 
 
 QUADRATURE_CASES = [
-    # (name, dim, beta, builder)
-    ('1d_wide', 1, 1.0, lambda r: _spread_mixture(r, 7, 1)),
-    ('1d_mid', 1, 0.2, lambda r: _spread_mixture(r, 7, 1)),
-    ('1d_narrow', 1, 0.02, lambda r: _spread_mixture(r, 12, 1)),
-    ('1d_tiny_clustered', 1, 2e-3,
-     lambda r: _clustered_mixture(r, 4, 5, 1, 2e-3, offset=10.0)),
-    ('2d_wide', 2, 0.8, lambda r: _spread_mixture(r, 9, 2)),
-    ('2d_mid', 2, 0.25, lambda r: _spread_mixture(r, 9, 2)),
-    ('2d_tiny_clustered', 2, 2e-3,
-     lambda r: _clustered_mixture(r, 3, 4, 2, 2e-3, offset=10.0)),
+  # (name, dim, beta, builder)
+  ('1d_wide', 1, 1.0, lambda r: _spread_mixture(r, 7, 1)),
+  ('1d_mid', 1, 0.2, lambda r: _spread_mixture(r, 7, 1)),
+  ('1d_narrow', 1, 0.02, lambda r: _spread_mixture(r, 12, 1)),
+  (
+    '1d_tiny_clustered',
+    1,
+    2e-3,
+    lambda r: _clustered_mixture(r, 4, 5, 1, 2e-3, offset=10.0),
+  ),
+  ('2d_wide', 2, 0.8, lambda r: _spread_mixture(r, 9, 2)),
+  ('2d_mid', 2, 0.25, lambda r: _spread_mixture(r, 9, 2)),
+  (
+    '2d_tiny_clustered',
+    2,
+    2e-3,
+    lambda r: _clustered_mixture(r, 3, 4, 2, 2e-3, offset=10.0),
+  ),
 ]
 
 
-@pytest.mark.parametrize('name,dim,beta,builder', QUADRATURE_CASES,
-                         ids=[c[0] for c in QUADRATURE_CASES])
+@pytest.mark.parametrize(
+  'name,dim,beta,builder',
+  QUADRATURE_CASES,
+  ids=[c[0] for c in QUADRATURE_CASES],
+)
 def test_against_quadrature(name, dim, beta, builder):
   del name
   rng = np.random.default_rng(dim)
@@ -82,8 +93,10 @@ def test_against_quadrature(name, dim, beta, builder):
   reference = helpers.entropy_quadrature(centers, beta)
   est = infoflow.mixture_entropy(_key(1), centers, beta, num_mc=20_000)
   ok, error = _close(est, reference)
-  assert ok, (f'error {error:.2e} nats vs stderr {float(est.stderr):.2e} '
-              f'(estimate {float(est.nats):.5f}, quadrature {reference:.5f})')
+  assert ok, (
+    f'error {error:.2e} nats vs stderr {float(est.stderr):.2e} '
+    f'(estimate {float(est.nats):.5f}, quadrature {reference:.5f})'
+  )
   lower, upper = infoflow.mixture_entropy_bounds(centers, beta)
   assert float(lower) - 1e-4 <= reference <= float(upper) + 1e-4
 
@@ -95,7 +108,8 @@ def test_tiny_beta_exponents_match_float64():
   centers = _clustered_mixture(rng, 30, 20, 5, beta, offset=5.0)
   centers = centers.astype(np.float32)
   queries = centers[rng.integers(0, len(centers), 500)] + (
-      beta * rng.normal(size=(500, 5))).astype(np.float32)
+    beta * rng.normal(size=(500, 5))
+  ).astype(np.float32)
   got = np.asarray(infoflow.log_mixture_density(queries, centers, beta))
   want = helpers.log_density_f64(queries, centers, beta)
   np.testing.assert_allclose(got, want, atol=2e-3, rtol=0)
@@ -109,7 +123,8 @@ def test_expansion_error_bound_holds():
     c = (rng.normal(size=(96, dim)) * scale + 2.0).astype(np.float32)
     inv_two_var = np.float32(0.5 / sigma**2)
     fast, bound = mixture.expansion_exponents(
-        q, c, q.mean(0), inv_two_var, np.zeros(64, np.float32))
+      q, c, q.mean(0), inv_two_var, np.zeros(64, np.float32)
+    )
     q64, c64 = q.astype(np.float64), c.astype(np.float64)
     exact = -((q64[:, None] - c64[None]) ** 2).sum(-1) * float(inv_two_var)
     assert np.all(np.abs(np.asarray(fast) - exact) <= np.asarray(bound))
@@ -122,8 +137,9 @@ def test_bounds_match_brute_force_and_contain_estimates():
   rng = np.random.default_rng(5)
   for n, dim, beta in [(40, 2, 0.3), (300, 5, 0.5), (200, 10, 0.05)]:
     centers = rng.normal(size=(n, dim)).astype(np.float32)
-    lower, upper = infoflow.mixture_entropy_bounds(centers, beta,
-                                                   center_chunk=64)
+    lower, upper = infoflow.mixture_entropy_bounds(
+      centers, beta, center_chunk=64
+    )
     ref_lower, ref_upper = helpers.bounds_f64(centers, beta)
     assert float(lower) == pytest.approx(ref_lower, abs=1e-4)
     assert float(upper) == pytest.approx(ref_upper, abs=1e-4)
@@ -149,11 +165,13 @@ def test_invariances():
   a = 7.5
   scaled = infoflow.mixture_entropy(_key(7), centers * a, beta * a)
   assert float(scaled.nats) == pytest.approx(
-      float(base.nats) + 4 * math.log(a), abs=1e-4)
+    float(base.nats) + 4 * math.log(a), abs=1e-4
+  )
 
   # A permutation changes which draws land where, not the distribution.
   permuted = infoflow.mixture_entropy(
-      _key(8), centers[rng.permutation(500)], beta)
+    _key(8), centers[rng.permutation(500)], beta
+  )
   both = math.hypot(float(base.stderr), float(permuted.stderr))
   assert abs(float(permuted.nats) - float(base.nats)) <= 4 * both
 
@@ -161,8 +179,9 @@ def test_invariances():
 def test_chunk_sizes_do_not_change_the_result():
   rng = np.random.default_rng(9)
   centers = rng.normal(size=(777, 3)).astype(np.float32)
-  a = infoflow.mixture_entropy(_key(), centers, 0.2, num_mc=999,
-                               query_chunk=100, center_chunk=50)
+  a = infoflow.mixture_entropy(
+    _key(), centers, 0.2, num_mc=999, query_chunk=100, center_chunk=50
+  )
   b = infoflow.mixture_entropy(_key(), centers, 0.2, num_mc=999)
   assert float(a.nats) == pytest.approx(float(b.nats), abs=1e-5)
 
@@ -174,8 +193,9 @@ def test_stderr_is_calibrated():
   rng = np.random.default_rng(10)
   centers = rng.normal(size=(200, 2)).astype(np.float32)
   keys = jax.random.split(_key(11), 40)
-  estimates = [infoflow.mixture_entropy(k, centers, 0.2, num_mc=500)
-               for k in keys]
+  estimates = [
+    infoflow.mixture_entropy(k, centers, 0.2, num_mc=500) for k in keys
+  ]
   values = np.array([float(e.nats) for e in estimates])
   reported = np.mean([float(e.stderr) for e in estimates])
   ratio = values.std(ddof=1) / reported
@@ -194,14 +214,16 @@ def test_batched_matches_one_by_one_and_quadrature():
   assert batch.nats.shape == (6,)
   for a in range(6):
     reference = helpers.entropy_quadrature(centers[a], beta)
-    one = infoflow.estimators.estimate.Estimate(batch.nats[a], batch.stderr[a],
-                                     batch.num_draws[a])
+    one = infoflow.estimators.estimate.Estimate(
+      batch.nats[a], batch.stderr[a], batch.num_draws[a]
+    )
     ok, error = _close(one, reference)
     assert ok, (a, error)
   mean = batch.mean()
   assert float(mean.nats) == pytest.approx(float(np.mean(batch.nats)))
   assert float(mean.stderr) == pytest.approx(
-      float(np.sqrt(np.sum(np.asarray(batch.stderr) ** 2)) / 6))
+    float(np.sqrt(np.sum(np.asarray(batch.stderr) ** 2)) / 6)
+  )
 
 
 def test_batched_tiny_beta_clusters():
@@ -213,8 +235,9 @@ def test_batched_tiny_beta_clusters():
   batch = infoflow.mixture_entropies(_key(15), centers, beta, num_mc=3000)
   for a in [0, 7, 19]:
     reference = helpers.entropy_quadrature(centers[a], beta)
-    one = infoflow.estimators.estimate.Estimate(batch.nats[a], batch.stderr[a],
-                                     batch.num_draws[a])
+    one = infoflow.estimators.estimate.Estimate(
+      batch.nats[a], batch.stderr[a], batch.num_draws[a]
+    )
     ok, error = _close(one, reference)
     assert ok, (a, error)
 
@@ -231,7 +254,9 @@ def test_float64_when_x64_enabled():
 # ------------------------------------------------------------------ bad inputs
 
 
-@pytest.mark.parametrize('centers,beta,kwargs,match', [
+@pytest.mark.parametrize(
+  'centers,beta,kwargs,match',
+  [
     (np.array([[0.0, np.nan]]), 1.0, {}, 'non-finite'),
     (np.array([[0.0, np.inf]]), 1.0, {}, 'non-finite'),
     (np.zeros((3, 2)), 0.0, {}, 'beta'),
@@ -242,7 +267,8 @@ def test_float64_when_x64_enabled():
     (np.zeros((2, 3, 4)), 1.0, {}, 'rank'),
     (np.zeros((0, 2)), 1.0, {}, 'non-empty'),
     (np.zeros((3, 2)), 1.0, {'num_mc': 0}, 'num_mc'),
-])
+  ],
+)
 def test_bad_inputs_raise(centers, beta, kwargs, match):
   with pytest.raises(ValueError, match=match):
     infoflow.mixture_entropy(_key(), centers, beta, **kwargs)
@@ -264,29 +290,37 @@ def test_bad_inputs_raise_batched_and_bounds():
 # ------------------------------------------- reported bad inputs (docs/errors.md)
 
 
-@pytest.mark.parametrize('scale,beta', [(1.0, 1e-8), (1.0, 1e-9),
-                                        (1e9, 0.1), (1.0, 1e-20)])
+@pytest.mark.parametrize(
+  'scale,beta', [(1.0, 1e-8), (1.0, 1e-9), (1e9, 0.1), (1.0, 1e-20)]
+)
 def test_beta_below_float_resolution_raises(scale, beta):
   # Item 1: y = c + beta z rounds beta z away; used to be biased by -0.8 nats.
-  with pytest.raises(ValueError, match=r'smallest beta this dtype resolves '
-                     r'is .*jax_enable_x64'):
-    infoflow.mixture_entropy(_key(), helpers.normal_centres() * scale, beta,
-                             num_mc=64)
+  with pytest.raises(
+    ValueError,
+    match=r'smallest beta this dtype resolves '
+    r'is .*jax_enable_x64',
+  ):
+    infoflow.mixture_entropy(
+      _key(), helpers.normal_centres() * scale, beta, num_mc=64
+    )
   with pytest.raises(ValueError, match='smallest beta'):
     infoflow.pooled_mixture_entropy(
-        _key(), helpers.normal_centres().reshape(16, 4, 3) * scale, beta,
-        num_mc=64)
+      _key(),
+      helpers.normal_centres().reshape(16, 4, 3) * scale,
+      beta,
+      num_mc=64,
+    )
   with pytest.raises(ValueError, match='smallest beta'):
     infoflow.mixture_entropies(
-        _key(), helpers.normal_centres().reshape(16, 4, 3) * scale, beta,
-        num_mc=4)
+      _key(), helpers.normal_centres().reshape(16, 4, 3) * scale, beta, num_mc=4
+    )
 
 
 def test_beta_just_above_resolution_is_accurate():
   # Item 1: at twice the documented limit the bias is below `tolerance`.
   centers = helpers.normal_centres()
   norm = float(np.max(np.linalg.norm(centers, axis=1)))
-  beta = 2 * 2.0 ** -24 * norm / math.sqrt(2e-3)
+  beta = 2 * 2.0**-24 * norm / math.sqrt(2e-3)
   est = infoflow.mixture_entropy(_key(), centers, beta, num_mc=1024)
   exact = float(infoflow.gaussian_entropy(3, beta)) + math.log(64)
   assert abs(float(est.nats) - exact) <= 4 * float(est.stderr) + 1e-3
@@ -302,25 +336,29 @@ def test_pairwise_bounds_and_density_need_no_resolution():
   assert float(upper) == pytest.approx(exact, abs=1e-4)
 
 
-@pytest.mark.parametrize('factor', [2.0 ** 70, 2.0 ** -80])
+@pytest.mark.parametrize('factor', [2.0**70, 2.0**-80])
 def test_extreme_magnitudes_are_rescaled_exactly(factor):
   # Item 2: centres ~1e20 (or beta <= 1e-19) used to give NaN.
   centers, beta, dim = helpers.normal_centres(16), 0.3, 3
   shift = dim * math.log(factor)
   ref = infoflow.mixture_entropy(_key(), centers, beta, num_mc=256)
-  est = infoflow.mixture_entropy(_key(), centers * factor, beta * factor,
-                                 num_mc=256)
+  est = infoflow.mixture_entropy(
+    _key(), centers * factor, beta * factor, num_mc=256
+  )
   assert float(est.nats) == pytest.approx(float(ref.nats) + shift, abs=1e-3)
   batched = infoflow.mixture_entropies(
-      _key(), centers.reshape(4, 4, 3) * factor, beta * factor, num_mc=8)
-  ref_b = infoflow.mixture_entropies(_key(), centers.reshape(4, 4, 3), beta,
-                                     num_mc=8)
+    _key(), centers.reshape(4, 4, 3) * factor, beta * factor, num_mc=8
+  )
+  ref_b = infoflow.mixture_entropies(
+    _key(), centers.reshape(4, 4, 3), beta, num_mc=8
+  )
   np.testing.assert_allclose(batched.nats, ref_b.nats + shift, atol=1e-3)
   bounds = infoflow.mixture_entropy_bounds(centers * factor, beta * factor)
   ref_bounds = infoflow.mixture_entropy_bounds(centers, beta)
   np.testing.assert_allclose(bounds, np.add(ref_bounds, shift), atol=1e-3)
-  density = infoflow.log_mixture_density(centers * factor, centers * factor,
-                                         beta * factor)
+  density = infoflow.log_mixture_density(
+    centers * factor, centers * factor, beta * factor
+  )
   ref_density = infoflow.log_mixture_density(centers, centers, beta)
   np.testing.assert_allclose(density, ref_density - shift, atol=1e-3)
   assert np.all(np.isfinite(density))
@@ -339,11 +377,11 @@ def test_one_draw_has_no_standard_error():
   with pytest.raises(ValueError, match='num_mc must be an integer >= 2'):
     infoflow.mixture_entropy(_key(), centers, 0.3, num_mc=1)
   with pytest.raises(ValueError, match='max_mc must be an integer >= 2'):
-    infoflow.mixture_entropy(_key(), centers, 0.3, target_stderr=1e-6,
-                             max_mc=1)
+    infoflow.mixture_entropy(_key(), centers, 0.3, target_stderr=1e-6, max_mc=1)
   with pytest.warns(RuntimeWarning, match='target 1e-06'):
-    est = infoflow.mixture_entropy(_key(), centers, 0.3, target_stderr=1e-6,
-                                   max_mc=2)
+    est = infoflow.mixture_entropy(
+      _key(), centers, 0.3, target_stderr=1e-6, max_mc=2
+    )
   assert int(est.num_draws) == 2 and float(est.stderr) > 0
 
 
@@ -352,8 +390,9 @@ def test_one_draw_has_no_standard_error():
 def test_bad_tolerances_raise(name, value):
   # A tolerance of nan gave -15.47 +- 0.55 (exact -19.2).
   with pytest.raises(ValueError, match=f'{name} must be a finite number'):
-    infoflow.mixture_entropy(_key(), helpers.normal_centres(8), 0.3,
-                             **{name: value})
+    infoflow.mixture_entropy(
+      _key(), helpers.normal_centres(8), 0.3, **{name: value}
+    )
 
 
 def test_complex_and_half_precision_centres():
@@ -363,19 +402,22 @@ def test_complex_and_half_precision_centres():
   for dtype in (np.float16, jnp.bfloat16):
     with pytest.warns(UserWarning, match='computing in float32'):
       est = infoflow.mixture_entropy(
-          _key(), jnp.asarray(helpers.normal_centres(8), dtype), 0.3,
-          num_mc=64)
+        _key(), jnp.asarray(helpers.normal_centres(8), dtype), 0.3, num_mc=64
+      )
     assert est.nats.dtype == jnp.float32
 
 
-@pytest.mark.parametrize('args,kwargs,error,match', [
+@pytest.mark.parametrize(
+  'args,kwargs,error,match',
+  [
     ((0.3,), {'target_stderr': 'small'}, TypeError, 'target_stderr'),
-    (('0.3',), {}, TypeError, "beta must be a real number; got str"),
+    (('0.3',), {}, TypeError, 'beta must be a real number; got str'),
     ((0.3,), {'query_chunk': 0}, ValueError, 'query_chunk must be an integer'),
     ((0.3,), {'center_chunk': 2.5}, TypeError, 'center_chunk'),
     ((0.3,), {'num_mc': 100.0}, TypeError, 'num_mc'),
     ((0.3,), {'prune_tolerance': -1e-6}, ValueError, 'prune_tolerance'),
-])
+  ],
+)
 def test_wrong_argument_types_name_the_argument(args, kwargs, error, match):
   # Item 10: these raised from deep inside NumPy / JAX.
   with pytest.raises(error, match=match):
@@ -390,8 +432,9 @@ def test_key_and_centre_types_name_the_argument():
   with pytest.raises(TypeError, match='centers must be a real numeric'):
     infoflow.mixture_entropy(_key(), [['a', 'b']], 0.3)
   with pytest.raises(TypeError, match='mixture_chunk'):
-    infoflow.mixture_entropies(_key(), np.zeros((2, 2, 1)), 0.3,
-                               mixture_chunk='8')
+    infoflow.mixture_entropies(
+      _key(), np.zeros((2, 2, 1)), 0.3, mixture_chunk='8'
+    )
   with pytest.raises(TypeError, match='queries must be a real numeric'):
     infoflow.log_mixture_density([['x']], np.zeros((2, 1)), 0.3)
 
@@ -399,6 +442,7 @@ def test_key_and_centre_types_name_the_argument():
 def test_estimators_still_run_inside_jit():
   centers = jnp.asarray(helpers.normal_centres(8))
   est = jax.jit(lambda k, c, b: infoflow.mixture_entropy(k, c, b, num_mc=64))(
-      _key(), centers, 0.3)
+    _key(), centers, 0.3
+  )
   ref = infoflow.mixture_entropy(_key(), centers, 0.3, num_mc=64)
   assert float(est.nats) == pytest.approx(float(ref.nats), abs=1e-5)

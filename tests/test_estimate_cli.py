@@ -43,15 +43,27 @@ def test_matches_the_library_call(samples_file, results):
     if samples.ndim == 2:
       samples = samples[:, None, :]
     info = infoflow.layer_information(
-        jax.random.fold_in(root, index), samples, BETA,
-        labels=arrays['labels'], num_mc=NUM_MC)
+      jax.random.fold_in(root, index),
+      samples,
+      BETA,
+      labels=arrays['labels'],
+      num_mc=NUM_MC,
+    )
     entry = results['layers'][name]
-    for field in ('mi_input', 'mi_label', 'entropy', 'conditional_entropy',
-                  'label_conditional_entropy'):
+    for field in (
+      'mi_input',
+      'mi_label',
+      'entropy',
+      'conditional_entropy',
+      'label_conditional_entropy',
+    ):
       expected = getattr(info, field)
-      np.testing.assert_allclose(entry[field], [float(expected.nats),
-                                                float(expected.stderr)],
-                                 rtol=1e-6, atol=1e-7)
+      np.testing.assert_allclose(
+        entry[field],
+        [float(expected.nats), float(expected.stderr)],
+        rtol=1e-6,
+        atol=1e-7,
+      )
     assert entry['num_draws'] == NUM_MC
     assert entry['method'] == 'posterior/dense'
     assert entry['report']['mi_input_bound'] == 0.0
@@ -101,7 +113,7 @@ def _bad(tmp_path, case):
     return tmp_path / 'x.npy', None, ['.npy file']
   if case == 'truncated':
     data = _save(path, T1=good, T2=good).read_bytes()
-    path.write_bytes(data[:len(data) // 2])
+    path.write_bytes(data[: len(data) // 2])
     return path, None, ['truncated or corrupt']
   if case == 'rank':
     _save(path, T1=good, T2=good[..., None])
@@ -121,9 +133,20 @@ def _bad(tmp_path, case):
   return path, 'nothere', ['--labels=nothere', 'neither a key']
 
 
-@pytest.mark.parametrize('case', ['missing', 'not_npz', 'npy', 'truncated',
-                                  'rank', 'nan', 'labels_length',
-                                  'labels_dtype', 'labels_unknown'])
+@pytest.mark.parametrize(
+  'case',
+  [
+    'missing',
+    'not_npz',
+    'npy',
+    'truncated',
+    'rank',
+    'nan',
+    'labels_length',
+    'labels_dtype',
+    'labels_unknown',
+  ],
+)
 def test_bad_files_get_one_clear_error(tmp_path, case):
   path, labels, parts = _bad(tmp_path, case)
   with pytest.raises(estimate.EstimateInputError) as info:
@@ -140,13 +163,25 @@ def test_bad_beta(samples_file, beta):
     estimate.estimate_file(samples_file, beta)
 
 
-def test_command_writes_json_and_exits_1_on_bad_input(samples_file,
-                                                      tmp_path):
+def test_command_writes_json_and_exits_1_on_bad_input(samples_file, tmp_path):
   out = tmp_path / 'result.json'
   ok = subprocess.run(
-      [sys.executable, '-m', 'launch.estimate', f'--samples={samples_file}',
-       f'--beta={BETA}', f'--out={out}', f'--num_mc={NUM_MC}', '--seed=3'],
-      cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+    [
+      sys.executable,
+      '-m',
+      'launch.estimate',
+      f'--samples={samples_file}',
+      f'--beta={BETA}',
+      f'--out={out}',
+      f'--num_mc={NUM_MC}',
+      '--seed=3',
+    ],
+    cwd=ROOT,
+    capture_output=True,
+    text=True,
+    timeout=300,
+    check=False,
+  )
   assert ok.returncode == 0, ok.stderr
   assert 'I(X;T) nats' in ok.stdout and f'wrote {out}' in ok.stdout
   written = json.loads(out.read_text())
@@ -156,11 +191,17 @@ def test_command_writes_json_and_exits_1_on_bad_input(samples_file,
   bad = tmp_path / 'bad.npz'
   bad.write_text('not a zip')
   failed = subprocess.run(
-      [sys.executable, '-m', 'launch.estimate', f'--samples={bad}',
-       '--beta=0.1'], cwd=ROOT, capture_output=True, text=True, timeout=300,
-      check=False)
+    [sys.executable, '-m', 'launch.estimate', f'--samples={bad}', '--beta=0.1'],
+    cwd=ROOT,
+    capture_output=True,
+    text=True,
+    timeout=300,
+    check=False,
+  )
   assert failed.returncode == 1
   lines = failed.stderr.strip().splitlines()
-  assert lines == [f'launch.estimate: error: {bad} is not an .npz file (no '
-                   'zip header); expected one (m, R, d) array per layer, '
-                   'written by np.savez.']
+  assert lines == [
+    f'launch.estimate: error: {bad} is not an .npz file (no '
+    'zip header); expected one (m, R, d) array per layer, '
+    'written by np.savez.'
+  ]

@@ -3,11 +3,11 @@ force; adaptive Monte Carlo is in test_adaptive.py."""
 
 import math
 
+import helpers
 import jax
 import numpy as np
 import pytest
 
-import helpers
 import infoflow
 from infoflow.estimators import groups as groups_lib
 from infoflow.estimators import pruned
@@ -20,8 +20,9 @@ def _key(i=0):
 def _log_mean_f64(queries, centers, beta):
   """log((1/n) sum exp(-|y - c|^2 / (2 beta^2))) in float64."""
   dim = queries.shape[1]
-  return (helpers.log_density_f64(queries, centers.reshape(-1, dim), beta)
-          + 0.5 * dim * math.log(2 * math.pi * beta**2))
+  return helpers.log_density_f64(
+    queries, centers.reshape(-1, dim), beta
+  ) + 0.5 * dim * math.log(2 * math.pi * beta**2)
 
 
 # A module-wide SZT-like layer (compiled once, shared by several tests):
@@ -35,10 +36,13 @@ def szt():
   rng = np.random.default_rng(0)
   means = np.tanh(3 * rng.normal(size=(1024, 1, 3))) + 10.0
   centers = (means + BETA * rng.normal(size=(1024, 16, 3))).astype(np.float32)
-  queries = np.concatenate([
+  queries = np.concatenate(
+    [
       helpers.mixture_draws(centers, BETA, rng, 448),
       # Points between clusters and a little outside them.
-      (rng.uniform(-1.05, 1.05, (64, 3)) + 10.0).astype(np.float32)])
+      (rng.uniform(-1.05, 1.05, (64, 3)) + 10.0).astype(np.float32),
+    ]
+  )
   return centers, pruned.build_groups(centers, BETA), queries
 
 
@@ -48,16 +52,18 @@ def szt():
 def test_matches_float64_far_from_origin(szt):
   """Tight clusters far from the origin: where the expansion cancels."""
   centers, groups, queries = szt
-  got, err, info = pruned.log_mean_kernel_pruned(queries, None, None, None,
-                                                 groups, BETA)
+  got, err, info = pruned.log_mean_kernel_pruned(
+    queries, None, None, None, groups, BETA
+  )
   want = _log_mean_f64(queries, centers, BETA)
   got, err = np.asarray(got, np.float64), np.asarray(err, np.float64)
   assert info.max_error <= pruned.DEFAULT_PRUNE_TOLERANCE
   assert np.all(err <= pruned.DEFAULT_PRUNE_TOLERANCE)
   # Every value within its certified error (plus float32 rounding, relative
   # to the exponent's size for the points between clusters) of exact.
-  np.testing.assert_array_less(np.abs(got - want),
-                               err + 5e-6 + 1e-6 * np.abs(want))
+  np.testing.assert_array_less(
+    np.abs(got - want), err + 5e-6 + 1e-6 * np.abs(want)
+  )
 
 
 def test_certified_bound_bounds_the_truncation():
@@ -68,7 +74,8 @@ def test_certified_bound_bounds_the_truncation():
   centers = helpers.grouped_centres(rng, 200, 10, 2, beta, spread=0.25)
   queries = helpers.mixture_draws(centers, beta, rng, 1000)
   got, err, info = pruned.pruned_log_mixture_density(
-      queries, centers, beta, prune_tolerance=1e-2, num_candidates=1)
+    queries, centers, beta, prune_tolerance=1e-2, num_candidates=1
+  )
   want = helpers.log_density_f64(queries, centers.reshape(-1, 2), beta)
   gap = want - np.asarray(got, np.float64)
   err = np.asarray(err, np.float64)
@@ -87,8 +94,9 @@ def test_k_is_raised_when_too_small():
   far = helpers.grouped_centres(rng, 200, 8, 2, beta, offset=5.0, spread=3.0)
   centers = np.concatenate([blob, far])
   queries = helpers.mixture_draws(blob, beta, rng, 200)
-  got, err, info = pruned.pruned_log_mixture_density(queries, centers, beta,
-                                              num_candidates=1)
+  got, err, info = pruned.pruned_log_mixture_density(
+    queries, centers, beta, num_candidates=1
+  )
   assert info.num_candidates >= 16 and info.num_refined > 0
   assert info.max_error <= pruned.DEFAULT_PRUNE_TOLERANCE
   want = helpers.log_density_f64(queries, centers.reshape(-1, 2), beta)
@@ -102,8 +110,9 @@ def test_dense_fallback_for_far_queries():
   centers = helpers.grouped_centres(rng, 100, 10, 3, beta)
   queries = rng.uniform(-3, 3, (40, 3)).astype(np.float32)
   groups = pruned.build_groups(centers, beta)
-  got, err, info = pruned.log_mean_kernel_pruned(queries, None, None, None,
-                                                 groups, beta)
+  got, err, info = pruned.log_mean_kernel_pruned(
+    queries, None, None, None, groups, beta
+  )
   assert info.num_dense > 0
   want = _log_mean_f64(queries, centers, beta)
   np.testing.assert_allclose(got, want, rtol=1e-5)
@@ -112,8 +121,9 @@ def test_dense_fallback_for_far_queries():
 def test_kd_groups_of_ungrouped_centres():
   rng = np.random.default_rng(4)
   beta = 2e-3
-  centers = helpers.grouped_centres(rng, 150, 20, 3, beta,
-                                    offset=7.0).reshape(-1, 3)
+  centers = helpers.grouped_centres(rng, 150, 20, 3, beta, offset=7.0).reshape(
+    -1, 3
+  )
   centers = centers[rng.permutation(len(centers))]
   groups = pruned.build_groups(centers, beta, group_size=32)
   valid = np.asarray(groups.valid)
@@ -145,14 +155,16 @@ def test_kd_partition_keeps_clusters_whole():
 def test_pruned_entropy_equals_dense_on_same_draws(szt):
   centers, _, _ = szt
   flat_centers = centers.reshape(-1, 3)
-  dense = infoflow.mixture_entropy(_key(1), flat_centers, BETA, num_mc=512,
-                                   method='dense')
+  dense = infoflow.mixture_entropy(
+    _key(1), flat_centers, BETA, num_mc=512, method='dense'
+  )
   flat, report = infoflow.mixture_entropy(
-      _key(1), flat_centers, BETA, num_mc=512, method='pruned',
-      return_report=True)
+    _key(1), flat_centers, BETA, num_mc=512, method='pruned', return_report=True
+  )
   # method='auto' picks pruning here (many centres, small beta).
   pooled, pooled_report = infoflow.pooled_mixture_entropy(
-      _key(1), centers, BETA, num_mc=512, return_report=True)
+    _key(1), centers, BETA, num_mc=512, return_report=True
+  )
   for est, rep in [(flat, report), (pooled, pooled_report)]:
     assert rep.method == 'pruned' and rep.num_draws == 512
     assert 0 <= rep.truncation_bound <= 1e-6
@@ -162,21 +174,26 @@ def test_pruned_entropy_equals_dense_on_same_draws(szt):
 
 def test_auto_rule(szt):
   centers, _, _ = szt
-  _, rep = infoflow.mixture_entropy(_key(), centers[:100, 0], BETA,
-                                    num_mc=64, return_report=True)
+  _, rep = infoflow.mixture_entropy(
+    _key(), centers[:100, 0], BETA, num_mc=64, return_report=True
+  )
   assert rep.method == 'dense'  # too few centres
-  _, rep = infoflow.pooled_mixture_entropy(_key(), centers, 0.5, num_mc=64,
-                                           return_report=True)
+  _, rep = infoflow.pooled_mixture_entropy(
+    _key(), centers, 0.5, num_mc=64, return_report=True
+  )
   assert rep.method == 'dense'  # beta comparable with the spread
 
 
-@pytest.mark.parametrize('kwargs,match', [
+@pytest.mark.parametrize(
+  'kwargs,match',
+  [
     ({'num_mc': 100, 'target_stderr': 0.1}, 'not both'),
     ({'target_stderr': 0.0}, 'target_stderr'),
     ({'target_stderr': float('nan')}, 'target_stderr'),
     ({'target_stderr': 0.1, 'max_mc': 0}, 'max_mc'),
     ({'method': 'tree'}, 'method'),
-])
+  ],
+)
 def test_bad_arguments(kwargs, match):
   with pytest.raises(ValueError, match=match):
     infoflow.mixture_entropy(_key(), np.zeros((3, 2)), 1.0, **kwargs)
@@ -190,39 +207,58 @@ def test_bad_arguments_pooled_and_density():
   with pytest.raises(ValueError, match='shape'):
     pruned.pruned_log_mixture_density(np.zeros((2, 3)), np.zeros((3, 2)), 1.0)
   with pytest.raises(ValueError, match='finite'):
-    pruned.pruned_log_mixture_density(np.zeros((2, 2)), np.full((3, 2), np.nan), 1.0)
+    pruned.pruned_log_mixture_density(
+      np.zeros((2, 2)), np.full((3, 2), np.nan), 1.0
+    )
 
 
 # ------------------------------------------- reported bad inputs (docs/errors.md)
 
 
-@pytest.mark.parametrize('kwargs,error,match', [
-    ({'prune_tolerance': float('nan')}, ValueError, 'prune_tolerance must be a finite'),
-    ({'prune_tolerance': -1e-6}, ValueError, 'prune_tolerance must be a finite'),
+@pytest.mark.parametrize(
+  'kwargs,error,match',
+  [
+    (
+      {'prune_tolerance': float('nan')},
+      ValueError,
+      'prune_tolerance must be a finite',
+    ),
+    (
+      {'prune_tolerance': -1e-6},
+      ValueError,
+      'prune_tolerance must be a finite',
+    ),
     ({'num_candidates': 0}, ValueError, 'num_candidates'),
-])
+  ],
+)
 def test_density_bad_options(kwargs, error, match):
   with pytest.raises(error, match=match):
-    pruned.pruned_log_mixture_density(np.zeros((2, 2)), np.ones((3, 2)), 1.0,
-                               **kwargs)
+    pruned.pruned_log_mixture_density(
+      np.zeros((2, 2)), np.ones((3, 2)), 1.0, **kwargs
+    )
 
 
 def test_density_bad_types():
   with pytest.raises(TypeError, match='beta must be a real number'):
     pruned.pruned_log_mixture_density(np.zeros((2, 2)), np.ones((3, 2)), 'x')
   with pytest.raises(TypeError, match='centers must be real'):
-    pruned.pruned_log_mixture_density(np.zeros((2, 2)), np.ones((3, 2)) + 1j, 1.0)
+    pruned.pruned_log_mixture_density(
+      np.zeros((2, 2)), np.ones((3, 2)) + 1j, 1.0
+    )
   with pytest.raises(ValueError, match='tolerance'):
-    groups_lib.build_groups(np.ones((3, 2), np.float32), 0.1, prune_tolerance=-1.0)
+    groups_lib.build_groups(
+      np.ones((3, 2), np.float32), 0.1, prune_tolerance=-1.0
+    )
 
 
-@pytest.mark.parametrize('factor', [2.0 ** 70, 2.0 ** -70])
+@pytest.mark.parametrize('factor', [2.0**70, 2.0**-70])
 def test_density_extreme_magnitudes(factor):
   # Item 2: centres ~1e20 (or beta ~1e-20) are rescaled exactly, not NaN.
   rng = np.random.default_rng(3)
   centers = rng.normal(size=(40, 2)).astype(np.float32)
   queries = centers[:5] + 0.1
   ref, _, _ = pruned.pruned_log_mixture_density(queries, centers, 0.2)
-  out, _, _ = pruned.pruned_log_mixture_density(queries * factor, centers * factor,
-                                         0.2 * factor)
+  out, _, _ = pruned.pruned_log_mixture_density(
+    queries * factor, centers * factor, 0.2 * factor
+  )
   np.testing.assert_allclose(out, ref - 2 * math.log(factor), atol=1e-4)

@@ -14,9 +14,8 @@ import numpy as np
 import pytest
 
 from infoflow.estimators import sharding
-from infoflow import train as train_lib
 
-_SCRIPT = r'''
+_SCRIPT = r"""
 import json
 import jax
 import numpy as np
@@ -64,21 +63,27 @@ out['seed_devices'] = {
              len(train_lib.seed_sharding(n).mesh.devices.ravel()))
     for n in (1, 2, 5, 6, 8)}
 print('RESULT' + json.dumps(out))
-'''
+"""
 
 
 @pytest.fixture(scope='module')
 def results():
   env = dict(os.environ)
-  env['XLA_FLAGS'] = (env.get('XLA_FLAGS', '') +
-                      ' --xla_force_host_platform_device_count=4')
+  env['XLA_FLAGS'] = (
+    env.get('XLA_FLAGS', '') + ' --xla_force_host_platform_device_count=4'
+  )
   env['JAX_PLATFORMS'] = 'cpu'
-  proc = subprocess.run([sys.executable, '-c', _SCRIPT], env=env,
-                        capture_output=True, text=True, timeout=600,
-                        check=False)
+  proc = subprocess.run(
+    [sys.executable, '-c', _SCRIPT],
+    env=env,
+    capture_output=True,
+    text=True,
+    timeout=600,
+    check=False,
+  )
   assert proc.returncode == 0, proc.stderr[-3000:]
   line = [x for x in proc.stdout.splitlines() if x.startswith('RESULT')][-1]
-  return json.loads(line[len('RESULT'):])
+  return json.loads(line[len('RESULT') :])
 
 
 @pytest.mark.parametrize('name', ['four', 'default'])
@@ -90,12 +95,12 @@ def test_sharded_equals_single_device(results, name):
   assert abs(got['dense'] - want['dense']) <= 1e-5
   assert abs(got['pooled'] - want['pooled']) <= 1e-5
   np.testing.assert_allclose(got['batched'], want['batched'], atol=1e-5)
-  np.testing.assert_allclose(got['log_g'], want['log_g'], atol=1e-5,
-                             rtol=1e-6)
+  np.testing.assert_allclose(got['log_g'], want['log_g'], atol=1e-5, rtol=1e-6)
   for method in ('pruned', 'dense'):
     assert got['posterior'][method][3] == want['posterior'][method][3] == method
-    np.testing.assert_allclose(got['posterior'][method][:3],
-                               want['posterior'][method][:3], atol=1e-5)
+    np.testing.assert_allclose(
+      got['posterior'][method][:3], want['posterior'][method][:3], atol=1e-5
+    )
 
 
 def test_resolve():
@@ -106,5 +111,10 @@ def test_resolve():
 
 
 def test_seeds_spread_over_the_largest_dividing_device_count(results):
-  assert results['seed_devices'] == {'1': None, '2': 2, '5': None, '6': 3,
-                                     '8': 4}
+  assert results['seed_devices'] == {
+    '1': None,
+    '2': 2,
+    '5': None,
+    '6': 3,
+    '8': 4,
+  }

@@ -24,9 +24,9 @@ def read_events(logdir: pathlib.Path) -> list:
   for path in sorted(logdir.glob('events.out.tfevents.*')):
     data, at = path.read_bytes(), 0
     while at < len(data):
-      (length,) = struct.unpack('<Q', data[at:at + 8])
+      (length,) = struct.unpack('<Q', data[at : at + 8])
       event = event_pb2.Event()
-      event.ParseFromString(data[at + 12:at + 12 + length])
+      event.ParseFromString(data[at + 12 : at + 12 + length])
       events.append(event)
       at += 12 + length + 4
   return events
@@ -39,8 +39,13 @@ def tagged(events) -> dict:
     for value in event.summary.value:
       kind = value.WhichOneof('value')
       out.setdefault(value.tag, []).append(
-          (event.step, value.simple_value if kind == 'simple_value'
-           else getattr(value, kind)))
+        (
+          event.step,
+          value.simple_value
+          if kind == 'simple_value'
+          else getattr(value, kind),
+        )
+      )
   return out
 
 
@@ -50,8 +55,10 @@ def visible(events) -> dict:
   shown = {}
   for event in events:
     if event.session_log.status == event.session_log.START:
-      shown = {tag: [(step, v) for step, v in values if step < event.step]
-               for tag, values in shown.items()}
+      shown = {
+        tag: [(step, v) for step, v in values if step < event.step]
+        for tag, values in shown.items()
+      }
     for tag, values in tagged([event]).items():
       shown.setdefault(tag, []).extend(values)
   return shown
@@ -101,8 +108,9 @@ class ScalarsOnly:
 def tiny_run(tmp_path_factory):
   workdir = tmp_path_factory.mktemp('tiny')
   keeper, scalars_only = RecordKeeper(), ScalarsOnly()
-  records = runner.train_and_analyse(configs.get_config('tiny'), workdir,
-                                     writers=[keeper, scalars_only])
+  records = runner.train_and_analyse(
+    configs.get_config('tiny'), workdir, writers=[keeper, scalars_only]
+  )
   return workdir, records, keeper, scalars_only
 
 
@@ -112,10 +120,16 @@ def test_tensorboard_events_of_a_tiny_run(tiny_run):
   epochs = json.loads((workdir / 'run.json').read_text())['analysis_epochs']
   events = read_events(workdir / 'tensorboard')
   tags = tagged(events)
-  for tag in ('seed0/mi_input_bits/T1', 'seed0/mi_label_stderr_bits/T2',
-              'seed0/train/loss', 'seed0/test/accuracy_noisy',
-              'seed0/binned_entropy_bits/T1/bin0.01',
-              'seed0/clustering/T2/gap', 'information_plane', 'scatter/T2'):
+  for tag in (
+    'seed0/mi_input_bits/T1',
+    'seed0/mi_label_stderr_bits/T2',
+    'seed0/train/loss',
+    'seed0/test/accuracy_noisy',
+    'seed0/binned_entropy_bits/T1/bin0.01',
+    'seed0/clustering/T2/gap',
+    'information_plane',
+    'scatter/T2',
+  ):
     assert [step for step, _ in tags[tag]] == epochs, tag
   nats = [r['information']['T1']['mi_input'][0] for r in records]
   bits = [value for _, value in tags['seed0/mi_input_bits/T1']]
@@ -124,8 +138,9 @@ def test_tensorboard_events_of_a_tiny_run(tiny_run):
   assert image.encoded_image_string.startswith(b'\x89PNG')
   assert image.width > 100 and image.height > 100 and image.colorspace == 3
   # A fresh run hides nothing older than its first step (purge_step = 0).
-  assert any(e.session_log.status == e.session_log.START and e.step == 0
-             for e in events)
+  assert any(
+    e.session_log.status == e.session_log.START and e.step == 0 for e in events
+  )
 
 
 def test_resumed_run_shows_each_epoch_once(tmp_path):
@@ -146,8 +161,9 @@ def test_resumed_run_shows_each_epoch_once(tmp_path):
     runner.train_and_analyse(config, tmp_path, on_record=stop_at_epoch_1)
   records = runner.train_and_analyse(config, tmp_path)
   epochs = [r['epoch'] for r in records]
-  assert epochs == json.loads((tmp_path / 'run.json').read_text())[
-      'analysis_epochs']
+  assert (
+    epochs == json.loads((tmp_path / 'run.json').read_text())['analysis_epochs']
+  )
   events = read_events(tmp_path / 'tensorboard')
   assert len(list((tmp_path / 'tensorboard').iterdir())) == 2
   loss = tagged(events)['seed0/train/loss']
@@ -155,7 +171,8 @@ def test_resumed_run_shows_each_epoch_once(tmp_path):
   shown = visible(events)
   assert [step for step, _ in shown['seed0/train/loss']] == epochs
   assert [v for _, v in shown['seed0/train/loss']] == pytest.approx(
-      [r['train']['loss'] for r in records])
+    [r['train']['loss'] for r in records]
+  )
   assert [step for step, _ in shown['information_plane']] == epochs
 
 
@@ -164,15 +181,18 @@ def test_user_writers_receive_every_record(tiny_run):
   the figures; one with clu's methods only gets the scalars; neither is
   closed by the run."""
   workdir, records, keeper, scalars_only = tiny_run
-  on_disk = [json.loads(line) for line in
-             (workdir / 'metrics.jsonl').read_text().splitlines()]
+  on_disk = [
+    json.loads(line)
+    for line in (workdir / 'metrics.jsonl').read_text().splitlines()
+  ]
   assert keeper.records == records == on_disk
   assert sorted(keeper.images) == [r['epoch'] for r in records]
   image = keeper.images[records[-1]['epoch']]['information_plane']
   assert image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3
   assert keeper.flushes >= len(records) and not keeper.closed
   assert [step for step, _ in scalars_only.scalars] == [
-      r['epoch'] for r in records]
+    r['epoch'] for r in records
+  ]
   assert scalars_only.scalars[-1][1] == writers.record_scalars(records[-1])
   assert scalars_only.image_steps == [r['epoch'] for r in records]
 
@@ -187,8 +207,11 @@ def test_writers_off_and_test_inputs(tmp_path):
   config.analysis.clustering = False
   records = runner.train_and_analyse(config, tmp_path)
   assert not (tmp_path / 'tensorboard').exists()
-  assert len((tmp_path / 'metrics.jsonl').read_text().splitlines()) == len(
-      records) == 2
+  assert (
+    len((tmp_path / 'metrics.jsonl').read_text().splitlines())
+    == len(records)
+    == 2
+  )
   info = json.loads((tmp_path / 'run.json').read_text())
   dataset = experiment.read_dataset(config)
   assert info['analysis_inputs'] == 'test'
@@ -205,12 +228,21 @@ def test_evaluation_set_of_each_split(which):
   config.analysis.inputs, config.analysis.num_eval_inputs = which, 0
   dataset = experiment.read_dataset(config)
   x, y, indices = experiment.evaluation_set(config, dataset)
-  expected = {'all': np.arange(len(dataset.x_all)),
-              'train': np.sort(dataset.index_train),
-              'test': np.sort(dataset.index_test)}[which]
+  expected = {
+    'all': np.arange(len(dataset.x_all)),
+    'train': np.sort(dataset.index_train),
+    'test': np.sort(dataset.index_test),
+  }[which]
   assert indices == expected.tolist()
-  assert len(x) == len(y) == {'all': 4096, 'train': len(dataset.x_train),
-                              'test': len(dataset.x_test)}[which]
+  assert (
+    len(x)
+    == len(y)
+    == {
+      'all': 4096,
+      'train': len(dataset.x_train),
+      'test': len(dataset.x_test),
+    }[which]
+  )
   np.testing.assert_array_equal(x, dataset.x_all[indices])
   np.testing.assert_array_equal(y, dataset.y_all[indices])
   config.analysis.num_eval_inputs = 100
@@ -223,9 +255,14 @@ def _files_dataset(num_test=5):
   """A data set without input positions (as MNIST): 8 train, `num_test`."""
   rng = np.random.default_rng(0)
   return data_lib.Dataset(
-      name='files', x_train=rng.normal(size=(8, 3)),
-      y_train=np.arange(8) % 2, x_test=rng.normal(size=(num_test, 3)),
-      y_test=np.arange(num_test) % 2, num_classes=2, source='test')
+    name='files',
+    x_train=rng.normal(size=(8, 3)),
+    y_train=np.arange(8) % 2,
+    x_test=rng.normal(size=(num_test, 3)),
+    y_test=np.arange(num_test) % 2,
+    num_classes=2,
+    source='test',
+  )
 
 
 def test_evaluation_set_of_a_data_set_of_files():
@@ -253,11 +290,14 @@ def test_writer_config_field_is_validated(tmp_path):
   """Unknown or jsonl names are refused, listing the known writers; a
   registered writer is made by name for each run."""
   # Untyped, so that a string can replace the tuple.
-  config = ml_collections.ConfigDict(configs.get_config('tiny').to_dict(),
-                                     type_safe=False)
-  for bad, needle in ((('wandb',), 'unknown writers wandb; known: '
-                       'tensorboard'), (('jsonl',), 'always written'),
-                      ('tensorboard', 'sequence of writer names')):
+  config = ml_collections.ConfigDict(
+    configs.get_config('tiny').to_dict(), type_safe=False
+  )
+  for bad, needle in (
+    (('wandb',), 'unknown writers wandb; known: tensorboard'),
+    (('jsonl',), 'always written'),
+    ('tensorboard', 'sequence of writer names'),
+  ):
     config.writers = bad
     with pytest.raises(configs.ConfigError, match=needle):
       configs.validate(config)
@@ -265,8 +305,9 @@ def test_writer_config_field_is_validated(tmp_path):
   with pytest.raises(configs.ConfigError, match='all, train, test'):
     configs.validate(config)
   made = []
-  writers.register('keeper', lambda workdir, config: made.append(
-      RecordKeeper()) or made[-1])
+  writers.register(
+    'keeper', lambda workdir, config: made.append(RecordKeeper()) or made[-1]
+  )
   try:
     config = configs.get_config('tiny')
     config.writers = ('keeper',)
@@ -283,10 +324,18 @@ def test_writer_config_field_is_validated(tmp_path):
 
 def test_record_scalars_skip_missing_values():
   """Nulls are left out; a diverged seed is flagged; tags carry the seed."""
-  scalars = writers.record_scalars({
-      'epoch': 7, 'seed': 2, 'diverged': True,
+  scalars = writers.record_scalars(
+    {
+      'epoch': 7,
+      'seed': 2,
+      'diverged': True,
       'train': {'loss': None, 'accuracy': 0.5},
-      'information': {'T1': {'mi_input': [math.log(2), 0.0]}}})
-  assert scalars == {'seed2/diverged': 1.0, 'seed2/train/accuracy': 0.5,
-                     'seed2/mi_input_bits/T1': 1.0,
-                     'seed2/mi_input_stderr_bits/T1': 0.0}
+      'information': {'T1': {'mi_input': [math.log(2), 0.0]}},
+    }
+  )
+  assert scalars == {
+    'seed2/diverged': 1.0,
+    'seed2/train/accuracy': 0.5,
+    'seed2/mi_input_bits/T1': 1.0,
+    'seed2/mi_input_stderr_bits/T1': 0.0,
+  }

@@ -14,17 +14,29 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from infoflow.data.base import (DATA_DIR_ENV, DataFormatError, DataNotFoundError, Dataset,
-                                default_data_dir)
-from infoflow.data.mnist import find_mnist_dir, load_mnist, read_idx
-from infoflow.data.szt import (SZT_FILENAME, generate_szt_labels, load_szt, pattern_codes,
-                               szt, szt_patterns)
-from infoflow.data.toy import minimal_lrelu, minimal_tanh
+from infoflow.data.base import DATA_DIR_ENV
+from infoflow.data.base import DataFormatError
+from infoflow.data.base import DataNotFoundError
+from infoflow.data.base import Dataset
+from infoflow.data.base import default_data_dir
+from infoflow.data.mnist import find_mnist_dir
+from infoflow.data.mnist import load_mnist
+from infoflow.data.mnist import read_idx
+from infoflow.data.szt import SZT_FILENAME
+from infoflow.data.szt import generate_szt_labels
+from infoflow.data.szt import load_szt
+from infoflow.data.szt import pattern_codes
+from infoflow.data.szt import szt
+from infoflow.data.szt import szt_patterns
+from infoflow.data.toy import minimal_lrelu
+from infoflow.data.toy import minimal_tanh
 
-DATASETS = ("szt", "minimal_tanh", "minimal_lrelu", "mnist")
+DATASETS = ('szt', 'minimal_tanh', 'minimal_lrelu', 'mnist')
 
 
-def load_dataset(name: str, data_dir: str | Path | None = None, **kwargs: Any) -> Dataset:
+def load_dataset(
+  name: str, data_dir: str | Path | None = None, **kwargs: Any
+) -> Dataset:
   """Builds a data set by name (for configs).
 
   Args:
@@ -36,20 +48,34 @@ def load_dataset(name: str, data_dir: str | Path | None = None, **kwargs: Any) -
   Returns:
     The :class:`Dataset`.
   """
-  if name == "szt":
+  if name == 'szt':
     return szt(data_dir, **kwargs)
-  if name == "mnist":
+  if name == 'mnist':
     return load_mnist(data_dir, **kwargs)
-  if name == "minimal_tanh":
+  if name == 'minimal_tanh':
     return minimal_tanh(**kwargs)
-  if name == "minimal_lrelu":
+  if name == 'minimal_lrelu':
     return minimal_lrelu(**kwargs)
-  raise ValueError(f"Unknown data set {name!r}; expected one of {DATASETS}.")
+  raise ValueError(f'Unknown data set {name!r}; expected one of {DATASETS}.')
 
 
 __all__ = [
-    "DATASETS", "DATA_DIR_ENV", "DataFormatError", "DataNotFoundError", "Dataset",
-    "SZT_FILENAME", "default_data_dir", "find_mnist_dir", "generate_szt_labels",
-    "load_dataset", "load_mnist", "load_szt", "minimal_lrelu", "minimal_tanh",
-    "pattern_codes", "read_idx", "szt", "szt_patterns",
+  'DATASETS',
+  'DATA_DIR_ENV',
+  'DataFormatError',
+  'DataNotFoundError',
+  'Dataset',
+  'SZT_FILENAME',
+  'default_data_dir',
+  'find_mnist_dir',
+  'generate_szt_labels',
+  'load_dataset',
+  'load_mnist',
+  'load_szt',
+  'minimal_lrelu',
+  'minimal_tanh',
+  'pattern_codes',
+  'read_idx',
+  'szt',
+  'szt_patterns',
 ]

@@ -17,7 +17,7 @@ import numpy as np
 
 from infoflow import checks
 
-DATA_DIR_ENV = "INFOFLOW_DATA_DIR"
+DATA_DIR_ENV = 'INFOFLOW_DATA_DIR'
 
 
 class DataNotFoundError(FileNotFoundError):
@@ -39,25 +39,36 @@ def default_data_dir() -> Path:
   Returns:
     The data directory (may not exist).
   """
-  env = os.environ.get(DATA_DIR_ENV, "")
+  env = os.environ.get(DATA_DIR_ENV, '')
   if env:
     return Path(env).expanduser()
-  xdg = os.environ.get("XDG_CACHE_HOME", "")
+  xdg = os.environ.get('XDG_CACHE_HOME', '')
   if xdg and Path(xdg).is_absolute():
-    return Path(xdg) / "infoflow"
-  return Path.home() / ".cache" / "infoflow"
+    return Path(xdg) / 'infoflow'
+  return Path.home() / '.cache' / 'infoflow'
 
 
 def _as_inputs(name: str, value: np.ndarray, ndim_min: int = 2) -> np.ndarray:
   """Checks an input array (real, >= ndim_min dims, finite); returns it as float32."""
-  return np.asarray(checks.check_float_array(value, name, min_rank=ndim_min, shape="(n, ...)",
-                                             dtype=np.float32, allow_empty=True))
+  return np.asarray(
+    checks.check_float_array(
+      value,
+      name,
+      min_rank=ndim_min,
+      shape='(n, ...)',
+      dtype=np.float32,
+      allow_empty=True,
+    )
+  )
 
 
-def _as_labels(name: str, value: np.ndarray, n: int, num_classes: int, rows: str) -> np.ndarray:
+def _as_labels(
+  name: str, value: np.ndarray, n: int, num_classes: int, rows: str
+) -> np.ndarray:
   """Checks a label array ((n,), integer, in [0, num_classes)); returns it as int32."""
-  labels, _ = checks.check_labels(value, name, num_rows=n, num_classes=num_classes,
-                                  rows_name=rows)
+  labels, _ = checks.check_labels(
+    value, name, num_rows=n, num_classes=num_classes, rows_name=rows
+  )
   return np.asarray(labels)
 
 
@@ -104,74 +115,107 @@ class Dataset:
     # Frozen: normalised arrays are stored with object.__setattr__.
     put = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
     if not isinstance(self.name, str) or not self.name:
-      raise ValueError(f"name must be a non-empty string, got {self.name!r}.")
+      raise ValueError(f'name must be a non-empty string, got {self.name!r}.')
     if not isinstance(self.source, str) or not self.source:
-      raise ValueError(f"source must be a non-empty string, got {self.source!r}.")
-    if isinstance(self.num_classes, bool) or not isinstance(self.num_classes, (int, np.integer)):
-      raise ValueError(f"num_classes must be an int, got {self.num_classes!r}.")
+      raise ValueError(
+        f'source must be a non-empty string, got {self.source!r}.'
+      )
+    if isinstance(self.num_classes, bool) or not isinstance(
+      self.num_classes, (int, np.integer)
+    ):
+      raise ValueError(f'num_classes must be an int, got {self.num_classes!r}.')
     if self.num_classes < 1:
-      raise ValueError(f"num_classes must be >= 1, got {self.num_classes}.")
-    put("num_classes", int(self.num_classes))
-    put("x_train", _as_inputs("x_train", self.x_train))
-    put("x_test", _as_inputs("x_test", self.x_test))
+      raise ValueError(f'num_classes must be >= 1, got {self.num_classes}.')
+    put('num_classes', int(self.num_classes))
+    put('x_train', _as_inputs('x_train', self.x_train))
+    put('x_test', _as_inputs('x_test', self.x_test))
     feat = self.x_train.shape[1:]
     if self.x_test.shape[1:] != feat:
-      raise ValueError(f"x_test rows have shape {self.x_test.shape[1:]}, x_train rows {feat}.")
-    for split in ("train", "test"):
-      x = getattr(self, f"x_{split}")
-      put(f"y_{split}", _as_labels(f"y_{split}", getattr(self, f"y_{split}"), len(x),
-                                   self.num_classes, f"x_{split}"))
+      raise ValueError(
+        f'x_test rows have shape {self.x_test.shape[1:]}, x_train rows {feat}.'
+      )
+    for split in ('train', 'test'):
+      x = getattr(self, f'x_{split}')
+      put(
+        f'y_{split}',
+        _as_labels(
+          f'y_{split}',
+          getattr(self, f'y_{split}'),
+          len(x),
+          self.num_classes,
+          f'x_{split}',
+        ),
+      )
     if (self.x_val is None) != (self.y_val is None):
-      raise ValueError("x_val and y_val must be given together.")
+      raise ValueError('x_val and y_val must be given together.')
     if self.x_val is not None:
-      put("x_val", _as_inputs("x_val", self.x_val))
+      put('x_val', _as_inputs('x_val', self.x_val))
       if self.x_val.shape[1:] != feat:
-        raise ValueError(f"x_val rows have shape {self.x_val.shape[1:]}, x_train rows {feat}.")
-      put("y_val", _as_labels("y_val", self.y_val, len(self.x_val), self.num_classes, "x_val"))
+        raise ValueError(
+          f'x_val rows have shape {self.x_val.shape[1:]}, x_train rows {feat}.'
+        )
+      put(
+        'y_val',
+        _as_labels(
+          'y_val', self.y_val, len(self.x_val), self.num_classes, 'x_val'
+        ),
+      )
     if (self.targets_train is None) != (self.targets_test is None):
-      raise ValueError("targets_train and targets_test must be given together.")
+      raise ValueError('targets_train and targets_test must be given together.')
     if self.targets_train is not None:
-      for split in ("train", "test"):
-        t = _as_inputs(f"targets_{split}", getattr(self, f"targets_{split}"))
-        n = len(getattr(self, f"x_{split}"))
+      for split in ('train', 'test'):
+        t = _as_inputs(f'targets_{split}', getattr(self, f'targets_{split}'))
+        n = len(getattr(self, f'x_{split}'))
         if t.ndim != 2 or len(t) != n:
-          raise ValueError(f"targets_{split} must have shape ({n}, k), got {t.shape}.")
-        put(f"targets_{split}", t)
+          raise ValueError(
+            f'targets_{split} must have shape ({n}, k), got {t.shape}.'
+          )
+        put(f'targets_{split}', t)
       if self.targets_train.shape[1] != self.targets_test.shape[1]:
-        raise ValueError("targets_train and targets_test have different widths.")
+        raise ValueError(
+          'targets_train and targets_test have different widths.'
+        )
     self._check_indices()
 
   def _check_indices(self) -> None:
     if (self.index_train is None) != (self.index_test is None):
-      raise ValueError("index_train and index_test must be given together.")
+      raise ValueError('index_train and index_test must be given together.')
     if self.index_train is None:
       return
     idx = []
-    for split in ("train", "test"):
-      i = np.asarray(getattr(self, f"index_{split}"))
-      n = len(getattr(self, f"x_{split}"))
+    for split in ('train', 'test'):
+      i = np.asarray(getattr(self, f'index_{split}'))
+      n = len(getattr(self, f'x_{split}'))
       if not np.issubdtype(i.dtype, np.integer) or i.shape != (n,):
-        raise ValueError(f"index_{split} must be integers of shape ({n},), "
-                         f"got {i.dtype} {i.shape}.")
+        raise ValueError(
+          f'index_{split} must be integers of shape ({n},), '
+          f'got {i.dtype} {i.shape}.'
+        )
       if n and i.min() < 0:
-        raise ValueError(f"index_{split} has negative positions.")
+        raise ValueError(f'index_{split} has negative positions.')
       if len(np.unique(i)) != n:
-        raise ValueError(f"index_{split} repeats positions.")
+        raise ValueError(f'index_{split} repeats positions.')
       i = i.astype(np.int64, copy=False)
-      object.__setattr__(self, f"index_{split}", i)
+      object.__setattr__(self, f'index_{split}', i)
       idx.append(i)
     m = int(max((int(i.max()) + 1 for i in idx if len(i)), default=0))
     covered = np.zeros(m, bool)
     for i in idx:
       covered[i] = True
     if not covered.all():
-      raise ValueError(f"index_train and index_test leave {int((~covered).sum())} of {m} "
-                       "positions uncovered.")
+      raise ValueError(
+        f'index_train and index_test leave {int((~covered).sum())} of {m} '
+        'positions uncovered.'
+      )
     # Positions in both splits must hold the same example, else x_all is ill-defined.
     shared, a, b = np.intersect1d(idx[0], idx[1], return_indices=True)
-    if len(shared) and not (np.array_equal(self.x_train[a], self.x_test[b])
-                            and np.array_equal(self.y_train[a], self.y_test[b])):
-      raise ValueError("index_train and index_test share positions holding different rows.")
+    if len(shared) and not (
+      np.array_equal(self.x_train[a], self.x_test[b])
+      and np.array_equal(self.y_train[a], self.y_test[b])
+    ):
+      raise ValueError(
+        'index_train and index_test share positions holding different rows.'
+      )
 
   @property
   def input_shape(self) -> tuple[int, ...]:
@@ -181,8 +225,16 @@ class Dataset:
   def _all(self, train: np.ndarray, test: np.ndarray) -> np.ndarray:
     if self.index_train is None:
       return np.concatenate([train, test])
-    m = int(max((int(i.max()) + 1 for i in (self.index_train, self.index_test) if len(i)),
-                default=0))
+    m = int(
+      max(
+        (
+          int(i.max()) + 1
+          for i in (self.index_train, self.index_test)
+          if len(i)
+        ),
+        default=0,
+      )
+    )
     out = np.empty((m,) + train.shape[1:], train.dtype)
     out[self.index_test] = test
     out[self.index_train] = train

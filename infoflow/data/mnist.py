@@ -17,35 +17,42 @@ labels. The payload size must match the header exactly.
 from __future__ import annotations
 
 import gzip
-import zlib
 from pathlib import Path
+import zlib
 
 import numpy as np
 
-from infoflow.data.base import Dataset, DataFormatError, DataNotFoundError, default_data_dir
+from infoflow.data.base import DataFormatError
+from infoflow.data.base import DataNotFoundError
+from infoflow.data.base import Dataset
+from infoflow.data.base import default_data_dir
 
 FILES = {
-    "train_images": "train-images-idx3-ubyte",
-    "train_labels": "train-labels-idx1-ubyte",
-    "test_images": "t10k-images-idx3-ubyte",
-    "test_labels": "t10k-labels-idx1-ubyte",
+  'train_images': 'train-images-idx3-ubyte',
+  'train_labels': 'train-labels-idx1-ubyte',
+  'test_images': 't10k-images-idx3-ubyte',
+  'test_labels': 't10k-labels-idx1-ubyte',
 }
 IMAGE_MAGIC, LABEL_MAGIC = 0x00000803, 0x00000801
 IMAGE_SIZE = 28
 NUM_CLASSES = 10
-HOW_TO_GET = ("Get them with `python -m launch.download_mnist --data_dir=DIR`, or copy the four "
-              "files (raw or .gz) into $INFOFLOW_DATA_DIR/mnist.")
+HOW_TO_GET = (
+  'Get them with `python -m launch.download_mnist --data_dir=DIR`, or copy the four '
+  'files (raw or .gz) into $INFOFLOW_DATA_DIR/mnist.'
+)
 
 
 def _find_file(directory: Path, name: str) -> Path | None:
   """The raw file if present (no decompression needed), else the .gz, else None."""
-  for candidate in (directory / name, directory / f"{name}.gz"):
+  for candidate in (directory / name, directory / f'{name}.gz'):
     if candidate.is_file():
       return candidate
   return None
 
 
-def find_mnist_dir(data_dir: str | Path | None = None) -> tuple[Path, dict[str, Path]]:
+def find_mnist_dir(
+  data_dir: str | Path | None = None,
+) -> tuple[Path, dict[str, Path]]:
   """Locates the four MNIST files.
 
   Args:
@@ -61,15 +68,23 @@ def find_mnist_dir(data_dir: str | Path | None = None) -> tuple[Path, dict[str, 
   """
   base = Path(data_dir) if data_dir is not None else default_data_dir()
   report = []
-  for directory in (base, base / "mnist"):
+  for directory in (base, base / 'mnist'):
     found = {key: _find_file(directory, name) for key, name in FILES.items()}
     missing = [FILES[key] for key, p in found.items() if p is None]
     if not missing:
       return directory, found  # type: ignore[return-value]
-    state = "does not exist" if not directory.is_dir() else f"lacks {', '.join(missing)}"
-    report.append(f"  {directory} ({state})")
-  raise DataNotFoundError("MNIST IDX files not found. Looked in:\n" + "\n".join(report) +
-                          "\n" + HOW_TO_GET)
+    state = (
+      'does not exist'
+      if not directory.is_dir()
+      else f'lacks {", ".join(missing)}'
+    )
+    report.append(f'  {directory} ({state})')
+  raise DataNotFoundError(
+    'MNIST IDX files not found. Looked in:\n'
+    + '\n'.join(report)
+    + '\n'
+    + HOW_TO_GET
+  )
 
 
 def read_idx(path: str | Path, kind: str) -> np.ndarray:
@@ -89,49 +104,68 @@ def read_idx(path: str | Path, kind: str) -> np.ndarray:
       trailing payload, or labels out of range; the message names the file.
   """
   path = Path(path)
-  if kind not in ("images", "labels"):
+  if kind not in ('images', 'labels'):
     raise ValueError(f"kind must be 'images' or 'labels', got {kind!r}.")
   raw = path.read_bytes()
-  if path.suffix == ".gz":
+  if path.suffix == '.gz':
     try:
       raw = gzip.decompress(raw)
     except (OSError, EOFError, zlib.error) as e:  # BadGzipFile is an OSError.
-      raise DataFormatError(f"{path}: corrupt gzip stream ({e}).") from e
-  magic, ndim = (IMAGE_MAGIC, 3) if kind == "images" else (LABEL_MAGIC, 1)
+      raise DataFormatError(f'{path}: corrupt gzip stream ({e}).') from e
+  magic, ndim = (IMAGE_MAGIC, 3) if kind == 'images' else (LABEL_MAGIC, 1)
   header_len = 4 + 4 * ndim
   if len(raw) < header_len:
-    raise DataFormatError(f"{path}: {len(raw)} bytes, shorter than the {header_len}-byte "
-                          f"IDX {kind} header.")
-  header = np.frombuffer(raw, ">u4", count=1 + ndim)
+    raise DataFormatError(
+      f'{path}: {len(raw)} bytes, shorter than the {header_len}-byte '
+      f'IDX {kind} header.'
+    )
+  header = np.frombuffer(raw, '>u4', count=1 + ndim)
   if int(header[0]) != magic:
-    raise DataFormatError(f"{path}: magic number 0x{int(header[0]):08x}, expected "
-                          f"0x{magic:08x} for IDX {kind}.")
+    raise DataFormatError(
+      f'{path}: magic number 0x{int(header[0]):08x}, expected '
+      f'0x{magic:08x} for IDX {kind}.'
+    )
   dims = tuple(int(d) for d in header[1:])
-  if kind == "images" and dims[1:] != (IMAGE_SIZE, IMAGE_SIZE):
-    raise DataFormatError(f"{path}: images are {dims[1]}x{dims[2]}, expected "
-                          f"{IMAGE_SIZE}x{IMAGE_SIZE}.")
+  if kind == 'images' and dims[1:] != (IMAGE_SIZE, IMAGE_SIZE):
+    raise DataFormatError(
+      f'{path}: images are {dims[1]}x{dims[2]}, expected '
+      f'{IMAGE_SIZE}x{IMAGE_SIZE}.'
+    )
   expected, actual = int(np.prod(dims)), len(raw) - header_len
   if actual != expected:
-    what = "truncated" if actual < expected else "trailing bytes"
-    raise DataFormatError(f"{path}: {what}: header says {dims[0]} {kind} ({expected} payload "
-                          f"bytes), file has {actual} payload bytes.")
+    what = 'truncated' if actual < expected else 'trailing bytes'
+    raise DataFormatError(
+      f'{path}: {what}: header says {dims[0]} {kind} ({expected} payload '
+      f'bytes), file has {actual} payload bytes.'
+    )
   data = np.frombuffer(raw, np.uint8, offset=header_len).reshape(dims)
-  if kind == "labels" and data.size and data.max() >= NUM_CLASSES:
-    raise DataFormatError(f"{path}: label {int(data.max())} out of range 0..{NUM_CLASSES - 1}.")
+  if kind == 'labels' and data.size and data.max() >= NUM_CLASSES:
+    raise DataFormatError(
+      f'{path}: label {int(data.max())} out of range 0..{NUM_CLASSES - 1}.'
+    )
   return data
 
 
-def _read_pair(files: dict[str, Path], split: str) -> tuple[np.ndarray, np.ndarray]:
-  images = read_idx(files[f"{split}_images"], "images")
-  labels = read_idx(files[f"{split}_labels"], "labels")
+def _read_pair(
+  files: dict[str, Path], split: str
+) -> tuple[np.ndarray, np.ndarray]:
+  images = read_idx(files[f'{split}_images'], 'images')
+  labels = read_idx(files[f'{split}_labels'], 'labels')
   if len(images) != len(labels):
-    raise DataFormatError(f"{files[f'{split}_images']} has {len(images)} images but "
-                          f"{files[f'{split}_labels']} has {len(labels)} labels.")
+    raise DataFormatError(
+      f'{files[f"{split}_images"]} has {len(images)} images but '
+      f'{files[f"{split}_labels"]} has {len(labels)} labels.'
+    )
   return images, labels
 
 
-def load_mnist(data_dir: str | Path | None = None, *, validation_size: int = 0, seed: int = 0,
-               scale: str = "unit") -> Dataset:
+def load_mnist(
+  data_dir: str | Path | None = None,
+  *,
+  validation_size: int = 0,
+  seed: int = 0,
+  scale: str = 'unit',
+) -> Dataset:
   """Loads MNIST (60k train, 10k test) from IDX files.
 
   Args:
@@ -152,17 +186,22 @@ def load_mnist(data_dir: str | Path | None = None, *, validation_size: int = 0, 
     DataNotFoundError: files absent (message says where it looked, how to get them).
     DataFormatError: a file is malformed.
   """
-  if scale not in ("unit", "standard"):
+  if scale not in ('unit', 'standard'):
     raise ValueError(f"scale must be 'unit' or 'standard', got {scale!r}.")
   directory, files = find_mnist_dir(data_dir)
-  x_train, y_train = _read_pair(files, "train")
-  x_test, y_test = _read_pair(files, "test")
+  x_train, y_train = _read_pair(files, 'train')
+  x_test, y_test = _read_pair(files, 'test')
   if not 0 <= validation_size < len(x_train):
-    raise ValueError(f"validation_size must be in [0, {len(x_train)}), got {validation_size}.")
+    raise ValueError(
+      f'validation_size must be in [0, {len(x_train)}), got {validation_size}.'
+    )
   x_val = y_val = None
   if validation_size:
     perm = np.random.default_rng(seed).permutation(len(x_train))
-    val_idx, train_idx = np.sort(perm[:validation_size]), np.sort(perm[validation_size:])
+    val_idx, train_idx = (
+      np.sort(perm[:validation_size]),
+      np.sort(perm[validation_size:]),
+    )
     x_val, y_val = x_train[val_idx], y_train[val_idx]
     x_train, y_train = x_train[train_idx], y_train[train_idx]
 
@@ -170,7 +209,7 @@ def load_mnist(data_dir: str | Path | None = None, *, validation_size: int = 0, 
     # One pass uint8 -> float32; division (not * 1/255) keeps 255 -> exactly 1.0.
     return np.divide(images[..., None], np.float32(255), dtype=np.float32)
 
-  if scale == "standard":
+  if scale == 'standard':
     # Exact float64 moments of pixels / 255 from the uint8 histogram: one cheap
     # pass, no float64 copy of the 47M training pixels.
     counts = np.bincount(x_train.reshape(-1), minlength=256).astype(np.float64)
@@ -180,13 +219,26 @@ def load_mnist(data_dir: str | Path | None = None, *, validation_size: int = 0, 
     std = np.float32(np.sqrt(counts @ (values - mean64) ** 2 / counts.sum()))
   x_train, x_test = to_float(x_train), to_float(x_test)
   x_val = None if x_val is None else to_float(x_val)
-  source = f"idx files: {directory} ({', '.join(p.name for p in files.values())})"
-  if scale == "standard":
+  source = (
+    f'idx files: {directory} ({", ".join(p.name for p in files.values())})'
+  )
+  if scale == 'standard':
     for arr in (x_train, x_test) + (() if x_val is None else (x_val,)):
       arr -= mean  # In place: these arrays are our own fresh float32 copies.
       arr /= std
-    source += f"; standardized with train mean={float(mean):.6f}, std={float(std):.6f}"
+    source += (
+      f'; standardized with train mean={float(mean):.6f}, std={float(std):.6f}'
+    )
   if validation_size:
-    source += f"; validation_size={validation_size}, seed={seed}"
-  return Dataset(name="mnist", x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test,
-                 num_classes=NUM_CLASSES, source=source, x_val=x_val, y_val=y_val)
+    source += f'; validation_size={validation_size}, seed={seed}'
+  return Dataset(
+    name='mnist',
+    x_train=x_train,
+    y_train=y_train,
+    x_test=x_test,
+    y_test=y_test,
+    num_classes=NUM_CLASSES,
+    source=source,
+    x_val=x_val,
+    y_val=y_val,
+  )

@@ -12,8 +12,16 @@ import numpy as np
 KINDS = ('separated', 'clustered', 'multiclass')
 
 
-def layer_samples(kind: str, num_inputs: int, replicas: int, dim: int,
-                  beta: float, *, seed: int = 0, num_classes: int = 2):
+def layer_samples(
+  kind: str,
+  num_inputs: int,
+  replicas: int,
+  dim: int,
+  beta: float,
+  *,
+  seed: int = 0,
+  num_classes: int = 2,
+):
   """(samples (m, R, d) float32, labels (m,) int32) of a synthetic layer.
 
   Args:

@@ -49,18 +49,32 @@ from pathlib import Path
 
 import numpy as np
 
-from infoflow.data.base import Dataset, DataFormatError, DataNotFoundError, default_data_dir
+from infoflow.data.base import DataFormatError
+from infoflow.data.base import DataNotFoundError
+from infoflow.data.base import Dataset
+from infoflow.data.base import default_data_dir
 
-SZT_FILENAME = "szt_var_u.mat"
+SZT_FILENAME = 'szt_var_u.mat'
 NUM_BITS = 12
-NUM_PATTERNS = 2 ** NUM_BITS
-RULES = ("popcount", "icosahedral")
+NUM_PATTERNS = 2**NUM_BITS
+RULES = ('popcount', 'icosahedral')
 
 # Icosahedron on the bit columns of szt_var_u.mat: _NEIGHBOURS[i] are the 5
 # columns adjacent to column i, _ANTIPODE[i] the opposite one.
-_NEIGHBOURS = ((1, 3, 5, 10, 11), (0, 2, 3, 4, 11), (1, 3, 4, 8, 9), (0, 1, 2, 8, 10),
-               (1, 2, 6, 9, 11), (0, 6, 7, 10, 11), (4, 5, 7, 9, 11), (5, 6, 8, 9, 10),
-               (2, 3, 7, 9, 10), (2, 4, 6, 7, 8), (0, 3, 5, 7, 8), (0, 1, 4, 5, 6))
+_NEIGHBOURS = (
+  (1, 3, 5, 10, 11),
+  (0, 2, 3, 4, 11),
+  (1, 3, 4, 8, 9),
+  (0, 1, 2, 8, 10),
+  (1, 2, 6, 9, 11),
+  (0, 6, 7, 10, 11),
+  (4, 5, 7, 9, 11),
+  (5, 6, 8, 9, 10),
+  (2, 3, 7, 9, 10),
+  (2, 4, 6, 7, 8),
+  (0, 3, 5, 7, 8),
+  (0, 1, 4, 5, 6),
+)
 _ANTIPODE = (9, 7, 5, 6, 10, 2, 3, 1, 11, 0, 4, 8)
 # Threshold on R2 = ||sum of set vertices||^2 for k = 5, 6, 7 set bits.
 _R2_THRESHOLD = {5: 7.0, 6: 2.5, 7: 0.5}
@@ -92,8 +106,9 @@ def _icosahedron_gram() -> np.ndarray:
   return gram
 
 
-def generate_szt_labels(patterns: np.ndarray | None = None, *,
-                        rule: str = "icosahedral") -> np.ndarray:
+def generate_szt_labels(
+  patterns: np.ndarray | None = None, *, rule: str = 'icosahedral'
+) -> np.ndarray:
   """Labels of 12-bit patterns by a deterministic rule (see the module docstring).
 
   Args:
@@ -106,18 +121,20 @@ def generate_szt_labels(patterns: np.ndarray | None = None, *,
   """
   p = szt_patterns() if patterns is None else np.asarray(patterns)
   if p.ndim != 2 or p.shape[1] != NUM_BITS or not np.isin(p, (0, 1)).all():
-    raise ValueError(f"patterns must be 0/1 of shape (n, {NUM_BITS}), got {p.shape}.")
+    raise ValueError(
+      f'patterns must be 0/1 of shape (n, {NUM_BITS}), got {p.shape}.'
+    )
   bits = p.astype(np.float64)
   k = p.astype(np.int64).sum(axis=1)
-  if rule == "popcount":
+  if rule == 'popcount':
     return (k >= 6).astype(np.int32)
-  if rule == "icosahedral":
-    r2 = np.einsum("ni,ij,nj->n", bits, _icosahedron_gram(), bits)
+  if rule == 'icosahedral':
+    r2 = np.einsum('ni,ij,nj->n', bits, _icosahedron_gram(), bits)
     y = k >= 8
     for kk, threshold in _R2_THRESHOLD.items():
       y |= (k == kk) & (r2 > threshold)
     return y.astype(np.int32)
-  raise ValueError(f"Unknown SZT rule {rule!r}; expected one of {RULES}.")
+  raise ValueError(f'Unknown SZT rule {rule!r}; expected one of {RULES}.')
 
 
 def load_szt(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
@@ -140,37 +157,59 @@ def load_szt(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
   try:
     import scipy.io  # Lazy: scipy is only needed for this one file format.
   except ImportError as e:
-    raise ImportError(f"Reading {path} needs scipy: `pip install scipy`.") from e
+    raise ImportError(
+      f'Reading {path} needs scipy: `pip install scipy`.'
+    ) from e
   if not path.is_file():
-    raise DataNotFoundError(f"SZT file not found: {path}. Copy {SZT_FILENAME} there, or use "
-                            "the generated labels (infoflow.data.szt without the file).")
+    raise DataNotFoundError(
+      f'SZT file not found: {path}. Copy {SZT_FILENAME} there, or use '
+      'the generated labels (infoflow.data.szt without the file).'
+    )
   try:
     mat = scipy.io.loadmat(str(path))
   except Exception as e:  # scipy raises ValueError/TypeError/... on garbage.
-    raise DataFormatError(f"{path}: not a readable MATLAB v5 file ({e}).") from e
-  missing = [key for key in ("F", "y") if key not in mat]
+    raise DataFormatError(
+      f'{path}: not a readable MATLAB v5 file ({e}).'
+    ) from e
+  missing = [key for key in ('F', 'y') if key not in mat]
   if missing:
-    raise DataFormatError(f"{path}: missing key(s) {missing}; expected 'F' (4096x12) and "
-                          "'y' (1x4096).")
-  f, y = np.asarray(mat["F"]), np.asarray(mat["y"])
+    raise DataFormatError(
+      f"{path}: missing key(s) {missing}; expected 'F' (4096x12) and "
+      "'y' (1x4096)."
+    )
+  f, y = np.asarray(mat['F']), np.asarray(mat['y'])
   if f.shape != (NUM_PATTERNS, NUM_BITS):
-    raise DataFormatError(f"{path}: F has shape {f.shape}, expected ({NUM_PATTERNS}, {NUM_BITS}).")
+    raise DataFormatError(
+      f'{path}: F has shape {f.shape}, expected ({NUM_PATTERNS}, {NUM_BITS}).'
+    )
   if y.size != NUM_PATTERNS or y.squeeze().ndim != 1:
-    raise DataFormatError(f"{path}: y has shape {y.shape}, expected (1, {NUM_PATTERNS}).")
+    raise DataFormatError(
+      f'{path}: y has shape {y.shape}, expected (1, {NUM_PATTERNS}).'
+    )
   y = y.reshape(-1)
-  for key, arr in (("F", f), ("y", y)):
+  for key, arr in (('F', f), ('y', y)):
     if not np.isin(arr, (0, 1)).all():
-      raise DataFormatError(f"{path}: {key} has values other than 0/1: "
-                            f"{np.unique(arr)[:10].tolist()}.")
+      raise DataFormatError(
+        f'{path}: {key} has values other than 0/1: '
+        f'{np.unique(arr)[:10].tolist()}.'
+      )
   n_distinct = len(np.unique(pattern_codes(f)))
   if n_distinct != NUM_PATTERNS:
-    raise DataFormatError(f"{path}: F has {n_distinct} distinct rows; expected all "
-                          f"{NUM_PATTERNS} 12-bit patterns.")
+    raise DataFormatError(
+      f'{path}: F has {n_distinct} distinct rows; expected all '
+      f'{NUM_PATTERNS} 12-bit patterns.'
+    )
   return f.astype(np.float32), y.astype(np.int32)
 
 
-def szt(data_dir: str | Path | None = None, *, seed: int = 0, test_fraction: float = 0.2,
-        rule: str = "icosahedral", require_file: bool = False) -> Dataset:
+def szt(
+  data_dir: str | Path | None = None,
+  *,
+  seed: int = 0,
+  test_fraction: float = 0.2,
+  rule: str = 'icosahedral',
+  require_file: bool = False,
+) -> Dataset:
   """The SZT data set: the original file if present, else generated labels.
 
   Args:
@@ -186,22 +225,34 @@ def szt(data_dir: str | Path | None = None, *, seed: int = 0, test_fraction: flo
     is ``"file: <path>"`` or ``"generated: <rule> ..."``.
   """
   if not 0.0 <= test_fraction < 1.0:
-    raise ValueError(f"test_fraction must be in [0, 1), got {test_fraction}.")
-  path = Path(data_dir if data_dir is not None else default_data_dir()) / SZT_FILENAME
+    raise ValueError(f'test_fraction must be in [0, 1), got {test_fraction}.')
+  path = (
+    Path(data_dir if data_dir is not None else default_data_dir())
+    / SZT_FILENAME
+  )
   if path.is_file():
     x, y = load_szt(path)
-    source = f"file: {path}"
+    source = f'file: {path}'
   elif require_file:
-    raise DataNotFoundError(f"SZT file not found: {path} (require_file=True).")
+    raise DataNotFoundError(f'SZT file not found: {path} (require_file=True).')
   else:
     x = szt_patterns().astype(np.float32)
     y = generate_szt_labels(rule=rule)
-    desc = "k >= 6 set bits" if rule == "popcount" else "icosahedral clustering rule"
-    source = f"generated: {rule} rule ({desc}; {path} absent)"
+    desc = (
+      'k >= 6 set bits' if rule == 'popcount' else 'icosahedral clustering rule'
+    )
+    source = f'generated: {rule} rule ({desc}; {path} absent)'
   n_test = int(round(test_fraction * NUM_PATTERNS))
   perm = np.random.default_rng(seed).permutation(NUM_PATTERNS)
   test_idx, train_idx = np.sort(perm[:n_test]), np.sort(perm[n_test:])
-  return Dataset(name="szt", x_train=x[train_idx], y_train=y[train_idx], x_test=x[test_idx],
-                 y_test=y[test_idx], num_classes=2,
-                 source=f"{source}; split seed={seed}, test_fraction={test_fraction}",
-                 index_train=train_idx, index_test=test_idx)
+  return Dataset(
+    name='szt',
+    x_train=x[train_idx],
+    y_train=y[train_idx],
+    x_test=x[test_idx],
+    y_test=y[test_idx],
+    num_classes=2,
+    source=f'{source}; split seed={seed}, test_fraction={test_fraction}',
+    index_train=train_idx,
+    index_test=test_idx,
+  )

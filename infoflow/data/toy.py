@@ -12,14 +12,26 @@ import numpy as np
 from infoflow.data.base import Dataset
 
 
-def _toy(name: str, x: np.ndarray, y: np.ndarray, targets: np.ndarray, source: str) -> Dataset:
+def _toy(
+  name: str, x: np.ndarray, y: np.ndarray, targets: np.ndarray, source: str
+) -> Dataset:
   x = np.asarray(x, np.float32)[:, None]
   targets = np.asarray(targets, np.float32)[:, None]
   y = np.asarray(y, np.int32)
   idx = np.arange(len(x))
-  return Dataset(name=name, x_train=x, y_train=y, x_test=x.copy(), y_test=y.copy(),
-                 num_classes=2, source=source, targets_train=targets,
-                 targets_test=targets.copy(), index_train=idx, index_test=idx.copy())
+  return Dataset(
+    name=name,
+    x_train=x,
+    y_train=y,
+    x_test=x.copy(),
+    y_test=y.copy(),
+    num_classes=2,
+    source=source,
+    targets_train=targets,
+    targets_test=targets.copy(),
+    index_train=idx,
+    index_test=idx.copy(),
+  )
 
 
 def minimal_tanh() -> Dataset:
@@ -30,9 +42,14 @@ def minimal_tanh() -> Dataset:
     {-3, -1, 1} -> 0 and {3} -> 1 (the paper's labels -1 / +1); float32
     ``targets`` ``(4, 1)`` = -1, -1, -1, +1 for regression use.
   """
-  return _toy("minimal_tanh", [-3, -1, 1, 3], [0, 0, 0, 1], [-1, -1, -1, 1],
-              "generated: X in {-3,-1,1,3}; {-3,-1,1} -> class 0 (target -1), "
-              "{3} -> class 1 (target +1)")
+  return _toy(
+    'minimal_tanh',
+    [-3, -1, 1, 3],
+    [0, 0, 0, 1],
+    [-1, -1, -1, 1],
+    'generated: X in {-3,-1,1,3}; {-3,-1,1} -> class 0 (target -1), '
+    '{3} -> class 1 (target +1)',
+  )
 
 
 def minimal_lrelu() -> Dataset:
@@ -45,6 +62,11 @@ def minimal_lrelu() -> Dataset:
   """
   x = np.arange(1, 9)
   y = (x >= 5).astype(np.int32)
-  return _toy("minimal_lrelu", x, y, 0.25 * y,
-              "generated: X in {1..8}; {1..4} -> class 0 (target 0.0), "
-              "{5..8} -> class 1 (target 0.25)")
+  return _toy(
+    'minimal_lrelu',
+    x,
+    y,
+    0.25 * y,
+    'generated: X in {1..8}; {1..4} -> class 0 (target 0.0), '
+    '{5..8} -> class 1 (target 0.25)',
+  )

@@ -38,16 +38,16 @@ from infoflow.estimators.posterior import posterior_information
 from infoflow.estimators.pruned import pruned_log_mixture_density
 
 __all__ = (
-    'Estimate',
-    'LayerInformation',
-    'PosteriorReport',
-    'difference_information',
-    'gaussian_entropy',
-    'log_mixture_density',
-    'mixture_entropies',
-    'mixture_entropy',
-    'mixture_entropy_bounds',
-    'pooled_mixture_entropy',
-    'posterior_information',
-    'pruned_log_mixture_density',
+  'Estimate',
+  'LayerInformation',
+  'PosteriorReport',
+  'difference_information',
+  'gaussian_entropy',
+  'log_mixture_density',
+  'mixture_entropies',
+  'mixture_entropy',
+  'mixture_entropy_bounds',
+  'pooled_mixture_entropy',
+  'posterior_information',
+  'pruned_log_mixture_density',
 )

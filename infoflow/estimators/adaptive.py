@@ -31,6 +31,7 @@ import warnings
 import jax
 import jax.numpy as jnp
 import numpy as np
+
 from infoflow import checks
 from infoflow.estimators import estimate as estimate_lib
 from infoflow.estimators import pruned
@@ -62,12 +63,20 @@ def _merge(count_a, mean_a, m2_a, count_b, mean_b, m2_b):
 
 def _estimate(count, mean, m2):
   var = m2 / max(count - 1, 1)
-  return estimate_lib.Estimate(mean, jnp.sqrt(var / count),
-                               jnp.full(mean.shape, count, jnp.int32))
+  return estimate_lib.Estimate(
+    mean, jnp.sqrt(var / count), jnp.full(mean.shape, count, jnp.int32)
+  )
 
 
-def sequential(draw_batch, key, *, target_stderr: float, pilot: int,
-               max_draws: int, summary=None):
+def sequential(
+  draw_batch,
+  key,
+  *,
+  target_stderr: float,
+  pilot: int,
+  max_draws: int,
+  summary=None,
+):
   """Runs batches of draws until the stderr is at most `target_stderr`.
 
   Args:
@@ -86,9 +95,11 @@ def sequential(draw_batch, key, *, target_stderr: float, pilot: int,
     memory stays that of one batch.
   """
   if min(pilot, max_draws) < 2:
-    raise ValueError(f'an adaptive run needs >= 2 draws per batch for a '
-                     f'standard error; got pilot={pilot}, '
-                     f'max_draws={max_draws}.')
+    raise ValueError(
+      f'an adaptive run needs >= 2 draws per batch for a '
+      f'standard error; got pilot={pilot}, '
+      f'max_draws={max_draws}.'
+    )
   summary = summary or (lambda est: est)
   total, index = 0, 0
   size = min(pilot, max_draws)
@@ -108,27 +119,45 @@ def sequential(draw_batch, key, *, target_stderr: float, pilot: int,
     # stderr ~ 1/sqrt(k): the total that would reach the target, +5%.
     needed = math.ceil(total * (stderr / target_stderr) ** 2 * 1.05)
     remaining = max(needed - total, 1)
-    multiple = 1 << max(0, int(math.floor(math.log2(remaining / pilot)))
-                        if remaining > pilot else 0)
+    multiple = 1 << max(
+      0,
+      int(math.floor(math.log2(remaining / pilot))) if remaining > pilot else 0,
+    )
     size = min(pilot * multiple, max_draws - total)
   if stderr > target_stderr:
-    warnings.warn(f'Monte Carlo stopped at max draws {total}: stderr '
-                  f'{stderr:.3g} nats > target {target_stderr:.3g}.',
-                  RuntimeWarning, stacklevel=3)
+    warnings.warn(
+      f'Monte Carlo stopped at max draws {total}: stderr '
+      f'{stderr:.3g} nats > target {target_stderr:.3g}.',
+      RuntimeWarning,
+      stacklevel=3,
+    )
   return estimate
 
 
-def run(draw_batch, key, num_mc, target_stderr, *, pilot, max_draws,
-        summary=None):
+def run(
+  draw_batch, key, num_mc, target_stderr, *, pilot, max_draws, summary=None
+):
   """A fixed run of num_mc draws (target_stderr None), else `sequential`."""
   if target_stderr is None:
     return _summarise(draw_batch(key, num_mc))
-  return sequential(draw_batch, key, target_stderr=target_stderr, pilot=pilot,
-                    max_draws=max_draws, summary=summary)
+  return sequential(
+    draw_batch,
+    key,
+    target_stderr=target_stderr,
+    pilot=pilot,
+    max_draws=max_draws,
+    summary=summary,
+  )
 
 
-def plan(num_mc, target_stderr, max_mc, default_num, *,
-         names=('num_mc', 'target_stderr', 'max_mc')):
+def plan(
+  num_mc,
+  target_stderr,
+  max_mc,
+  default_num,
+  *,
+  names=('num_mc', 'target_stderr', 'max_mc'),
+):
   """(fixed count, None) or (None, target): which kind of run was asked for.
 
   A fixed run when num_mc is given, or when neither is and `default_num` is
@@ -147,8 +176,10 @@ def plan(num_mc, target_stderr, max_mc, default_num, *,
   """
   num_name, target_name, max_name = names
   if num_mc is not None and target_stderr is not None:
-    raise ValueError(f'pass {num_name} (a fixed number of draws) or '
-                     f'{target_name} (adaptive), not both.')
+    raise ValueError(
+      f'pass {num_name} (a fixed number of draws) or '
+      f'{target_name} (adaptive), not both.'
+    )
   if target_stderr is None and (num_mc is not None or default_num):
     num_mc = default_num if num_mc is None else num_mc
     return checks.check_count(num_mc, num_name, minimum=2), None
@@ -181,10 +212,13 @@ def merge_infos(infos):
   """One PruneInfo from (batch size, info) pairs."""
   total = sum(size for size, _ in infos)
   return pruned.PruneInfo(
-      max(i.max_error for _, i in infos),
-      sum(size * i.mean_error for size, i in infos) / total,
-      max(i.num_candidates for _, i in infos), infos[0][1].num_neighbors,
-      sum(i.num_refined for _, i in infos), sum(i.num_dense for _, i in infos))
+    max(i.max_error for _, i in infos),
+    sum(size * i.mean_error for size, i in infos) / total,
+    max(i.num_candidates for _, i in infos),
+    infos[0][1].num_neighbors,
+    sum(i.num_refined for _, i in infos),
+    sum(i.num_dense for _, i in infos),
+  )
 
 
 class RunningMoments:

@@ -120,8 +120,16 @@ def direct_exponents(queries, centers, inv_two_var, shift):
   return shift[:, None] - sq_dist * inv_two_var
 
 
-def block_exponents(queries, centers, anchor, inv_two_var, shift, row_floor,
-                    valid, rounding_tolerance):
+def block_exponents(
+  queries,
+  centers,
+  anchor,
+  inv_two_var,
+  shift,
+  row_floor,
+  valid,
+  rounding_tolerance,
+):
   """Exponents of one block: the expansion, or direct differences if unsafe.
 
   The block is recomputed by direct differences when any term that can matter
@@ -140,14 +148,16 @@ def block_exponents(queries, centers, anchor, inv_two_var, shift, row_floor,
   Returns:
     (bq, bc) exponents, -inf at padding.
   """
-  fast, error = expansion_exponents(queries, centers, anchor, inv_two_var,
-                                    shift)
+  fast, error = expansion_exponents(
+    queries, centers, anchor, inv_two_var, shift
+  )
   can_matter = (fast + error >= row_floor[:, None] - _NEGLIGIBLE) & valid
   needs_direct = jnp.any(can_matter & (error > rounding_tolerance))
   exponents = jax.lax.cond(
-      needs_direct,
-      lambda: direct_exponents(queries, centers, inv_two_var, shift),
-      lambda: fast)
+    needs_direct,
+    lambda: direct_exponents(queries, centers, inv_two_var, shift),
+    lambda: fast,
+  )
   return jnp.where(valid[None, :], exponents, -jnp.inf)
 
 
@@ -155,14 +165,16 @@ def _merge_logsumexp(running_max, running_sum, exponents):
   """One step of a streaming logsumexp over the last axis of `exponents`."""
   new_max = jnp.maximum(running_max, jnp.max(exponents, axis=-1))
   safe_max = jnp.where(jnp.isfinite(new_max), new_max, 0.0)
-  rescale = jnp.where(jnp.isfinite(running_max),
-                      jnp.exp(running_max - safe_max), 0.0)
+  rescale = jnp.where(
+    jnp.isfinite(running_max), jnp.exp(running_max - safe_max), 0.0
+  )
   block_sum = jnp.sum(jnp.exp(exponents - safe_max[..., None]), axis=-1)
   return new_max, running_sum * rescale + block_sum
 
 
-def _chunk_log_sum(q, shift, floor, centers_blocks, valid, inv_two_var,
-                   rounding_tolerance):
+def _chunk_log_sum(
+  q, shift, floor, centers_blocks, valid, inv_two_var, rounding_tolerance
+):
   """log sum_j exp(exponent) of one query chunk over all centre blocks.
 
   Args:
@@ -184,20 +196,33 @@ def _chunk_log_sum(q, shift, floor, centers_blocks, valid, inv_two_var,
     # Exponents already summed are exact to `rounding_tolerance`: their max
     # is a valid lower bound of the row maximum too.
     floor_now = jnp.maximum(floor, running_max - rounding_tolerance)
-    a = block_exponents(q, c, anchor, inv_two_var, shift, floor_now, v,
-                        rounding_tolerance)
+    a = block_exponents(
+      q, c, anchor, inv_two_var, shift, floor_now, v, rounding_tolerance
+    )
     return _merge_logsumexp(running_max, running_sum, a), None
 
-  init = (jnp.full(q.shape[:1], -jnp.inf, q.dtype),
-          jnp.zeros(q.shape[:1], q.dtype))
-  (running_max, running_sum), _ = jax.lax.scan(step, init,
-                                               (centers_blocks, valid))
+  init = (
+    jnp.full(q.shape[:1], -jnp.inf, q.dtype),
+    jnp.zeros(q.shape[:1], q.dtype),
+  )
+  (running_max, running_sum), _ = jax.lax.scan(
+    step, init, (centers_blocks, valid)
+  )
   return running_max + jnp.log(running_sum)
 
 
 @functools.partial(jax.jit, static_argnames=('query_chunk', 'center_chunk'))
-def log_mean_kernel(queries, centers, sigma, shift=None, row_floor=None, *,
-                    rounding_tolerance=1e-3, query_chunk=512, center_chunk=2048):
+def log_mean_kernel(
+  queries,
+  centers,
+  sigma,
+  shift=None,
+  row_floor=None,
+  *,
+  rounding_tolerance=1e-3,
+  query_chunk=512,
+  center_chunk=2048,
+):
   """log((1/n) sum_j exp(-||y - c_j||^2 / (2 sigma^2) + shift)) per query.
 
   Exact up to floating-point rounding (every term is summed; see the module
@@ -233,22 +258,32 @@ def log_mean_kernel(queries, centers, sigma, shift=None, row_floor=None, *,
   pad = checks.pad_to_multiple
   centers_p = pad(centers, center_chunk, fill=0).reshape(-1, center_chunk, dim)
   valid = pad(jnp.ones((n,), bool), center_chunk, fill=False).reshape(
-      -1, center_chunk)
+    -1, center_chunk
+  )
   packed = [pad(a, query_chunk, fill=0) for a in (queries, shift, row_floor)]
   packed = [a.reshape((-1, query_chunk) + a.shape[1:]) for a in packed]
 
   def one_query_chunk(args):
     q, s, floor = args
-    return _chunk_log_sum(q, s, floor, centers_p, valid, inv_two_var,
-                          rounding_tolerance)
+    return _chunk_log_sum(
+      q, s, floor, centers_p, valid, inv_two_var, rounding_tolerance
+    )
 
   out = jax.lax.map(one_query_chunk, tuple(packed))
   return out.reshape(-1)[:num_queries] - math.log(n)
 
 
 @functools.partial(jax.jit, static_argnames=('mixture_chunk',))
-def batched_log_mean_kernel(queries, centers, sigma, shift, row_floor, *,
-                            rounding_tolerance=1e-3, mixture_chunk=64):
+def batched_log_mean_kernel(
+  queries,
+  centers,
+  sigma,
+  shift,
+  row_floor,
+  *,
+  rounding_tolerance=1e-3,
+  mixture_chunk=64,
+):
   """`log_mean_kernel` for m independent small mixtures at once.
 
   Args:
@@ -269,8 +304,10 @@ def batched_log_mean_kernel(queries, centers, sigma, shift, row_floor, *,
   dtype = queries.dtype
   inv_two_var = 0.5 / (jnp.asarray(sigma, dtype) ** 2)
   mixture_chunk = min(mixture_chunk, m)
-  packed = [checks.pad_to_multiple(a, mixture_chunk, fill=0) for a in
-            (queries, centers, shift, row_floor)]
+  packed = [
+    checks.pad_to_multiple(a, mixture_chunk, fill=0)
+    for a in (queries, centers, shift, row_floor)
+  ]
   packed = [a.reshape((-1, mixture_chunk) + a.shape[1:]) for a in packed]
 
   def one_chunk(args):
@@ -279,14 +316,15 @@ def batched_log_mean_kernel(queries, centers, sigma, shift, row_floor, *,
     # when the mixture sits far from the origin.
     anchor = jnp.mean(c, axis=1)
     fast, error = jax.vmap(expansion_exponents, (0, 0, 0, None, 0))(
-        q, c, anchor, inv_two_var, s)
+      q, c, anchor, inv_two_var, s
+    )
     can_matter = fast + error >= floor[..., None] - _NEGLIGIBLE
     needs_direct = jnp.any(can_matter & (error > rounding_tolerance))
     a = jax.lax.cond(
-        needs_direct,
-        lambda: jax.vmap(direct_exponents, (0, 0, None, 0))(
-            q, c, inv_two_var, s),
-        lambda: fast)
+      needs_direct,
+      lambda: jax.vmap(direct_exponents, (0, 0, None, 0))(q, c, inv_two_var, s),
+      lambda: fast,
+    )
     return jax.nn.logsumexp(a, axis=-1)
 
   out = jax.lax.map(one_chunk, tuple(packed))

@@ -38,23 +38,29 @@ def _replicas_identical(samples) -> bool:
   return bool(jnp.all(samples == samples[:, :1]))
 
 
-def _input_conditional_entropy(key, samples, beta, deterministic_given_x,
-                               num_mc_conditional) -> Estimate:
+def _input_conditional_entropy(
+  key, samples, beta, deterministic_given_x, num_mc_conditional
+) -> Estimate:
   """h(T | X): the closed form when deterministic given X, else the mean of
   the m conditional mixtures' Monte Carlo entropies."""
   _, replicas, dim = samples.shape
   if deterministic_given_x:
-    return Estimate.exact(entropy.gaussian_entropy(dim, beta).astype(
-        samples.dtype))
+    return Estimate.exact(
+      entropy.gaussian_entropy(dim, beta).astype(samples.dtype)
+    )
   if replicas < 2:
-    raise ValueError('h(T | X) needs R >= 2 replicas when the layer is not '
-                     'deterministic given X.')
-  return entropy.mixture_entropies(key, samples, beta,
-                                   num_mc=num_mc_conditional).mean()
+    raise ValueError(
+      'h(T | X) needs R >= 2 replicas when the layer is not '
+      'deterministic given X.'
+    )
+  return entropy.mixture_entropies(
+    key, samples, beta, num_mc=num_mc_conditional
+  ).mean()
 
 
-def _label_conditional_entropy(key, samples, beta, labels: np.ndarray,
-                               num_classes: int, num_mc: int) -> Estimate:
+def _label_conditional_entropy(
+  key, samples, beta, labels: np.ndarray, num_classes: int, num_mc: int
+) -> Estimate:
   """h(T | Y) = sum_y p(y) h(T | Y = y) over the classes present."""
   m = samples.shape[0]
   class_keys = jax.random.split(key, num_classes)
@@ -63,8 +69,9 @@ def _label_conditional_entropy(key, samples, beta, labels: np.ndarray,
     members = np.flatnonzero(labels == y)
     if members.size == 0:
       continue
-    h_y = entropy.pooled_mixture_entropy(class_keys[y], samples[members],
-                                         beta, num_mc=num_mc)
+    h_y = entropy.pooled_mixture_entropy(
+      class_keys[y], samples[members], beta, num_mc=num_mc
+    )
     parts.append(h_y * (members.size / m))
   h_t_y = parts[0]
   for part in parts[1:]:
@@ -72,12 +79,17 @@ def _label_conditional_entropy(key, samples, beta, labels: np.ndarray,
   return h_t_y
 
 
-def difference_information(key: jax.Array, samples, beta, *, labels=None,
-                           num_classes: Optional[int] = None,
-                           deterministic_given_x: Optional[bool] = None,
-                           num_mc: int = entropy.DEFAULT_NUM_MC,
-                           num_mc_conditional: int = 64
-                           ) -> LayerInformation:
+def difference_information(
+  key: jax.Array,
+  samples,
+  beta,
+  *,
+  labels=None,
+  num_classes: Optional[int] = None,
+  deterministic_given_x: Optional[bool] = None,
+  num_mc: int = entropy.DEFAULT_NUM_MC,
+  num_mc_conditional: int = 64,
+) -> LayerInformation:
   """I(X; T), and I(T; Y) when labels are given, from one layer's samples.
 
   Args:
@@ -100,8 +112,9 @@ def difference_information(key: jax.Array, samples, beta, *, labels=None,
       wrong shape or out of range, or too few replicas to estimate h(T | X).
   """
   checks.check_key(key)
-  samples = jnp.asarray(checks.check_float_array(samples, 'samples', rank=3,
-                                                 shape='(m, R, d)'))
+  samples = jnp.asarray(
+    checks.check_float_array(samples, 'samples', rank=3, shape='(m, R, d)')
+  )
   m = samples.shape[0]
   checks.check_positive_scalar(beta, 'beta')
   checks.check_count(num_mc, 'num_mc', minimum=2)
@@ -113,19 +126,25 @@ def difference_information(key: jax.Array, samples, beta, *, labels=None,
   # The replicas of each input are the groups of the pruned evaluation,
   # which `auto` uses for large, small-beta mixtures (SZT scale).
   h_t = entropy.pooled_mixture_entropy(keys[0], samples, beta, num_mc=num_mc)
-  h_t_x = _input_conditional_entropy(keys[1], samples, beta,
-                                     deterministic_given_x, num_mc_conditional)
+  h_t_x = _input_conditional_entropy(
+    keys[1], samples, beta, deterministic_given_x, num_mc_conditional
+  )
   mi_input = h_t - h_t_x
 
   mi_label = h_t_y = None
   if labels is not None:
     labels, num_classes = checks.check_labels(
-        labels, 'labels', num_rows=m, num_classes=num_classes,
-        rows_name='samples')
-    h_t_y = _label_conditional_entropy(keys[2], samples, beta,
-                                       np.asarray(labels), num_classes, num_mc)
+      labels, 'labels', num_rows=m, num_classes=num_classes, rows_name='samples'
+    )
+    h_t_y = _label_conditional_entropy(
+      keys[2], samples, beta, np.asarray(labels), num_classes, num_mc
+    )
     mi_label = h_t - h_t_y
-  return LayerInformation(mi_input=mi_input, entropy=h_t,
-                          conditional_entropy=h_t_x, mi_label=mi_label,
-                          label_conditional_entropy=h_t_y,
-                          deterministic_given_x=bool(deterministic_given_x))
+  return LayerInformation(
+    mi_input=mi_input,
+    entropy=h_t,
+    conditional_entropy=h_t_x,
+    mi_label=mi_label,
+    label_conditional_entropy=h_t_y,
+    deterministic_given_x=bool(deterministic_given_x),
+  )

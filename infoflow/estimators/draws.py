@@ -59,8 +59,16 @@ def monte_carlo_draws(key, n: int, dim: int, num_mc: int, dtype=jnp.float32):
   return owner, z
 
 
-def entropy_draw_values(centers, beta, owner, z, *, rounding_tolerance=1e-3,
-                        query_chunk=512, center_chunk=2048):
+def entropy_draw_values(
+  centers,
+  beta,
+  owner,
+  z,
+  *,
+  rounding_tolerance=1e-3,
+  query_chunk=512,
+  center_chunk=2048,
+):
   """Per-draw values v = (d/2) log(2 pi e beta^2) - log r(y), in nats.
 
   Their mean is the entropy estimate (see `infoflow.estimators.entropy`); exposed so
@@ -80,38 +88,65 @@ def entropy_draw_values(centers, beta, owner, z, *, rounding_tolerance=1e-3,
   queries = centers[owner] + beta * z
   half_sq = 0.5 * jnp.sum(z * z, axis=-1)
   log_r = dense.log_mean_kernel(
-      queries, centers, beta, half_sq,
-      jnp.full(half_sq.shape, OWN_TERM_FLOOR, centers.dtype),
-      rounding_tolerance=rounding_tolerance, query_chunk=query_chunk, center_chunk=center_chunk)
+    queries,
+    centers,
+    beta,
+    half_sq,
+    jnp.full(half_sq.shape, OWN_TERM_FLOOR, centers.dtype),
+    rounding_tolerance=rounding_tolerance,
+    query_chunk=query_chunk,
+    center_chunk=center_chunk,
+  )
   return gaussian_entropy(dim, beta) - log_r
 
 
-jitted_draws = jax.jit(lambda key, n, dim, num, dtype: monte_carlo_draws(
-    key, n, dim, num, dtype), static_argnums=(1, 2, 3, 4))
+jitted_draws = jax.jit(
+  lambda key, n, dim, num, dtype: monte_carlo_draws(key, n, dim, num, dtype),
+  static_argnums=(1, 2, 3, 4),
+)
 
 
-@functools.partial(jax.jit, static_argnames=('mesh', 'query_chunk',
-                                             'center_chunk'))
-def dense_draw_values(centers, beta, owner, z, rounding_tolerance, *, mesh,
-                      query_chunk, center_chunk):
+@functools.partial(
+  jax.jit, static_argnames=('mesh', 'query_chunk', 'center_chunk')
+)
+def dense_draw_values(
+  centers,
+  beta,
+  owner,
+  z,
+  rounding_tolerance,
+  *,
+  mesh,
+  query_chunk,
+  center_chunk,
+):
   """`entropy_draw_values` with the draws split over the mesh."""
   shards = sharding.num_shards(mesh)
 
   def local(o, zz, c, b, tol):
-    return entropy_draw_values(c, b, o, zz, rounding_tolerance=tol,
-                               query_chunk=query_chunk,
-                               center_chunk=center_chunk)
+    return entropy_draw_values(
+      c,
+      b,
+      o,
+      zz,
+      rounding_tolerance=tol,
+      query_chunk=query_chunk,
+      center_chunk=center_chunk,
+    )
 
   values = sharding.map_shards(
-      local, mesh, (sharding.pad_rows(owner, shards),
-                    sharding.pad_rows(z, shards)), (centers, beta, rounding_tolerance))
-  return values[:owner.shape[0]]
+    local,
+    mesh,
+    (sharding.pad_rows(owner, shards), sharding.pad_rows(z, shards)),
+    (centers, beta, rounding_tolerance),
+  )
+  return values[: owner.shape[0]]
 
 
-@functools.partial(jax.jit, static_argnames=('num_mc', 'mixture_chunk',
-                                             'mesh'))
-def batched_draw_values(key, centers, beta, rounding_tolerance, *, num_mc,
-                        mixture_chunk, mesh):
+@functools.partial(jax.jit, static_argnames=('num_mc', 'mixture_chunk', 'mesh'))
+def batched_draw_values(
+  key, centers, beta, rounding_tolerance, *, num_mc, mixture_chunk, mesh
+):
   """(m, num_mc) per-draw values of m mixtures (centres (m, r, d)).
 
   Draw j of mixture a is y = centers[a, owner] + beta z with its own owner
@@ -128,21 +163,35 @@ def batched_draw_values(key, centers, beta, rounding_tolerance, *, num_mc,
 
   def local(q, c, s, b, tol):
     return dense.batched_log_mean_kernel(
-        q, c, b, s, jnp.full(s.shape, OWN_TERM_FLOOR, dtype), rounding_tolerance=tol,
-        mixture_chunk=mixture_chunk)
+      q,
+      c,
+      b,
+      s,
+      jnp.full(s.shape, OWN_TERM_FLOOR, dtype),
+      rounding_tolerance=tol,
+      mixture_chunk=mixture_chunk,
+    )
 
   shards = sharding.num_shards(mesh)
   log_r = sharding.map_shards(
-      local, mesh, tuple(sharding.pad_rows(a, shards)
-                         for a in (queries, centers, half_sq)),
-      (beta, rounding_tolerance))
+    local,
+    mesh,
+    tuple(sharding.pad_rows(a, shards) for a in (queries, centers, half_sq)),
+    (beta, rounding_tolerance),
+  )
   return gaussian_entropy(dim, beta) - log_r[:m]
 
 
-def pruned_draw_values(groups, beta, owner, z, *,
-                       prune_tolerance=pruned.DEFAULT_PRUNE_TOLERANCE,
-                       num_candidates=pruned.DEFAULT_NUM_CANDIDATES,
-                       mesh=None):
+def pruned_draw_values(
+  groups,
+  beta,
+  owner,
+  z,
+  *,
+  prune_tolerance=pruned.DEFAULT_PRUNE_TOLERANCE,
+  num_candidates=pruned.DEFAULT_NUM_CANDIDATES,
+  mesh=None,
+):
   """`entropy_draw_values` by the pruned evaluation (`infoflow.estimators.pruned`).
 
   Args:
@@ -159,13 +208,20 @@ def pruned_draw_values(groups, beta, owner, z, *,
     (values (k,), errors (k,), PruneInfo): each value is within its certified
     error (nats) above the full-sum value of the same draw.
   """
-  queries, home, half_sq = _draw_queries(groups.flat, groups.group_of,
-                                         beta, owner, z)
+  queries, home, half_sq = _draw_queries(
+    groups.flat, groups.group_of, beta, owner, z
+  )
   log_r, errors, info = pruned.log_mean_kernel_pruned(
-      queries, home, half_sq, jnp.full(half_sq.shape, OWN_TERM_FLOOR,
-                                       half_sq.dtype),
-      groups, float(beta), prune_tolerance=prune_tolerance,
-      num_candidates=num_candidates, mesh=mesh)
+    queries,
+    home,
+    half_sq,
+    jnp.full(half_sq.shape, OWN_TERM_FLOOR, half_sq.dtype),
+    groups,
+    float(beta),
+    prune_tolerance=prune_tolerance,
+    num_candidates=num_candidates,
+    mesh=mesh,
+  )
   dim = queries.shape[1]
   h0 = 0.5 * dim * math.log(2 * math.pi * math.e * float(beta) ** 2)
   return h0 - log_r, errors, info
@@ -174,5 +230,8 @@ def pruned_draw_values(groups, beta, owner, z, *,
 @jax.jit
 def _draw_queries(flat, group_of, beta, owner, z):
   beta = jnp.asarray(beta, flat.dtype)
-  return (flat[owner] + beta * z, group_of[owner],
-          0.5 * jnp.sum(z * z, axis=-1))
+  return (
+    flat[owner] + beta * z,
+    group_of[owner],
+    0.5 * jnp.sum(z * z, axis=-1),
+  )

@@ -49,12 +49,13 @@ import functools
 
 import jax
 import jax.numpy as jnp
+
 from infoflow import checks
 from infoflow.estimators import adaptive
-from infoflow.estimators import groups as groups_lib
+from infoflow.estimators import dense
 from infoflow.estimators import draws
 from infoflow.estimators import estimate as estimate_lib
-from infoflow.estimators import dense
+from infoflow.estimators import groups as groups_lib
 from infoflow.estimators import pruned
 from infoflow.estimators import sharding
 
@@ -84,8 +85,10 @@ def _resolve_mesh(mesh, target, *arrays):
   if checks.is_concrete(*arrays):
     return sharding.resolve(mesh)
   if mesh is not None or target is not None:
-    raise ValueError('mesh= and target_stderr= need concrete inputs: call '
-                     'the estimator outside jit (it jits its own work).')
+    raise ValueError(
+      'mesh= and target_stderr= need concrete inputs: call '
+      'the estimator outside jit (it jits its own work).'
+    )
   return None
 
 
@@ -99,8 +102,9 @@ def _check_inputs(key, centers, beta, rank, **options):
   if key is not None:
     checks.check_key(key)
   shape = '(n, d)' if rank == 2 else '(m, R, d)'
-  centers = jnp.asarray(checks.check_float_array(centers, 'centers',
-                                                 rank=rank, shape=shape))
+  centers = jnp.asarray(
+    checks.check_float_array(centers, 'centers', rank=rank, shape=shape)
+  )
   checks.check_positive_scalar(beta, 'beta')
   for name, value in options.items():
     if name.endswith('tolerance'):
@@ -110,7 +114,8 @@ def _check_inputs(key, centers, beta, rank, **options):
   if key is None:
     return centers, checks.check_beta_range(centers, beta)
   return centers, checks.check_beta_resolves(
-      centers, beta, rounding_tolerance=options['rounding_tolerance'])
+    centers, beta, rounding_tolerance=options['rounding_tolerance']
+  )
 
 
 def _shifted(estimate, shift):
@@ -119,17 +124,22 @@ def _shifted(estimate, shift):
   return Estimate(estimate.nats + shift, estimate.stderr, estimate.num_draws)
 
 
-def mixture_entropy(key: jax.Array, centers, beta, *,
-                    num_mc: int | None = None,
-                    target_stderr: float | None = None,
-                    max_mc: int = DEFAULT_MAX_MC,
-                    method: str = 'auto',
-                    rounding_tolerance: float = 1e-3,
-                    prune_tolerance: float = pruned.DEFAULT_PRUNE_TOLERANCE,
-                    query_chunk: int = 512,
-                    center_chunk: int = 2048,
-                    mesh=None,
-                    return_report: bool = False):
+def mixture_entropy(
+  key: jax.Array,
+  centers,
+  beta,
+  *,
+  num_mc: int | None = None,
+  target_stderr: float | None = None,
+  max_mc: int = DEFAULT_MAX_MC,
+  method: str = 'auto',
+  rounding_tolerance: float = 1e-3,
+  prune_tolerance: float = pruned.DEFAULT_PRUNE_TOLERANCE,
+  query_chunk: int = 512,
+  center_chunk: int = 2048,
+  mesh=None,
+  return_report: bool = False,
+):
   """Entropy h((1/n) sum_i N(c_i, beta^2 I)) in nats, by Monte Carlo.
 
   Args:
@@ -170,25 +180,49 @@ def mixture_entropy(key: jax.Array, centers, beta, *,
       with a warning.
   """
   centers, ratio = _check_inputs(
-      key, centers, beta, 2, rounding_tolerance=rounding_tolerance,
-      prune_tolerance=prune_tolerance, query_chunk=query_chunk,
-      center_chunk=center_chunk)
+    key,
+    centers,
+    beta,
+    2,
+    rounding_tolerance=rounding_tolerance,
+    prune_tolerance=prune_tolerance,
+    query_chunk=query_chunk,
+    center_chunk=center_chunk,
+  )
   beta, (centers,), log_scale = checks.rescale_to_beta(ratio, beta, centers)
-  result = _pooled(key, centers, beta, num_mc, target_stderr, max_mc, method,
-                   rounding_tolerance, prune_tolerance, query_chunk, center_chunk,
-                   mesh, return_report, DEFAULT_NUM_MC)
+  result = _pooled(
+    key,
+    centers,
+    beta,
+    num_mc,
+    target_stderr,
+    max_mc,
+    method,
+    rounding_tolerance,
+    prune_tolerance,
+    query_chunk,
+    center_chunk,
+    mesh,
+    return_report,
+    DEFAULT_NUM_MC,
+  )
   return _report_shifted(result, centers.shape[-1] * log_scale, return_report)
 
 
-def pooled_mixture_entropy(key: jax.Array, centers, beta, *,
-                           num_mc: int | None = None,
-                           target_stderr: float | None = None,
-                           max_mc: int = DEFAULT_MAX_MC,
-                           method: str = 'auto',
-                           rounding_tolerance: float = 1e-3,
-                           prune_tolerance: float = pruned.DEFAULT_PRUNE_TOLERANCE,
-                           mesh=None,
-                           return_report: bool = False):
+def pooled_mixture_entropy(
+  key: jax.Array,
+  centers,
+  beta,
+  *,
+  num_mc: int | None = None,
+  target_stderr: float | None = None,
+  max_mc: int = DEFAULT_MAX_MC,
+  method: str = 'auto',
+  rounding_tolerance: float = 1e-3,
+  prune_tolerance: float = pruned.DEFAULT_PRUNE_TOLERANCE,
+  mesh=None,
+  return_report: bool = False,
+):
   """Entropy of the pooled mixture of grouped centres, e.g. h(T_l), in nats.
 
   centers[x, r] is replica r of input x; the mixture is
@@ -205,12 +239,31 @@ def pooled_mixture_entropy(key: jax.Array, centers, beta, *,
     centers: (m, R, d) grouped centres.
     beta: the noise standard deviation (> 0).
   """
-  centers, ratio = _check_inputs(key, centers, beta, 3, rounding_tolerance=rounding_tolerance,
-                                 prune_tolerance=prune_tolerance)
+  centers, ratio = _check_inputs(
+    key,
+    centers,
+    beta,
+    3,
+    rounding_tolerance=rounding_tolerance,
+    prune_tolerance=prune_tolerance,
+  )
   beta, (centers,), log_scale = checks.rescale_to_beta(ratio, beta, centers)
-  result = _pooled(key, centers, beta, num_mc, target_stderr, max_mc, method,
-                   rounding_tolerance, prune_tolerance, 512, 2048, mesh, return_report,
-                   None)
+  result = _pooled(
+    key,
+    centers,
+    beta,
+    num_mc,
+    target_stderr,
+    max_mc,
+    method,
+    rounding_tolerance,
+    prune_tolerance,
+    512,
+    2048,
+    mesh,
+    return_report,
+    None,
+  )
   return _report_shifted(result, centers.shape[-1] * log_scale, return_report)
 
 
@@ -220,19 +273,36 @@ def _report_shifted(result, shift, return_report):
   return _shifted(result, shift)
 
 
-def _pooled(key, centers, beta, num_mc, target_stderr, max_mc, method,
-            rounding_tolerance, prune_tolerance, query_chunk, center_chunk, mesh,
-            return_report, default_num):
+def _pooled(
+  key,
+  centers,
+  beta,
+  num_mc,
+  target_stderr,
+  max_mc,
+  method,
+  rounding_tolerance,
+  prune_tolerance,
+  query_chunk,
+  center_chunk,
+  mesh,
+  return_report,
+  default_num,
+):
   """The driver behind `mixture_entropy` and `pooled_mixture_entropy`."""
   num_mc, target = adaptive.plan(num_mc, target_stderr, max_mc, default_num)
   mesh = _resolve_mesh(mesh, target, centers, beta, key)
-  method, groups = groups_lib.choose_method(method, centers, beta, prune_tolerance)
+  method, groups = groups_lib.choose_method(
+    method, centers, beta, prune_tolerance
+  )
   flat = centers.reshape(-1, centers.shape[-1])
-  if (method == 'dense' and target is None and mesh is None
-      and not return_report):
+  if (
+    method == 'dense' and target is None and mesh is None and not return_report
+  ):
     # The original single-jit path (also usable inside jit).
-    return _mixture_entropy(key, flat, beta, num_mc, rounding_tolerance, query_chunk,
-                            center_chunk)
+    return _mixture_entropy(
+      key, flat, beta, num_mc, rounding_tolerance, query_chunk, center_chunk
+    )
   n, dim = flat.shape
   beta = jnp.asarray(beta, flat.dtype)
   infos = []
@@ -241,41 +311,65 @@ def _pooled(key, centers, beta, num_mc, target_stderr, max_mc, method,
     owner, z = draws.jitted_draws(batch_key, n, dim, size, flat.dtype)
     if method == 'pruned':
       values, _, info = draws.pruned_draw_values(
-          groups, beta, owner, z, prune_tolerance=prune_tolerance, mesh=mesh)
+        groups, beta, owner, z, prune_tolerance=prune_tolerance, mesh=mesh
+      )
       infos.append((size, info))
       return values
     args = (flat, beta, owner, z, jnp.asarray(rounding_tolerance, flat.dtype))
-    return draws.dense_draw_values(*sharding.replicate(args, mesh), mesh=mesh,
-                                   query_chunk=query_chunk,
-                                   center_chunk=center_chunk)
+    return draws.dense_draw_values(
+      *sharding.replicate(args, mesh),
+      mesh=mesh,
+      query_chunk=query_chunk,
+      center_chunk=center_chunk,
+    )
 
-  estimate = adaptive.run(draw_batch, key, num_mc, target,
-                          pilot=min(DEFAULT_PILOT, max_mc), max_draws=max_mc)
+  estimate = adaptive.run(
+    draw_batch,
+    key,
+    num_mc,
+    target,
+    pilot=min(DEFAULT_PILOT, max_mc),
+    max_draws=max_mc,
+  )
   if not return_report:
     return estimate
   info = adaptive.merge_infos(infos) if infos else None
-  return estimate, EntropyReport(method, int(estimate.num_draws),
-                                 info.mean_error if info else 0.0, info)
+  return estimate, EntropyReport(
+    method, int(estimate.num_draws), info.mean_error if info else 0.0, info
+  )
 
 
 @functools.partial(jax.jit, static_argnums=(3, 5, 6))
-def _mixture_entropy(key, centers, beta, num_mc, rounding_tolerance, query_chunk,
-                     center_chunk):
-  owner, z = monte_carlo_draws(key, centers.shape[0], centers.shape[1],
-                               num_mc, centers.dtype)
-  values = entropy_draw_values(centers, beta, owner, z, rounding_tolerance=rounding_tolerance,
-                               query_chunk=query_chunk,
-                               center_chunk=center_chunk)
+def _mixture_entropy(
+  key, centers, beta, num_mc, rounding_tolerance, query_chunk, center_chunk
+):
+  owner, z = monte_carlo_draws(
+    key, centers.shape[0], centers.shape[1], num_mc, centers.dtype
+  )
+  values = entropy_draw_values(
+    centers,
+    beta,
+    owner,
+    z,
+    rounding_tolerance=rounding_tolerance,
+    query_chunk=query_chunk,
+    center_chunk=center_chunk,
+  )
   return estimate_lib.from_draws(values)
 
 
-def mixture_entropies(key: jax.Array, centers, beta, *,
-                      num_mc: int | None = None,
-                      target_stderr: float | None = None,
-                      max_mc: int = DEFAULT_MAX_MC_PER_MIXTURE,
-                      rounding_tolerance: float = 1e-3,
-                      mixture_chunk: int = 64,
-                      mesh=None) -> Estimate:
+def mixture_entropies(
+  key: jax.Array,
+  centers,
+  beta,
+  *,
+  num_mc: int | None = None,
+  target_stderr: float | None = None,
+  max_mc: int = DEFAULT_MAX_MC_PER_MIXTURE,
+  rounding_tolerance: float = 1e-3,
+  mixture_chunk: int = 64,
+  mesh=None,
+) -> Estimate:
   """Entropies of m small mixtures at once, e.g. h(T | X = x) for every x.
 
   Mixture a is (1/r) sum_i N(centers[a, i], beta^2 I). Each gets the same
@@ -300,31 +394,54 @@ def mixture_entropies(key: jax.Array, centers, beta, *,
     An `Estimate` whose fields have shape (m,). `.mean()` gives the average
     entropy with its standard error.
   """
-  centers, ratio = _check_inputs(key, centers, beta, 3, rounding_tolerance=rounding_tolerance,
-                                 mixture_chunk=mixture_chunk)
+  centers, ratio = _check_inputs(
+    key,
+    centers,
+    beta,
+    3,
+    rounding_tolerance=rounding_tolerance,
+    mixture_chunk=mixture_chunk,
+  )
   beta, (centers,), log_scale = checks.rescale_to_beta(ratio, beta, centers)
-  num_mc, target = adaptive.plan(num_mc, target_stderr, max_mc,
-                                 DEFAULT_NUM_MC_PER_MIXTURE)
+  num_mc, target = adaptive.plan(
+    num_mc, target_stderr, max_mc, DEFAULT_NUM_MC_PER_MIXTURE
+  )
   mesh = _resolve_mesh(mesh, target, centers, beta, key)
 
   def draw_batch(batch_key, size):
-    args = (batch_key, centers, jnp.asarray(beta, centers.dtype),
-            jnp.asarray(rounding_tolerance, centers.dtype))
-    return draws.batched_draw_values(*sharding.replicate(args, mesh),
-                                     num_mc=size, mixture_chunk=mixture_chunk,
-                                     mesh=mesh)
+    args = (
+      batch_key,
+      centers,
+      jnp.asarray(beta, centers.dtype),
+      jnp.asarray(rounding_tolerance, centers.dtype),
+    )
+    return draws.batched_draw_values(
+      *sharding.replicate(args, mesh),
+      num_mc=size,
+      mixture_chunk=mixture_chunk,
+      mesh=mesh,
+    )
 
   estimate = adaptive.run(
-      draw_batch, key, num_mc, target,
-      pilot=max(2, min(DEFAULT_PILOT_PER_MIXTURE, max_mc)), max_draws=max_mc,
-      summary=lambda est: est.mean())
+    draw_batch,
+    key,
+    num_mc,
+    target,
+    pilot=max(2, min(DEFAULT_PILOT_PER_MIXTURE, max_mc)),
+    max_draws=max_mc,
+    summary=lambda est: est.mean(),
+  )
   return _shifted(estimate, centers.shape[-1] * log_scale)
 
 
-def mixture_entropy_bounds(centers, beta, *, rounding_tolerance: float = 1e-3,
-                           query_chunk: int = 512,
-                           center_chunk: int = 2048
-                           ) -> tuple[jax.Array, jax.Array]:
+def mixture_entropy_bounds(
+  centers,
+  beta,
+  *,
+  rounding_tolerance: float = 1e-3,
+  query_chunk: int = 512,
+  center_chunk: int = 2048,
+) -> tuple[jax.Array, jax.Array]:
   """Kolchinsky-Tracey bounds on the mixture entropy, in nats.
 
   With D_ij = ||c_i - c_j||^2 and H0 = (d/2) log(2 pi e beta^2):
@@ -342,12 +459,20 @@ def mixture_entropy_bounds(centers, beta, *, rounding_tolerance: float = 1e-3,
   Returns:
     (lower, upper), scalars in nats.
   """
-  centers, ratio = _check_inputs(None, centers, beta, 2, rounding_tolerance=rounding_tolerance,
-                                 query_chunk=query_chunk,
-                                 center_chunk=center_chunk)
+  centers, ratio = _check_inputs(
+    None,
+    centers,
+    beta,
+    2,
+    rounding_tolerance=rounding_tolerance,
+    query_chunk=query_chunk,
+    center_chunk=center_chunk,
+  )
   beta, (centers,), log_scale = checks.rescale_to_beta(ratio, beta, centers)
   shift = centers.shape[-1] * log_scale
-  lower, upper = _bounds(centers, beta, rounding_tolerance, query_chunk, center_chunk)
+  lower, upper = _bounds(
+    centers, beta, rounding_tolerance, query_chunk, center_chunk
+  )
   return lower + shift, upper + shift
 
 
@@ -359,19 +484,25 @@ def _bounds(centers, beta, rounding_tolerance, query_chunk, center_chunk):
   zeros = jnp.zeros((n,), dtype)
   # The self term exp(0) = 1 makes -1 a safe floor for every row.
   floor = jnp.full((n,), _OWN_TERM_FLOOR, dtype)
-  kwargs = dict(rounding_tolerance=rounding_tolerance, query_chunk=query_chunk,
-                center_chunk=center_chunk)
+  kwargs = dict(
+    rounding_tolerance=rounding_tolerance,
+    query_chunk=query_chunk,
+    center_chunk=center_chunk,
+  )
   h0 = gaussian_entropy(dim, beta)
   # exp(-D / (8 beta^2)) is the kernel of scale 2 beta.
-  lower = h0 - jnp.mean(dense.log_mean_kernel(
-      centers, centers, 2 * beta, zeros, floor, **kwargs))
-  upper = h0 - jnp.mean(dense.log_mean_kernel(
-      centers, centers, beta, zeros, floor, **kwargs))
+  lower = h0 - jnp.mean(
+    dense.log_mean_kernel(centers, centers, 2 * beta, zeros, floor, **kwargs)
+  )
+  upper = h0 - jnp.mean(
+    dense.log_mean_kernel(centers, centers, beta, zeros, floor, **kwargs)
+  )
   return lower, upper
 
 
-def log_mixture_density(queries, centers, beta, *,
-                        rounding_tolerance: float = 1e-3) -> jax.Array:
+def log_mixture_density(
+  queries, centers, beta, *, rounding_tolerance: float = 1e-3
+) -> jax.Array:
   """log g(y) for each query y, with g = (1/n) sum_j N(c_j, beta^2 I).
 
   Args:
@@ -382,17 +513,29 @@ def log_mixture_density(queries, centers, beta, *,
   Returns:
     (q,) log-densities in nats.
   """
-  centers, _ = _check_inputs(None, centers, beta, 2, rounding_tolerance=rounding_tolerance)
-  queries = jnp.asarray(checks.check_float_array(
-      queries, 'queries', rank=2, shape='(q, d)')).astype(centers.dtype)
+  centers, _ = _check_inputs(
+    None, centers, beta, 2, rounding_tolerance=rounding_tolerance
+  )
+  queries = jnp.asarray(
+    checks.check_float_array(queries, 'queries', rank=2, shape='(q, d)')
+  ).astype(centers.dtype)
   if queries.shape[1] != centers.shape[1]:
-    raise ValueError(f'queries have dimension {queries.shape[1]} but centers '
-                     f'have {centers.shape[1]}.')
-  ratio = checks.check_beta_range(jnp.concatenate([queries, centers]), beta,
-                                  points_name='queries and centers')
-  beta, (queries, centers), log_scale = checks.rescale_to_beta(ratio, beta, queries,
-                                                 centers)
+    raise ValueError(
+      f'queries have dimension {queries.shape[1]} but centers '
+      f'have {centers.shape[1]}.'
+    )
+  ratio = checks.check_beta_range(
+    jnp.concatenate([queries, centers]), beta, points_name='queries and centers'
+  )
+  beta, (queries, centers), log_scale = checks.rescale_to_beta(
+    ratio, beta, queries, centers
+  )
   dim = centers.shape[1]
   beta = jnp.asarray(beta, centers.dtype)
-  return (dense.log_mean_kernel(queries, centers, beta, rounding_tolerance=rounding_tolerance)
-          - 0.5 * dim * jnp.log(2 * jnp.pi * beta ** 2) - dim * log_scale)
+  return (
+    dense.log_mean_kernel(
+      queries, centers, beta, rounding_tolerance=rounding_tolerance
+    )
+    - 0.5 * dim * jnp.log(2 * jnp.pi * beta**2)
+    - dim * log_scale
+  )

@@ -119,8 +119,9 @@ def kd_partition(points: np.ndarray, leaf_size: int):
     ranked = np.argsort(pts[:, axis], kind='stable')
     values = pts[ranked, axis]
     first, last = count // 4, count - count // 4
-    cut = first + int(np.argmax(values[first:last + 1]
-                                - values[first - 1:last]))
+    cut = first + int(
+      np.argmax(values[first : last + 1] - values[first - 1 : last])
+    )
     order[lo:hi] = idx[ranked]
     # Pushed right first: cells come out left to right, in `order`.
     stack.extend([(lo + cut, hi), (lo, lo + cut)])
@@ -137,8 +138,12 @@ def default_group_size(n: int) -> int:
 def _grouped_layout(centers):
   m, r, dim = centers.shape
   group_of = jnp.repeat(jnp.arange(m, dtype=jnp.int32), r)
-  return (centers, jnp.ones((m, r), bool), centers.reshape(m * r, dim),
-          group_of)
+  return (
+    centers,
+    jnp.ones((m, r), bool),
+    centers.reshape(m * r, dim),
+    group_of,
+  )
 
 
 def _layout(centers, group_size):
@@ -157,19 +162,25 @@ def _layout(centers, group_size):
   valid[cell, slot] = True
   group_of = np.empty(n, np.int32)
   group_of[order] = cell
-  return (jnp.asarray(grouped), jnp.asarray(valid), jnp.asarray(centers),
-          jnp.asarray(group_of))
+  return (
+    jnp.asarray(grouped),
+    jnp.asarray(valid),
+    jnp.asarray(centers),
+    jnp.asarray(group_of),
+  )
 
 
 @jax.jit
 def _group_stats(centers, valid):
   dim = centers.shape[-1]
   counts = jnp.sum(valid, axis=1).astype(centers.dtype)
-  centroids = jnp.sum(jnp.where(valid[..., None], centers, 0), 1) / counts[
-      :, None]
+  centroids = (
+    jnp.sum(jnp.where(valid[..., None], centers, 0), 1) / counts[:, None]
+  )
   zeros = jnp.zeros((1,), centers.dtype)
-  sq = jax.vmap(lambda mu, c: -dense.direct_exponents(
-      mu[None], c, 1.0, zeros)[0])(centroids, centers)
+  sq = jax.vmap(
+    lambda mu, c: -dense.direct_exponents(mu[None], c, 1.0, zeros)[0]
+  )(centroids, centers)
   radii = jnp.sqrt(jnp.max(jnp.where(valid, sq, 0), axis=1))
   return counts, centroids, radii * (1 + safety(dim, centers.dtype))
 
@@ -185,9 +196,9 @@ def _pairs_within(points, targets, radius, budget=1 << 22):
   chunk = max(1, budget // max(len(targets) * dim, 1))
   rows, cols = [], []
   for lo in range(0, m, chunk):
-    diff = points[lo:lo + chunk, None, :] - targets[None, :, :]
+    diff = points[lo : lo + chunk, None, :] - targets[None, :, :]
     dist = np.sqrt(np.einsum('ijk,ijk->ij', diff, diff))
-    r, c = np.nonzero(dist <= radius[lo:lo + chunk, None])
+    r, c = np.nonzero(dist <= radius[lo : lo + chunk, None])
     rows.append(r + lo)
     cols.append(c)
   return np.concatenate(rows), np.concatenate(cols)
@@ -228,7 +239,7 @@ def _neighbor_lists(centroids, radii, counts, reach):
   far_gap = limit.copy()
   for g in np.flatnonzero(lengths > kn):
     # Keep the kn smallest gaps; the first one dropped bounds the rest.
-    entries = cols[starts[g]:starts[g] + lengths[g]]
+    entries = cols[starts[g] : starts[g] + lengths[g]]
     gaps = np.sqrt(((cent[entries] - cent[g]) ** 2).sum(-1)) - rad[entries]
     ranked = np.argsort(gaps)
     nbrs[g], far_gap[g] = entries[ranked[:kn]], gaps[ranked[kn]]
@@ -241,8 +252,13 @@ def _neighbor_lists(centroids, radii, counts, reach):
   return nbrs, listed, far_gap, far_count
 
 
-def build_groups(centers, beta, *, prune_tolerance: float = DEFAULT_PRUNE_TOLERANCE,
-                 group_size: int | None = None) -> Groups:
+def build_groups(
+  centers,
+  beta,
+  *,
+  prune_tolerance: float = DEFAULT_PRUNE_TOLERANCE,
+  group_size: int | None = None,
+) -> Groups:
   """Groups centres and precomputes the bounds for `beta` and `prune_tolerance`.
 
   Neighbour lists: see the module docstring (all m groups are listed when
@@ -260,7 +276,9 @@ def build_groups(centers, beta, *, prune_tolerance: float = DEFAULT_PRUNE_TOLERA
     A `Groups` (a pytree: pass it to jitted code as an argument).
   """
   beta = checks.check_positive_scalar(beta, 'beta')
-  prune_tolerance = checks.check_positive_scalar(prune_tolerance, 'prune_tolerance')
+  prune_tolerance = checks.check_positive_scalar(
+    prune_tolerance, 'prune_tolerance'
+  )
   if group_size is not None:
     checks.check_count(group_size, 'group_size')
   centers = jnp.asarray(centers)
@@ -269,14 +287,26 @@ def build_groups(centers, beta, *, prune_tolerance: float = DEFAULT_PRUNE_TOLERA
   dim = centroids.shape[1]
   n = flat.shape[0]
   a = math.sqrt(dim) + 2.0
-  reach = float(beta) * (a + math.sqrt(
-      a * a + 2 * math.log(n) + 2 * math.log(1.0 / prune_tolerance)))
-  nbrs, listed, far_gap, far_count = _neighbor_lists(centroids, radii, counts,
-                                                     reach)
+  reach = float(beta) * (
+    a + math.sqrt(a * a + 2 * math.log(n) + 2 * math.log(1.0 / prune_tolerance))
+  )
+  nbrs, listed, far_gap, far_count = _neighbor_lists(
+    centroids, radii, counts, reach
+  )
   dtype = centroids.dtype
-  return Groups(grouped, valid, counts, centroids, radii, jnp.asarray(nbrs),
-                jnp.asarray(listed), jnp.asarray(far_gap, dtype),
-                jnp.asarray(far_count, dtype), flat, group_of)
+  return Groups(
+    grouped,
+    valid,
+    counts,
+    centroids,
+    radii,
+    jnp.asarray(nbrs),
+    jnp.asarray(listed),
+    jnp.asarray(far_gap, dtype),
+    jnp.asarray(far_count, dtype),
+    flat,
+    group_of,
+  )
 
 
 @jax.jit
@@ -301,15 +331,17 @@ def choose_method(method, centers, beta, prune_tolerance):
   if method == 'dense' or (method == 'auto' and not concrete):
     return 'dense', None
   if not concrete:
-    raise ValueError("method='pruned' needs concrete centres and beta: it "
-                     'is a host-side driver, call it outside jit.')
+    raise ValueError(
+      "method='pruned' needs concrete centres and beta: it "
+      'is a host-side driver, call it outside jit.'
+    )
   flat = centers.reshape(-1, centers.shape[-1])
   if method == 'auto' and (
-      flat.shape[0] < PRUNE_MIN_CENTERS
-      or float(beta) * PRUNE_SPREAD_RATIO >= float(_spread(flat))):
+    flat.shape[0] < PRUNE_MIN_CENTERS
+    or float(beta) * PRUNE_SPREAD_RATIO >= float(_spread(flat))
+  ):
     return 'dense', None
-  groups = build_groups(centers, float(beta),
-                                   prune_tolerance=prune_tolerance)
+  groups = build_groups(centers, float(beta), prune_tolerance=prune_tolerance)
   if method == 'auto' and groups.num_neighbors > groups.num_groups // 4:
     return 'dense', None
   return 'pruned', groups

@@ -35,4 +35,5 @@ class LayerInformation:
   mi_label: Optional[Estimate] = None
   label_conditional_entropy: Optional[Estimate] = None
   deterministic_given_x: bool = dataclasses.field(
-      default=False, metadata=dict(static=True))
+    default=False, metadata=dict(static=True)
+  )

@@ -86,8 +86,13 @@ DEFAULT_TARGET_MI_LABEL = 0.005
 DEFAULT_PILOT = 2048
 DEFAULT_MAX_MC = 1 << 18
 # Rows of the per-draw value matrix.
-_ROWS = ('entropy', 'mi_input', 'mi_label', 'conditional_entropy',
-         'label_conditional_entropy')
+_ROWS = (
+  'entropy',
+  'mi_input',
+  'mi_label',
+  'conditional_entropy',
+  'label_conditional_entropy',
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,14 +124,27 @@ class PosteriorReport:
 @functools.partial(jax.jit, static_argnames=('num_groups', 'replicas'))
 def _queries(flat, beta, owner, z, *, num_groups, replicas):
   del num_groups
-  return (flat[owner] + beta * z, (owner // replicas).astype(jnp.int32),
-          0.5 * jnp.sum(z * z, axis=-1))
+  return (
+    flat[owner] + beta * z,
+    (owner // replicas).astype(jnp.int32),
+    0.5 * jnp.sum(z * z, axis=-1),
+  )
 
 
-@functools.partial(jax.jit, static_argnames=('num_inputs', 'num_centers',
-                                             'deterministic'))
-def _values(log_sum, h_x, h_y, h0, label_entropy, *, num_inputs, num_centers,
-            deterministic):
+@functools.partial(
+  jax.jit, static_argnames=('num_inputs', 'num_centers', 'deterministic')
+)
+def _values(
+  log_sum,
+  h_x,
+  h_y,
+  h0,
+  label_entropy,
+  *,
+  num_inputs,
+  num_centers,
+  deterministic,
+):
   """(5, k) per-draw values, rows as in `_ROWS`."""
   mi_input = math.log(num_inputs) - jnp.minimum(h_x, math.log(num_inputs))
   mi_label = label_entropy - h_y
@@ -134,8 +152,9 @@ def _values(log_sum, h_x, h_y, h0, label_entropy, *, num_inputs, num_centers,
     entropy = mi_input + h0
   else:
     entropy = h0 - (log_sum - math.log(num_centers))
-  return jnp.stack([entropy, mi_input, mi_label, entropy - mi_input,
-                    entropy - mi_label])
+  return jnp.stack(
+    [entropy, mi_input, mi_label, entropy - mi_input, entropy - mi_label]
+  )
 
 
 @jax.jit
@@ -146,26 +165,41 @@ def _batch_stats(values):
   return mean, jnp.sum(centred * centred, axis=-1)
 
 
-def _check_arguments(key, samples, beta, labels, num_classes, num_mc,
-                     targets, max_mc, prune_tolerance):
+def _check_arguments(
+  key,
+  samples,
+  beta,
+  labels,
+  num_classes,
+  num_mc,
+  targets,
+  max_mc,
+  prune_tolerance,
+):
   """The checked (samples, labels, num_classes, C / beta) of a call."""
   checks.check_key(key)
-  samples = jnp.asarray(checks.check_float_array(samples, 'samples', rank=3,
-                                                 shape='(m, R, d)'))
+  samples = jnp.asarray(
+    checks.check_float_array(samples, 'samples', rank=3, shape='(m, R, d)')
+  )
   checks.check_positive_scalar(beta, 'beta')
   ratio = checks.check_beta_resolves(samples, beta, centers_name='samples')
   if num_mc is not None:
     checks.check_count(num_mc, 'num_mc', minimum=2)
   checks.check_count(max_mc, 'max_mc', minimum=2)
-  for name, value in zip(('target_stderr_mi_input',
-                          'target_stderr_mi_label'), targets):
+  for name, value in zip(
+    ('target_stderr_mi_input', 'target_stderr_mi_label'), targets
+  ):
     checks.check_positive_scalar(value, name)
   checks.check_positive_scalar(prune_tolerance, 'prune_tolerance')
   if labels is None:
     return samples, None, 1, ratio
   labels, num_classes = checks.check_labels(
-      labels, 'labels', num_rows=samples.shape[0], num_classes=num_classes,
-      rows_name='samples')
+    labels,
+    'labels',
+    num_rows=samples.shape[0],
+    num_classes=num_classes,
+    rows_name='samples',
+  )
   return samples, np.asarray(labels), num_classes, ratio
 
 
@@ -180,47 +214,63 @@ def _prepare(samples, beta, labels, num_classes, method, prune_tolerance):
     freq = np.bincount(labels, minlength=num_classes) / m
     freq = freq[freq > 0]
     label_entropy = float(-np.sum(freq * np.log(freq)))
-  method, groups = groups_lib.choose_method(method, samples, beta,
-                                            prune_tolerance)
+  method, groups = groups_lib.choose_method(
+    method, samples, beta, prune_tolerance
+  )
   return passes.make_layout(samples, onehot, groups), method, label_entropy
 
 
-def _draw_batch(key, size, samples, beta, layout, method, prune_tolerance,
-                mesh):
+def _draw_batch(
+  key, size, samples, beta, layout, method, prune_tolerance, mesh
+):
   """Per-draw values (5, size) and the per-draw certified errors of log g."""
   m, r, dim = samples.shape
   flat = samples.reshape(m * r, dim)
   dtype = samples.dtype
   owner, z = draws_lib.jitted_draws(key, m * r, dim, size, dtype)
-  q, home, shift = _queries(flat, jnp.asarray(beta, dtype), owner, z,
-                            num_groups=m, replicas=r)
+  q, home, shift = _queries(
+    flat, jnp.asarray(beta, dtype), owner, z, num_groups=m, replicas=r
+  )
   inv_two_var = jnp.asarray(0.5 / float(beta) ** 2, dtype)
-  q, home, shift = (sharding.pad_rows(a, sharding.num_shards(mesh))
-                    for a in (q, home, shift))
+  q, home, shift = (
+    sharding.pad_rows(a, sharding.num_shards(mesh)) for a in (q, home, shift)
+  )
   if method == 'pruned':
     (log_sum, h_x, h_y, err), refined, dense = passes.pruned_sums(
-        q, home, shift, layout, inv_two_var, prune_tolerance, mesh)
+      q, home, shift, layout, inv_two_var, prune_tolerance, mesh
+    )
   else:
     log_sum, h_x, h_y = passes.dense_pass(
-        q, shift, layout.centers, layout.valid, layout.onehot, inv_two_var,
-        mesh=mesh, group_chunk=layout.group_chunk)
+      q,
+      shift,
+      layout.centers,
+      layout.valid,
+      layout.onehot,
+      inv_two_var,
+      mesh=mesh,
+      group_chunk=layout.group_chunk,
+    )
     err, refined, dense = jnp.zeros_like(log_sum), 0, 0
   return (log_sum[:size], h_x[:size], h_y[:size], err[:size]), refined, dense
 
 
-def posterior_information(key: jax.Array, samples, beta, *, labels=None,
-                          num_classes: int | None = None,
-                          deterministic_given_x: bool | None = None,
-                          num_mc: int | None = None,
-                          target_stderr_mi_input: float =
-                          DEFAULT_TARGET_MI_INPUT,
-                          target_stderr_mi_label: float =
-                          DEFAULT_TARGET_MI_LABEL,
-                          max_mc: int = DEFAULT_MAX_MC,
-                          method: str = 'auto',
-                          prune_tolerance: float =
-                          pruned_lib.DEFAULT_PRUNE_TOLERANCE,
-                          mesh=None, return_report: bool = False):
+def posterior_information(
+  key: jax.Array,
+  samples,
+  beta,
+  *,
+  labels=None,
+  num_classes: int | None = None,
+  deterministic_given_x: bool | None = None,
+  num_mc: int | None = None,
+  target_stderr_mi_input: float = DEFAULT_TARGET_MI_INPUT,
+  target_stderr_mi_label: float = DEFAULT_TARGET_MI_LABEL,
+  max_mc: int = DEFAULT_MAX_MC,
+  method: str = 'auto',
+  prune_tolerance: float = pruned_lib.DEFAULT_PRUNE_TOLERANCE,
+  mesh=None,
+  return_report: bool = False,
+):
   """I(X;T), I(T;Y) and h(T) of one layer in one pass (module docstring).
 
   Args:
@@ -250,17 +300,35 @@ def posterior_information(key: jax.Array, samples, beta, *, labels=None,
   """
   targets = (target_stderr_mi_input, target_stderr_mi_label)
   samples, labels, num_classes, ratio = _check_arguments(
-      key, samples, beta, labels, num_classes, num_mc, targets, max_mc,
-      prune_tolerance)
+    key,
+    samples,
+    beta,
+    labels,
+    num_classes,
+    num_mc,
+    targets,
+    max_mc,
+    prune_tolerance,
+  )
   # Entropies shift by d log p when samples and beta are divided by p.
   beta, (samples,), log_scale = checks.rescale_to_beta(ratio, beta, samples)
   if deterministic_given_x is None:
     deterministic_given_x = bool(jnp.all(samples == samples[:, :1]))
-  layout, method, label_entropy = _prepare(samples, beta, labels, num_classes,
-                                           method, prune_tolerance)
-  problem = _Problem(samples, float(beta), layout, method, prune_tolerance,
-                     sharding.resolve(mesh), label_entropy, num_classes,
-                     labels is not None, bool(deterministic_given_x))
+  layout, method, label_entropy = _prepare(
+    samples, beta, labels, num_classes, method, prune_tolerance
+  )
+  problem = _Problem(
+    samples,
+    float(beta),
+    layout,
+    method,
+    prune_tolerance,
+    sharding.resolve(mesh),
+    label_entropy,
+    num_classes,
+    labels is not None,
+    bool(deterministic_given_x),
+  )
   run = _run_draws(problem, key, num_mc, targets, max_mc)
   info = _assemble(problem, run, log_scale)
   if not return_report:
@@ -273,9 +341,15 @@ def _report(problem, run) -> PosteriorReport:
   count = run.moments.count
   bounds = run.bounds / count
   return PosteriorReport(
-      problem.method, count, float(bounds[0]), float(bounds[1]),
-      float(bounds[2]) if problem.has_labels else 0.0, run.refined,
-      run.dense, run.targets_met)
+    problem.method,
+    count,
+    float(bounds[0]),
+    float(bounds[1]),
+    float(bounds[2]) if problem.has_labels else 0.0,
+    run.refined,
+    run.dense,
+    run.targets_met,
+  )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -318,33 +392,64 @@ def _run_draws(problem: _Problem, key, num_mc, targets, max_mc) -> _Run:
   while True:
     batch_key = key if index == 0 else jax.random.fold_in(key, index)
     (log_sum, h_x, h_y, err), refined, dense = _draw_batch(
-        batch_key, size, problem.samples, problem.beta, problem.layout,
-        problem.method, problem.prune_tolerance, problem.mesh)
-    values = _values(log_sum, h_x, h_y, h0, problem.label_entropy,
-                     num_inputs=m, num_centers=m * r,
-                     deterministic=problem.deterministic)
+      batch_key,
+      size,
+      problem.samples,
+      problem.beta,
+      problem.layout,
+      problem.method,
+      problem.prune_tolerance,
+      problem.mesh,
+    )
+    values = _values(
+      log_sum,
+      h_x,
+      h_y,
+      h0,
+      problem.label_entropy,
+      num_inputs=m,
+      num_centers=m * r,
+      deterministic=problem.deterministic,
+    )
     run.moments.add(size, *_batch_stats(values))
     run.bounds += sums.shift_bounds(err, m, problem.num_classes)
-    run.refined, run.dense, index = (run.refined + refined,
-                                     run.dense + dense, index + 1)
+    run.refined, run.dense, index = (
+      run.refined + refined,
+      run.dense + dense,
+      index + 1,
+    )
     stderr = run.moments.stderr()
-    ratio = max(stderr[1] / targets[0],
-                stderr[2] / targets[1] if problem.has_labels else 0.0)
+    ratio = max(
+      stderr[1] / targets[0],
+      stderr[2] / targets[1] if problem.has_labels else 0.0,
+    )
     if num_mc or ratio <= 1 or run.moments.count >= max_mc:
       break
-    needed = math.ceil(run.moments.count * ratio ** 2 * 1.05)
-    multiple = 1 << max(0, int(math.floor(math.log2(
-        max(needed - run.moments.count, 1) / DEFAULT_PILOT))))
+    needed = math.ceil(run.moments.count * ratio**2 * 1.05)
+    multiple = 1 << max(
+      0,
+      int(
+        math.floor(
+          math.log2(max(needed - run.moments.count, 1) / DEFAULT_PILOT)
+        )
+      ),
+    )
     size = min(DEFAULT_PILOT * multiple, max_mc - run.moments.count)
   run.targets_met = bool(num_mc) or ratio <= 1
   if not run.targets_met:
     warnings.warn(
-        f'posterior_information stopped at max_mc = {run.moments.count} '
-        f'draws: stderr of I(X;T) {stderr[1]:.3g} nats (target '
-        f'{targets[0]:.3g})' + (
-            f', of I(T;Y) {stderr[2]:.3g} nats (target {targets[1]:.3g})'
-            if problem.has_labels else '') + '.', RuntimeWarning,
-        stacklevel=3)
+      f'posterior_information stopped at max_mc = {run.moments.count} '
+      f'draws: stderr of I(X;T) {stderr[1]:.3g} nats (target '
+      f'{targets[0]:.3g})'
+      + (
+        f', of I(T;Y) {stderr[2]:.3g} nats (target {targets[1]:.3g})'
+        if problem.has_labels
+        else ''
+      )
+      + '.',
+      RuntimeWarning,
+      stacklevel=3,
+    )
   return run
 
 
@@ -369,8 +474,9 @@ def _assemble(problem: _Problem, run: _Run, log_scale) -> LayerInformation:
       if float(top) > high:
         top = np.nextafter(top, np.asarray(-np.inf, dtype))
       value = np.clip(value, np.asarray(low, dtype), top)
-    return Estimate(jnp.asarray(value, dtype), jnp.asarray(stderr[row], dtype),
-                    count)
+    return Estimate(
+      jnp.asarray(value, dtype), jnp.asarray(stderr[row], dtype), count
+    )
 
   mi_input = estimate(1, 0.0, math.log(m))
   entropy = estimate(0)
@@ -382,7 +488,11 @@ def _assemble(problem: _Problem, run: _Run, log_scale) -> LayerInformation:
   if problem.has_labels:
     mi_label = estimate(2, 0.0, problem.label_entropy)
     label_conditional = estimate(4)
-  return LayerInformation(mi_input=mi_input, entropy=entropy,
-                          conditional_entropy=conditional, mi_label=mi_label,
-                          label_conditional_entropy=label_conditional,
-                          deterministic_given_x=problem.deterministic)
+  return LayerInformation(
+    mi_input=mi_input,
+    entropy=entropy,
+    conditional_entropy=conditional,
+    mi_label=mi_label,
+    label_conditional_entropy=label_conditional,
+    deterministic_given_x=problem.deterministic,
+  )

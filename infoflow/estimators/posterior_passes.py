@@ -36,12 +36,12 @@ _DENSE_CENTERS = 2048  # centres per step of the dense scan
 class Layout:
   """A layer's samples laid out for the kernels (arrays are device-side)."""
 
-  centers: jax.Array      # (m', R, d), m' padded to a multiple of the chunk
-  valid: jax.Array        # (m', R)
-  onehot: jax.Array       # (m', C)
+  centers: jax.Array  # (m', R, d), m' padded to a multiple of the chunk
+  valid: jax.Array  # (m', R)
+  onehot: jax.Array  # (m', C)
   group_chunk: int
   num_inputs: int
-  groups: object          # `Groups` for the pruned path, else None
+  groups: object  # `Groups` for the pruned path, else None
 
 
 def make_layout(samples, onehot, groups) -> Layout:
@@ -54,8 +54,9 @@ def make_layout(samples, onehot, groups) -> Layout:
   if pad:
     samples = jnp.concatenate([samples, jnp.repeat(samples[:1], pad, 0)])
     valid = jnp.concatenate([valid, jnp.zeros((pad, r), bool)])
-    onehot = jnp.concatenate([onehot, jnp.zeros((pad, onehot.shape[1]),
-                                                onehot.dtype)])
+    onehot = jnp.concatenate(
+      [onehot, jnp.zeros((pad, onehot.shape[1]), onehot.dtype)]
+    )
   return Layout(samples, valid, onehot, chunk, m, groups)
 
 
@@ -66,9 +67,12 @@ def _dense_rows(q, shift, centers, valid, onehot, inv_two_var, group_chunk):
   floor = jnp.full((rows,), draws_lib.OWN_TERM_FLOOR, q.dtype)
   packed = [sharding.pad_rows(a, block) for a in (q, shift, floor)]
   packed = tuple(a.reshape((-1, block) + a.shape[1:]) for a in packed)
-  outs = jax.lax.map(lambda a: sums.dense_block(
-      *a, centers, valid, onehot, inv_two_var, _ROUNDING_TOLERANCE,
-      group_chunk), packed)
+  outs = jax.lax.map(
+    lambda a: sums.dense_block(
+      *a, centers, valid, onehot, inv_two_var, _ROUNDING_TOLERANCE, group_chunk
+    ),
+    packed,
+  )
   return tuple(o.reshape(-1)[:rows] for o in outs)
 
 
@@ -79,60 +83,116 @@ def _candidate_rows(q, home, shift, groups, onehot, inv_two_var, k):
   block = max(1, min(rows, _CHUNK_ELEMENTS // (k * r * dim)))
   packed = [sharding.pad_rows(a, block) for a in (q, home, shift)]
   packed = tuple(a.reshape((-1, block) + a.shape[1:]) for a in packed)
-  outs = jax.lax.map(lambda a: sums.candidate_block(
-      *a, groups, onehot, inv_two_var, k), packed)
+  outs = jax.lax.map(
+    lambda a: sums.candidate_block(*a, groups, onehot, inv_two_var, k), packed
+  )
   return tuple(o.reshape(-1)[:rows] for o in outs)
 
 
 @functools.partial(jax.jit, static_argnames=('mesh', 'group_chunk'))
-def dense_pass(q, shift, centers, valid, onehot, inv_two_var, *, mesh,
-                group_chunk):
+def dense_pass(
+  q, shift, centers, valid, onehot, inv_two_var, *, mesh, group_chunk
+):
   fn = functools.partial(_dense_rows, group_chunk=group_chunk)
-  return sharding.map_shards(fn, mesh, (q, shift),
-                             (centers, valid, onehot, inv_two_var))
+  return sharding.map_shards(
+    fn, mesh, (q, shift), (centers, valid, onehot, inv_two_var)
+  )
 
 
-def _local_first(q, home, shift, groups, onehot, inv_two_var, *, k,
-                 prune_tolerance):
+def _local_first(
+  q, home, shift, groups, onehot, inv_two_var, *, k, prune_tolerance
+):
   out = _candidate_rows(q, home, shift, groups, onehot, inv_two_var, k)
   return out, jnp.sum(out[3] > prune_tolerance)[None]
 
 
-def _local_refine(q, home, shift, log_sum, h_x, h_y, err, groups, layout_args,
-                  inv_two_var, *, k, size, prune_tolerance, dense, group_chunk):
+def _local_refine(
+  q,
+  home,
+  shift,
+  log_sum,
+  h_x,
+  h_y,
+  err,
+  groups,
+  layout_args,
+  inv_two_var,
+  *,
+  k,
+  size,
+  prune_tolerance,
+  dense,
+  group_chunk,
+):
   fail = err > prune_tolerance
   idx = jnp.nonzero(fail, size=size, fill_value=0)[0]
   live = jnp.arange(size) < jnp.sum(fail)
   if dense:
-    new = _dense_rows(q[idx], shift[idx], *layout_args, inv_two_var,
-                      group_chunk)
+    new = _dense_rows(
+      q[idx], shift[idx], *layout_args, inv_two_var, group_chunk
+    )
     new = new + (jnp.zeros_like(new[0]),)
   else:
-    new = _candidate_rows(q[idx], home[idx], shift[idx], groups,
-                          layout_args[2], inv_two_var, k)
+    new = _candidate_rows(
+      q[idx], home[idx], shift[idx], groups, layout_args[2], inv_two_var, k
+    )
   target = jnp.where(live, idx, q.shape[0])
-  out = tuple(old.at[target].set(value, mode='drop')
-              for old, value in zip((log_sum, h_x, h_y, err), new))
+  out = tuple(
+    old.at[target].set(value, mode='drop')
+    for old, value in zip((log_sum, h_x, h_y, err), new)
+  )
   return out, jnp.sum(out[3] > prune_tolerance)[None]
 
 
 @functools.partial(jax.jit, static_argnames=('mesh', 'k', 'prune_tolerance'))
-def _first_pass(q, home, shift, groups, onehot, inv_two_var, *, mesh, k,
-                prune_tolerance):
+def _first_pass(
+  q, home, shift, groups, onehot, inv_two_var, *, mesh, k, prune_tolerance
+):
   fn = functools.partial(_local_first, k=k, prune_tolerance=prune_tolerance)
-  out, fails = sharding.map_shards(fn, mesh, (q, home, shift),
-                                   (groups, onehot, inv_two_var))
+  out, fails = sharding.map_shards(
+    fn, mesh, (q, home, shift), (groups, onehot, inv_two_var)
+  )
   return out, jnp.max(fails), jnp.sum(fails)
 
 
-@functools.partial(jax.jit, static_argnames=(
-    'mesh', 'k', 'size', 'prune_tolerance', 'dense', 'group_chunk'))
-def _refine_pass(q, home, shift, out, groups, layout_args, inv_two_var, *,
-                 mesh, k, size, prune_tolerance, dense, group_chunk):
-  fn = functools.partial(_local_refine, k=k, size=size, prune_tolerance=prune_tolerance,
-                         dense=dense, group_chunk=group_chunk)
-  out, fails = sharding.map_shards(fn, mesh, (q, home, shift, *out),
-                                   (groups, layout_args, inv_two_var))
+@functools.partial(
+  jax.jit,
+  static_argnames=(
+    'mesh',
+    'k',
+    'size',
+    'prune_tolerance',
+    'dense',
+    'group_chunk',
+  ),
+)
+def _refine_pass(
+  q,
+  home,
+  shift,
+  out,
+  groups,
+  layout_args,
+  inv_two_var,
+  *,
+  mesh,
+  k,
+  size,
+  prune_tolerance,
+  dense,
+  group_chunk,
+):
+  fn = functools.partial(
+    _local_refine,
+    k=k,
+    size=size,
+    prune_tolerance=prune_tolerance,
+    dense=dense,
+    group_chunk=group_chunk,
+  )
+  out, fails = sharding.map_shards(
+    fn, mesh, (q, home, shift, *out), (groups, layout_args, inv_two_var)
+  )
   return out, jnp.max(fails), jnp.sum(fails)
 
 
@@ -142,9 +202,17 @@ def pruned_sums(q, home, shift, layout, inv_two_var, prune_tolerance, mesh):
   layout_args = (layout.centers, layout.valid, layout.onehot)
   kn = groups.num_neighbors
   k = min(pruned_lib.DEFAULT_NUM_CANDIDATES, kn)
-  out, fails, total = _first_pass(q, home, shift, groups, layout.onehot,
-                                  inv_two_var, mesh=mesh, k=k,
-                                  prune_tolerance=prune_tolerance)
+  out, fails, total = _first_pass(
+    q,
+    home,
+    shift,
+    groups,
+    layout.onehot,
+    inv_two_var,
+    mesh=mesh,
+    k=k,
+    prune_tolerance=prune_tolerance,
+  )
   fails, total = int(fails), int(total)
   refined = dense = 0
   r, dim = groups.centers.shape[1:]
@@ -158,8 +226,19 @@ def pruned_sums(q, home, shift, layout, inv_two_var, prune_tolerance, mesh):
       k = kn if small else min(2 * k, kn)
       refined += total
     out, fails, total = _refine_pass(
-        q, home, shift, out, groups, layout_args, inv_two_var, mesh=mesh,
-        k=k, size=size, prune_tolerance=prune_tolerance, dense=use_dense,
-        group_chunk=layout.group_chunk)
+      q,
+      home,
+      shift,
+      out,
+      groups,
+      layout_args,
+      inv_two_var,
+      mesh=mesh,
+      k=k,
+      size=size,
+      prune_tolerance=prune_tolerance,
+      dense=use_dense,
+      group_chunk=layout.group_chunk,
+    )
     fails, total = int(fails), int(total)
   return out, refined, dense

@@ -44,8 +44,12 @@ from infoflow.estimators import pruned as pruned_lib
 
 def empty(rows: int, num_classes: int, dtype):
   """The accumulator (M, S, W, C) of no inputs yet."""
-  return (jnp.full((rows,), -jnp.inf, dtype), jnp.zeros((rows,), dtype),
-          jnp.zeros((rows,), dtype), jnp.zeros((rows, num_classes), dtype))
+  return (
+    jnp.full((rows,), -jnp.inf, dtype),
+    jnp.zeros((rows,), dtype),
+    jnp.zeros((rows,), dtype),
+    jnp.zeros((rows, num_classes), dtype),
+  )
 
 
 def accumulate(acc, log_mass, onehot):
@@ -70,8 +74,9 @@ def accumulate(acc, log_mass, onehot):
   if onehot.ndim == 2:
     class_mass = jnp.matmul(mass, onehot, precision=jax.lax.Precision.HIGHEST)
   else:
-    class_mass = jnp.einsum('bg,bgc->bc', mass, onehot,
-                            precision=jax.lax.Precision.HIGHEST)
+    class_mass = jnp.einsum(
+      'bg,bgc->bc', mass, onehot, precision=jax.lax.Precision.HIGHEST
+    )
   return new_big, new_total, new_weighted, classes * scale[:, None] + class_mass
 
 
@@ -86,8 +91,9 @@ def finish(acc):
   return big + log_total, h_x, h_y
 
 
-def dense_block(q, shift, floor, centers, valid, onehot, inv_two_var,
-                tolerance, group_chunk):
+def dense_block(
+  q, shift, floor, centers, valid, onehot, inv_two_var, tolerance, group_chunk
+):
   """Posterior sums of one query block over every centre.
 
   Args:
@@ -105,24 +111,29 @@ def dense_block(q, shift, floor, centers, valid, onehot, inv_two_var,
   m, r, dim = centers.shape
   steps = m // group_chunk
   anchor = jnp.mean(q, axis=0)
-  chunks = (centers.reshape(steps, group_chunk * r, dim),
-            valid.reshape(steps, group_chunk * r),
-            onehot.reshape(steps, group_chunk, -1))
+  chunks = (
+    centers.reshape(steps, group_chunk * r, dim),
+    valid.reshape(steps, group_chunk * r),
+    onehot.reshape(steps, group_chunk, -1),
+  )
 
   def step(acc, chunk):
     c, v, oh = chunk
-    exps = dense_lib.block_exponents(q, c, anchor, inv_two_var, shift, floor,
-                                     v, tolerance)
+    exps = dense_lib.block_exponents(
+      q, c, anchor, inv_two_var, shift, floor, v, tolerance
+    )
     log_mass = jax.nn.logsumexp(exps.reshape(-1, group_chunk, r), axis=-1)
     return accumulate(acc, log_mass, oh), None
 
-  acc, _ = jax.lax.scan(step, empty(q.shape[0], onehot.shape[1], q.dtype),
-                        chunks)
+  acc, _ = jax.lax.scan(
+    step, empty(q.shape[0], onehot.shape[1], q.dtype), chunks
+  )
   return finish(acc)
 
 
-def candidate_block(q, home, shift, groups: groups_lib.Groups, onehot,
-                    inv_two_var, k):
+def candidate_block(
+  q, home, shift, groups: groups_lib.Groups, onehot, inv_two_var, k
+):
   """Posterior sums over the top-k candidate inputs, and the tail bound.
 
   The candidates are chosen and the other inputs bounded by
@@ -141,9 +152,13 @@ def candidate_block(q, home, shift, groups: groups_lib.Groups, onehot,
     truncation error of log_exact (+inf when nothing was summed).
   """
   cand, exps, log_tail = pruned_lib.candidate_exponents(
-      q, home, shift, groups, inv_two_var, k)
-  acc = accumulate(empty(q.shape[0], onehot.shape[1], q.dtype),
-                   jax.nn.logsumexp(exps, axis=-1), onehot[cand])
+    q, home, shift, groups, inv_two_var, k
+  )
+  acc = accumulate(
+    empty(q.shape[0], onehot.shape[1], q.dtype),
+    jax.nn.logsumexp(exps, axis=-1),
+    onehot[cand],
+  )
   log_exact, h_x, h_y = finish(acc)
   return log_exact, h_x, h_y, pruned_lib.certified_error(log_exact, log_tail)
 
@@ -152,8 +167,9 @@ def binary_entropy(eps):
   """h2(eps) = -eps log eps - (1 - eps) log(1 - eps), eps clipped to [0, 1/2]."""
   eps = np.clip(eps, 0.0, 0.5)
   safe = np.where(eps > 0, eps, 1.0)
-  return np.where(eps > 0, -safe * np.log(safe)
-                  - (1 - eps) * np.log1p(-eps), 0.0)
+  return np.where(
+    eps > 0, -safe * np.log(safe) - (1 - eps) * np.log1p(-eps), 0.0
+  )
 
 
 def shift_bounds(err, num_inputs, num_classes):
@@ -167,5 +183,8 @@ def shift_bounds(err, num_inputs, num_classes):
   err = np.asarray(err, np.float64)
   eps = -np.expm1(-err)
   h2 = binary_entropy(eps)
-  return (err.sum(), (h2 + eps * math.log(num_inputs)).sum(),
-          (h2 + eps * math.log(max(num_classes, 1))).sum())
+  return (
+    err.sum(),
+    (h2 + eps * math.log(num_inputs)).sum(),
+    (h2 + eps * math.log(max(num_classes, 1))).sum(),
+  )

@@ -62,8 +62,8 @@ import jax
 import jax.numpy as jnp
 
 from infoflow import checks
-from infoflow.estimators import groups as groups_lib
 from infoflow.estimators import dense as dense_lib
+from infoflow.estimators import groups as groups_lib
 from infoflow.estimators import sharding
 
 DEFAULT_PRUNE_TOLERANCE = groups_lib.DEFAULT_PRUNE_TOLERANCE
@@ -116,32 +116,40 @@ def candidate_exponents(q, home, shift, groups, inv_two_var, k):
   b, dim = q.shape
   r = groups.centers.shape[1]
   shrink = 1 - groups_lib.safety(dim, q.dtype)
-  nbrs = groups.neighbors[home]                               # (b, Kn)
+  nbrs = groups.neighbors[home]  # (b, Kn)
   listed = groups.listed[home]
   diff = q[:, None, :] - groups.centroids[nbrs]
   dist = jnp.sqrt(jnp.sum(diff * diff, axis=-1)) * shrink
   lower = jnp.maximum(dist - groups.radii[nbrs], 0)
-  log_bound = jnp.where(listed, shift[:, None] + jnp.log(groups.counts[nbrs])
-                        - lower * lower * inv_two_var, -jnp.inf)
-  _, pick = jax.lax.top_k(log_bound, k)                       # (b, k)
+  log_bound = jnp.where(
+    listed,
+    shift[:, None] + jnp.log(groups.counts[nbrs]) - lower * lower * inv_two_var,
+    -jnp.inf,
+  )
+  _, pick = jax.lax.top_k(log_bound, k)  # (b, k)
   cand = jnp.take_along_axis(nbrs, pick, axis=1)
   # A padding entry may be picked when k exceeds the list: mask it out.
   live = groups.valid[cand] & jnp.take_along_axis(listed, pick, 1)[..., None]
   members = groups.centers[cand].reshape(b, k * r, dim)
   exps = jax.vmap(dense_lib.direct_exponents, (0, 0, None, 0))(
-      q[:, None, :], members, inv_two_var, shift[:, None])[:, 0]
+    q[:, None, :], members, inv_two_var, shift[:, None]
+  )[:, 0]
   exps = jnp.where(live, exps.reshape(b, k, r), -jnp.inf)
   # Unselected neighbours: their bounds (a scatter mask, robust to ties).
-  picked = jnp.zeros(log_bound.shape, bool).at[
-      jnp.arange(b)[:, None], pick].set(True)
+  picked = (
+    jnp.zeros(log_bound.shape, bool).at[jnp.arange(b)[:, None], pick].set(True)
+  )
   log_rest = jax.nn.logsumexp(jnp.where(picked, -jnp.inf, log_bound), -1)
   # Groups outside the list, through the home centroid.
   to_home = q - groups.centroids[home]
   t = jnp.sqrt(jnp.sum(to_home * to_home, -1)) * (2 - shrink)
   far_count = groups.far_count[home]
   gap = jnp.maximum(groups.far_gap[home] - t, 0)
-  log_far = jnp.where(far_count > 0, shift + jnp.log(far_count)
-                      - gap * gap * inv_two_var, -jnp.inf)
+  log_far = jnp.where(
+    far_count > 0,
+    shift + jnp.log(far_count) - gap * gap * inv_two_var,
+    -jnp.inf,
+  )
   return cand, exps, jnp.logaddexp(log_rest, log_far)
 
 
@@ -157,8 +165,9 @@ def _certified_block(q, home, shift, groups, inv_two_var, k):
 
   Args: q (b, d), home (b,) int, shift (b,), k static. Returns (b,), (b,).
   """
-  _, exps, log_tail = candidate_exponents(q, home, shift, groups,
-                                          inv_two_var, k)
+  _, exps, log_tail = candidate_exponents(
+    q, home, shift, groups, inv_two_var, k
+  )
   log_exact = jax.nn.logsumexp(exps.reshape(q.shape[0], -1), axis=-1)
   return log_exact, certified_error(log_exact, log_tail)
 
@@ -171,7 +180,8 @@ def _certified(q, home, shift, groups, inv_two_var, k):
   packed = [sharding.pad_rows(a, block) for a in (q, home, shift)]
   packed = tuple(a.reshape((-1, block) + a.shape[1:]) for a in packed)
   log_exact, err = jax.lax.map(
-      lambda args: _certified_block(*args, groups, inv_two_var, k), packed)
+    lambda args: _certified_block(*args, groups, inv_two_var, k), packed
+  )
   n = groups.flat.shape[0]
   return log_exact.reshape(-1)[:rows] - math.log(n), err.reshape(-1)[:rows]
 
@@ -188,17 +198,32 @@ def _local_first(q, home, shift, groups, inv_two_var, *, k, prune_tolerance):
   return value, err, jnp.sum(err > prune_tolerance)[None]
 
 
-def _local_refine(q, home, shift, floor, value, err, groups, inv_two_var, *,
-                  k, size, prune_tolerance, dense):
+def _local_refine(
+  q,
+  home,
+  shift,
+  floor,
+  value,
+  err,
+  groups,
+  inv_two_var,
+  *,
+  k,
+  size,
+  prune_tolerance,
+  dense,
+):
   idx, live = _compact(err, prune_tolerance, size)
   if dense:
     sigma = jnp.sqrt(0.5 / inv_two_var)
-    new_value = dense_lib.log_mean_kernel(q[idx], groups.flat, sigma, shift[idx],
-                                        floor[idx])
+    new_value = dense_lib.log_mean_kernel(
+      q[idx], groups.flat, sigma, shift[idx], floor[idx]
+    )
     new_err = jnp.zeros_like(new_value)
   else:
-    new_value, new_err = _certified(q[idx], home[idx], shift[idx], groups,
-                                    inv_two_var, k)
+    new_value, new_err = _certified(
+      q[idx], home[idx], shift[idx], groups, inv_two_var, k
+    )
   target = jnp.where(live, idx, q.shape[0])
   value = value.at[target].set(new_value, mode='drop')
   err = err.at[target].set(new_err, mode='drop')
@@ -206,21 +231,41 @@ def _local_refine(q, home, shift, floor, value, err, groups, inv_two_var, *,
 
 
 @functools.partial(jax.jit, static_argnames=('mesh', 'k', 'prune_tolerance'))
-def _first_pass(q, home, shift, groups, inv_two_var, *, mesh, k, prune_tolerance):
+def _first_pass(
+  q, home, shift, groups, inv_two_var, *, mesh, k, prune_tolerance
+):
   fn = functools.partial(_local_first, k=k, prune_tolerance=prune_tolerance)
-  value, err, fails = sharding.map_shards(fn, mesh, (q, home, shift),
-                                          (groups, inv_two_var))
+  value, err, fails = sharding.map_shards(
+    fn, mesh, (q, home, shift), (groups, inv_two_var)
+  )
   return value, err, jnp.max(fails), jnp.sum(fails)
 
 
-@functools.partial(jax.jit, static_argnames=('mesh', 'k', 'size', 'prune_tolerance',
-                                             'dense'))
-def _refine_pass(q, home, shift, floor, value, err, groups, inv_two_var, *,
-                 mesh, k, size, prune_tolerance, dense):
-  fn = functools.partial(_local_refine, k=k, size=size, prune_tolerance=prune_tolerance,
-                         dense=dense)
+@functools.partial(
+  jax.jit, static_argnames=('mesh', 'k', 'size', 'prune_tolerance', 'dense')
+)
+def _refine_pass(
+  q,
+  home,
+  shift,
+  floor,
+  value,
+  err,
+  groups,
+  inv_two_var,
+  *,
+  mesh,
+  k,
+  size,
+  prune_tolerance,
+  dense,
+):
+  fn = functools.partial(
+    _local_refine, k=k, size=size, prune_tolerance=prune_tolerance, dense=dense
+  )
   value, err, fails = sharding.map_shards(
-      fn, mesh, (q, home, shift, floor, value, err), (groups, inv_two_var))
+    fn, mesh, (q, home, shift, floor, value, err), (groups, inv_two_var)
+  )
   return value, err, jnp.max(fails), jnp.sum(fails)
 
 
@@ -229,8 +274,9 @@ def _stats(err):
   return jnp.max(err), jnp.mean(err)
 
 
-def _placed_inputs(queries, home, shift, row_floor,
-                   groups: groups_lib.Groups, sigma, mesh):
+def _placed_inputs(
+  queries, home, shift, row_floor, groups: groups_lib.Groups, sigma, mesh
+):
   """(queries, home, shift, floor, groups, 1 / (2 sigma^2)) for the passes:
   defaults filled in, rows padded to the shard count, replicated on `mesh`."""
   queries = jnp.asarray(queries, groups.flat.dtype)
@@ -238,15 +284,22 @@ def _placed_inputs(queries, home, shift, row_floor,
   dtype = queries.dtype
   if home is None:
     home = find_home(queries, groups)
-  shift = (jnp.zeros((num,), dtype) if shift is None
-           else jnp.asarray(shift, dtype))
-  floor = (jnp.full((num,), -jnp.inf, dtype) if row_floor is None
-           else jnp.asarray(row_floor, dtype))
-  args = [sharding.pad_rows(jnp.asarray(a), sharding.num_shards(mesh))
-          for a in (queries, home, shift, floor)]
+  shift = (
+    jnp.zeros((num,), dtype) if shift is None else jnp.asarray(shift, dtype)
+  )
+  floor = (
+    jnp.full((num,), -jnp.inf, dtype)
+    if row_floor is None
+    else jnp.asarray(row_floor, dtype)
+  )
+  args = [
+    sharding.pad_rows(jnp.asarray(a), sharding.num_shards(mesh))
+    for a in (queries, home, shift, floor)
+  ]
   placed = sharding.replicate((*args, groups), mesh)
-  inv_two_var = sharding.replicate(jnp.asarray(0.5 / float(sigma) ** 2, dtype),
-                                   mesh)
+  inv_two_var = sharding.replicate(
+    jnp.asarray(0.5 / float(sigma) ** 2, dtype), mesh
+  )
   return (*placed, inv_two_var)
 
 
@@ -257,11 +310,18 @@ def _next_num_candidates(k, kn, size, group_elements):
   return kn if small else min(2 * k, kn)
 
 
-def log_mean_kernel_pruned(queries, home, shift, row_floor,
-                           groups: groups_lib.Groups, sigma, *,
-                           prune_tolerance: float = DEFAULT_PRUNE_TOLERANCE,
-                           num_candidates: int = DEFAULT_NUM_CANDIDATES,
-                           mesh=None):
+def log_mean_kernel_pruned(
+  queries,
+  home,
+  shift,
+  row_floor,
+  groups: groups_lib.Groups,
+  sigma,
+  *,
+  prune_tolerance: float = DEFAULT_PRUNE_TOLERANCE,
+  num_candidates: int = DEFAULT_NUM_CANDIDATES,
+  mesh=None,
+):
   """log((1/n) sum_j exp(shift - ||y - c_j||^2 / (2 sigma^2))), certified.
 
   The pruned counterpart of `infoflow.estimators.dense.log_mean_kernel` (same value,
@@ -290,11 +350,20 @@ def log_mean_kernel_pruned(queries, home, shift, row_floor,
   mesh = sharding.resolve(mesh)
   num = jnp.shape(queries)[0]
   q, home, shift, floor, groups, inv_two_var = _placed_inputs(
-      queries, home, shift, row_floor, groups, sigma, mesh)
+    queries, home, shift, row_floor, groups, sigma, mesh
+  )
   kn = groups.num_neighbors
   k = min(num_candidates, kn)
   value, err, fails, total = _first_pass(
-      q, home, shift, groups, inv_two_var, mesh=mesh, k=k, prune_tolerance=prune_tolerance)
+    q,
+    home,
+    shift,
+    groups,
+    inv_two_var,
+    mesh=mesh,
+    k=k,
+    prune_tolerance=prune_tolerance,
+  )
   refined = dense = 0
   fails, total = int(fails), int(total)
   r, dim = groups.centers.shape[1:]
@@ -308,8 +377,20 @@ def log_mean_kernel_pruned(queries, home, shift, row_floor,
     else:
       refined += total
     value, err, fails, total = _refine_pass(
-        q, home, shift, floor, value, err, groups, inv_two_var, mesh=mesh,
-        k=k, size=size, prune_tolerance=prune_tolerance, dense=use_dense)
+      q,
+      home,
+      shift,
+      floor,
+      value,
+      err,
+      groups,
+      inv_two_var,
+      mesh=mesh,
+      k=k,
+      size=size,
+      prune_tolerance=prune_tolerance,
+      dense=use_dense,
+    )
     fails, total = int(fails), int(total)
   value, err = value[:num], err[:num]
   max_err, mean_err = (float(x) for x in _stats(err))
@@ -330,17 +411,23 @@ def find_home(queries, groups: groups_lib.Groups):
 
   def one(q):
     sq, _ = dense_lib.expansion_exponents(
-        q, groups.centroids, jnp.mean(q, 0), 1.0, jnp.zeros((block,), q.dtype))
+      q, groups.centroids, jnp.mean(q, 0), 1.0, jnp.zeros((block,), q.dtype)
+    )
     gap = jnp.sqrt(jnp.maximum(-sq, 0)) - groups.radii[None, :]
     return jnp.argmin(gap, axis=1).astype(jnp.int32)
 
   return jax.lax.map(one, padded.reshape(-1, block, dim)).reshape(-1)[:num]
 
 
-def pruned_log_mixture_density(queries, centers, beta, *,
-                        prune_tolerance: float = DEFAULT_PRUNE_TOLERANCE,
-                        num_candidates: int = DEFAULT_NUM_CANDIDATES,
-                        mesh=None):
+def pruned_log_mixture_density(
+  queries,
+  centers,
+  beta,
+  *,
+  prune_tolerance: float = DEFAULT_PRUNE_TOLERANCE,
+  num_candidates: int = DEFAULT_NUM_CANDIDATES,
+  mesh=None,
+):
   """log g(y) of g = (1/n) sum_j N(c_j, beta^2 I), pruned and certified.
 
   Args:
@@ -365,14 +452,22 @@ def pruned_log_mixture_density(queries, centers, beta, *,
   beta = checks.check_positive_scalar(beta, 'beta')
   checks.check_positive_scalar(prune_tolerance, 'prune_tolerance')
   checks.check_count(num_candidates, 'num_candidates')
-  queries, groups, scale = _prepare_density(queries, centers, beta,
-                                            prune_tolerance)
+  queries, groups, scale = _prepare_density(
+    queries, centers, beta, prune_tolerance
+  )
   log_mean, errors, info = log_mean_kernel_pruned(
-      queries, None, None, None, groups, beta / scale, prune_tolerance=prune_tolerance,
-      num_candidates=num_candidates, mesh=mesh)
+    queries,
+    None,
+    None,
+    None,
+    groups,
+    beta / scale,
+    prune_tolerance=prune_tolerance,
+    num_candidates=num_candidates,
+    mesh=mesh,
+  )
   dim = queries.shape[1]
-  return (log_mean - 0.5 * dim * math.log(2 * math.pi * beta ** 2),
-          errors, info)
+  return (log_mean - 0.5 * dim * math.log(2 * math.pi * beta**2), errors, info)
 
 
 def _prepare_density(queries, centers, beta, prune_tolerance):
@@ -386,23 +481,34 @@ def _prepare_density(queries, centers, beta, prune_tolerance):
   if prebuilt:
     dtype, dim = centers.flat.dtype, centers.flat.shape[1]
   else:
-    centers = jnp.asarray(checks.check_float_array(
-        centers, 'centers', min_rank=2, shape='(n, d) or (m, R, d)'))
+    centers = jnp.asarray(
+      checks.check_float_array(
+        centers, 'centers', min_rank=2, shape='(n, d) or (m, R, d)'
+      )
+    )
     dtype, dim = centers.dtype, centers.shape[-1]
-  queries = jnp.asarray(checks.check_float_array(
-      queries, 'queries', rank=2, shape=f'(q, {dim})')).astype(dtype)
+  queries = jnp.asarray(
+    checks.check_float_array(queries, 'queries', rank=2, shape=f'(q, {dim})')
+  ).astype(dtype)
   if queries.shape[1] != dim or (not prebuilt and centers.ndim > 3):
-    raise ValueError(f'queries must have shape (q, {dim}) and centers '
-                     f'(n, {dim}) or (m, R, {dim}); got {queries.shape} and '
-                     f'{centers.shape}.')
+    raise ValueError(
+      f'queries must have shape (q, {dim}) and centers '
+      f'(n, {dim}) or (m, R, {dim}); got {queries.shape} and '
+      f'{centers.shape}.'
+    )
   if prebuilt:
     checks.check_beta_range(queries, beta, points_name='queries')
     return queries, centers, 1.0
-  ratio = max(checks.check_beta_range(centers.reshape(-1, dim), beta),
-              checks.check_beta_range(queries, beta, points_name='queries'))
+  ratio = max(
+    checks.check_beta_range(centers.reshape(-1, dim), beta),
+    checks.check_beta_range(queries, beta, points_name='queries'),
+  )
   scale = 1.0
-  if ratio > 2.0 ** 30 or not 2.0 ** -20 <= beta <= 2.0 ** 20:
+  if ratio > 2.0**30 or not 2.0**-20 <= beta <= 2.0**20:
     scale = checks.power_of_two_scale(beta, dtype)
     queries, centers = queries / scale, centers / scale
-  return queries, build_groups(centers, beta / scale,
-                               prune_tolerance=prune_tolerance), scale
+  return (
+    queries,
+    build_groups(centers, beta / scale, prune_tolerance=prune_tolerance),
+    scale,
+  )

@@ -19,10 +19,10 @@ from __future__ import annotations
 import math
 
 import jax
-import numpy as np
 from jax.sharding import Mesh
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
+import numpy as np
 
 from infoflow import checks
 
@@ -31,6 +31,7 @@ try:  # jax >= 0.6
   _NEW_API = True
 except AttributeError:  # pragma: no cover - older jax
   from jax.experimental.shard_map import shard_map as _shard_map
+
   _NEW_API = False
 
 AXIS = 'data'
@@ -57,8 +58,9 @@ def resolve(mesh) -> Mesh | None:
   if mesh is None:
     return None
   if not isinstance(mesh, Mesh):
-    raise ValueError(f'mesh must be a jax.sharding.Mesh or None, got '
-                     f'{type(mesh).__name__}.')
+    raise ValueError(
+      f'mesh must be a jax.sharding.Mesh or None, got {type(mesh).__name__}.'
+    )
   return None if mesh.size == 1 else mesh
 
 
@@ -104,11 +106,13 @@ def map_shards(fn, mesh: Mesh | None, sharded, replicated=()):
   row = P(axes)
   in_specs = tuple(row for _ in sharded) + tuple(P() for _ in replicated)
   if _NEW_API:
-    mapped = _shard_map(fn, mesh=mesh, in_specs=in_specs, out_specs=row,
-                        check_vma=False)
+    mapped = _shard_map(
+      fn, mesh=mesh, in_specs=in_specs, out_specs=row, check_vma=False
+    )
   else:  # pragma: no cover
-    mapped = _shard_map(fn, mesh, in_specs=in_specs, out_specs=row,
-                        check_rep=False)
+    mapped = _shard_map(
+      fn, mesh, in_specs=in_specs, out_specs=row, check_rep=False
+    )
   return mapped(*sharded, *replicated)
 
 

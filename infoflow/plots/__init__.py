@@ -22,12 +22,12 @@ from infoflow.plots.curves import plot_clustering_curves
 from infoflow.plots.curves import plot_information_curves
 from infoflow.plots.curves import plot_information_plane
 from infoflow.plots.curves import plot_training_curves
+from infoflow.plots.representations import UnknownLayerError
 from infoflow.plots.representations import pick_epochs
 from infoflow.plots.representations import pick_layer
 from infoflow.plots.representations import plot_cosine_similarity_matrices
 from infoflow.plots.representations import plot_scatter_layers
 from infoflow.plots.representations import stratified_subsample
-from infoflow.plots.representations import UnknownLayerError
 from infoflow.plots.run import Run
 from infoflow.plots.run import RunRecordError
 from infoflow.plots.run import Snapshots

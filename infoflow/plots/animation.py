@@ -18,17 +18,17 @@ are small (``dpi`` 70 by default): 16 epochs give GIFs of ~200-350 KB
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 import logging
 import pathlib
-from collections.abc import Sequence
 from typing import Optional
 
-import numpy as np
 from matplotlib import animation
 from matplotlib import colormaps
 from matplotlib import colors
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+import numpy as np
 
 from infoflow.plots import common as c
 from infoflow.plots.common import NothingToPlot
@@ -52,9 +52,14 @@ def _project(x: np.ndarray) -> tuple[np.ndarray, list[str]]:
   return centred @ vt[:2].T, ['PC 1', 'PC 2']
 
 
-def scatter_frames(snapshots, layer: Optional[str] = None, *,
-                   order: Optional[Sequence[str]] = None,
-                   max_points: int = 1000, seed: int = 0):
+def scatter_frames(
+  snapshots,
+  layer: Optional[str] = None,
+  *,
+  order: Optional[Sequence[str]] = None,
+  max_points: int = 1000,
+  seed: int = 0,
+):
   """``(layer, {epoch: (coordinates, labels)}, axis names)`` of every epoch.
 
   ``snapshots``: ``{epoch: {'labels': (m,), layer: (m, ...)}}`` (e.g.
@@ -68,8 +73,9 @@ def scatter_frames(snapshots, layer: Optional[str] = None, *,
   """
   epochs = sorted(snapshots)
   if not epochs:
-    raise NothingToPlot('no representation files (representations/'
-                        'epoch_EEEEEE.npz).')
+    raise NothingToPlot(
+      'no representation files (representations/epoch_EEEEEE.npz).'
+    )
   rng = np.random.default_rng(seed)
   frames, names = {}, None
   for epoch in epochs:
@@ -77,8 +83,9 @@ def scatter_frames(snapshots, layer: Optional[str] = None, *,
     if layer is None or not frames:
       layer = pick_layer(arrays, layer, narrowest=True, order=order)
     if layer not in arrays or LABELS not in arrays:
-      raise NothingToPlot(f'representations at epoch {epoch} lack {layer!r} '
-                          f'or {LABELS!r}.')
+      raise NothingToPlot(
+        f'representations at epoch {epoch} lack {layer!r} or {LABELS!r}.'
+      )
     labels = np.asarray(arrays[LABELS]).astype(int)
     keep = stratified_subsample(labels, max_points, seed)
     x = np.asarray(arrays[layer], np.float64)
@@ -102,11 +109,17 @@ def _save(fig: Figure, path, draw_frame, keys, dpi: int, fps: int):
   return path
 
 
-def write_scatter_animation(snapshots, path, *, layer: Optional[str] = None,
-                            title: Optional[str] = None,
-                            max_points: int = 1000, seed: int = 0,
-                            dpi: int = DEFAULT_DPI, fps: int = DEFAULT_FPS
-                            ) -> pathlib.Path:
+def write_scatter_animation(
+  snapshots,
+  path,
+  *,
+  layer: Optional[str] = None,
+  title: Optional[str] = None,
+  max_points: int = 1000,
+  seed: int = 0,
+  dpi: int = DEFAULT_DPI,
+  fps: int = DEFAULT_FPS,
+) -> pathlib.Path:
   """GIF of a layer's representations over the epochs, coloured by class.
 
   Args:
@@ -125,8 +138,9 @@ def write_scatter_animation(snapshots, path, *, layer: Optional[str] = None,
   if isinstance(snapshots, Run):
     order, title = snapshots.layer_order, title or snapshots.name
     snapshots = snapshots.snapshots
-  frames = scatter_frames(snapshots, layer, order=order,
-                          max_points=max_points, seed=seed)
+  frames = scatter_frames(
+    snapshots, layer, order=order, max_points=max_points, seed=seed
+  )
   return _write_scatter(frames, path, title, dpi, fps)
 
 
@@ -140,18 +154,28 @@ def _write_scatter(found, path, title, dpi, fps) -> pathlib.Path:
   cmap = colormaps['tab10' if len(classes) <= 10 else 'tab20']
   colour = {k: cmap(i % cmap.N) for i, k in enumerate(classes)}
   d = every.shape[1]
-  fig = Figure(figsize=(c.PANEL_WIDTH + 1.0, c.PANEL_WIDTH if d == 3 else
-                        c.PANEL_HEIGHT + 0.3), layout='constrained')
+  fig = Figure(
+    figsize=(
+      c.PANEL_WIDTH + 1.0,
+      c.PANEL_WIDTH if d == 3 else c.PANEL_HEIGHT + 0.3,
+    ),
+    layout='constrained',
+  )
   ax = fig.add_subplot(projection='3d' if d == 3 else None)
-  handles = [Line2D([], [], linestyle='', marker='o', color=colour[k],
-                    label=f'class {k}') for k in classes]
+  handles = [
+    Line2D(
+      [], [], linestyle='', marker='o', color=colour[k], label=f'class {k}'
+    )
+    for k in classes
+  ]
   fig.legend(handles=handles, loc='outside right upper', fontsize='small')
 
   def draw(epoch):
     xy, y = frames[epoch]
     ax.clear()
-    ax.scatter(*xy.T, c=[colour[k] for k in y], s=4, alpha=0.6,
-               edgecolors='none')
+    ax.scatter(
+      *xy.T, c=[colour[k] for k in y], s=4, alpha=0.6, edgecolors='none'
+    )
     limits = (ax.set_xlim, ax.set_ylim) + ((ax.set_zlim,) if d == 3 else ())
     for i, lim in enumerate(limits):
       lim(low[i] - pad[i], high[i] + pad[i])
@@ -160,8 +184,7 @@ def _write_scatter(found, path, title, dpi, fps) -> pathlib.Path:
     if d == 3:
       ax.set_zlabel(names[2])
       ax.tick_params(labelsize='small')
-    ax.set_title(c.titled(title, f'{layer}, epoch {epoch}'),
-                 fontsize='medium')
+    ax.set_title(c.titled(title, f'{layer}, epoch {epoch}'), fontsize='medium')
 
   return _save(fig, path, draw, list(frames), dpi, fps)
 
@@ -176,29 +199,39 @@ def plane_points(data, layers=None, units: str = 'bits'):
   scale = c.unit_scale(units)
   points = {}
   for n in c.layer_names(records, 'information', layers):
-    x = c.collect(records, lambda r, n=n: c.dig(r, 'information', n,
-                                                'mi_input'))
-    y = c.collect(records, lambda r, n=n: c.dig(r, 'information', n,
-                                                'mi_label'))
+    x = c.collect(
+      records, lambda r, n=n: c.dig(r, 'information', n, 'mi_input')
+    )
+    y = c.collect(
+      records, lambda r, n=n: c.dig(r, 'information', n, 'mi_label')
+    )
     if x is None or y is None:
       continue
     epochs = np.intersect1d(x.epochs, y.epochs)
     if epochs.size:
-      points[n] = (epochs,
-                   x.mean()[np.searchsorted(x.epochs, epochs)] * scale,
-                   y.mean()[np.searchsorted(y.epochs, epochs)] * scale)
+      points[n] = (
+        epochs,
+        x.mean()[np.searchsorted(x.epochs, epochs)] * scale,
+        y.mean()[np.searchsorted(y.epochs, epochs)] * scale,
+      )
   if not points:
-    raise NothingToPlot('no layer has both "mi_input" and "mi_label" in an '
-                        '"information" field (a deterministic run has none).')
+    raise NothingToPlot(
+      'no layer has both "mi_input" and "mi_label" in an '
+      '"information" field (a deterministic run has none).'
+    )
   return points
 
 
-def write_information_plane_animation(data, path, *, units: str = 'bits',
-                                      layers=None,
-                                      title: Optional[str] = None,
-                                      dpi: int = DEFAULT_DPI,
-                                      fps: int = DEFAULT_FPS
-                                      ) -> pathlib.Path:
+def write_information_plane_animation(
+  data,
+  path,
+  *,
+  units: str = 'bits',
+  layers=None,
+  title: Optional[str] = None,
+  dpi: int = DEFAULT_DPI,
+  fps: int = DEFAULT_FPS,
+) -> pathlib.Path:
   """GIF of the information plane filling in, one frame per analysed epoch.
 
   A panel a layer, as :func:`~infoflow.plots.plot_information_plane`, on
@@ -210,8 +243,9 @@ def write_information_plane_animation(data, path, *, units: str = 'bits',
   points = plane_points(data, layers, units)
   _, layers, title, _ = resolve(data, layers, title)
   epochs = np.unique(np.concatenate([e for e, _, _ in points.values()]))
-  norm = colors.SymLogNorm(linthresh=1.0, linscale=0.4, vmin=0,
-                           vmax=max(int(epochs.max()), 1))
+  norm = colors.SymLogNorm(
+    linthresh=1.0, linscale=0.4, vmin=0, vmax=max(int(epochs.max()), 1)
+  )
   fig, axes = c.grid(len(points), extra_width=1.0)
   fig.colorbar(_epoch_mappable(norm), ax=axes, label='epoch', shrink=0.9)
 
@@ -220,18 +254,34 @@ def write_information_plane_animation(data, path, *, units: str = 'bits',
       ax.clear()
       shown = e <= epoch
       ax.plot(x[shown], y[shown], color='0.6', linewidth=0.8, zorder=1)
-      ax.scatter(x[shown], y[shown], c=e[shown], cmap='viridis', norm=norm,
-                 s=16, zorder=2, edgecolors='none')
+      ax.scatter(
+        x[shown],
+        y[shown],
+        c=e[shown],
+        cmap='viridis',
+        norm=norm,
+        s=16,
+        zorder=2,
+        edgecolors='none',
+      )
       if shown.any():
-        ax.scatter(x[shown][-1:], y[shown][-1:], s=60, facecolors='none',
-                   edgecolors='k', linewidths=1.0, zorder=3)
+        ax.scatter(
+          x[shown][-1:],
+          y[shown][-1:],
+          s=60,
+          facecolors='none',
+          edgecolors='k',
+          linewidths=1.0,
+          zorder=3,
+        )
       _fixed_limits(ax, x, y)
       ax.set_title(c.layer_label(n, layers), fontsize='medium')
       ax.set_xlabel(f'I(X;T) [{units}]')
       ax.set_ylabel(f'I(T;Y) [{units}]')
       ax.grid(alpha=0.3)
-    fig.suptitle(c.titled(title, f'information plane, epoch {epoch}'),
-                 fontsize='medium')
+    fig.suptitle(
+      c.titled(title, f'information plane, epoch {epoch}'), fontsize='medium'
+    )
 
   return _save(fig, path, draw, [int(e) for e in epochs], dpi, fps)
 
@@ -239,6 +289,7 @@ def write_information_plane_animation(data, path, *, units: str = 'bits',
 def _epoch_mappable(norm):
   """A colour-bar source for the epoch colours (no artist needed)."""
   from matplotlib import cm  # pylint: disable=g-import-not-at-top
+
   return cm.ScalarMappable(norm=norm, cmap='viridis')
 
 
@@ -251,10 +302,15 @@ def _fixed_limits(ax, x, y):
       setter(low - pad, high + pad)
 
 
-def write_animations(run: Run, out, *, layer: Optional[str] = None,
-                     units: str = 'bits', dpi: int = DEFAULT_DPI,
-                     fps: int = DEFAULT_FPS
-                     ) -> tuple[list[pathlib.Path], dict[str, str]]:
+def write_animations(
+  run: Run,
+  out,
+  *,
+  layer: Optional[str] = None,
+  units: str = 'bits',
+  dpi: int = DEFAULT_DPI,
+  fps: int = DEFAULT_FPS,
+) -> tuple[list[pathlib.Path], dict[str, str]]:
   """Writes ``scatter_LAYER.gif`` and ``information_plane.gif`` into ``out``.
 
   What a run lacks (representations, information) is skipped with its
@@ -271,14 +327,18 @@ def write_animations(run: Run, out, *, layer: Optional[str] = None,
   written, skipped = [], {}
   try:
     found = scatter_frames(run.snapshots, layer, order=run.layer_order)
-    written.append(_write_scatter(found, out / f'scatter_{found[0]}.gif',
-                                  run.name, dpi, fps))
+    written.append(
+      _write_scatter(found, out / f'scatter_{found[0]}.gif', run.name, dpi, fps)
+    )
   except (NothingToPlot, RunRecordError) as e:
     skipped['scatter.gif'] = str(e)
     logging.info('skipping the scatter animation: %s', e)
   try:
-    written.append(write_information_plane_animation(
-        run, out / 'information_plane.gif', units=units, dpi=dpi, fps=fps))
+    written.append(
+      write_information_plane_animation(
+        run, out / 'information_plane.gif', units=units, dpi=dpi, fps=fps
+      )
+    )
   except NothingToPlot as e:
     skipped['information_plane.gif'] = str(e)
   return written, skipped

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from collections.abc import Mapping
+from collections.abc import Sequence
 import math
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, NamedTuple, Optional
+from typing import Any
+from typing import NamedTuple
+from typing import Optional
 
-import numpy as np
 from matplotlib import colormaps
 from matplotlib.figure import Figure
+import numpy as np
 
 LN2 = math.log(2.0)
 # Inches per panel: readable at README width with 3 panels side by side.
@@ -70,6 +74,7 @@ class Series(NamedTuple):
     values: ``(S, E)``, NaN where a seed has no value at that epoch.
     stderr: ``(S, E)``, NaN where no standard error was recorded.
   """
+
   epochs: np.ndarray
   values: np.ndarray
   stderr: np.ndarray
@@ -82,8 +87,10 @@ class Series(NamedTuple):
     return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
-def collect(records: Sequence[Mapping[str, Any]],
-            getter: Callable[[Mapping[str, Any]], Any]) -> Optional[Series]:
+def collect(
+  records: Sequence[Mapping[str, Any]],
+  getter: Callable[[Mapping[str, Any]], Any],
+) -> Optional[Series]:
   """Gathers ``getter(record)`` (scalar or ``[value, stderr]``) by seed.
 
   Records where ``getter`` returns None are ignored; returns None when no
@@ -106,9 +113,16 @@ def collect(records: Sequence[Mapping[str, Any]],
   return Series(epochs, values, stderr)
 
 
-def draw_series(ax, series: Series, *, scale: float = 1.0, color=None,
-                label: Optional[str] = None, linestyle: str = '-',
-                spread: str = 'minmax'):
+def draw_series(
+  ax,
+  series: Series,
+  *,
+  scale: float = 1.0,
+  color=None,
+  label: Optional[str] = None,
+  linestyle: str = '-',
+  spread: str = 'minmax',
+):
   """Line over epochs with an uncertainty band.
 
   One seed: the values with a +-1 stderr band (when stderrs were recorded).
@@ -131,11 +145,19 @@ def draw_series(ax, series: Series, *, scale: float = 1.0, color=None,
       std = masked.std(axis=0)
       low, high = centre - std, centre + std
     low, high = np.ma.filled(low, np.nan), np.ma.filled(high, np.nan)
-  line, = ax.plot(x, centre, color=color, label=label, linestyle=linestyle,
-                  marker='.' if len(x) < 30 else None, markersize=4)
+  (line,) = ax.plot(
+    x,
+    centre,
+    color=color,
+    label=label,
+    linestyle=linestyle,
+    marker='.' if len(x) < 30 else None,
+    markersize=4,
+  )
   if np.any(np.isfinite(low) & (high > low)):
-    ax.fill_between(x, low, high, color=line.get_color(), alpha=0.25,
-                    linewidth=0)
+    ax.fill_between(
+      x, low, high, color=line.get_color(), alpha=0.25, linewidth=0
+    )
   return line
 
 
@@ -155,21 +177,30 @@ def epoch_axis(ax):
   ax.set_xlabel(EPOCH_LABEL)
 
 
-def grid(num_panels: int, max_cols: int = 3, *, extra_width: float = 0.0,
-         panel_height: float = PANEL_HEIGHT,
-         **subplot_kw) -> tuple[Figure, list]:
+def grid(
+  num_panels: int,
+  max_cols: int = 3,
+  *,
+  extra_width: float = 0.0,
+  panel_height: float = PANEL_HEIGHT,
+  **subplot_kw,
+) -> tuple[Figure, list]:
   """Figure with ``num_panels`` axes in rows of at most ``max_cols``."""
   cols = min(num_panels, max_cols)
   rows = -(-num_panels // cols)
-  fig = Figure(figsize=(PANEL_WIDTH * cols + extra_width,
-                        panel_height * rows + 0.5), layout='constrained')
-  axes = [fig.add_subplot(rows, cols, i + 1, **subplot_kw)
-          for i in range(num_panels)]
+  fig = Figure(
+    figsize=(PANEL_WIDTH * cols + extra_width, panel_height * rows + 0.5),
+    layout='constrained',
+  )
+  axes = [
+    fig.add_subplot(rows, cols, i + 1, **subplot_kw) for i in range(num_panels)
+  ]
   return fig, axes
 
 
-def order_layers(found: Sequence[str],
-                 layers: Optional[Sequence[str]] = None) -> list[str]:
+def order_layers(
+  found: Sequence[str], layers: Optional[Sequence[str]] = None
+) -> list[str]:
   """``found`` layer names, in the order of ``layers`` when given."""
   found = list(dict.fromkeys(found))
   if not layers:
@@ -178,12 +209,14 @@ def order_layers(found: Sequence[str],
   return sorted(found, key=lambda n: (rank.get(n, len(rank)), found.index(n)))
 
 
-def layer_names(records: Sequence[Mapping[str, Any]], field: str,
-                layers: Optional[Sequence[str]] = None,
-                skip: Sequence[str] = ()) -> list[str]:
+def layer_names(
+  records: Sequence[Mapping[str, Any]],
+  field: str,
+  layers: Optional[Sequence[str]] = None,
+  skip: Sequence[str] = (),
+) -> list[str]:
   """Layer keys of ``record[field]`` over all records, in depth order."""
-  found = [k for r in records for k in (r.get(field) or {})
-           if k not in skip]
+  found = [k for r in records for k in (r.get(field) or {}) if k not in skip]
   return order_layers(found, layers)
 
 

@@ -11,17 +11,20 @@ Epoch axes are logarithmic but show epoch 0 (symlog, linear in [0, 1]).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from collections.abc import Sequence
 import math
-from collections.abc import Mapping, Sequence
-from typing import Optional, Union
+from typing import Optional
+from typing import Union
 
-import numpy as np
 from matplotlib import colors
 from matplotlib.figure import Figure
+import numpy as np
 
 from infoflow.plots import common as c
 from infoflow.plots.common import NothingToPlot
-from infoflow.plots.run import Run, resolve
+from infoflow.plots.run import Run
+from infoflow.plots.run import resolve
 
 Data = Union[Run, Sequence[Mapping]]
 Layers = Optional[Union[Mapping[str, int], Sequence[str]]]
@@ -29,15 +32,24 @@ Layers = Optional[Union[Mapping[str, int], Sequence[str]]]
 
 def _log_m_line(ax, num_inputs, scale):
   if num_inputs:
-    ax.axhline(math.log(num_inputs) * scale, color='0.5', linestyle=':',
-               linewidth=1, label='log m = H(X)')
+    ax.axhline(
+      math.log(num_inputs) * scale,
+      color='0.5',
+      linestyle=':',
+      linewidth=1,
+      label='log m = H(X)',
+    )
 
 
-def plot_information_curves(data: Data, *, units: str = 'bits',
-                            layers: Layers = None,
-                            title: Optional[str] = None,
-                            num_inputs: Optional[int] = None,
-                            spread: str = 'minmax') -> Figure:
+def plot_information_curves(
+  data: Data,
+  *,
+  units: str = 'bits',
+  layers: Layers = None,
+  title: Optional[str] = None,
+  num_inputs: Optional[int] = None,
+  spread: str = 'minmax',
+) -> Figure:
   """``I(X;T_l)`` (and ``I(T_l;Y)`` when recorded) vs epoch, one line a layer.
 
   Needs ``information.<layer>.mi_input`` (``[nats, stderr]``); a second panel
@@ -61,19 +73,30 @@ def plot_information_curves(data: Data, *, units: str = 'bits',
       if s is not None:
         curves[q, n] = s
   if not any(q == 'mi_input' for q, _ in curves):
-    raise NothingToPlot('no "information" field with "mi_input" in the '
-                        'records (a deterministic run has none).')
-  panels = [q for q in ('mi_input', 'mi_label') if any(k[0] == q
-                                                       for k in curves)]
+    raise NothingToPlot(
+      'no "information" field with "mi_input" in the '
+      'records (a deterministic run has none).'
+    )
+  panels = [
+    q for q in ('mi_input', 'mi_label') if any(k[0] == q for k in curves)
+  ]
   fig, axes = c.grid(len(panels), extra_width=1.6)
   palette = dict(zip(names, c.depth_colors(len(names))))
-  ylabels = {'mi_input': f'I(X;T_l) [{units}]',
-             'mi_label': f'I(T_l;Y) [{units}]'}
+  ylabels = {
+    'mi_input': f'I(X;T_l) [{units}]',
+    'mi_label': f'I(T_l;Y) [{units}]',
+  }
   for ax, q in zip(axes, panels):
     for n in names:
       if (q, n) in curves:
-        c.draw_series(ax, curves[q, n], scale=scale, color=palette[n],
-                      label=c.layer_label(n, layers), spread=spread)
+        c.draw_series(
+          ax,
+          curves[q, n],
+          scale=scale,
+          color=palette[n],
+          label=c.layer_label(n, layers),
+          spread=spread,
+        )
     if q == 'mi_input':
       _log_m_line(ax, num_inputs, scale)
     c.epoch_axis(ax)
@@ -81,14 +104,20 @@ def plot_information_curves(data: Data, *, units: str = 'bits',
     ax.grid(alpha=0.3)
   handles, labels = axes[0].get_legend_handles_labels()
   fig.legend(handles, labels, loc='outside right upper', fontsize='small')
-  fig.suptitle(c.titled(title, f'information per layer '
-                        f'({c.band_note(records, spread)})'), fontsize='medium')
+  fig.suptitle(
+    c.titled(title, f'information per layer ({c.band_note(records, spread)})'),
+    fontsize='medium',
+  )
   return fig
 
 
-def plot_information_plane(data: Data, *, units: str = 'bits',
-                           layers: Layers = None,
-                           title: Optional[str] = None) -> Figure:
+def plot_information_plane(
+  data: Data,
+  *,
+  units: str = 'bits',
+  layers: Layers = None,
+  title: Optional[str] = None,
+) -> Figure:
   """The information plane: ``I(T_l;Y)`` against ``I(X;T_l)``, a panel a layer.
 
   Needs ``information.<layer>.mi_input`` and ``mi_label``. Points are the
@@ -99,28 +128,42 @@ def plot_information_plane(data: Data, *, units: str = 'bits',
   scale = c.unit_scale(units)
   pairs = {}
   for n in c.layer_names(records, 'information', layers):
-    x = c.collect(records, lambda r, n=n: c.dig(r, 'information', n,
-                                                'mi_input'))
-    y = c.collect(records, lambda r, n=n: c.dig(r, 'information', n,
-                                                'mi_label'))
+    x = c.collect(
+      records, lambda r, n=n: c.dig(r, 'information', n, 'mi_input')
+    )
+    y = c.collect(
+      records, lambda r, n=n: c.dig(r, 'information', n, 'mi_label')
+    )
     if x is None or y is None:
       continue
     epochs = np.intersect1d(x.epochs, y.epochs)
     if epochs.size:
-      pairs[n] = (epochs,
-                  x.mean()[np.searchsorted(x.epochs, epochs)] * scale,
-                  y.mean()[np.searchsorted(y.epochs, epochs)] * scale)
+      pairs[n] = (
+        epochs,
+        x.mean()[np.searchsorted(x.epochs, epochs)] * scale,
+        y.mean()[np.searchsorted(y.epochs, epochs)] * scale,
+      )
   if not pairs:
-    raise NothingToPlot('no layer has both "mi_input" and "mi_label" in an '
-                        '"information" field (a deterministic run has none).')
+    raise NothingToPlot(
+      'no layer has both "mi_input" and "mi_label" in an '
+      '"information" field (a deterministic run has none).'
+    )
   fig, axes = c.grid(len(pairs), extra_width=1.0)
   top = max(max(e.max() for e, _, _ in pairs.values()), 1)
   # Epochs are integers >= 0: symlog keeps epoch 0 and is log from 1 on.
   norm = colors.SymLogNorm(linthresh=1.0, linscale=0.4, vmin=0, vmax=top)
   for ax, (n, (epochs, x, y)) in zip(axes, pairs.items()):
     ax.plot(x, y, color='0.6', linewidth=0.8, zorder=1)
-    points = ax.scatter(x, y, c=epochs, cmap='viridis', norm=norm, s=16,
-                        zorder=2, edgecolors='none')
+    points = ax.scatter(
+      x,
+      y,
+      c=epochs,
+      cmap='viridis',
+      norm=norm,
+      s=16,
+      zorder=2,
+      edgecolors='none',
+    )
     ax.set_title(c.layer_label(n, layers), fontsize='medium')
     ax.set_xlabel(f'I(X;T) [{units}]')
     ax.set_ylabel(f'I(T;Y) [{units}]')
@@ -128,17 +171,20 @@ def plot_information_plane(data: Data, *, units: str = 'bits',
   fig.colorbar(points, ax=axes, label='epoch', shrink=0.9)
   seeds = len({r.get('seed', 0) for r in records})
   note = f', mean of {seeds} seeds' if seeds > 1 else ''
-  fig.suptitle(c.titled(title, f'information plane{note}'),
-               fontsize='medium')
+  fig.suptitle(c.titled(title, f'information plane{note}'), fontsize='medium')
   return fig
 
 
-def plot_binned_entropy_curves(data: Data, *, units: str = 'bits',
-                               layers: Layers = None,
-                               title: Optional[str] = None,
-                               num_inputs: Optional[int] = None,
-                               quantity: str = 'entropy',
-                               spread: str = 'minmax') -> Figure:
+def plot_binned_entropy_curves(
+  data: Data,
+  *,
+  units: str = 'bits',
+  layers: Layers = None,
+  title: Optional[str] = None,
+  num_inputs: Optional[int] = None,
+  quantity: str = 'entropy',
+  spread: str = 'minmax',
+) -> Figure:
   """Binning estimates vs epoch: a panel a layer, a line a bin size.
 
   Needs the ``binning`` field: ``bin_sizes`` and, per layer, lists aligned
@@ -148,11 +194,17 @@ def plot_binned_entropy_curves(data: Data, *, units: str = 'bits',
   """
   records, layers, title, num_inputs = resolve(data, layers, title, num_inputs)
   if quantity not in ('entropy', 'mi_label'):
-    raise ValueError(f"quantity must be 'entropy' or 'mi_label'; got "
-                     f'{quantity!r}.')
+    raise ValueError(
+      f"quantity must be 'entropy' or 'mi_label'; got {quantity!r}."
+    )
   scale = c.unit_scale(units)
-  sizes = sorted({float(b) for r in records
-                  for b in (c.dig(r, 'binning', 'bin_sizes') or [])})
+  sizes = sorted(
+    {
+      float(b)
+      for r in records
+      for b in (c.dig(r, 'binning', 'bin_sizes') or [])
+    }
+  )
 
   def getter(layer, size):
     def get(r):
@@ -161,6 +213,7 @@ def plot_binned_entropy_curves(data: Data, *, units: str = 'bits',
       if values is None or size not in bins or len(values) != len(bins):
         return None
       return values[bins.index(size)]
+
     return get
 
   panels = {}
@@ -170,15 +223,17 @@ def plot_binned_entropy_curves(data: Data, *, units: str = 'bits',
     if lines:
       panels[n] = lines
   if not panels:
-    raise NothingToPlot(f'no "binning" field with "bin_sizes" and '
-                        f'"{quantity}" in the records.')
+    raise NothingToPlot(
+      f'no "binning" field with "bin_sizes" and "{quantity}" in the records.'
+    )
   fig, axes = c.grid(len(panels), extra_width=1.4)
   palette = dict(zip(sizes, c.depth_colors(len(sizes), 'plasma')))
   symbol = 'H(Bin(T))' if quantity == 'entropy' else 'I(Bin(T);Y)'
   for ax, (n, lines) in zip(axes, panels.items()):
     for b, s in lines.items():
-      c.draw_series(ax, s, scale=scale, color=palette[b], label=f'{b:g}',
-                    spread=spread)
+      c.draw_series(
+        ax, s, scale=scale, color=palette[b], label=f'{b:g}', spread=spread
+      )
     if quantity == 'entropy':
       _log_m_line(ax, num_inputs, scale)
     c.epoch_axis(ax)
@@ -186,34 +241,51 @@ def plot_binned_entropy_curves(data: Data, *, units: str = 'bits',
     ax.set_title(c.layer_label(n, layers), fontsize='medium')
     ax.grid(alpha=0.3)
   handles, labels = axes[0].get_legend_handles_labels()
-  fig.legend(handles, labels, loc='outside right upper', fontsize='small',
-             title='bin size')
-  fig.suptitle(c.titled(title, f'binning estimate {symbol} '
-                        f'({c.band_note(records, spread)})'),
-               fontsize='medium')
+  fig.legend(
+    handles,
+    labels,
+    loc='outside right upper',
+    fontsize='small',
+    title='bin size',
+  )
+  fig.suptitle(
+    c.titled(
+      title, f'binning estimate {symbol} ({c.band_note(records, spread)})'
+    ),
+    fontsize='medium',
+  )
   return fig
 
 
 # (panel title, axis label, log scale) per known clustering measure, in
 # display order.
 _MEASURES = {
-    'within': ('within-class similarity', 'mean cosine similarity', False),
-    'between': ('between-class similarity', 'mean cosine similarity', False),
-    'gap': ('gap = within - between', 'cosine similarity', False),
-    'scatter_ratio': ('within / between class scatter', 'ratio (log scale)',
-                      True),
-    'knn_agreement': ('k-NN label agreement', 'fraction of neighbours',
-                      False),
-    'num_clusters': ('distinguishable clusters', 'count (log scale)', True),
-    'cluster_entropy': ('entropy of cluster sizes', 'H(clusters) [{units}]',
-                        False),
+  'within': ('within-class similarity', 'mean cosine similarity', False),
+  'between': ('between-class similarity', 'mean cosine similarity', False),
+  'gap': ('gap = within - between', 'cosine similarity', False),
+  'scatter_ratio': (
+    'within / between class scatter',
+    'ratio (log scale)',
+    True,
+  ),
+  'knn_agreement': ('k-NN label agreement', 'fraction of neighbours', False),
+  'num_clusters': ('distinguishable clusters', 'count (log scale)', True),
+  'cluster_entropy': (
+    'entropy of cluster sizes',
+    'H(clusters) [{units}]',
+    False,
+  ),
 }
 
 
-def plot_clustering_curves(data: Data, *, units: str = 'bits',
-                           layers: Layers = None,
-                           title: Optional[str] = None,
-                           spread: str = 'minmax') -> Figure:
+def plot_clustering_curves(
+  data: Data,
+  *,
+  units: str = 'bits',
+  layers: Layers = None,
+  title: Optional[str] = None,
+  spread: str = 'minmax',
+) -> Figure:
   """Clustering measures vs epoch: a panel a measure, a line a layer.
 
   Needs the ``clustering`` field (per layer, a dict of scalar measures; see
@@ -224,11 +296,17 @@ def plot_clustering_curves(data: Data, *, units: str = 'bits',
   records, layers, title, _ = resolve(data, layers, title)
   scale = c.unit_scale(units)
   names = c.layer_names(records, 'clustering', layers)
-  found = list(dict.fromkeys(m for r in records
-                             for n in names
-                             for m in (c.dig(r, 'clustering', n) or {})))
+  found = list(
+    dict.fromkeys(
+      m
+      for r in records
+      for n in names
+      for m in (c.dig(r, 'clustering', n) or {})
+    )
+  )
   measures = [m for m in _MEASURES if m in found] + sorted(
-      m for m in found if m not in _MEASURES)
+    m for m in found if m not in _MEASURES
+  )
   if not measures:
     raise NothingToPlot('no "clustering" field in the records.')
   fig, axes = c.grid(len(measures), max_cols=4, extra_width=1.6)
@@ -239,10 +317,22 @@ def plot_clustering_curves(data: Data, *, units: str = 'bits',
     for n in names:
       s = c.collect(records, lambda r, n=n, m=m: c.dig(r, 'clustering', n, m))
       if s is not None:
-        c.draw_series(ax, s, scale=factor, color=palette[n],
-                      label=c.layer_label(n, layers), spread=spread)
-    if log and np.all([v > 0 for line in ax.get_lines()
-                       for v in line.get_ydata() if np.isfinite(v)]):
+        c.draw_series(
+          ax,
+          s,
+          scale=factor,
+          color=palette[n],
+          label=c.layer_label(n, layers),
+          spread=spread,
+        )
+    if log and np.all(
+      [
+        v > 0
+        for line in ax.get_lines()
+        for v in line.get_ydata()
+        if np.isfinite(v)
+      ]
+    ):
       ax.set_yscale('log')
     c.epoch_axis(ax)
     ax.set_ylabel(label.format(units=units))
@@ -250,14 +340,19 @@ def plot_clustering_curves(data: Data, *, units: str = 'bits',
     ax.grid(alpha=0.3)
   handles, labels = axes[0].get_legend_handles_labels()
   fig.legend(handles, labels, loc='outside right upper', fontsize='small')
-  fig.suptitle(c.titled(title, f'clustering of the representations '
-                        f'({c.band_note(records, spread)})'),
-               fontsize='medium')
+  fig.suptitle(
+    c.titled(
+      title,
+      f'clustering of the representations ({c.band_note(records, spread)})',
+    ),
+    fontsize='medium',
+  )
   return fig
 
 
-def plot_training_curves(data: Data, *, title: Optional[str] = None,
-                         spread: str = 'minmax') -> Figure:
+def plot_training_curves(
+  data: Data, *, title: Optional[str] = None, spread: str = 'minmax'
+) -> Figure:
   """Train and test loss and accuracy vs epoch.
 
   Needs ``train``/``test`` dicts with ``loss`` (mean cross-entropy, nats) and
@@ -265,28 +360,39 @@ def plot_training_curves(data: Data, *, title: Optional[str] = None,
   network) are drawn dashed when present, the noise-free ones solid.
   """
   records, _, title, _ = resolve(data, None, title)
-  panels = {'loss': 'cross-entropy loss [nats]',
-            'accuracy': 'accuracy [fraction correct]'}
+  panels = {
+    'loss': 'cross-entropy loss [nats]',
+    'accuracy': 'accuracy [fraction correct]',
+  }
   fig, axes = c.grid(2, extra_width=1.6)
   drawn = False
   for ax, (metric, ylabel) in zip(axes, panels.items()):
     for split, color in (('train', 'C0'), ('test', 'C1')):
-      for suffix, style, what in (('', '-', 'noise-free'),
-                                  ('_noisy', '--', 'noisy')):
-        s = c.collect(records, lambda r, k=metric + suffix, p=split:
-                      c.dig(r, p, k))
+      for suffix, style, what in (
+        ('', '-', 'noise-free'),
+        ('_noisy', '--', 'noisy'),
+      ):
+        s = c.collect(
+          records, lambda r, k=metric + suffix, p=split: c.dig(r, p, k)
+        )
         if s is not None:
           drawn = True
-          c.draw_series(ax, s, color=color, linestyle=style,
-                        label=f'{split}, {what}', spread=spread)
+          c.draw_series(
+            ax,
+            s,
+            color=color,
+            linestyle=style,
+            label=f'{split}, {what}',
+            spread=spread,
+          )
     c.epoch_axis(ax)
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
   if not drawn:
     raise NothingToPlot('no "train"/"test" loss or accuracy in the records.')
-  handles, labels = max((ax.get_legend_handles_labels() for ax in axes),
-                        key=lambda hl: len(hl[0]))
+  handles, labels = max(
+    (ax.get_legend_handles_labels() for ax in axes), key=lambda hl: len(hl[0])
+  )
   fig.legend(handles, labels, loc='outside right upper', fontsize='small')
   fig.suptitle(c.titled(title, 'training'), fontsize='medium')
   return fig
-

@@ -14,15 +14,16 @@ one logged warning per run directory.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from collections.abc import Mapping
 import dataclasses
 import json
 import logging
 import pathlib
 import re
+from typing import Optional
 import zipfile
 import zlib
-from collections.abc import Iterator, Mapping
-from typing import Optional
 
 import numpy as np
 
@@ -78,15 +79,20 @@ def _num_conv(config: Mapping, meta: Mapping) -> Optional[int]:
 
 def _note_old_names(workdir: pathlib.Path, names, num_conv) -> None:
   """Logs, once per run directory, that old layer names were renamed."""
-  old = sorted({n for n in names if _OLD_LAYER.fullmatch(n)},
-               key=lambda n: int(n.split('_')[1]))
+  old = sorted(
+    {n for n in names if _OLD_LAYER.fullmatch(n)},
+    key=lambda n: int(n.split('_')[1]),
+  )
   if not old or workdir in _warned_old_names:
     return
   _warned_old_names.add(workdir)
-  mapping = ', '.join(f'{n} -> {current_layer_name(n, num_conv)}'
-                      for n in old)
-  logging.warning('%s: the run record uses old layer names; reading them '
-                  'under the current ones: %s.', workdir, mapping)
+  mapping = ', '.join(f'{n} -> {current_layer_name(n, num_conv)}' for n in old)
+  logging.warning(
+    '%s: the run record uses old layer names; reading them '
+    'under the current ones: %s.',
+    workdir,
+    mapping,
+  )
 
 
 class Snapshots(Mapping):
@@ -97,8 +103,9 @@ class Snapshots(Mapping):
   file (truncated, corrupt) raises :class:`RunRecordError` naming it.
   """
 
-  def __init__(self, paths: Mapping[int, pathlib.Path],
-               num_conv: Optional[int] = None):
+  def __init__(
+    self, paths: Mapping[int, pathlib.Path], num_conv: Optional[int] = None
+  ):
     self._paths = dict(sorted(paths.items()))
     self._num_conv = num_conv  # for old layer names (current_layer_name)
 
@@ -107,13 +114,14 @@ class Snapshots(Mapping):
     try:
       with np.load(path, allow_pickle=False) as npz:
         _note_old_names(path.parent.parent, npz.files, self._num_conv)
-        return {current_layer_name(key, self._num_conv): npz[key]
-                for key in npz.files}
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError,
-            ValueError) as e:
+        return {
+          current_layer_name(key, self._num_conv): npz[key] for key in npz.files
+        }
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as e:
       raise RunRecordError(
-          f'{path} is not a readable .npz file (truncated or corrupt: {e}); '
-          'delete it to plot the other epochs.') from None
+        f'{path} is not a readable .npz file (truncated or corrupt: {e}); '
+        'delete it to plot the other epochs.'
+      ) from None
 
   def __iter__(self) -> Iterator[int]:
     return iter(self._paths)
@@ -135,6 +143,7 @@ class Run:
     meta: ``run.json`` (``{}`` when absent): layers, seeds, data source...
     records: the ``metrics.jsonl`` records sorted by ``(seed, epoch)``.
   """
+
   workdir: pathlib.Path
   config: dict
   meta: dict
@@ -234,8 +243,9 @@ def _read_metrics(path: pathlib.Path) -> list[dict]:
       raise RunRecordError(f'{path}, line {number}: invalid JSON: {e}') from e
     if not isinstance(record, dict) or 'epoch' not in record:
       raise RunRecordError(
-          f'{path}, line {number}: a record must be a JSON object with an '
-          f'"epoch" field.')
+        f'{path}, line {number}: a record must be a JSON object with an '
+        f'"epoch" field.'
+      )
     records.append(record)
   return records
 
@@ -257,8 +267,9 @@ def load_run(workdir) -> Run:
   metrics = workdir / METRICS
   if not metrics.is_file():
     raise RunRecordError(
-        f'{workdir} has no {METRICS}: not a run directory, or the run has '
-        f'not written its first analysed epoch yet.')
+      f'{workdir} has no {METRICS}: not a run directory, or the run has '
+      f'not written its first analysed epoch yet.'
+    )
   records = _read_metrics(metrics)
   if not records:
     raise RunRecordError(f'{metrics} is empty: it has no records yet.')
@@ -267,8 +278,11 @@ def load_run(workdir) -> Run:
   for r in records:
     unique[(int(r.get('seed', 0)), int(r['epoch']))] = r
   if len(unique) < len(records):
-    logging.warning('%s: %d duplicate (epoch, seed) records; keeping the last.',
-                    metrics, len(records) - len(unique))
+    logging.warning(
+      '%s: %d duplicate (epoch, seed) records; keeping the last.',
+      metrics,
+      len(records) - len(unique),
+    )
   config = _read_json(workdir / 'config.json')
   meta = _read_json(workdir / 'run.json')
   records = [unique[k] for k in sorted(unique)]
@@ -276,8 +290,9 @@ def load_run(workdir) -> Run:
   return Run(workdir=workdir, config=config, meta=meta, records=records)
 
 
-def _rename_old_layers(workdir: pathlib.Path, config: dict, meta: dict,
-                       records: list) -> None:
+def _rename_old_layers(
+  workdir: pathlib.Path, config: dict, meta: dict, records: list
+) -> None:
   """Gives old layer names (see :func:`current_layer_name`) their current
   names, in place, in run.json and every record's layer fields."""
   num_conv = _num_conv(config, meta)
@@ -305,7 +320,10 @@ def resolve(data, layers=None, title=None, num_inputs=None):
   widths, its name, its number of evaluation inputs).
   """
   if isinstance(data, Run):
-    return (data.records, layers if layers is not None else data.layers,
-            title if title is not None else data.name,
-            num_inputs if num_inputs is not None else data.num_inputs)
+    return (
+      data.records,
+      layers if layers is not None else data.layers,
+      title if title is not None else data.name,
+      num_inputs if num_inputs is not None else data.num_inputs,
+    )
   return list(data), layers, title, num_inputs

@@ -21,15 +21,17 @@ _NOT_CONFIGS = {'__init__', 'common'}
 
 def available() -> list[str]:
   """Names of the configs in this folder."""
-  return sorted(p.stem for p in _HERE.glob('*.py')
-                if p.stem not in _NOT_CONFIGS)
+  return sorted(
+    p.stem for p in _HERE.glob('*.py') if p.stem not in _NOT_CONFIGS
+  )
 
 
 def get_config(name: str):
   """The ConfigDict of config `name`; a clear error lists the known ones."""
   if name not in available():
-    raise ValueError(f'unknown config {name!r}; available: '
-                     f'{", ".join(available())}.')
+    raise ValueError(
+      f'unknown config {name!r}; available: {", ".join(available())}.'
+    )
   return importlib.import_module(f'launch.configs.{name}').get_config()
 
 
@@ -78,7 +80,8 @@ def resolve_argv(argv: list[str]) -> list[str]:
         parent = match.group(1).rpartition('.')[0]
         siblings = [f for f in fields if f.rpartition('.')[0] == parent]
         raise ValueError(
-            f'unknown config field {match.group(1)!r} in config {name!r}; '
-            f'fields{" of " + parent if parent else ""}: '
-            f'{", ".join(siblings)}.')
+          f'unknown config field {match.group(1)!r} in config {name!r}; '
+          f'fields{" of " + parent if parent else ""}: '
+          f'{", ".join(siblings)}.'
+        )
   return out

@@ -22,25 +22,25 @@ def base_config() -> ml_collections.ConfigDict:
   """The fields every run has, with defaults."""
   c = ml_collections.ConfigDict()
   c.name = ''
-  c.seed = 0                 # root seed: parameters, data order, noise, analysis
-  c.num_seeds = 1            # independent runs trained together with vmap
+  c.seed = 0  # root seed: parameters, data order, noise, analysis
+  c.num_seeds = 1  # independent runs trained together with vmap
 
   c.data = ml_collections.ConfigDict()
-  c.data.name = 'szt'        # szt | minimal_tanh | minimal_lrelu | mnist
-  c.data.data_dir = ''       # '' = $INFOFLOW_DATA_DIR, else ~/.cache/infoflow
-  c.data.split_seed = 0      # SZT train/test split seed
+  c.data.name = 'szt'  # szt | minimal_tanh | minimal_lrelu | mnist
+  c.data.data_dir = ''  # '' = $INFOFLOW_DATA_DIR, else ~/.cache/infoflow
+  c.data.split_seed = 0  # SZT train/test split seed
   c.data.test_fraction = 0.2
-  c.data.validation_size = 0   # MNIST: examples held out of training
+  c.data.validation_size = 0  # MNIST: examples held out of training
 
   c.model = ml_collections.ConfigDict()
-  c.model.kind = 'mlp'       # mlp | cnn
+  c.model.kind = 'mlp'  # mlp | cnn
   c.model.widths = (10, 7, 5, 4, 3)
   c.model.activation = 'tanh'
-  c.model.beta = 0.005       # noise std after every hidden activation
-  c.model.conv_features = (8, 16)   # cnn only
-  c.model.dense_widths = (10,)      # cnn only
+  c.model.beta = 0.005  # noise std after every hidden activation
+  c.model.conv_features = (8, 16)  # cnn only
+  c.model.dense_widths = (10,)  # cnn only
 
-  c.loss = 'cross_entropy'   # cross_entropy | mse (regression targets)
+  c.loss = 'cross_entropy'  # cross_entropy | mse (regression targets)
   c.optimizer = ml_collections.ConfigDict()
   c.optimizer.name = 'adam'
   c.optimizer.learning_rate = 4e-4
@@ -49,28 +49,28 @@ def base_config() -> ml_collections.ConfigDict:
   c.orthonormal_alpha = 0.0  # > 0: K <- K - alpha (K K^T K - K) after updates
 
   c.analysis = ml_collections.ConfigDict()
-  c.analysis.num_points = 90         # ~log-spaced analysed epochs, 0 and last
-  c.analysis.num_replicas = 100      # R noisy passes per input
-  c.analysis.estimated_layers = ()   # () = all hidden layers, or T1, ...
-  c.analysis.form = 'posterior'      # or 'difference' (docs/method.md)
-  c.analysis.num_mc = 0              # fixed MC draws per layer; 0 = adaptive
-                                     # (difference form: 8192 for h(T), h(T|Y=y))
-  c.analysis.num_mc_conditional = 64   # difference form: draws per h(T|X=x)
-  c.analysis.target_stderr_mi_input = 0.02   # nats, adaptive posterior form
+  c.analysis.num_points = 90  # ~log-spaced analysed epochs, 0 and last
+  c.analysis.num_replicas = 100  # R noisy passes per input
+  c.analysis.estimated_layers = ()  # () = all hidden layers, or T1, ...
+  c.analysis.form = 'posterior'  # or 'difference' (docs/method.md)
+  c.analysis.num_mc = 0  # fixed MC draws per layer; 0 = adaptive
+  # (difference form: 8192 for h(T), h(T|Y=y))
+  c.analysis.num_mc_conditional = 64  # difference form: draws per h(T|X=x)
+  c.analysis.target_stderr_mi_input = 0.02  # nats, adaptive posterior form
   c.analysis.target_stderr_mi_label = 0.005  # nats
-  c.analysis.max_mc = 262144         # cap on the adaptive draws per layer
-  c.analysis.inputs = 'all'          # inputs analysed: all | train | test
-  c.analysis.num_eval_inputs = 0     # of those: 0 = all, else a fixed subset
+  c.analysis.max_mc = 262144  # cap on the adaptive draws per layer
+  c.analysis.inputs = 'all'  # inputs analysed: all | train | test
+  c.analysis.num_eval_inputs = 0  # of those: 0 = all, else a fixed subset
   c.analysis.input_chunk = 256
   c.analysis.bin_sizes = (0.01, 2 / 30, 0.2)  # 2/30: SZT's 30 bins on [-1, 1]
-  c.analysis.cluster_beta = 0.0      # 0 = the model's beta (or 0.005 if none)
-  c.analysis.representation_max_width = 64   # save S_l(x) of layers this narrow
+  c.analysis.cluster_beta = 0.0  # 0 = the model's beta (or 0.005 if none)
+  c.analysis.representation_max_width = 64  # save S_l(x) of layers this narrow
   c.analysis.clustering = True
   c.analysis.binning = True
 
   c.checkpoint = ml_collections.ConfigDict()
   c.checkpoint.keep = 3
-  c.log_every_epochs = 0     # progress line period; 0 = about 100 lines a run
+  c.log_every_epochs = 0  # progress line period; 0 = about 100 lines a run
   # Metric writers besides metrics.jsonl (always written): 'tensorboard'
   # (WORKDIR/tensorboard) and any registered with launch.writers.register.
   c.writers = ('tensorboard',)
@@ -82,13 +82,15 @@ class ConfigError(ValueError):
 
 
 def _is_int(value) -> bool:
-  return (isinstance(value, (int, np.integer))
-          and not isinstance(value, (bool, np.bool_)))
+  return isinstance(value, (int, np.integer)) and not isinstance(
+    value, (bool, np.bool_)
+  )
 
 
 def _is_real(value) -> bool:
-  return ((_is_int(value) or isinstance(value, (float, np.floating)))
-          and math.isfinite(value))
+  return (
+    _is_int(value) or isinstance(value, (float, np.floating))
+  ) and math.isfinite(value)
 
 
 def _integer(low):
@@ -96,23 +98,27 @@ def _integer(low):
     if not _is_int(value):
       return 'must be an integer'
     return None if value >= low else f'must be >= {low}'
+
   return check
 
 
 def _real(low, *, above=False, high=None):
   """A finite number >= low (> low with `above`; < high if given)."""
+
   def check(value):
     if not _is_real(value):
       return 'must be a finite number'
     if value < low or (above and value == low):
       return f'must be {">" if above else ">="} {low}'
     return None if high is None or value < high else f'must be < {high}'
+
   return check
 
 
 def _choice(options):
   def check(value):
     return None if value in options else f'must be one of {", ".join(options)}'
+
   return check
 
 
@@ -120,8 +126,12 @@ def _sequence(item_check, what):
   def check(value):
     if isinstance(value, (str, bytes)) or not hasattr(value, '__len__'):
       return f'must be a sequence of {what}'
-    return None if all(item_check(v) is None for v in value) else (
-        f'must be a sequence of {what}')
+    return (
+      None
+      if all(item_check(v) is None for v in value)
+      else (f'must be a sequence of {what}')
+    )
+
   return check
 
 
@@ -132,16 +142,26 @@ def _of_type(kind, what):
 def _writer_names(value):
   """Names of registered metric writers (launch.writers)."""
   from launch import writers  # pylint: disable=g-import-not-at-top
+
   known = ', '.join(writers.names())
-  if (isinstance(value, (str, bytes)) or not hasattr(value, '__len__')
-      or not all(isinstance(v, str) for v in value)):
+  if (
+    isinstance(value, (str, bytes))
+    or not hasattr(value, '__len__')
+    or not all(isinstance(v, str) for v in value)
+  ):
     return f'must be a sequence of writer names (known: {known})'
   if 'jsonl' in value:
-    return ('must not list jsonl: metrics.jsonl is always written; list only '
-            f'the other writers (known: {known})')
+    return (
+      'must not list jsonl: metrics.jsonl is always written; list only '
+      f'the other writers (known: {known})'
+    )
   unknown = [v for v in value if v not in writers.names()]
-  return (f'names unknown writers {", ".join(unknown)}; known: {known} (or '
-          '() for metrics.jsonl alone)' if unknown else None)
+  return (
+    f'names unknown writers {", ".join(unknown)}; known: {known} (or '
+    '() for metrics.jsonl alone)'
+    if unknown
+    else None
+  )
 
 
 def _checks():
@@ -149,42 +169,50 @@ def _checks():
   # Imported here: the names the library knows (data sets, activations).
   from infoflow import data  # pylint: disable=g-import-not-at-top
   from infoflow import models  # pylint: disable=g-import-not-at-top
+
   text, flag = _of_type(str, 'a string'), _of_type(bool, 'True or False')
   positive_ints = _sequence(_integer(1), 'positive integers')
   return {
-      'name': text, 'seed': _integer(0), 'num_seeds': _integer(1),
-      'data.name': _choice(data.DATASETS), 'data.data_dir': text,
-      'data.split_seed': _integer(0),
-      'data.test_fraction': _real(0.0, high=1.0),
-      'data.validation_size': _integer(0),
-      'model.kind': _choice(('mlp', 'cnn')), 'model.widths': positive_ints,
-      'model.activation': _choice(tuple(sorted(models.ACTIVATIONS))),
-      'model.beta': _real(0.0), 'model.conv_features': positive_ints,
-      'model.dense_widths': positive_ints,
-      'loss': _choice(('cross_entropy', 'mse')),
-      'optimizer.name': _choice(OPTIMIZERS),
-      'optimizer.learning_rate': _real(0.0, above=True),
-      'batch_size': _integer(1), 'num_epochs': _integer(0),
-      'orthonormal_alpha': _real(0.0),
-      'analysis.num_points': _integer(2),
-      'analysis.num_replicas': _integer(1),
-      'analysis.estimated_layers': _sequence(text, 'layer names'),
-      'analysis.form': _choice(('posterior', 'difference')),
-      'analysis.num_mc': _integer(0),
-      'analysis.num_mc_conditional': _integer(1),
-      'analysis.target_stderr_mi_input': _real(0.0, above=True),
-      'analysis.target_stderr_mi_label': _real(0.0, above=True),
-      'analysis.max_mc': _integer(1),
-      'analysis.inputs': _choice(('all', 'train', 'test')),
-      'analysis.num_eval_inputs': _integer(0),
-      'analysis.input_chunk': _integer(1),
-      'analysis.bin_sizes': _sequence(_real(0.0, above=True),
-                                      'positive numbers'),
-      'analysis.cluster_beta': _real(0.0),
-      'analysis.representation_max_width': _integer(0),
-      'analysis.clustering': flag, 'analysis.binning': flag,
-      'checkpoint.keep': _integer(1), 'log_every_epochs': _integer(0),
-      'writers': _writer_names,
+    'name': text,
+    'seed': _integer(0),
+    'num_seeds': _integer(1),
+    'data.name': _choice(data.DATASETS),
+    'data.data_dir': text,
+    'data.split_seed': _integer(0),
+    'data.test_fraction': _real(0.0, high=1.0),
+    'data.validation_size': _integer(0),
+    'model.kind': _choice(('mlp', 'cnn')),
+    'model.widths': positive_ints,
+    'model.activation': _choice(tuple(sorted(models.ACTIVATIONS))),
+    'model.beta': _real(0.0),
+    'model.conv_features': positive_ints,
+    'model.dense_widths': positive_ints,
+    'loss': _choice(('cross_entropy', 'mse')),
+    'optimizer.name': _choice(OPTIMIZERS),
+    'optimizer.learning_rate': _real(0.0, above=True),
+    'batch_size': _integer(1),
+    'num_epochs': _integer(0),
+    'orthonormal_alpha': _real(0.0),
+    'analysis.num_points': _integer(2),
+    'analysis.num_replicas': _integer(1),
+    'analysis.estimated_layers': _sequence(text, 'layer names'),
+    'analysis.form': _choice(('posterior', 'difference')),
+    'analysis.num_mc': _integer(0),
+    'analysis.num_mc_conditional': _integer(1),
+    'analysis.target_stderr_mi_input': _real(0.0, above=True),
+    'analysis.target_stderr_mi_label': _real(0.0, above=True),
+    'analysis.max_mc': _integer(1),
+    'analysis.inputs': _choice(('all', 'train', 'test')),
+    'analysis.num_eval_inputs': _integer(0),
+    'analysis.input_chunk': _integer(1),
+    'analysis.bin_sizes': _sequence(_real(0.0, above=True), 'positive numbers'),
+    'analysis.cluster_beta': _real(0.0),
+    'analysis.representation_max_width': _integer(0),
+    'analysis.clustering': flag,
+    'analysis.binning': flag,
+    'checkpoint.keep': _integer(1),
+    'log_every_epochs': _integer(0),
+    'writers': _writer_names,
   }
 
 
@@ -225,16 +253,19 @@ def validate(config) -> None:
   known, names = leaf_fields(base_config()), leaf_fields(config)
   for name in names:
     if name not in known:
-      raise ConfigError(f'unknown config field {name}; fields: '
-                        f'{", ".join(known)}.')
+      raise ConfigError(
+        f'unknown config field {name}; fields: {", ".join(known)}.'
+      )
   for name in known:
     if name not in names:
       raise ConfigError(f'config field {name} is missing.')
     value = _get(config, name)
     problem = checks[name](value) if name in checks else None
     if problem:
-      raise ConfigError(f'config field {name} {problem}; got {value!r}. Fix '
-                        f'it with --config.{name}=VALUE.')
+      raise ConfigError(
+        f'config field {name} {problem}; got {value!r}. Fix '
+        f'it with --config.{name}=VALUE.'
+      )
   _validate_together(config)
 
 
@@ -243,20 +274,26 @@ def _validate_together(config) -> None:
   layers = layer_names(config)
   if not layers:
     field = 'widths' if config.model.kind == 'mlp' else 'dense_widths'
-    raise ConfigError(f'config field model.{field} is empty: a '
-                      f'{config.model.kind} needs a hidden layer to measure.')
+    raise ConfigError(
+      f'config field model.{field} is empty: a '
+      f'{config.model.kind} needs a hidden layer to measure.'
+    )
   unknown = [n for n in config.analysis.estimated_layers if n not in layers]
   if unknown:
     raise ConfigError(
-        f'config field analysis.estimated_layers names {", ".join(unknown)}, '
-        f'not a layer of this model; its layers: {", ".join(layers)} (or () '
-        'for all).')
+      f'config field analysis.estimated_layers names {", ".join(unknown)}, '
+      f'not a layer of this model; its layers: {", ".join(layers)} (or () '
+      'for all).'
+    )
   if config.analysis.binning and not config.analysis.bin_sizes:
-    raise ConfigError('config field analysis.bin_sizes is empty while '
-                      'analysis.binning is True; give bin sizes or set '
-                      '--config.analysis.binning=False.')
+    raise ConfigError(
+      'config field analysis.bin_sizes is empty while '
+      'analysis.binning is True; give bin sizes or set '
+      '--config.analysis.binning=False.'
+    )
   if config.loss == 'mse' and config.data.name not in REGRESSION_DATASETS:
     raise ConfigError(
-        f'config field loss is mse, but data set {config.data.name} has no '
-        'regression targets (those that do: '
-        f'{", ".join(REGRESSION_DATASETS)}).')
+      f'config field loss is mse, but data set {config.data.name} has no '
+      'regression targets (those that do: '
+      f'{", ".join(REGRESSION_DATASETS)}).'
+    )

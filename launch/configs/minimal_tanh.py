@@ -21,6 +21,6 @@ def get_config():
   c.batch_size = 4
   c.num_epochs = 3000
   c.analysis.num_points = 40
-  c.analysis.num_replicas = 2   # layer 1 is deterministic given x
+  c.analysis.num_replicas = 2  # layer 1 is deterministic given x
   c.analysis.bin_sizes = (0.05, 0.2)
   return c
