@@ -39,9 +39,7 @@ def _pair(estimate) -> list[float]:
   return [float(estimate.nats), float(estimate.stderr)]
 
 
-def information_record(
-  infos: Mapping[str, information.LayerInformation],
-) -> dict:
+def information_record(infos: Mapping[str, information.LayerInformation]) -> dict:
   """{'layer': {'mi_input': [nats, stderr], ...}} for the run record."""
   record = {}
   for name, info in infos.items():
@@ -69,18 +67,13 @@ def binning_hook(bin_sizes: Sequence[float]) -> Hook:
     mi_label = np.asarray(result.mi_label)
     record = {'bin_sizes': bin_sizes}
     for i, name in enumerate(names):
-      record[name] = {
-        'entropy': entropy[i].tolist(),
-        'mi_label': mi_label[i].tolist(),
-      }
+      record[name] = {'entropy': entropy[i].tolist(), 'mi_label': mi_label[i].tolist()}
     return {'binning': record}
 
   return hook
 
 
-def clustering_hook(
-  beta: float, *, k: int = KNN_K, max_inputs_for_clusters: int = 5000
-) -> Hook:
+def clustering_hook(beta: float, *, k: int = KNN_K, max_inputs_for_clusters: int = 5000) -> Hook:
   """Class similarity, scatter ratio, k-NN agreement, beta-clusters per layer.
 
   Args:
@@ -101,9 +94,7 @@ def clustering_hook(
         'gap': float(sim.gap),
         'scatter_ratio': float(scatter.ratio),
         'knn_agreement': float(
-          clustering.knn_label_agreement(
-            reps, labels, k=min(k, len(labels) - 1)
-          )
+          clustering.knn_label_agreement(reps, labels, k=min(k, len(labels) - 1))
         ),
       }
       if len(labels) <= max_inputs_for_clusters:
@@ -184,9 +175,7 @@ def analyse(
     record['information'] = information_record(infos)
   clean = {
     name: np.asarray(rep, np.float32)
-    for name, rep in sampling.noise_free_layers(
-      model, variables, inputs
-    ).items()
+    for name, rep in sampling.noise_free_layers(model, variables, inputs).items()
   }
   for hook in hooks:
     record.update(hook(clean, labels, num_classes))

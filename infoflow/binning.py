@@ -83,9 +83,7 @@ def _as_representations(x, name: str = 'representations') -> jax.Array:
 
 
 def _as_labels(labels, m: int, num_classes: Optional[int]):
-  y, k = checks.check_labels(
-    labels, 'labels', num_rows=m, num_classes=num_classes
-  )
+  y, k = checks.check_labels(labels, 'labels', num_rows=m, num_classes=num_classes)
   return jnp.asarray(y), k
 
 
@@ -104,9 +102,7 @@ def _check_bin_size_range(x, bin_size: float, name: str = 'bin_size'):
 
 def _as_edges(edges) -> jax.Array:
   e = np.asarray(
-    checks.check_float_array(
-      edges, 'edges', rank=1, shape='(num_bins + 1,)', dtype=np.float32
-    )
+    checks.check_float_array(edges, 'edges', rank=1, shape='(num_bins + 1,)', dtype=np.float32)
   )
   if e.shape[0] < 2:
     raise ValueError(f'edges must be 1-D with >= 2 values; got {e.shape}.')
@@ -182,9 +178,7 @@ def _refine(group: jax.Array, columns: Sequence[jax.Array]) -> jax.Array:
   differs = jnp.zeros((m - 1,), dtype=bool)
   for k in sorted_keys:
     differs = differs | (k[1:] != k[:-1])
-  new_run = jnp.concatenate(
-    [jnp.zeros((1,), jnp.int32), differs.astype(jnp.int32)]
-  )
+  new_run = jnp.concatenate([jnp.zeros((1,), jnp.int32), differs.astype(jnp.int32)])
   rank = jnp.cumsum(new_run)
   return jnp.zeros((m,), jnp.int32).at[perm].set(rank)
 
@@ -261,9 +255,7 @@ _info_bin_size = jax.jit(lambda x, y, b: _information_core(x, y, b, None))
 _info_edges = jax.jit(lambda x, y, e: _information_core(x, y, None, e))
 # Many bin sizes at once: one compiled, batched sort per column block.
 _info_bin_sizes = jax.jit(
-  jax.vmap(
-    lambda x, y, b: _information_core(x, y, b, None), in_axes=(None, None, 0)
-  )
+  jax.vmap(lambda x, y, b: _information_core(x, y, b, None), in_axes=(None, None, 0))
 )
 
 
@@ -280,9 +272,7 @@ def _pick_scheme(bin_size, edges):
 # ----------------------------------------------------------------------------
 
 
-def binned_entropy(
-  representations, *, bin_size: Optional[float] = None, edges=None
-) -> jax.Array:
+def binned_entropy(representations, *, bin_size: Optional[float] = None, edges=None) -> jax.Array:
   """Entropy of the binned representation, ``H(Bin(T))`` in nats.
 
   ``H = -sum_s p(s) log p(s)`` with ``p(s) = #{i : Bin(t_i) = s} / m``, where
@@ -309,12 +299,7 @@ def binned_entropy(
 
 
 def binned_information(
-  representations,
-  labels,
-  num_classes: int,
-  *,
-  bin_size: Optional[float] = None,
-  edges=None,
+  representations, labels, num_classes: int, *, bin_size: Optional[float] = None, edges=None
 ) -> BinnedInformation:
   """``H(Bin(T))``, ``I(X;Bin(T))`` and ``I(Bin(T);Y)`` for one layer (nats).
 
@@ -364,9 +349,7 @@ def binned_information_all(
   sizes = np.atleast_1d(np.asarray(bin_sizes, dtype=object))
   if sizes.ndim != 1 or sizes.shape[0] < 1:
     raise ValueError(f'bin_sizes must be non-empty and 1-D; got {bin_sizes!r}.')
-  sizes = np.asarray(
-    [checks.check_positive_scalar(b, 'bin_sizes') for b in sizes], np.float64
-  )
+  sizes = np.asarray([checks.check_positive_scalar(b, 'bin_sizes') for b in sizes], np.float64)
   xs = [_as_representations(t, f'layers[{i}]') for i, t in enumerate(layers)]
   m = xs[0].shape[0]
   for i, x in enumerate(xs):

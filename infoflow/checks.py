@@ -35,8 +35,7 @@ import numpy as np
 # estimators' default `rounding_tolerance`); see `check_beta_resolves`.
 RESOLUTION_TOLERANCE = 1e-3
 _X64_HINT = (
-  "use float64 centres with jax.config.update('jax_enable_x64', "
-  'True), or rescale the data'
+  "use float64 centres with jax.config.update('jax_enable_x64', True), or rescale the data"
 )
 
 
@@ -67,9 +66,7 @@ def check_positive_scalar(value, name: str, *, allow_zero: bool = False):
     ValueError: not a scalar, not finite, or out of range.
   """
   if isinstance(value, (bool, np.bool_, str, bytes)) or value is None:
-    raise ArgumentTypeError(
-      f'{name} must be a real number; got {_describe(value)}.'
-    )
+    raise ArgumentTypeError(f'{name} must be a real number; got {_describe(value)}.')
   if not is_concrete(value):
     if np.ndim(value) != 0:
       raise ValueError(f'{name} must be a scalar; got shape {value.shape}.')
@@ -77,13 +74,9 @@ def check_positive_scalar(value, name: str, *, allow_zero: bool = False):
   try:
     arr = np.asarray(value)
   except Exception as e:  # pylint: disable=broad-except
-    raise ArgumentTypeError(
-      f'{name} must be a real number; got {_describe(value)}.'
-    ) from e
+    raise ArgumentTypeError(f'{name} must be a real number; got {_describe(value)}.') from e
   if arr.dtype.kind not in 'iuf':
-    raise ArgumentTypeError(
-      f'{name} must be a real number; got {_describe(value)}.'
-    )
+    raise ArgumentTypeError(f'{name} must be a real number; got {_describe(value)}.')
   if arr.ndim != 0:
     raise ValueError(f'{name} must be a scalar; got shape {arr.shape}.')
   v = float(arr)
@@ -100,12 +93,8 @@ def check_count(value, name: str, *, minimum: int = 1) -> int:
     ArgumentTypeError: not an integer (floats such as 2.0 and bools too).
     ValueError: below `minimum`.
   """
-  if isinstance(value, (bool, np.bool_)) or not isinstance(
-    value, (int, np.integer)
-  ):
-    raise ArgumentTypeError(
-      f'{name} must be an integer >= {minimum}; got {_describe(value)}.'
-    )
+  if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+    raise ArgumentTypeError(f'{name} must be an integer >= {minimum}; got {_describe(value)}.')
   if value < minimum:
     raise ValueError(f'{name} must be an integer >= {minimum}; got {value}.')
   return int(value)
@@ -125,8 +114,7 @@ def check_key(key, name: str = 'key'):
   elif dtype == np.uint32 and shape in ((2,), (4,)):
     return key
   raise ArgumentTypeError(
-    f'{name} must be one JAX PRNG key, e.g. '
-    f'jax.random.key(0); got {_describe(key)}.'
+    f'{name} must be one JAX PRNG key, e.g. jax.random.key(0); got {_describe(key)}.'
   )
 
 
@@ -140,19 +128,13 @@ def _float_dtype(dtype, name: str, target):
       'imaginary parts into features).'
     )
   if dtype.kind not in 'biuf' and dtype != jnp.bfloat16:
-    raise ArgumentTypeError(
-      f'{name} must be a real numeric array; got dtype {dtype}.'
-    )
+    raise ArgumentTypeError(f'{name} must be a real numeric array; got dtype {dtype}.')
   if target is not None:
     return jax.dtypes.canonicalize_dtype(target)
   if dtype.kind in 'biu':
     return jax.dtypes.canonicalize_dtype(jnp.result_type(float))
   if dtype.itemsize < 4:  # float16, bfloat16
-    warnings.warn(
-      f'{name} has dtype {dtype}; computing in float32.',
-      UserWarning,
-      stacklevel=4,
-    )
+    warnings.warn(f'{name} has dtype {dtype}; computing in float32.', UserWarning, stacklevel=4)
     return np.dtype(np.float32)
   return jax.dtypes.canonicalize_dtype(dtype)
 
@@ -191,18 +173,14 @@ def check_float_array(
       x = np.asarray(x)
     except (ValueError, TypeError) as e:
       raise ValueError(
-        f'{name} must be a rectangular array {shape}; '
-        f'got {type(x).__name__} ({e}).'
+        f'{name} must be a rectangular array {shape}; got {type(x).__name__} ({e}).'
       ) from e
   target = _float_dtype(x.dtype, name, dtype)
   if rank is not None and x.ndim != rank:
-    raise ValueError(
-      f'{name} must have shape {shape} (rank {rank}); got shape {x.shape}.'
-    )
+    raise ValueError(f'{name} must have shape {shape} (rank {rank}); got shape {x.shape}.')
   if min_rank is not None and x.ndim < min_rank:
     raise ValueError(
-      f'{name} must have shape {shape} with >= {min_rank} '
-      f'dims; got shape {x.shape}.'
+      f'{name} must have shape {shape} with >= {min_rank} dims; got shape {x.shape}.'
     )
   if not allow_empty and 0 in x.shape:
     raise ValueError(f'{name} must be non-empty; got shape {x.shape}.')
@@ -213,8 +191,7 @@ def check_float_array(
     bad = int(x.size - int(finite.sum()))
     if bad:
       raise ValueError(
-        f'{name} has {bad} non-finite (NaN or inf) values; '
-        'all entries must be finite.'
+        f'{name} has {bad} non-finite (NaN or inf) values; all entries must be finite.'
       )
   return x
 
@@ -267,12 +244,8 @@ def check_labels(
   if concrete and labels.size:
     lo, hi = int(labels.min()), int(labels.max())
     if lo < 0 or hi >= num_classes:
-      raise ValueError(
-        f'{name} must lie in [0, {num_classes}); got values in [{lo}, {hi}].'
-      )
-  labels = (
-    labels.astype(jnp.int32) if is_jax else labels.astype(np.int32, copy=False)
-  )
+      raise ValueError(f'{name} must lie in [0, {num_classes}); got values in [{lo}, {hi}].')
+  labels = labels.astype(jnp.int32) if is_jax else labels.astype(np.int32, copy=False)
   return labels, num_classes
 
 
@@ -441,11 +414,7 @@ def rescale_to_beta(ratio, beta, *arrays):
   if ratio is None or (2.0**-20 <= float(beta) <= 2.0**20 and ratio <= 2.0**30):
     return beta, arrays, 0.0
   scale = power_of_two_scale(float(beta), arrays[0].dtype)
-  return (
-    float(beta) / scale,
-    tuple(a / scale for a in arrays),
-    math.log(scale),
-  )
+  return (float(beta) / scale, tuple(a / scale for a in arrays), math.log(scale))
 
 
 def pad_to_multiple(x, multiple: int, *, fill=None):

@@ -60,9 +60,7 @@ _HI = lax.Precision.HIGHEST
 
 
 def _as_labels(labels, m, num_classes):
-  y, k = checks.check_labels(
-    labels, 'labels', num_rows=m, num_classes=num_classes
-  )
+  y, k = checks.check_labels(labels, 'labels', num_rows=m, num_classes=num_classes)
   return jnp.asarray(y), k
 
 
@@ -106,9 +104,7 @@ def _sorted_similarity(x, labels, num_classes):
   # cos(t, t) = 1 exactly for t != 0 (removes rounding); 0 for t = 0.
   s = s.at[jnp.diag_indices(s.shape[0])].set(nonzero.astype(s.dtype))
   counts = jnp.bincount(labels, length=num_classes)
-  bounds = jnp.concatenate(
-    [jnp.zeros((1,), jnp.int32), jnp.cumsum(counts).astype(jnp.int32)]
-  )
+  bounds = jnp.concatenate([jnp.zeros((1,), jnp.int32), jnp.cumsum(counts).astype(jnp.int32)])
   return SortedSimilarity(s, order, bounds)
 
 
@@ -162,9 +158,7 @@ def _class_similarity(x, labels, num_classes):
   return ClassSimilarity(within, between, within - between)
 
 
-def class_similarity(
-  representations, labels, num_classes: int
-) -> ClassSimilarity:
+def class_similarity(representations, labels, num_classes: int) -> ClassSimilarity:
   """Mean within-class and between-class cosine similarity, and their gap.
 
   ``within = sum_{i != j, y_i = y_j} cos(t_i, t_j) / #{such pairs}``, and
@@ -281,10 +275,7 @@ def _knn(x, k, chunk_size, refine):
       d2 = jnp.where(bad, jnp.inf, d2)
       return _running_top_k(best, d2, jnp.broadcast_to(r, d2.shape), k), None
 
-    init = (
-      jnp.full((chunk_size, k), jnp.inf, x.dtype),
-      jnp.zeros((chunk_size, k), jnp.int32),
-    )
+    init = (jnp.full((chunk_size, k), jnp.inf, x.dtype), jnp.zeros((chunk_size, k), jnp.int32))
     (dist, nbr), _ = lax.scan(step, init, ref_idx)
     return nbr, dist
 
@@ -292,9 +283,7 @@ def _knn(x, k, chunk_size, refine):
     q = xc[idx]  # (c, d)
     # Screening with the fast matmul form |a|^2 + |b|^2 - 2<a,b>; it cancels
     # badly for close pairs, so it only nominates kc candidates.
-    approx = (
-      sq[idx][:, None] + sq[None, :] - 2.0 * jnp.matmul(q, xc.T, precision=_HI)
-    )
+    approx = sq[idx][:, None] + sq[None, :] - 2.0 * jnp.matmul(q, xc.T, precision=_HI)
     approx = jnp.where(cols[None, :] == idx[:, None], jnp.inf, approx)
     neg_a, cand = lax.top_k(-approx, kc)  # (c, kc)
     # Re-rank candidates by direct differences (accurate for close pairs).
@@ -313,9 +302,7 @@ def _knn(x, k, chunk_size, refine):
   return nbr.reshape(-1, k)[:m], dist.reshape(-1, k)[:m] * scale**2
 
 
-def k_nearest_neighbors(
-  representations, k: int = 10, *, chunk_size: int = 256, refine: int = 32
-):
+def k_nearest_neighbors(representations, k: int = 10, *, chunk_size: int = 256, refine: int = 32):
   """The ``k`` nearest neighbours of every row (Euclidean, excluding itself).
 
   Query rows go in chunks of ``chunk_size`` (``lax.map``); peak memory

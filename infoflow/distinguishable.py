@@ -24,9 +24,7 @@ from infoflow import checks
 
 def as_representations(x):
   """`x` as a checked (m, d) float array (ValueError or TypeError if not)."""
-  return jnp.asarray(
-    checks.check_float_array(x, 'representations', rank=2, shape='(m, d)')
-  )
+  return jnp.asarray(checks.check_float_array(x, 'representations', rank=2, shape='(m, d)'))
 
 
 def pow2_scale(x):
@@ -123,9 +121,7 @@ def _components(parent, sq_length, sq_radius):
     new = new[new]  # pointer jumping: O(log) rounds on long chains
     return new, jnp.any(new != lab)
 
-  lab, _ = lax.while_loop(
-    lambda s: s[1], body, (jnp.arange(m, dtype=jnp.int32), jnp.bool_(True))
-  )
+  lab, _ = lax.while_loop(lambda s: s[1], body, (jnp.arange(m, dtype=jnp.int32), jnp.bool_(True)))
   return lab
 
 
@@ -174,15 +170,9 @@ def num_distinguishable_clusters(
   threshold = checks.check_positive_scalar(threshold, 'threshold')
   b = np.asarray(beta, dtype=object)
   if b.ndim > 1 or b.size == 0:
-    raise ValueError(
-      f'beta must be a scalar or a non-empty 1-D array; got {beta!r}.'
-    )
+    raise ValueError(f'beta must be a scalar or a non-empty 1-D array; got {beta!r}.')
   b = np.asarray(
-    [
-      checks.check_positive_scalar(v, 'beta', allow_zero=True)
-      for v in b.reshape(-1)
-    ],
-    np.float64,
+    [checks.check_positive_scalar(v, 'beta', allow_zero=True) for v in b.reshape(-1)], np.float64
   ).reshape(b.shape)
   parent, sq_length, scale = _mst(x)
   # Radii in the units of the rescaled tree; beyond the dtype's range they

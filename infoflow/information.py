@@ -40,12 +40,7 @@ FORMS = ('posterior', 'difference')
 DEFAULT_TARGET_MI_INPUT = posterior.DEFAULT_TARGET_MI_INPUT
 DEFAULT_TARGET_MI_LABEL = posterior.DEFAULT_TARGET_MI_LABEL
 
-__all__ = (
-  'FORMS',
-  'LayerInformation',
-  'layer_information',
-  'network_information',
-)
+__all__ = ('FORMS', 'LayerInformation', 'layer_information', 'network_information')
 
 
 def layer_information(
@@ -154,18 +149,10 @@ def network_information(
   """
   sample_key, mc_key = jax.random.split(key)
   samples = sampling.sample_layers(
-    sample_key,
-    model,
-    variables,
-    inputs,
-    num_replicas,
-    layers=layers,
-    input_chunk=input_chunk,
+    sample_key, model, variables, inputs, num_replicas, layers=layers, input_chunk=input_chunk
   )
   keys = jax.random.split(mc_key, len(samples))
   return {
-    name: layer_information(
-      k, s, beta, labels=labels, num_classes=num_classes, **estimator_kwargs
-    )
+    name: layer_information(k, s, beta, labels=labels, num_classes=num_classes, **estimator_kwargs)
     for k, (name, s) in zip(keys, samples.items())
   }

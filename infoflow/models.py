@@ -63,9 +63,7 @@ def get_activation(name: str) -> Callable[[jax.Array], jax.Array]:
   try:
     return ACTIVATIONS[name]
   except KeyError:
-    raise ValueError(
-      f'unknown activation {name!r}; known: {sorted(ACTIVATIONS)}'
-    ) from None
+    raise ValueError(f'unknown activation {name!r}; known: {sorted(ACTIVATIONS)}') from None
 
 
 class GaussianNoise(nn.Module):
@@ -122,14 +120,9 @@ class _UnitsByBatchDense(nn.Module):
   @nn.compact
   def __call__(self, h: jax.Array) -> jax.Array:
     kernel = self.param(
-      'kernel',
-      nn.initializers.lecun_normal(),
-      (h.shape[0], self.features),
-      jnp.float32,
+      'kernel', nn.initializers.lecun_normal(), (h.shape[0], self.features), jnp.float32
     )
-    bias = self.param(
-      'bias', nn.initializers.zeros_init(), (self.features,), jnp.float32
-    )
+    bias = self.param('bias', nn.initializers.zeros_init(), (self.features,), jnp.float32)
     return jnp.einsum('io,ib->ob', kernel, h) + bias[:, None]
 
 
@@ -166,9 +159,7 @@ class MLP(nn.Module):
     names = mlp_layer_names(len(self.widths))
     for name, width in zip(names, self.widths):
       h = act(_UnitsByBatchDense(width, name=f'{name}_weights')(h))
-      h = GaussianNoise(self.beta, transposed=True, name=name)(
-        h, deterministic=deterministic
-      )
+      h = GaussianNoise(self.beta, transposed=True, name=name)(h, deterministic=deterministic)
     return _UnitsByBatchDense(self.num_outputs, name=OUTPUT)(h).T
 
 

@@ -38,9 +38,7 @@ def _rotate_left(v: jax.Array, r: int) -> jax.Array:
   return (v << np.uint32(r)) | (v >> np.uint32(32 - r))
 
 
-def threefry2x32(
-  key_words: jax.Array, x1: jax.Array, x2: jax.Array
-) -> tuple[jax.Array, jax.Array]:
+def threefry2x32(key_words: jax.Array, x1: jax.Array, x2: jax.Array) -> tuple[jax.Array, jax.Array]:
   """The Threefry-2x32-20 block hash of counter pairs (x1, x2), unrolled.
 
   Args:
@@ -72,9 +70,7 @@ def random_words(key: jax.Array, num: int) -> jax.Array:
     return jax.random.bits(key, (num,), jnp.uint32)
   half = -(-num // 2)
   counters = jnp.arange(half, dtype=jnp.uint32)
-  first, second = threefry2x32(
-    jax.random.key_data(key), counters, counters + np.uint32(half)
-  )
+  first, second = threefry2x32(jax.random.key_data(key), counters, counters + np.uint32(half))
   return jnp.concatenate([first, second])[:num]
 
 
@@ -85,9 +81,7 @@ def _is_threefry(key) -> bool:
   )
 
 
-def standard_normal(
-  key: jax.Array, shape: Sequence[int], dtype=jnp.float32
-) -> jax.Array:
+def standard_normal(key: jax.Array, shape: Sequence[int], dtype=jnp.float32) -> jax.Array:
   """i.i.d. N(0, 1) draws of `shape` and `dtype` from a JAX PRNG key.
 
   Args:
@@ -106,10 +100,7 @@ def standard_normal(
   words = random_words(key, math.prod(shape))
   # 23 random mantissa bits give a float in [1, 2); minus 1 is in [0, 1).
   unit = (
-    jax.lax.bitcast_convert_type(
-      (words >> np.uint32(9)) | np.uint32(0x3F800000), jnp.float32
-    )
-    - 1.0
+    jax.lax.bitcast_convert_type((words >> np.uint32(9)) | np.uint32(0x3F800000), jnp.float32) - 1.0
   )
   low = np.nextafter(np.float32(-1.0), np.float32(0.0))
   u = jnp.maximum(low, unit * (np.float32(1.0) - low) + low)

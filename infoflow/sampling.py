@@ -34,9 +34,7 @@ def layer_names(model: nn.Module, variables: Any, example_input) -> list[str]:
     ['T1', 'T2', ...] for an `MLP`, ['conv1', 'conv2', 'dense3'] for the
     default `CNN`.
   """
-  _, state = model.apply(
-    variables, example_input, deterministic=True, mutable=['intermediates']
-  )
+  _, state = model.apply(variables, example_input, deterministic=True, mutable=['intermediates'])
   return list(models.pre_noise_activations(state['intermediates']))
 
 
@@ -71,9 +69,7 @@ def sample_layers(
     ValueError: on an empty or non-finite input set, R < 1, input_chunk < 1,
       a key that is not a PRNG key, or an unknown layer name.
   """
-  inputs = jnp.asarray(
-    checks.check_float_array(inputs, 'inputs', min_rank=1, shape='(m, ...)')
-  )
+  inputs = jnp.asarray(checks.check_float_array(inputs, 'inputs', min_rank=1, shape='(m, ...)'))
   checks.check_count(num_replicas, 'num_replicas')
   input_chunk = checks.check_count(input_chunk, 'input_chunk')
   checks.check_key(key)
@@ -84,13 +80,7 @@ def sample_layers(
   if unknown:
     raise ValueError(f'unknown layers {unknown}; the model has {names}.')
   per_layer = _sample(
-    key,
-    model,
-    variables,
-    inputs,
-    num_replicas,
-    tuple(layers),
-    min(input_chunk, inputs.shape[0]),
+    key, model, variables, inputs, num_replicas, tuple(layers), min(input_chunk, inputs.shape[0])
   )
   # Built outside jit: jit returns dicts with sorted keys, not layer order.
   return dict(zip(layers, per_layer))
@@ -115,20 +105,14 @@ def _sample(key, model, variables, inputs, num_replicas, layers, input_chunk):
       mutable=['intermediates'],
     )
     found = models.pre_noise_activations(state['intermediates'])
-    return tuple(
-      found[name].reshape(input_chunk, num_replicas, -1) for name in layers
-    )
+    return tuple(found[name].reshape(input_chunk, num_replicas, -1) for name in layers)
 
   per_layer = jax.lax.map(one_chunk, (keys, x))
   return tuple(s.reshape((padded,) + s.shape[2:])[:m] for s in per_layer)
 
 
 def noise_free_layers(
-  model: nn.Module,
-  variables: Any,
-  inputs,
-  *,
-  layers: Optional[Sequence[str]] = None,
+  model: nn.Module, variables: Any, inputs, *, layers: Optional[Sequence[str]] = None
 ) -> dict[str, jax.Array]:
   """The noise-free representations S_l(x) of each input, (m, d_l) per layer.
 
@@ -139,10 +123,7 @@ def noise_free_layers(
       the model's layers).
   """
   _, state = model.apply(
-    variables,
-    jnp.asarray(inputs),
-    deterministic=True,
-    mutable=['intermediates'],
+    variables, jnp.asarray(inputs), deterministic=True, mutable=['intermediates']
   )
   found = models.pre_noise_activations(state['intermediates'])
   names = list(found) if layers is None else layers

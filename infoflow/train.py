@@ -71,9 +71,7 @@ class TrainState:
   noise_key: jax.Array
 
 
-def make_optimizer(
-  name: str, learning_rate: float, **kwargs
-) -> optax.GradientTransformation:
+def make_optimizer(name: str, learning_rate: float, **kwargs) -> optax.GradientTransformation:
   """An optax optimiser by name ('adam', 'sgd', 'momentum', 'adamw')."""
   if name == 'adam':
     return optax.adam(learning_rate, **kwargs)
@@ -82,19 +80,12 @@ def make_optimizer(
   if name == 'sgd':
     return optax.sgd(learning_rate, **kwargs)
   if name == 'momentum':
-    return optax.sgd(
-      learning_rate, momentum=kwargs.pop('momentum', 0.9), **kwargs
-    )
-  raise ValueError(
-    f'unknown optimizer {name!r}; known: adam, adamw, sgd, momentum.'
-  )
+    return optax.sgd(learning_rate, momentum=kwargs.pop('momentum', 0.9), **kwargs)
+  raise ValueError(f'unknown optimizer {name!r}; known: adam, adamw, sgd, momentum.')
 
 
 def init_state(
-  key: jax.Array,
-  model: nn.Module,
-  optimizer: optax.GradientTransformation,
-  example_input,
+  key: jax.Array, model: nn.Module, optimizer: optax.GradientTransformation, example_input
 ) -> TrainState:
   """A fresh state: parameters from `key`, zero step and epoch."""
   init_key, shuffle_key, noise_key = jax.random.split(key, 3)
@@ -118,9 +109,7 @@ def init_states(
 ) -> TrainState:
   """`num_seeds` independent states stacked along a leading axis."""
   keys = jax.random.split(key, num_seeds)
-  return jax.vmap(lambda k: init_state(k, model, optimizer, example_input))(
-    keys
-  )
+  return jax.vmap(lambda k: init_state(k, model, optimizer, example_input))(keys)
 
 
 def random_order(key: jax.Array, n: int) -> jax.Array:
@@ -150,12 +139,8 @@ def random_order(key: jax.Array, n: int) -> jax.Array:
     with jax.enable_x64(True):
       high = words[:n].astype(jnp.uint64) << jnp.uint64(32)
       low = words[n:].astype(jnp.uint64) >> jnp.uint64(index_bits)
-      packed = (
-        high | low << jnp.uint64(index_bits) | jnp.arange(n, dtype=jnp.uint64)
-      )
-      moved = (jnp.sort(packed) & jnp.uint64((1 << index_bits) - 1)).astype(
-        jnp.int32
-      )
+      packed = high | low << jnp.uint64(index_bits) | jnp.arange(n, dtype=jnp.uint64)
+      moved = (jnp.sort(packed) & jnp.uint64((1 << index_bits) - 1)).astype(jnp.int32)
     order = moved if i == 0 else order[moved]
   return order
 
@@ -202,14 +187,10 @@ def _noise_shapes(model: nn.Module, params, inputs, batch_size: int) -> dict:
   example = jax.ShapeDtypeStruct((batch_size,) + inputs.shape[1:], inputs.dtype)
 
   def pre_noise(params, x):
-    _, state = model.apply(
-      {'params': params}, x, deterministic=True, mutable=['intermediates']
-    )
+    _, state = model.apply({'params': params}, x, deterministic=True, mutable=['intermediates'])
     return state['intermediates']
 
-  shapes = models.pre_noise_activations(
-    jax.eval_shape(pre_noise, params, example)
-  )
+  shapes = models.pre_noise_activations(jax.eval_shape(pre_noise, params, example))
   if getattr(model, 'beta', None) == 0:
     return {}
   return shapes
@@ -232,11 +213,7 @@ def _draw_noise(shapes: dict, key: jax.Array, lead: tuple) -> dict:
     node = noise
     for part in path.split('/'):
       node = node.setdefault(part, {})
-    node['z'] = (
-      flat[..., offset : offset + size]
-      .reshape(lead + shape.shape)
-      .astype(shape.dtype)
-    )
+    node['z'] = flat[..., offset : offset + size].reshape(lead + shape.shape).astype(shape.dtype)
     offset += size
   return noise
 
@@ -254,10 +231,7 @@ def _epoch_batches(state: TrainState, inputs, batch_size: int):
   order = random_order(jax.random.fold_in(shuffle_key, state.epoch), n)
   order = jnp.concatenate([order, jnp.zeros(padded - n, order.dtype)])
   mask = (jnp.arange(padded) < n).astype(inputs.dtype)
-  return (
-    order.reshape(num_batches, batch_size),
-    mask.reshape(num_batches, batch_size),
-  )
+  return (order.reshape(num_batches, batch_size), mask.reshape(num_batches, batch_size))
 
 
 def make_train_epochs(
@@ -276,9 +250,7 @@ def make_train_epochs(
   """
 
   def loss_fn(params, x, y, mask, noise):
-    outputs = model.apply(
-      {'params': params, models.GIVEN_NOISE: noise}, x, deterministic=False
-    )
+    outputs = model.apply({'params': params, models.GIVEN_NOISE: noise}, x, deterministic=False)
     losses = per_example_loss(outputs, y, loss)
     return jnp.sum(losses * mask) / jnp.maximum(jnp.sum(mask), 1.0)
 
@@ -296,9 +268,7 @@ def make_train_epochs(
     epoch_key = jax.random.fold_in(noise_key, state.epoch)
     per_step = sum(math.prod(v.shape) for v in shapes.values())
     whole_epoch = num_batches * per_step <= _EPOCH_NOISE_BUDGET
-    epoch_noise = (
-      _draw_noise(shapes, epoch_key, (num_batches,)) if whole_epoch else None
-    )
+    epoch_noise = _draw_noise(shapes, epoch_key, (num_batches,)) if whole_epoch else None
     batches = (indices, masks, jnp.arange(num_batches), epoch_noise)
 
     def step(carry, batch):
@@ -319,12 +289,8 @@ def make_train_epochs(
       state, params=params, opt_state=opt_state, step=t, epoch=state.epoch + 1
     )
 
-  def train_epochs(
-    state: TrainState, inputs, targets, num_epochs
-  ) -> TrainState:
-    return jax.lax.fori_loop(
-      0, num_epochs, lambda _, s: one_epoch(s, inputs, targets), state
-    )
+  def train_epochs(state: TrainState, inputs, targets, num_epochs) -> TrainState:
+    return jax.lax.fori_loop(0, num_epochs, lambda _, s: one_epoch(s, inputs, targets), state)
 
   return train_epochs
 
@@ -343,10 +309,7 @@ def make_evaluate(
 
   def outputs_of(params, x, deterministic, key):
     return model.apply(
-      {'params': params},
-      x,
-      deterministic=deterministic,
-      rngs={models.NOISE_RNG: key},
+      {'params': params}, x, deterministic=deterministic, rngs={models.NOISE_RNG: key}
     )
 
   def evaluate(params, inputs, targets, labels, key, class_values=None):
@@ -396,16 +359,10 @@ def seed_sharding(num_seeds: int, devices=None) -> NamedSharding | None:
   """
   devices = list(jax.local_devices() if devices is None else devices)
   k = (
-    max(
-      c
-      for c in range(1, min(len(devices), num_seeds) + 1)
-      if num_seeds % c == 0
-    )
+    max(c for c in range(1, min(len(devices), num_seeds) + 1) if num_seeds % c == 0)
     if num_seeds >= 1
     else 1
   )
   if k <= 1:
     return None
-  return NamedSharding(
-    Mesh(np.asarray(devices[:k]), (SEED_AXIS,)), P(SEED_AXIS)
-  )
+  return NamedSharding(Mesh(np.asarray(devices[:k]), (SEED_AXIS,)), P(SEED_AXIS))

@@ -76,9 +76,7 @@ def szt_layer(groups, replicas, dim, beta, seed=0):
 
   `infoflow.data.synthetic.layer_samples` of kind 'separated'.
   """
-  samples, _ = synthetic.layer_samples(
-    'separated', groups, replicas, dim, beta, seed=seed
-  )
+  samples, _ = synthetic.layer_samples('separated', groups, replicas, dim, beta, seed=seed)
   return samples
 
 
@@ -187,9 +185,7 @@ def _run_numpy(centers, beta, owner, z, repeats):
     a = -sq / (2 * beta**2)
     top = a.max(1)
     out[lo : lo + 256] = top + np.log(np.exp(a - top[:, None]).sum(1))
-  log_g = (
-    out - np.log(len(c64)) - 0.5 * c64.shape[1] * np.log(2 * np.pi * beta**2)
-  )
+  log_g = out - np.log(len(c64)) - 0.5 * c64.shape[1] * np.log(2 * np.pi * beta**2)
   elapsed = time.perf_counter() - start
   return _values_from_log_density(log_g, z, c64.shape[1], beta), elapsed
 
@@ -207,11 +203,7 @@ def _run_sklearn(centers, beta, owner, z, repeats):
   return _values_from_log_density(log_g, z, c64.shape[1], beta), elapsed
 
 
-_METHODS = {
-  'infoflow': _run_infoflow,
-  'numpy64': _run_numpy,
-  'sklearn': _run_sklearn,
-}
+_METHODS = {'infoflow': _run_infoflow, 'numpy64': _run_numpy, 'sklearn': _run_sklearn}
 
 
 def _rss_mb():
@@ -242,9 +234,7 @@ def _worker(method, case, subset, repeats, queue):
 def _measure(method, case, subset=None):
   ctx = mp.get_context('spawn')
   queue = ctx.Queue()
-  proc = ctx.Process(
-    target=_worker, args=(method, case, subset, _REPEATS.value, queue)
-  )
+  proc = ctx.Process(target=_worker, args=(method, case, subset, _REPEATS.value, queue))
   proc.start()
   result = queue.get()
   proc.join()
@@ -264,13 +254,9 @@ def _run_layer(baseline):
     samples = szt_layer(4096, 1000, 5, beta, seed=1)
     generated = time.perf_counter()
     key_t, key_c = jax.random.split(jax.random.key(len(out)))
-    h_t, report = entropy.pooled_mixture_entropy(
-      key_t, samples, beta, return_report=True
-    )
+    h_t, report = entropy.pooled_mixture_entropy(key_t, samples, beta, return_report=True)
     pooled = time.perf_counter()
-    h_tx = entropy.mixture_entropies(
-      key_c, samples, beta, target_stderr=0.01
-    ).mean()
+    h_tx = entropy.mixture_entropies(key_c, samples, beta, target_stderr=0.01).mean()
     mi = h_t - h_tx
     float(mi.nats)
     end = time.perf_counter()
@@ -345,9 +331,7 @@ def run_case(case):
   same_draws = case.startswith('szt_r')
   subset = None
   if reference_subset is not None:
-    subset = np.sort(
-      np.random.default_rng(1).choice(num_mc, reference_subset, replace=False)
-    )
+    subset = np.sort(np.random.default_rng(1).choice(num_mc, reference_subset, replace=False))
   values, seconds, memory = _measure('infoflow', case)
   rows = {'infoflow': (values, seconds, memory, num_mc)}
   ref_values, ref_seconds, ref_memory = _measure('numpy64', case, subset)

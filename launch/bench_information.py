@@ -56,16 +56,10 @@ def run_case(kind: str, num_inputs: int, replicas: int, equal_draws: int):
   from infoflow import information  # pylint: disable=g-import-not-at-top
   from infoflow.data import synthetic  # pylint: disable=g-import-not-at-top
 
-  samples, labels = synthetic.layer_samples(
-    kind, num_inputs, replicas, DIMS[kind], BETA
-  )
+  samples, labels = synthetic.layer_samples(kind, num_inputs, replicas, DIMS[kind], BETA)
   rows = []
   info, seconds = timed(
-    information.layer_information,
-    samples,
-    BETA,
-    labels=labels,
-    num_mc=equal_draws,
+    information.layer_information, samples, BETA, labels=labels, num_mc=equal_draws
   )
   rows.append(('posterior @ N', info, equal_draws, seconds))
   conditional = max(2, -(-equal_draws // num_inputs))
@@ -80,19 +74,10 @@ def run_case(kind: str, num_inputs: int, replicas: int, equal_draws: int):
   )
   draws = equal_draws * 3 + conditional * num_inputs
   rows.append(('difference @ N', info, draws, seconds))
-  adaptive, seconds = timed(
-    information.layer_information, samples, BETA, labels=labels
-  )
-  rows.append(
-    ('posterior adaptive', adaptive, int(adaptive.mi_input.num_draws), seconds)
-  )
-  scale = max(
-    (float(info.mi_input.stderr) / 0.02) ** 2,
-    (float(info.mi_label.stderr) / 0.005) ** 2,
-  )
-  rows.append(
-    ('difference extrapolated', None, int(draws * scale), rows[1][3] * scale)
-  )
+  adaptive, seconds = timed(information.layer_information, samples, BETA, labels=labels)
+  rows.append(('posterior adaptive', adaptive, int(adaptive.mi_input.num_draws), seconds))
+  scale = max((float(info.mi_input.stderr) / 0.02) ** 2, (float(info.mi_label.stderr) / 0.005) ** 2)
+  rows.append(('difference extrapolated', None, int(draws * scale), rows[1][3] * scale))
   return rows
 
 
@@ -101,10 +86,7 @@ def format_rows(kind, rows) -> str:
   lines = []
   for label, info, draws, seconds in rows:
     if info is None:
-      lines.append(
-        f'{kind:10s} {label:24s} {"":>17s} {"":>17s} '
-        f'{draws:>10d} {seconds:9.1f}'
-      )
+      lines.append(f'{kind:10s} {label:24s} {"":>17s} {"":>17s} {draws:>10d} {seconds:9.1f}')
       continue
     lines.append(
       f'{kind:10s} {label:24s} {float(info.mi_input.nats):8.4f} '

@@ -50,22 +50,15 @@ def time_training(config, num_seeds: int, num_epochs: int):
   data = runner.load_data(config)
   trainer = runner.build_trainer(config, data)
   jax.block_until_ready(
-    trainer.train_epochs(
-      trainer.states, data.x_train, data.t_train, jnp.int32(1)
-    )
+    trainer.train_epochs(trainer.states, data.x_train, data.t_train, jnp.int32(1))
   )
   start = time.perf_counter()
   states = jax.block_until_ready(
-    trainer.train_epochs(
-      trainer.states, data.x_train, data.t_train, jnp.int32(num_epochs)
-    )
+    trainer.train_epochs(trainer.states, data.x_train, data.t_train, jnp.int32(num_epochs))
   )
   seconds = time.perf_counter() - start
   metrics = runner.evaluate(trainer, data, states, num_epochs)
-  return seconds, {
-    split: float(np.mean(metrics[split]['accuracy']))
-    for split in ('train', 'test')
-  }
+  return seconds, {split: float(np.mean(metrics[split]['accuracy'])) for split in ('train', 'test')}
 
 
 def devices_used(num_seeds: int) -> int:

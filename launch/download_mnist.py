@@ -88,23 +88,16 @@ def _fetch(name: str, target: Path, timeout_s: float = 60.0) -> str:
   errors = []
   for mirror in MIRRORS:
     url = f'{mirror}{name}.gz'
-    fd, tmp = tempfile.mkstemp(
-      prefix=f'.{name}.', suffix='.gz.part', dir=target.parent
-    )
+    fd, tmp = tempfile.mkstemp(prefix=f'.{name}.', suffix='.gz.part', dir=target.parent)
     try:
-      with (
-        os.fdopen(fd, 'wb') as out,
-        urllib.request.urlopen(url, timeout=timeout_s) as resp,
-      ):
+      with os.fdopen(fd, 'wb') as out, urllib.request.urlopen(url, timeout=timeout_s) as resp:
         while chunk := resp.read(_CHUNK):
           out.write(chunk)
       if not verify_file(tmp, CONTENT_SHA256[name]):
         raise ValueError('checksum mismatch')
       os.replace(tmp, target)  # Atomic within one filesystem.
       return url
-    except (
-      Exception
-    ) as e:  # Try the next mirror; report all failures at the end.
+    except Exception as e:  # Try the next mirror; report all failures at the end.
       errors.append(f'{url}: {e}')
     finally:
       if os.path.exists(tmp):
@@ -152,8 +145,6 @@ if __name__ == '__main__':
   # Defined here, not at import, so that importing the helpers (tests, other
   # launch scripts) does not register a global --data_dir flag that could clash.
   flags.DEFINE_string(
-    'data_dir',
-    None,
-    'Where to put the files (default: infoflow.data.default_data_dir()/mnist).',
+    'data_dir', None, 'Where to put the files (default: infoflow.data.default_data_dir()/mnist).'
   )
   app.run(main)

@@ -45,13 +45,7 @@ import numpy as np
 FORMS = ('posterior', 'difference')
 LABELS_KEY = 'labels'
 LN2 = math.log(2.0)
-_FIELDS = (
-  'mi_input',
-  'mi_label',
-  'entropy',
-  'conditional_entropy',
-  'label_conditional_entropy',
-)
+_FIELDS = ('mi_input', 'mi_label', 'entropy', 'conditional_entropy', 'label_conditional_entropy')
 _ZIP_MAGIC = b'PK\x03\x04'
 _READ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError)
 
@@ -66,12 +60,9 @@ def _define_flags():
   flags.DEFINE_string(
     'samples',
     None,
-    '.npz file: one (m, R, d) array of '
-    'S samples per layer (and optionally the labels).',
+    '.npz file: one (m, R, d) array of S samples per layer (and optionally the labels).',
   )
-  flags.DEFINE_float(
-    'beta', None, 'Noise standard deviation of the network (> 0).'
-  )
+  flags.DEFINE_float('beta', None, 'Noise standard deviation of the network (> 0).')
   flags.DEFINE_string(
     'labels',
     None,
@@ -80,16 +71,11 @@ def _define_flags():
     'the key "labels" if present).',
   )
   flags.DEFINE_string(
-    'out',
-    None,
-    'JSON output (default: the samples file '
-    'with .information.json in place of .npz).',
+    'out', None, 'JSON output (default: the samples file with .information.json in place of .npz).'
   )
   flags.DEFINE_enum('form', 'posterior', list(FORMS), 'Estimator form.')
   flags.DEFINE_integer(
-    'num_mc',
-    None,
-    'Fixed number of Monte Carlo draws (default: adaptive, posterior form).',
+    'num_mc', None, 'Fixed number of Monte Carlo draws (default: adaptive, posterior form).'
   )
   flags.DEFINE_integer('seed', 0, 'Seed of the Monte Carlo draws.')
 
@@ -134,8 +120,7 @@ def _read_member(npz, key: str, path: pathlib.Path) -> np.ndarray:
     return npz[key]
   except _READ_ERRORS as e:
     raise EstimateInputError(
-      f'{path}: array {key!r} is not readable '
-      f'(truncated, corrupt or an object array: {e}).'
+      f'{path}: array {key!r} is not readable (truncated, corrupt or an object array: {e}).'
     ) from None
 
 
@@ -143,9 +128,7 @@ def _check_layer(key: str, x: np.ndarray, path) -> tuple[np.ndarray, str]:
   """``(samples (m, R, d), note)``; an (m, d) array becomes R = 1."""
   where = f'{path}: array {key!r}'
   if x.dtype.kind not in 'biuf':
-    raise EstimateInputError(
-      f'{where} has dtype {x.dtype}; expected real numbers.'
-    )
+    raise EstimateInputError(f'{where} has dtype {x.dtype}; expected real numbers.')
   if x.ndim not in (2, 3):
     raise EstimateInputError(
       f'{where} has shape {x.shape}; expected (m, R, d): R samples of the '
@@ -156,20 +139,16 @@ def _check_layer(key: str, x: np.ndarray, path) -> tuple[np.ndarray, str]:
   bad = int(x.size - np.isfinite(x).sum())
   if bad:
     raise EstimateInputError(
-      f'{where} has {bad} non-finite (NaN or inf) '
-      'values; all entries must be finite.'
+      f'{where} has {bad} non-finite (NaN or inf) values; all entries must be finite.'
     )
   if x.ndim == 3:
     return x, ''
   return x[:, None, :], (
-    '(m, d) read as R = 1: S is taken to be a function '
-    'of X, h(T|X) in closed form'
+    '(m, d) read as R = 1: S is taken to be a function of X, h(T|X) in closed form'
   )
 
 
-def _check_labels(
-  labels: np.ndarray, where: str, num_inputs: dict[str, int]
-) -> np.ndarray:
+def _check_labels(labels: np.ndarray, where: str, num_inputs: dict[str, int]) -> np.ndarray:
   """(m,) integer labels >= 0 matching every layer's m."""
   if labels.dtype.kind not in 'biu':
     raise EstimateInputError(
@@ -177,9 +156,7 @@ def _check_labels(
       '(save them with .astype(int)).'
     )
   if labels.ndim != 1:
-    raise EstimateInputError(
-      f'{where} must have shape (m,); got shape {labels.shape}.'
-    )
+    raise EstimateInputError(f'{where} must have shape (m,); got shape {labels.shape}.')
   for key, m in num_inputs.items():
     if labels.shape[0] != m:
       raise EstimateInputError(
@@ -204,9 +181,7 @@ def _labels_from_file(path: pathlib.Path) -> tuple[np.ndarray, str]:
   try:
     return np.load(path, allow_pickle=False), f'labels file {path}'
   except _READ_ERRORS as e:
-    raise EstimateInputError(
-      f'labels file {path} is not a readable .npy file: {e}.'
-    ) from None
+    raise EstimateInputError(f'labels file {path} is not a readable .npy file: {e}.') from None
 
 
 def _take_labels(arrays: dict, path, labels: Optional[str]):
@@ -246,18 +221,14 @@ def read_samples(path, labels: Optional[str] = None):
   arrays = _open_arrays(path)
   label_values, source = _take_labels(arrays, path, labels)
   if not arrays:
-    raise EstimateInputError(
-      f'{path} holds no layer arrays besides the labels.'
-    )
+    raise EstimateInputError(f'{path} holds no layer arrays besides the labels.')
   layers, notes = {}, {}
   for key, x in arrays.items():
     layers[key], note = _check_layer(key, x, path)
     if note:
       notes[key] = note
   if label_values is not None:
-    label_values = _check_labels(
-      label_values, source, {k: x.shape[0] for k, x in layers.items()}
-    )
+    label_values = _check_labels(label_values, source, {k: x.shape[0] for k, x in layers.items()})
   return layers, label_values, source, notes
 
 
@@ -268,13 +239,7 @@ def _pair(estimate) -> Optional[list]:
 
 
 def estimate_layer(
-  key,
-  samples,
-  beta: float,
-  *,
-  labels=None,
-  form: str = 'posterior',
-  num_mc: Optional[int] = None,
+  key, samples, beta: float, *, labels=None, form: str = 'posterior', num_mc: Optional[int] = None
 ) -> dict:
   """One layer's estimates as a JSON-ready dict (see `estimate_file`)."""
   import infoflow  # pylint: disable=g-import-not-at-top
@@ -303,9 +268,7 @@ def estimate_layer(
 
 def _plain(fields: dict) -> dict:
   """NumPy scalars as Python numbers (for JSON)."""
-  return {
-    k: v.item() if isinstance(v, np.generic) else v for k, v in fields.items()
-  }
+  return {k: v.item() if isinstance(v, np.generic) else v for k, v in fields.items()}
 
 
 def _check_settings(beta, form, num_mc, seed):
@@ -316,13 +279,10 @@ def _check_settings(beta, form, num_mc, seed):
     or beta <= 0
   ):
     raise EstimateInputError(
-      f'--beta must be a finite number > 0 (the '
-      f"network's noise std); got {beta!r}."
+      f"--beta must be a finite number > 0 (the network's noise std); got {beta!r}."
     )
   if form not in FORMS:
-    raise EstimateInputError(
-      f'--form must be one of {", ".join(FORMS)}; got {form!r}.'
-    )
+    raise EstimateInputError(f'--form must be one of {", ".join(FORMS)}; got {form!r}.')
   if num_mc is not None and num_mc < 2:
     raise EstimateInputError(
       f'--num_mc must be >= 2 (a standard error needs two draws); got {num_mc}.'
@@ -434,30 +394,20 @@ def write_json(results: dict, out) -> pathlib.Path:
 
 def main(argv) -> None:
   if len(argv) > 1:
-    sys.exit(
-      f'launch.estimate: error: unexpected arguments: {" ".join(argv[1:])}'
-    )
+    sys.exit(f'launch.estimate: error: unexpected arguments: {" ".join(argv[1:])}')
   fl = flags.FLAGS
   try:
     if not fl.samples:
       raise EstimateInputError('--samples=FILE.npz is required.')
     if fl.beta is None:
-      raise EstimateInputError(
-        "--beta is required: the network's noise standard deviation (> 0)."
-      )
+      raise EstimateInputError("--beta is required: the network's noise standard deviation (> 0).")
     out = pathlib.Path(fl.out) if fl.out else default_out(fl.samples)
     if not out.parent.is_dir():
       raise EstimateInputError(
-        f'cannot write {out}: {out.parent} is not a '
-        'directory; pass another --out.'
+        f'cannot write {out}: {out.parent} is not a directory; pass another --out.'
       )
     results = estimate_file(
-      fl.samples,
-      fl.beta,
-      fl.labels,
-      form=fl.form,
-      num_mc=fl.num_mc,
-      seed=fl.seed,
+      fl.samples, fl.beta, fl.labels, form=fl.form, num_mc=fl.num_mc, seed=fl.seed
     )
     print(
       f'{results["file"]}: beta = {results["beta"]:g}, form = '

@@ -25,15 +25,11 @@ def read_dataset(config) -> data_lib.Dataset:
   name = config.data.name
   if name == 'szt':
     return data_lib.szt(
-      data_dir,
-      seed=config.data.split_seed,
-      test_fraction=config.data.test_fraction,
+      data_dir, seed=config.data.split_seed, test_fraction=config.data.test_fraction
     )
   if name == 'mnist':
     return data_lib.load_mnist(
-      data_dir,
-      validation_size=config.data.validation_size,
-      seed=config.data.split_seed,
+      data_dir, validation_size=config.data.validation_size, seed=config.data.split_seed
     )
   return data_lib.load_dataset(name)
 
@@ -88,10 +84,7 @@ def build_model(config, num_outputs: int):
   m = config.model
   if m.kind == 'mlp':
     return models.MLP(
-      widths=tuple(m.widths),
-      num_outputs=num_outputs,
-      activation=m.activation,
-      beta=m.beta,
+      widths=tuple(m.widths), num_outputs=num_outputs, activation=m.activation, beta=m.beta
     )
   if m.kind == 'cnn':
     return models.CNN(
@@ -101,9 +94,7 @@ def build_model(config, num_outputs: int):
       activation=m.activation,
       beta=m.beta,
     )
-  raise configs.ConfigError(
-    f"config field model.kind must be 'mlp' or 'cnn'; got {m.kind!r}."
-  )
+  raise configs.ConfigError(f"config field model.kind must be 'mlp' or 'cnn'; got {m.kind!r}.")
 
 
 def targets(config, dataset, split):
@@ -196,9 +187,7 @@ def plan_analysis(config, model, params, example_input) -> AnalysisPlan:
   """
   layer_widths = {
     name: int(np.prod(s.shape[1:]))
-    for name, s in sampling.noise_free_layers(
-      model, {'params': params}, example_input
-    ).items()
+    for name, s in sampling.noise_free_layers(model, {'params': params}, example_input).items()
   }
   beta = float(config.model.beta)
   hooks = []
@@ -212,11 +201,7 @@ def plan_analysis(config, model, params, example_input) -> AnalysisPlan:
     beta=beta,
     layer_widths=layer_widths,
     estimated=list(config.analysis.estimated_layers) or list(layer_widths),
-    kept=[
-      n
-      for n, w in layer_widths.items()
-      if w <= config.analysis.representation_max_width
-    ],
+    kept=[n for n, w in layer_widths.items() if w <= config.analysis.representation_max_width],
     hooks=hooks,
     cluster_beta=cluster_beta,
   )

@@ -50,12 +50,8 @@ from infoflow import plots  # pylint: disable=g-import-not-at-top
 from launch import common_flags  # pylint: disable=g-import-not-at-top
 
 _WORKDIR = common_flags.WORKDIR
-_OUT = flags.DEFINE_string(
-  'out', None, 'Output directory (default: WORKDIR/figures).'
-)
-_FORMAT = flags.DEFINE_enum(
-  'format', 'png', ['png', 'svg', 'pdf'], 'Image format.'
-)
+_OUT = flags.DEFINE_string('out', None, 'Output directory (default: WORKDIR/figures).')
+_FORMAT = flags.DEFINE_enum('format', 'png', ['png', 'svg', 'pdf'], 'Image format.')
 _LAYER = flags.DEFINE_string(
   'layer',
   None,
@@ -64,20 +60,14 @@ _LAYER = flags.DEFINE_string(
   'scatter).',
 )
 _EPOCHS = flags.DEFINE_list(
-  'epochs',
-  None,
-  'Epochs of the representation figures (default: first, '
-  'middle and last saved).',
+  'epochs', None, 'Epochs of the representation figures (default: first, middle and last saved).'
 )
-_UNITS = flags.DEFINE_enum(
-  'units', 'bits', ['bits', 'nats'], 'Units of information and entropies.'
-)
+_UNITS = flags.DEFINE_enum('units', 'bits', ['bits', 'nats'], 'Units of information and entropies.')
 _DPI = flags.DEFINE_integer('dpi', 120, 'Resolution of PNG files.')
 _ANIMATE = flags.DEFINE_bool(
   'animate',
   False,
-  'Also write scatter_LAYER.gif and '
-  'information_plane.gif: one frame per analysed epoch.',
+  'Also write scatter_LAYER.gif and information_plane.gif: one frame per analysed epoch.',
 )
 
 
@@ -112,8 +102,7 @@ def figure_makers(
   """
   if layer is not None and run.layer_order and layer not in run.layer_order:
     raise plots.UnknownLayerError(
-      f'unknown layer {layer!r}; the layers of this run: '
-      f'{", ".join(run.layer_order)}.'
+      f'unknown layer {layer!r}; the layers of this run: {", ".join(run.layer_order)}.'
     )
   u = {'units': units}
   makers = [
@@ -121,10 +110,7 @@ def figure_makers(
     ('information_curves', lambda: plots.plot_information_curves(run, **u)),
     ('information_plane', lambda: plots.plot_information_plane(run, **u)),
     ('binned_entropy', lambda: plots.plot_binned_entropy_curves(run, **u)),
-    (
-      'binned_mi_label',
-      lambda: plots.plot_binned_entropy_curves(run, quantity='mi_label', **u),
-    ),
+    ('binned_mi_label', lambda: plots.plot_binned_entropy_curves(run, quantity='mi_label', **u)),
     ('clustering', lambda: plots.plot_clustering_curves(run, **u)),
   ]
   snapshots = run.snapshots
@@ -140,12 +126,8 @@ def figure_makers(
     ('cosine_similarity', False, plots.plot_cosine_similarity_matrices),
     ('scatter', True, plots.plot_scatter_layers),
   ):
-    name = plots.pick_layer(
-      first, layer, narrowest=narrowest, order=run.layer_order
-    )
-    makers.append(
-      (f'{stem}_{name}', lambda p=plot, n=name: p(run, layer=n, epochs=epochs))
-    )
+    name = plots.pick_layer(first, layer, narrowest=narrowest, order=run.layer_order)
+    makers.append((f'{stem}_{name}', lambda p=plot, n=name: p(run, layer=n, epochs=epochs)))
   return makers
 
 
@@ -178,8 +160,7 @@ def write_figures(
     out.mkdir(parents=True, exist_ok=True)
   except OSError as e:
     raise OutputError(
-      f'cannot create the output directory {out}: '
-      f'{e.strerror or e}; pass another --out.'
+      f'cannot create the output directory {out}: {e.strerror or e}; pass another --out.'
     ) from None
   written, skipped = [], {}
   for stem, make in makers:
@@ -200,19 +181,14 @@ def write_figures(
     try:
       fig.savefig(path, format=fmt, dpi=dpi)
     except OSError as e:
-      raise OutputError(
-        f'cannot write {path}: {e.strerror or e}; pass another --out.'
-      ) from None
+      raise OutputError(f'cannot write {path}: {e.strerror or e}; pass another --out.') from None
     written.append(path)
   if animate:
     try:
-      gifs, not_animated = plots.write_animations(
-        run, out, layer=layer, units=units
-      )
+      gifs, not_animated = plots.write_animations(run, out, layer=layer, units=units)
     except OSError as e:
       raise OutputError(
-        f'cannot write an animation in {out}: '
-        f'{e.strerror or e}; pass another --out.'
+        f'cannot write an animation in {out}: {e.strerror or e}; pass another --out.'
       ) from None
     written.extend(gifs)
     skipped.update(not_animated)

@@ -57,8 +57,7 @@ class Progress:
   def report(self, metrics):
     """Logs the line; `metrics`: {split: {metric: mean over seeds}}."""
     logging.info(
-      'epoch %d/%d  train loss %.4f acc %.4f  test loss %.4f '
-      'acc %.4f  elapsed %.0fs  ETA %.0fs',
+      'epoch %d/%d  train loss %.4f acc %.4f  test loss %.4f acc %.4f  elapsed %.0fs  ETA %.0fs',
       self.epoch,
       self.num_epochs,
       metrics['train']['loss'],

@@ -42,8 +42,7 @@ def prepare_workdir(workdir) -> pathlib.Path:
   workdir = pathlib.Path(workdir).expanduser()
   if workdir.exists() and not workdir.is_dir():
     raise RunDirError(
-      f'--workdir {workdir} is a file, not a directory; '
-      'pass a directory (it is created if absent).'
+      f'--workdir {workdir} is a file, not a directory; pass a directory (it is created if absent).'
     )
   try:
     workdir.mkdir(parents=True, exist_ok=True)
@@ -83,9 +82,7 @@ def check_same_config(workdir: pathlib.Path, config) -> None:
     ) from None
   new = json.loads(config.to_json())
   changed = sorted(
-    k
-    for k in set(old) | set(new)
-    if k not in RESUMABLE_CHANGES and old.get(k) != new.get(k)
+    k for k in set(old) | set(new) if k not in RESUMABLE_CHANGES and old.get(k) != new.get(k)
   )
   if changed:
     raise RunDirError(
@@ -173,9 +170,7 @@ def read_records(path: pathlib.Path) -> list[dict]:
   return records
 
 
-def open_checkpoints(
-  directory: pathlib.Path, keep: int
-) -> ocp.CheckpointManager:
+def open_checkpoints(directory: pathlib.Path, keep: int) -> ocp.CheckpointManager:
   """An orbax manager for `directory` that keeps the `keep` newest steps.
 
   Temporary directories of a save that was interrupted (`N.orbax-checkpoint-
@@ -183,9 +178,7 @@ def open_checkpoints(
   """
   return ocp.CheckpointManager(
     directory.absolute(),
-    options=ocp.CheckpointManagerOptions(
-      max_to_keep=keep, cleanup_tmp_directories=True
-    ),
+    options=ocp.CheckpointManagerOptions(max_to_keep=keep, cleanup_tmp_directories=True),
   )
 
 
@@ -203,9 +196,7 @@ def _closed_event_loop_errors_dropped():
 
   def hook(unraisable):
     error = unraisable.exc_value
-    if not (
-      isinstance(error, RuntimeError) and 'Event loop is closed' in str(error)
-    ):
+    if not (isinstance(error, RuntimeError) and 'Event loop is closed' in str(error)):
       previous(unraisable)
 
   sys.unraisablehook = hook

@@ -108,11 +108,7 @@ def load_data(config) -> Data:
   test = 'test' if has_test else 'train'
   t_train = jnp.asarray(experiment.targets(config, dataset, 'train'))
   splits = {
-    'train': (
-      jnp.asarray(dataset.x_train),
-      t_train,
-      jnp.asarray(dataset.y_train),
-    ),
+    'train': (jnp.asarray(dataset.x_train), t_train, jnp.asarray(dataset.y_train)),
     'test': (
       jnp.asarray(getattr(dataset, f'x_{test}')),
       jnp.asarray(experiment.targets(config, dataset, test)),
@@ -124,9 +120,7 @@ def load_data(config) -> Data:
     y_val = jnp.asarray(dataset.y_val)
     splits['validation'] = (jnp.asarray(dataset.x_val), y_val, y_val)
   eval_x, eval_y, eval_indices = experiment.evaluation_set(config, dataset)
-  num_outputs = (
-    dataset.num_classes if config.loss != 'mse' else t_train.shape[-1]
-  )
+  num_outputs = dataset.num_classes if config.loss != 'mse' else t_train.shape[-1]
   return Data(
     dataset=dataset,
     x_train=splits['train'][0],
@@ -169,15 +163,9 @@ class Trainer:
 def build_trainer(config, data: Data) -> Trainer:
   """Model, optimizer and the train states of `config.num_seeds`."""
   model = experiment.build_model(config, data.num_outputs)
-  optimizer = train_lib.make_optimizer(
-    config.optimizer.name, config.optimizer.learning_rate
-  )
-  init_key, eval_key, analysis_key = jax.random.split(
-    jax.random.key(config.seed), 3
-  )
-  states = train_lib.init_states(
-    init_key, config.num_seeds, model, optimizer, data.x_train[:1]
-  )
+  optimizer = train_lib.make_optimizer(config.optimizer.name, config.optimizer.learning_rate)
+  init_key, eval_key, analysis_key = jax.random.split(jax.random.key(config.seed), 3)
+  states = train_lib.init_states(init_key, config.num_seeds, model, optimizer, data.x_train[:1])
   # Seeds are independent: with several devices each trains a share of them.
   seed_sharding = train_lib.seed_sharding(config.num_seeds)
   if seed_sharding is not None:
@@ -196,8 +184,7 @@ def build_trainer(config, data: Data) -> Trainer:
   )
   evaluate = jax.jit(
     jax.vmap(
-      train_lib.make_evaluate(model, loss=config.loss),
-      in_axes=(0, None, None, None, None, None),
+      train_lib.make_evaluate(model, loss=config.loss), in_axes=(0, None, None, None, None, None)
     )
   )
   return Trainer(
@@ -218,9 +205,7 @@ def evaluate(trainer: Trainer, data: Data, states, epoch: int) -> dict:
   return {
     name: jax.tree.map(
       np.asarray,
-      trainer.evaluate(
-        states.params, x, t, y, jax.random.fold_in(key, i), data.class_values
-      ),
+      trainer.evaluate(states.params, x, t, y, jax.random.fold_in(key, i), data.class_values),
     )
     for i, (name, (x, t, y)) in enumerate(data.splits.items())
   }
@@ -275,9 +260,7 @@ def resume_or_start(workdir: pathlib.Path, config, states):
   else:
     records = [r for r in records if r['epoch'] <= start_epoch]
     logging.info('resumed from epoch %d (%s)', start_epoch, workdir)
-  run_files.write_text(
-    metrics_path, ''.join(json.dumps(r) + '\n' for r in records)
-  )
+  run_files.write_text(metrics_path, ''.join(json.dumps(r) + '\n' for r in records))
   return manager, start_epoch, states, records
 
 
@@ -333,9 +316,7 @@ def analyse_epoch(
   so that it is written before the next seed is analysed.
   """
   for seed in range(config.num_seeds):
-    key = jax.random.fold_in(
-      jax.random.fold_in(trainer.analysis_key, epoch), seed
-    )
+    key = jax.random.fold_in(jax.random.fold_in(trainer.analysis_key, epoch), seed)
     # On the host: the analysis places its arrays itself.
     params = jax.tree.map(lambda a, s=seed: np.asarray(a[s]), states.params)
     if _diverged(trainer.model, params, data.eval_x):
@@ -349,13 +330,7 @@ def analyse_epoch(
       record, reps = {'diverged': True}, {}
     else:
       record, reps = _analyse_seed(
-        config,
-        data,
-        trainer.model,
-        plan,
-        params,
-        key,
-        keep=plan.kept if seed == 0 else (),
+        config, data, trainer.model, plan, params, key, keep=plan.kept if seed == 0 else ()
       )
     yield (
       {
@@ -364,8 +339,7 @@ def analyse_epoch(
         'step': int(states.step[seed]),
         'wall_time': time.time() - started,
         **{
-          split: {k: float(v[seed]) for k, v in values.items()}
-          for split, values in metrics.items()
+          split: {k: float(v[seed]) for k, v in values.items()} for split, values in metrics.items()
         },
         **record,
       },
@@ -390,9 +364,7 @@ def write_record(
       labels=np.asarray(labels, np.int32),
       **representations,
     )
-  writers = writers or writers_lib.Writers(
-    [writers_lib.JsonlWriter(workdir / 'metrics.jsonl')]
-  )
+  writers = writers or writers_lib.Writers([writers_lib.JsonlWriter(workdir / 'metrics.jsonl')])
   return writers.write_record(record)
 
 
@@ -421,29 +393,16 @@ def train_and_analyse(
   data = load_data(config)
   trainer = build_trainer(config, data)
   plan = experiment.plan_analysis(
-    config,
-    trainer.model,
-    jax.tree.map(lambda a: a[0], trainer.states.params),
-    data.eval_x[:1],
+    config, trainer.model, jax.tree.map(lambda a: a[0], trainer.states.params), data.eval_x[:1]
   )
-  run_files.write_text(
-    workdir / 'run.json', json.dumps(run_info(config, data, plan), indent=1)
-  )
-  manager, epoch, states, records = resume_or_start(
-    workdir, config, trainer.states
-  )
-  todo = [
-    e
-    for e in plan.epochs
-    if e > epoch or (e == 0 and epoch == 0 and not records)
-  ]
+  run_files.write_text(workdir / 'run.json', json.dumps(run_info(config, data, plan), indent=1))
+  manager, epoch, states, records = resume_or_start(workdir, config, trainer.states)
+  todo = [e for e in plan.epochs if e > epoch or (e == 0 and epoch == 0 and not records)]
   progress = progress_lib.Progress(epoch, config.num_epochs, len(todo))
   out, started = writers_lib.open_writers(config, workdir, writers), time.time()
   try:
     for target in todo:
-      states, metrics = train_until(
-        config, data, trainer, states, epoch, target, progress
-      )
+      states, metrics = train_until(config, data, trainer, states, epoch, target, progress)
       epoch, analysis_start, kept = target, time.time(), {}
       if metrics is None:
         metrics = evaluate(trainer, data, states, epoch)
@@ -463,9 +422,7 @@ def train_and_analyse(
   finally:
     out.close()
   manager.close()
-  logging.info(
-    'done: %d records in %s', len(records), workdir / 'metrics.jsonl'
-  )
+  logging.info('done: %d records in %s', len(records), workdir / 'metrics.jsonl')
   return records
 
 
@@ -500,9 +457,7 @@ def _diverged(model, params, inputs) -> bool:
   """Non-finite parameters, or finite ones whose activations overflow."""
   if not all(np.isfinite(a).all() for a in jax.tree.leaves(params)):
     return True
-  layers = infoflow.sampling.noise_free_layers(
-    model, {'params': params}, inputs
-  )
+  layers = infoflow.sampling.noise_free_layers(model, {'params': params}, inputs)
   return not all(bool(jnp.isfinite(a).all()) for a in layers.values())
 
 
@@ -516,18 +471,10 @@ def _mean_of_finite(values) -> float:
 def _log_information(records: list[dict], epoch: int) -> None:
   """One line: I(X;T) of each layer at `epoch` (the last seed measured)."""
   info = next(
-    (
-      r['information']
-      for r in reversed(records)
-      if r['epoch'] == epoch and 'information' in r
-    ),
-    {},
+    (r['information'] for r in reversed(records) if r['epoch'] == epoch and 'information' in r), {}
   )
   logging.info(
     'analysed epoch %d: %s',
     epoch,
-    '  '.join(
-      f'{n} I(X;T)={v["mi_input"][0] / np.log(2):.3f} bits'
-      for n, v in info.items()
-    ),
+    '  '.join(f'{n} I(X;T)={v["mi_input"][0] / np.log(2):.3f} bits' for n, v in info.items()),
   )

@@ -35,10 +35,7 @@ from launch import run_files
 from launch import runner
 
 _CONFIG = config_flags.DEFINE_config_file(
-  'config',
-  None,
-  'Experiment: a name from launch/configs (e.g. szt).',
-  lock_config=True,
+  'config', None, 'Experiment: a name from launch/configs (e.g. szt).', lock_config=True
 )
 _WORKDIR = common_flags.WORKDIR
 
@@ -47,10 +44,7 @@ class _QuietOrbax(pylogging.Filter):
   """Drops orbax's per-save INFO chatter from the progress log."""
 
   def filter(self, record):
-    return (
-      record.levelno >= pylogging.WARNING
-      or f'{os.sep}orbax{os.sep}' not in record.pathname
-    )
+    return record.levelno >= pylogging.WARNING or f'{os.sep}orbax{os.sep}' not in record.pathname
 
 
 def main(argv):
@@ -62,9 +56,7 @@ def main(argv):
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
   config = _CONFIG.value
   if config is None:
-    raise app.UsageError(
-      '--config=NAME is required; available: ' + ', '.join(configs.available())
-    )
+    raise app.UsageError('--config=NAME is required; available: ' + ', '.join(configs.available()))
   workdir = _WORKDIR.value or os.path.join('runs', config.name)
   try:
     runner.train_and_analyse(config, workdir)

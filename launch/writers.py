@@ -112,9 +112,7 @@ class TensorBoardWriter(Writer):
     if self._writer is None:
       import tensorboardX  # pylint: disable=g-import-not-at-top
 
-      self._writer = tensorboardX.SummaryWriter(
-        str(self.logdir), purge_step=step
-      )
+      self._writer = tensorboardX.SummaryWriter(str(self.logdir), purge_step=step)
     return self._writer
 
   def write_scalars(self, step: int, scalars: Mapping[str, float]) -> None:
@@ -139,9 +137,7 @@ class TensorBoardWriter(Writer):
 
 Factory = Callable[[pathlib.Path, Any], MetricWriter]
 _FACTORIES: dict[str, Factory] = {
-  'tensorboard': lambda workdir, config: TensorBoardWriter(
-    workdir / 'tensorboard'
-  )
+  'tensorboard': lambda workdir, config: TensorBoardWriter(workdir / 'tensorboard')
 }
 
 
@@ -176,11 +172,7 @@ def record_scalars(record: Mapping[str, Any]) -> dict[str, float]:
   scalars = {}
 
   def put(tag, value, scale=1.0):
-    if (
-      isinstance(value, (int, float))
-      and not isinstance(value, bool)
-      and math.isfinite(value)
-    ):
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
       scalars[prefix + tag] = float(value) * scale
 
   if record.get('diverged'):
@@ -236,16 +228,12 @@ def epoch_images(
 
   images = {}
   try:
-    images['information_plane'] = figure_image(
-      plots.plot_information_plane(records, layers=layers)
-    )
+    images['information_plane'] = figure_image(plots.plot_information_plane(records, layers=layers))
   except plots.NothingToPlot:
     pass
   if representations:
     arrays = {'labels': np.asarray(labels), **representations}
-    layer = plots.pick_layer(
-      arrays, narrowest=True, order=list(layers or representations)
-    )
+    layer = plots.pick_layer(arrays, narrowest=True, order=list(layers or representations))
     images[f'scatter/{layer}'] = figure_image(
       plots.plot_scatter_layers({epoch: arrays}, layer=layer, max_points=500)
     )
@@ -261,9 +249,7 @@ class Writers:
       the caller, are only flushed).
   """
 
-  def __init__(
-    self, writers: Sequence[MetricWriter], owned: Sequence[MetricWriter] = ()
-  ):
+  def __init__(self, writers: Sequence[MetricWriter], owned: Sequence[MetricWriter] = ()):
     self.writers = list(writers)
     self.owned = list(owned)
 
@@ -303,9 +289,7 @@ class Writers:
       writer.close()
 
 
-def open_writers(
-  config, workdir: pathlib.Path, extra: Sequence[MetricWriter] = ()
-) -> Writers:
+def open_writers(config, workdir: pathlib.Path, extra: Sequence[MetricWriter] = ()) -> Writers:
   """metrics.jsonl's writer, those `config.writers` names, then `extra`.
 
   Raises:
@@ -313,9 +297,7 @@ def open_writers(
   """
   unknown = [n for n in config.writers if n not in _FACTORIES]
   if unknown:
-    raise ValueError(
-      f'unknown writers {", ".join(unknown)}; known: {", ".join(names())}.'
-    )
+    raise ValueError(f'unknown writers {", ".join(unknown)}; known: {", ".join(names())}.')
   owned = [JsonlWriter(workdir / 'metrics.jsonl')] + [
     _FACTORIES[n](workdir, config) for n in config.writers
   ]

@@ -35,9 +35,7 @@ def mixture_draws(centers, beta, rng, k):
   leading shape)."""
   flat = centers.reshape(-1, centers.shape[-1])
   owner = rng.integers(0, len(flat), k)
-  return (flat[owner] + beta * rng.normal(size=(k, flat.shape[1]))).astype(
-    np.float32
-  )
+  return (flat[owner] + beta * rng.normal(size=(k, flat.shape[1]))).astype(np.float32)
 
 
 def init_variables(model, x, seed=0):
@@ -103,9 +101,7 @@ def log_density_f64(queries, centers, beta, chunk=2048):
     y = queries[start : start + chunk]
     sq = ((y[:, None, :] - centers[None, :, :]) ** 2).sum(-1)
     out.append(special.logsumexp(-sq / (2 * beta**2), axis=1))
-  return (
-    np.concatenate(out) - np.log(n) - 0.5 * dim * np.log(2 * np.pi * beta**2)
-  )
+  return np.concatenate(out) - np.log(n) - 0.5 * dim * np.log(2 * np.pi * beta**2)
 
 
 def _clusters(centers, radius):
@@ -137,10 +133,7 @@ def _panels(low, high, width, nodes):
   x, w = np.polynomial.legendre.leggauss(nodes)
   half = 0.5 * np.diff(edges)
   mid = 0.5 * (edges[1:] + edges[:-1])
-  return (
-    (mid[:, None] + half[:, None] * x).ravel(),
-    (half[:, None] * w).ravel(),
-  )
+  return ((mid[:, None] + half[:, None] * x).ravel(), (half[:, None] * w).ravel())
 
 
 def entropy_quadrature(centers, beta, nodes=16, reach=10.0):
@@ -176,10 +169,6 @@ def bounds_f64(centers, beta):
   n, dim = centers.shape
   sq = ((centers[:, None] - centers[None]) ** 2).sum(-1)
   h0 = 0.5 * dim * np.log(2 * np.pi * np.e * beta**2)
-  upper = h0 - np.mean(
-    special.logsumexp(-sq / (2 * beta**2), axis=1) - np.log(n)
-  )
-  lower = h0 - np.mean(
-    special.logsumexp(-sq / (8 * beta**2), axis=1) - np.log(n)
-  )
+  upper = h0 - np.mean(special.logsumexp(-sq / (2 * beta**2), axis=1) - np.log(n))
+  lower = h0 - np.mean(special.logsumexp(-sq / (8 * beta**2), axis=1) - np.log(n))
   return lower, upper

@@ -27,9 +27,7 @@ def test_adaptive_reaches_target_and_pilot_equals_fixed():
   assert int(est.num_draws) > entropy.DEFAULT_PILOT  # more than the pilot
   # A loose target stops at the pilot: the same draws as a fixed run.
   loose = infoflow.mixture_entropy(_key(2), centers, 0.3, target_stderr=10.0)
-  fixed = infoflow.mixture_entropy(
-    _key(2), centers, 0.3, num_mc=entropy.DEFAULT_PILOT
-  )
+  fixed = infoflow.mixture_entropy(_key(2), centers, 0.3, num_mc=entropy.DEFAULT_PILOT)
   assert float(loose.nats) == pytest.approx(float(fixed.nats), abs=1e-6)
   assert int(loose.num_draws) == entropy.DEFAULT_PILOT
 
@@ -59,11 +57,7 @@ def test_adaptive_cap_warns():
   with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter('always')
     est = infoflow.mixture_entropy(
-      _key(),
-      helpers.normal_centres(100, 2, seed=8),
-      0.3,
-      target_stderr=1e-4,
-      max_mc=6144,
+      _key(), helpers.normal_centres(100, 2, seed=8), 0.3, target_stderr=1e-4, max_mc=6144
     )
   assert int(est.num_draws) == 6144
   assert any('max draws' in str(w.message) for w in caught)

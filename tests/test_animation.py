@@ -55,11 +55,7 @@ def write_run(
   for epoch in EPOCHS:
     decay = math.exp(-epoch / 6)
     for seed in range(num_seeds):
-      record = {
-        'epoch': epoch,
-        'seed': seed,
-        'train': {'loss': decay, 'accuracy': 1 - decay / 2},
-      }
+      record = {'epoch': epoch, 'seed': seed, 'train': {'loss': decay, 'accuracy': 1 - decay / 2}}
       if with_information:
         record['information'] = {
           n: {
@@ -77,10 +73,9 @@ def write_run(
     for epoch in EPOCHS:
       rng = np.random.default_rng(epoch)
       arrays = {
-        n: np.tanh(
-          (1 + epoch) * (labels[:, None] - 0.5)
-          + rng.normal(size=(num_inputs, w))
-        ).astype(np.float32)
+        n: np.tanh((1 + epoch) * (labels[:, None] - 0.5) + rng.normal(size=(num_inputs, w))).astype(
+          np.float32
+        )
         for n, w in layers.items()
       }
       np.savez(folder / f'epoch_{epoch:06d}.npz', labels=labels, **arrays)
@@ -103,9 +98,7 @@ def test_scatter_gif_has_a_frame_per_epoch(tmp_path, width):
 
 def test_information_plane_gif_has_a_frame_per_epoch(tmp_path):
   run = plots.load_run(write_run(tmp_path / 'run', num_seeds=2))
-  path = plots.write_information_plane_animation(
-    run, tmp_path / 'plane.gif', units='nats'
-  )
+  path = plots.write_information_plane_animation(run, tmp_path / 'plane.gif', units='nats')
   assert _frames(path) == len(EPOCHS)
 
 
@@ -153,10 +146,7 @@ def test_launch_plot_without_animate_writes_no_gif(tmp_path):
 def test_tiny_training_run_animates(tmp_path):
   """A real run (launch.train --config=tiny, ~30 s) through the command."""
   workdir = tmp_path / 'tiny'
-  for command in (
-    ['launch.train', '--config=tiny'],
-    ['launch.plot', '--animate', '--dpi=40'],
-  ):
+  for command in (['launch.train', '--config=tiny'], ['launch.plot', '--animate', '--dpi=40']):
     subprocess.run(
       [sys.executable, '-m', *command, f'--workdir={workdir}'],
       cwd=ROOT,

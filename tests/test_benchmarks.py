@@ -13,9 +13,7 @@ def test_bench_train_times_and_formats():
   seconds, accuracy = bench_train.time_training(config, 2, 3)
   assert seconds > 0 and 0 <= accuracy['train'] <= 1
   assert bench_train.devices_used(2) == 1  # one CPU device in tests
-  table = bench_train.format_table(
-    'tiny', 3, [(1, 1, 1.0, accuracy), (2, 1, 1.5, accuracy)]
-  )
+  table = bench_train.format_table('tiny', 3, [(1, 1, 1.0, accuracy), (2, 1, 1.5, accuracy)])
   assert '1.50x' in table and 'tiny' in table and 'devices' in table
 
 

@@ -40,17 +40,13 @@ def test_one_bin_and_all_distinct():
   t = np.random.default_rng(0).uniform(0.0, 0.99, size=(50, 3))
   assert float(binned_entropy(t, bin_size=1.0)) == 0.0
   distinct = np.arange(64, dtype=np.float32)[:, None] * np.ones((1, 2))
-  np.testing.assert_allclose(
-    binned_entropy(distinct, bin_size=0.5), math.log(64), rtol=1e-6
-  )
+  np.testing.assert_allclose(binned_entropy(distinct, bin_size=0.5), math.log(64), rtol=1e-6)
 
 
 def test_negative_values_and_signed_zero():
   # floor(-0.5) = -1 and floor(0.5) = 0 are different bins; -0.0 and 0.0 are one.
   np.testing.assert_allclose(
-    binned_entropy(np.array([[-0.5], [0.5]]), bin_size=1.0),
-    math.log(2),
-    rtol=1e-6,
+    binned_entropy(np.array([[-0.5], [0.5]]), bin_size=1.0), math.log(2), rtol=1e-6
   )
   assert float(binned_entropy(np.array([[-0.0], [0.0]]), bin_size=1.0)) == 0.0
 
@@ -71,9 +67,7 @@ def test_mutual_information_hand_example():
     binned_information(t, y2, 2, bin_size=1.0).mi_label, math.log(2), rtol=1e-6
   )
   y3 = np.array([0, 1, 0, 1])
-  np.testing.assert_allclose(
-    binned_information(t, y3, 2, bin_size=1.0).mi_label, 0.0, atol=1e-6
-  )
+  np.testing.assert_allclose(binned_information(t, y3, 2, bin_size=1.0).mi_label, 0.0, atol=1e-6)
 
 
 def test_matches_sklearn_on_random_data():
@@ -84,9 +78,7 @@ def test_matches_sklearn_on_random_data():
   _, sym = np.unique(keys, axis=0, return_inverse=True)
   info = binned_information(t, y, 3, bin_size=0.3)
   np.testing.assert_allclose(info.entropy, _ref_entropy(keys), rtol=1e-5)
-  np.testing.assert_allclose(
-    info.mi_label, mutual_info_score(y, sym.ravel()), atol=1e-5
-  )
+  np.testing.assert_allclose(info.mi_label, mutual_info_score(y, sym.ravel()), atol=1e-5)
   assert isinstance(info, BinnedInformation)
 
 
@@ -95,9 +87,7 @@ def test_szt_edges_convention():
   assert e.shape == (31,)
   np.testing.assert_allclose(e[[0, -1]], [-1.0, 1.0])
   np.testing.assert_allclose(np.diff(e), 2.0 / 30, rtol=1e-5)
-  np.testing.assert_allclose(
-    bin_edges_uniform(0.0, 1.0, 4), [0, 0.25, 0.5, 0.75, 1]
-  )
+  np.testing.assert_allclose(bin_edges_uniform(0.0, 1.0, 4), [0, 0.25, 0.5, 0.75, 1])
   # Same bin (incl. the clamped/right-closed ends) -> 0; neighbours -> log 2.
   for pair, h in [
     ((-1.0, -0.95), 0.0),
@@ -115,9 +105,7 @@ def test_edges_match_digitize_reference():
   t = np.tanh(2 * rng.normal(size=(1000, 4))).astype(np.float32)
   e = np.asarray(szt_bin_edges(6))
   keys = np.clip(np.digitize(t, e) - 1, 0, 5)
-  np.testing.assert_allclose(
-    binned_entropy(t, edges=e), _ref_entropy(keys), rtol=1e-5
-  )
+  np.testing.assert_allclose(binned_entropy(t, edges=e), _ref_entropy(keys), rtol=1e-5)
 
 
 def test_exact_symbols_never_merged():
@@ -127,9 +115,7 @@ def test_exact_symbols_never_merged():
   np.testing.assert_allclose(binned_entropy(t, bin_size=0.5), math.log(2))
   # Permutations of one multiset (colliding for additive hashes) stay distinct.
   rows = np.array([[0, 1, 2], [2, 1, 0], [1, 0, 2], [0, 2, 1]], np.float32)
-  np.testing.assert_allclose(
-    binned_entropy(rows, bin_size=1.0), math.log(4), rtol=1e-6
-  )
+  np.testing.assert_allclose(binned_entropy(rows, bin_size=1.0), math.log(4), rtol=1e-6)
   # Many near-duplicate rows vs numpy's exact unique, d not a multiple of 8.
   rng = np.random.default_rng(3)
   keys = rng.integers(0, 2, size=(2000, 203)) * (rng.random((2000, 203)) < 0.01)
@@ -174,9 +160,7 @@ def test_all_layers_and_bin_sizes():
 
 def test_large_input_is_fast_and_log_m():
   t = np.random.default_rng(6).normal(size=(4096, 1000)).astype(np.float32)
-  np.testing.assert_allclose(
-    binned_entropy(t, bin_size=0.07), math.log(4096), rtol=1e-6
-  )
+  np.testing.assert_allclose(binned_entropy(t, bin_size=0.07), math.log(4096), rtol=1e-6)
 
 
 @pytest.mark.parametrize(
@@ -235,9 +219,7 @@ def test_bad_inputs_raise():
 def test_bad_argument_types_name_the_argument():
   t = np.zeros((4, 2), np.float32)
   y = np.array([0, 1, 0, 1])
-  with pytest.raises(
-    TypeError, match="bin_size must be a real number; got str 'abc'"
-  ):
+  with pytest.raises(TypeError, match="bin_size must be a real number; got str 'abc'"):
     binned_entropy(t, bin_size='abc')
   with pytest.raises(TypeError, match='bin_sizes'):
     binned_information_all([t], y, 2, ['abc'])

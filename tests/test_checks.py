@@ -24,8 +24,7 @@ def test_is_concrete():
 
 
 @pytest.mark.parametrize(
-  'value,expected',
-  [(0.5, 0.5), (np.float32(2), 2.0), (jnp.asarray(3.0), 3.0), (4, 4.0)],
+  'value,expected', [(0.5, 0.5), (np.float32(2), 2.0), (jnp.asarray(3.0), 3.0), (4, 4.0)]
 )
 def test_positive_scalar_accepts(value, expected):
   assert checks.check_positive_scalar(value, 'beta') == expected
@@ -93,9 +92,7 @@ def test_float_array_rank_empty_finite():
     checks.check_float_array(np.zeros(3), 'x', min_rank=2)
   with pytest.raises(ValueError, match='non-empty'):
     checks.check_float_array(np.zeros((0, 2)), 'x')
-  assert checks.check_float_array(
-    np.zeros((0, 2)), 'x', allow_empty=True
-  ).shape == (0, 2)
+  assert checks.check_float_array(np.zeros((0, 2)), 'x', allow_empty=True).shape == (0, 2)
   bad = np.array([[np.nan, 1.0], [np.inf, -np.inf]])
   with pytest.raises(ValueError, match='x has 3 non-finite'):
     checks.check_float_array(bad, 'x')
@@ -129,9 +126,7 @@ def test_float_array_dtypes():
 def test_labels():
   y, k = checks.check_labels([0, 2, 1], 'labels', num_rows=3)
   assert k == 3 and y.dtype == np.int32
-  y, k = checks.check_labels(
-    jnp.asarray([True, False]), 'y', num_rows=2, num_classes=2
-  )
+  y, k = checks.check_labels(jnp.asarray([True, False]), 'y', num_rows=2, num_classes=2)
   assert isinstance(y, jax.Array) and y.dtype == jnp.int32
   with pytest.raises(
     ValueError,
@@ -149,10 +144,7 @@ def test_labels():
     checks.check_labels([0.0, 1.0], 'labels', num_rows=2)
   with pytest.raises(ValueError, match='num_classes must be an integer >= 1'):
     checks.check_labels([0, 1], 'labels', num_rows=2, num_classes=0)
-  assert (
-    checks.check_labels(np.zeros(0, int), 'y', num_rows=0, num_classes=2)[1]
-    == 2
-  )
+  assert checks.check_labels(np.zeros(0, int), 'y', num_rows=0, num_classes=2)[1] == 2
 
 
 def test_beta_range():
@@ -176,9 +168,7 @@ def test_beta_resolves_threshold_is_the_derived_one():
   c = np.zeros((2, 3), np.float32)
   c[0] = [3.0, 4.0, 0.0]  # max norm 5
   beta_min = 2.0**-24 * 5.0 / math.sqrt(2e-3)
-  assert checks.smallest_resolved_beta(5.0, np.float32) == pytest.approx(
-    beta_min
-  )
+  assert checks.smallest_resolved_beta(5.0, np.float32) == pytest.approx(beta_min)
   assert checks.check_beta_resolves(c, 1.01 * beta_min) == pytest.approx(
     5.0 / (1.01 * beta_min), rel=1e-6
   )

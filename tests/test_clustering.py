@@ -93,9 +93,7 @@ def test_cosine_similarity_matrix():
   # Stable: within a class the original order is kept.
   for c in range(3):
     assert np.all(np.diff(order[y[order] == c]) > 0)
-  np.testing.assert_array_equal(
-    bounds, np.r_[0, np.cumsum(np.bincount(y, minlength=4))]
-  )
+  np.testing.assert_array_equal(bounds, np.r_[0, np.cumsum(np.bincount(y, minlength=4))])
   assert np.all(np.isfinite(s))
   np.testing.assert_array_equal(s, s.T)
   nz = np.linalg.norm(x[order], axis=1) > 0
@@ -111,9 +109,7 @@ def test_scatter_ratio_reference_and_degenerate_cases():
   y = rng.integers(0, 3, size=120)
   mu = x.mean(0)
   within = sum(((x[y == c] - x[y == c].mean(0)) ** 2).sum() for c in range(3))
-  between = sum(
-    (y == c).sum() * ((x[y == c].mean(0) - mu) ** 2).sum() for c in range(3)
-  )
+  between = sum((y == c).sum() * ((x[y == c].mean(0) - mu) ** 2).sum() for c in range(3))
   sr = scatter_ratio(x, y, 4)  # one empty class
   np.testing.assert_allclose(sr.within, within, rtol=1e-5)
   np.testing.assert_allclose(sr.between, between, rtol=1e-4)
@@ -122,9 +118,7 @@ def test_scatter_ratio_reference_and_degenerate_cases():
   x2 = np.array([[1.0, 0], [-1, 0], [0, 1], [0, -1]])
   assert np.isinf(scatter_ratio(x2, np.array([0, 0, 1, 1]), 2).ratio)
   assert np.isinf(scatter_ratio(x2, np.zeros(4, int), 1).ratio)
-  assert np.isinf(
-    scatter_ratio(np.zeros((4, 2)), np.array([0, 0, 1, 1]), 2).ratio
-  )
+  assert np.isinf(scatter_ratio(np.zeros((4, 2)), np.array([0, 0, 1, 1]), 2).ratio)
 
 
 @pytest.mark.parametrize('chunk_size', [7, 64, 500])
@@ -146,9 +140,9 @@ def test_knn_tight_clusters_far_from_origin(scale, refine):
   # form |a|^2+|b|^2-2ab cancels; neighbours must still be exact.
   rng = np.random.default_rng(6)
   centres = np.array([[100.0, 0, 0, 0, 0], [-100.0, 0, 0, 0, 0]])
-  x = np.concatenate(
-    [c + scale * 100 * rng.normal(size=(60, 5)) for c in centres]
-  ).astype(np.float32)
+  x = np.concatenate([c + scale * 100 * rng.normal(size=(60, 5)) for c in centres]).astype(
+    np.float32
+  )
   idx, d2 = k_nearest_neighbors(x, 5, chunk_size=32, refine=refine)
   ref_idx, ref_d2 = _brute_knn(x, 5)
   np.testing.assert_array_equal(np.sort(idx, 1), np.sort(ref_idx, 1))
@@ -157,9 +151,7 @@ def test_knn_tight_clusters_far_from_origin(scale, refine):
   # depends on the exact within-cluster neighbours.
   y = (x[:, 1] > np.median(x[:, 1])).astype(int)
   np.testing.assert_allclose(
-    knn_label_agreement(x, y, k=5, chunk_size=32),
-    (y[ref_idx] == y[:, None]).mean(),
-    rtol=1e-6,
+    knn_label_agreement(x, y, k=5, chunk_size=32), (y[ref_idx] == y[:, None]).mean(), rtol=1e-6
   )
 
 
@@ -174,10 +166,7 @@ def test_three_separated_groups():
   rng = np.random.default_rng(7)
   beta = 0.01
   x = np.concatenate(
-    [
-      c + 1e-3 * rng.normal(size=(10, 3))
-      for c in ([0, 0, 0], [1, 0, 0], [0, 1, 0])
-    ]
+    [c + 1e-3 * rng.normal(size=(10, 3)) for c in ([0, 0, 0], [1, 0, 0], [0, 1, 0])]
   )
   out = num_distinguishable_clusters(x, beta)
   assert int(out.num_clusters) == 3
@@ -218,17 +207,13 @@ def test_clusters_match_scipy_single_linkage_and_sweep():
   for j, beta in enumerate(betas):
     ref = fcluster(z, t=3.0 * beta, criterion='distance')
     assert int(sweep.num_clusters[j]) == len(np.unique(ref))
-    np.testing.assert_allclose(
-      sweep.entropy[j], _entropy(np.bincount(ref)), rtol=1e-5, atol=1e-6
-    )
+    np.testing.assert_allclose(sweep.entropy[j], _entropy(np.bincount(ref)), rtol=1e-5, atol=1e-6)
     one = num_distinguishable_clusters(x, beta, threshold=3.0)
     # Same partition as scipy (labels differ only by naming).
     pairs = np.unique(np.stack([np.asarray(one.assignment), ref], 1), axis=0)
     assert len(pairs) == len(np.unique(ref))
   parent, sq_len = single_linkage_tree(x)
-  np.testing.assert_allclose(
-    np.sort(np.sqrt(np.asarray(sq_len)[1:])), np.sort(z[:, 2]), rtol=1e-5
-  )
+  np.testing.assert_allclose(np.sort(np.sqrt(np.asarray(sq_len)[1:])), np.sort(z[:, 2]), rtol=1e-5)
 
 
 def test_beta_zero_counts_distinct_points():
@@ -288,20 +273,14 @@ def test_extreme_magnitudes_give_the_unit_scale_answers(factor):
   big = (x.astype(np.float64) * factor).astype(np.float32)
   sim = cosine_similarity_matrix(big, y).matrix
   np.testing.assert_allclose(np.diag(sim), 1.0)
-  np.testing.assert_allclose(
-    sim, cosine_similarity_matrix(x, y).matrix, atol=1e-5
-  )
+  np.testing.assert_allclose(sim, cosine_similarity_matrix(x, y).matrix, atol=1e-5)
   assert float(class_similarity(big, y, 3).gap) == pytest.approx(
     float(class_similarity(x, y, 3).gap), abs=1e-5
   )
   ratio = float(scatter_ratio(big, y, 3).ratio)
   assert ratio == pytest.approx(float(scatter_ratio(x, y, 3).ratio), rel=1e-4)
-  np.testing.assert_array_equal(
-    k_nearest_neighbors(big, 3)[0], k_nearest_neighbors(x, 3)[0]
-  )
-  assert float(knn_label_agreement(big, y, 3)) == pytest.approx(
-    float(knn_label_agreement(x, y, 3))
-  )
+  np.testing.assert_array_equal(k_nearest_neighbors(big, 3)[0], k_nearest_neighbors(x, 3)[0])
+  assert float(knn_label_agreement(big, y, 3)) == pytest.approx(float(knn_label_agreement(x, y, 3)))
   beta = 0.3 * factor
   assert int(num_distinguishable_clusters(big, beta).num_clusters) == 3
 

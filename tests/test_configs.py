@@ -26,22 +26,16 @@ def test_config_names_and_overrides():
   ):
     assert required in names
     assert configs.get_config(required).name == required
-  argv = configs.resolve_argv(
-    ['prog', '--config=szt', '--config.optimizer.learning_rate=1e-3']
-  )
+  argv = configs.resolve_argv(['prog', '--config=szt', '--config.optimizer.learning_rate=1e-3'])
   assert argv[1].endswith('szt.py') and argv[2].endswith('=1e-3')
-  spaced = configs.resolve_argv(
-    ['prog', '--config', 'szt_relu', '--config.num_epochs=5']
-  )
+  spaced = configs.resolve_argv(['prog', '--config', 'szt_relu', '--config.num_epochs=5'])
   assert spaced[1].endswith('szt_relu.py') and len(spaced) == 3
   with pytest.raises(ValueError, match='available:'):
     configs.resolve_argv(['prog', '--config', 'nope'])
   with pytest.raises(ValueError, match='available: .*szt_relu'):
     configs.resolve_argv(['prog', '--config=nope'])
   with pytest.raises(ValueError, match='fields of optimizer: .*learning_rate'):
-    configs.resolve_argv(
-      ['prog', '--config=szt', '--config.optimizer.learnin_rate=1']
-    )
+    configs.resolve_argv(['prog', '--config=szt', '--config.optimizer.learnin_rate=1'])
   with pytest.raises(ValueError, match='unknown optimizer'):
     train_lib.make_optimizer('adagrad2', 0.1)
 
@@ -116,14 +110,10 @@ def test_config_validation_covers_every_field(tmp_path):
       configs.validate(config)
   config = _unchecked(configs.get_config('tiny'))
   config.analysis.num_mcc = 3
-  with pytest.raises(
-    configs.ConfigError, match='unknown config field analysis.num_mcc'
-  ):
+  with pytest.raises(configs.ConfigError, match='unknown config field analysis.num_mcc'):
     configs.validate(config)
   del config.analysis['num_mcc'], config.analysis['num_replicas']
-  with pytest.raises(
-    configs.ConfigError, match='analysis.num_replicas is missing'
-  ):
+  with pytest.raises(configs.ConfigError, match='analysis.num_replicas is missing'):
     configs.validate(config)
   for bad in ({'batch_size': 0}, {'batch_size': -1}, {'num_seeds': 0}):
     with pytest.raises(configs.ConfigError):

@@ -64,27 +64,15 @@ QUADRATURE_CASES = [
   ('1d_wide', 1, 1.0, lambda r: _spread_mixture(r, 7, 1)),
   ('1d_mid', 1, 0.2, lambda r: _spread_mixture(r, 7, 1)),
   ('1d_narrow', 1, 0.02, lambda r: _spread_mixture(r, 12, 1)),
-  (
-    '1d_tiny_clustered',
-    1,
-    2e-3,
-    lambda r: _clustered_mixture(r, 4, 5, 1, 2e-3, offset=10.0),
-  ),
+  ('1d_tiny_clustered', 1, 2e-3, lambda r: _clustered_mixture(r, 4, 5, 1, 2e-3, offset=10.0)),
   ('2d_wide', 2, 0.8, lambda r: _spread_mixture(r, 9, 2)),
   ('2d_mid', 2, 0.25, lambda r: _spread_mixture(r, 9, 2)),
-  (
-    '2d_tiny_clustered',
-    2,
-    2e-3,
-    lambda r: _clustered_mixture(r, 3, 4, 2, 2e-3, offset=10.0),
-  ),
+  ('2d_tiny_clustered', 2, 2e-3, lambda r: _clustered_mixture(r, 3, 4, 2, 2e-3, offset=10.0)),
 ]
 
 
 @pytest.mark.parametrize(
-  'name,dim,beta,builder',
-  QUADRATURE_CASES,
-  ids=[c[0] for c in QUADRATURE_CASES],
+  'name,dim,beta,builder', QUADRATURE_CASES, ids=[c[0] for c in QUADRATURE_CASES]
 )
 def test_against_quadrature(name, dim, beta, builder):
   del name
@@ -107,9 +95,9 @@ def test_tiny_beta_exponents_match_float64():
   beta = 1e-3
   centers = _clustered_mixture(rng, 30, 20, 5, beta, offset=5.0)
   centers = centers.astype(np.float32)
-  queries = centers[rng.integers(0, len(centers), 500)] + (
-    beta * rng.normal(size=(500, 5))
-  ).astype(np.float32)
+  queries = centers[rng.integers(0, len(centers), 500)] + (beta * rng.normal(size=(500, 5))).astype(
+    np.float32
+  )
   got = np.asarray(infoflow.log_mixture_density(queries, centers, beta))
   want = helpers.log_density_f64(queries, centers, beta)
   np.testing.assert_allclose(got, want, atol=2e-3, rtol=0)
@@ -137,9 +125,7 @@ def test_bounds_match_brute_force_and_contain_estimates():
   rng = np.random.default_rng(5)
   for n, dim, beta in [(40, 2, 0.3), (300, 5, 0.5), (200, 10, 0.05)]:
     centers = rng.normal(size=(n, dim)).astype(np.float32)
-    lower, upper = infoflow.mixture_entropy_bounds(
-      centers, beta, center_chunk=64
-    )
+    lower, upper = infoflow.mixture_entropy_bounds(centers, beta, center_chunk=64)
     ref_lower, ref_upper = helpers.bounds_f64(centers, beta)
     assert float(lower) == pytest.approx(ref_lower, abs=1e-4)
     assert float(upper) == pytest.approx(ref_upper, abs=1e-4)
@@ -164,14 +150,10 @@ def test_invariances():
   # h(a c, a beta) = h(c, beta) + d log a, draw by draw.
   a = 7.5
   scaled = infoflow.mixture_entropy(_key(7), centers * a, beta * a)
-  assert float(scaled.nats) == pytest.approx(
-    float(base.nats) + 4 * math.log(a), abs=1e-4
-  )
+  assert float(scaled.nats) == pytest.approx(float(base.nats) + 4 * math.log(a), abs=1e-4)
 
   # A permutation changes which draws land where, not the distribution.
-  permuted = infoflow.mixture_entropy(
-    _key(8), centers[rng.permutation(500)], beta
-  )
+  permuted = infoflow.mixture_entropy(_key(8), centers[rng.permutation(500)], beta)
   both = math.hypot(float(base.stderr), float(permuted.stderr))
   assert abs(float(permuted.nats) - float(base.nats)) <= 4 * both
 
@@ -179,9 +161,7 @@ def test_invariances():
 def test_chunk_sizes_do_not_change_the_result():
   rng = np.random.default_rng(9)
   centers = rng.normal(size=(777, 3)).astype(np.float32)
-  a = infoflow.mixture_entropy(
-    _key(), centers, 0.2, num_mc=999, query_chunk=100, center_chunk=50
-  )
+  a = infoflow.mixture_entropy(_key(), centers, 0.2, num_mc=999, query_chunk=100, center_chunk=50)
   b = infoflow.mixture_entropy(_key(), centers, 0.2, num_mc=999)
   assert float(a.nats) == pytest.approx(float(b.nats), abs=1e-5)
 
@@ -193,9 +173,7 @@ def test_stderr_is_calibrated():
   rng = np.random.default_rng(10)
   centers = rng.normal(size=(200, 2)).astype(np.float32)
   keys = jax.random.split(_key(11), 40)
-  estimates = [
-    infoflow.mixture_entropy(k, centers, 0.2, num_mc=500) for k in keys
-  ]
+  estimates = [infoflow.mixture_entropy(k, centers, 0.2, num_mc=500) for k in keys]
   values = np.array([float(e.nats) for e in estimates])
   reported = np.mean([float(e.stderr) for e in estimates])
   ratio = values.std(ddof=1) / reported
@@ -214,9 +192,7 @@ def test_batched_matches_one_by_one_and_quadrature():
   assert batch.nats.shape == (6,)
   for a in range(6):
     reference = helpers.entropy_quadrature(centers[a], beta)
-    one = infoflow.estimators.estimate.Estimate(
-      batch.nats[a], batch.stderr[a], batch.num_draws[a]
-    )
+    one = infoflow.estimators.estimate.Estimate(batch.nats[a], batch.stderr[a], batch.num_draws[a])
     ok, error = _close(one, reference)
     assert ok, (a, error)
   mean = batch.mean()
@@ -235,9 +211,7 @@ def test_batched_tiny_beta_clusters():
   batch = infoflow.mixture_entropies(_key(15), centers, beta, num_mc=3000)
   for a in [0, 7, 19]:
     reference = helpers.entropy_quadrature(centers[a], beta)
-    one = infoflow.estimators.estimate.Estimate(
-      batch.nats[a], batch.stderr[a], batch.num_draws[a]
-    )
+    one = infoflow.estimators.estimate.Estimate(batch.nats[a], batch.stderr[a], batch.num_draws[a])
     ok, error = _close(one, reference)
     assert ok, (a, error)
 
@@ -290,9 +264,7 @@ def test_bad_inputs_raise_batched_and_bounds():
 # ------------------------------------------- reported bad inputs (docs/errors.md)
 
 
-@pytest.mark.parametrize(
-  'scale,beta', [(1.0, 1e-8), (1.0, 1e-9), (1e9, 0.1), (1.0, 1e-20)]
-)
+@pytest.mark.parametrize('scale,beta', [(1.0, 1e-8), (1.0, 1e-9), (1e9, 0.1), (1.0, 1e-20)])
 def test_beta_below_float_resolution_raises(scale, beta):
   # Item 1: y = c + beta z rounds beta z away; used to be biased by -0.8 nats.
   with pytest.raises(
@@ -300,15 +272,10 @@ def test_beta_below_float_resolution_raises(scale, beta):
     match=r'smallest beta this dtype resolves '
     r'is .*jax_enable_x64',
   ):
-    infoflow.mixture_entropy(
-      _key(), helpers.normal_centres() * scale, beta, num_mc=64
-    )
+    infoflow.mixture_entropy(_key(), helpers.normal_centres() * scale, beta, num_mc=64)
   with pytest.raises(ValueError, match='smallest beta'):
     infoflow.pooled_mixture_entropy(
-      _key(),
-      helpers.normal_centres().reshape(16, 4, 3) * scale,
-      beta,
-      num_mc=64,
+      _key(), helpers.normal_centres().reshape(16, 4, 3) * scale, beta, num_mc=64
     )
   with pytest.raises(ValueError, match='smallest beta'):
     infoflow.mixture_entropies(
@@ -342,23 +309,17 @@ def test_extreme_magnitudes_are_rescaled_exactly(factor):
   centers, beta, dim = helpers.normal_centres(16), 0.3, 3
   shift = dim * math.log(factor)
   ref = infoflow.mixture_entropy(_key(), centers, beta, num_mc=256)
-  est = infoflow.mixture_entropy(
-    _key(), centers * factor, beta * factor, num_mc=256
-  )
+  est = infoflow.mixture_entropy(_key(), centers * factor, beta * factor, num_mc=256)
   assert float(est.nats) == pytest.approx(float(ref.nats) + shift, abs=1e-3)
   batched = infoflow.mixture_entropies(
     _key(), centers.reshape(4, 4, 3) * factor, beta * factor, num_mc=8
   )
-  ref_b = infoflow.mixture_entropies(
-    _key(), centers.reshape(4, 4, 3), beta, num_mc=8
-  )
+  ref_b = infoflow.mixture_entropies(_key(), centers.reshape(4, 4, 3), beta, num_mc=8)
   np.testing.assert_allclose(batched.nats, ref_b.nats + shift, atol=1e-3)
   bounds = infoflow.mixture_entropy_bounds(centers * factor, beta * factor)
   ref_bounds = infoflow.mixture_entropy_bounds(centers, beta)
   np.testing.assert_allclose(bounds, np.add(ref_bounds, shift), atol=1e-3)
-  density = infoflow.log_mixture_density(
-    centers * factor, centers * factor, beta * factor
-  )
+  density = infoflow.log_mixture_density(centers * factor, centers * factor, beta * factor)
   ref_density = infoflow.log_mixture_density(centers, centers, beta)
   np.testing.assert_allclose(density, ref_density - shift, atol=1e-3)
   assert np.all(np.isfinite(density))
@@ -379,9 +340,7 @@ def test_one_draw_has_no_standard_error():
   with pytest.raises(ValueError, match='max_mc must be an integer >= 2'):
     infoflow.mixture_entropy(_key(), centers, 0.3, target_stderr=1e-6, max_mc=1)
   with pytest.warns(RuntimeWarning, match='target 1e-06'):
-    est = infoflow.mixture_entropy(
-      _key(), centers, 0.3, target_stderr=1e-6, max_mc=2
-    )
+    est = infoflow.mixture_entropy(_key(), centers, 0.3, target_stderr=1e-6, max_mc=2)
   assert int(est.num_draws) == 2 and float(est.stderr) > 0
 
 
@@ -390,9 +349,7 @@ def test_one_draw_has_no_standard_error():
 def test_bad_tolerances_raise(name, value):
   # A tolerance of nan gave -15.47 +- 0.55 (exact -19.2).
   with pytest.raises(ValueError, match=f'{name} must be a finite number'):
-    infoflow.mixture_entropy(
-      _key(), helpers.normal_centres(8), 0.3, **{name: value}
-    )
+    infoflow.mixture_entropy(_key(), helpers.normal_centres(8), 0.3, **{name: value})
 
 
 def test_complex_and_half_precision_centres():
@@ -432,17 +389,13 @@ def test_key_and_centre_types_name_the_argument():
   with pytest.raises(TypeError, match='centers must be a real numeric'):
     infoflow.mixture_entropy(_key(), [['a', 'b']], 0.3)
   with pytest.raises(TypeError, match='mixture_chunk'):
-    infoflow.mixture_entropies(
-      _key(), np.zeros((2, 2, 1)), 0.3, mixture_chunk='8'
-    )
+    infoflow.mixture_entropies(_key(), np.zeros((2, 2, 1)), 0.3, mixture_chunk='8')
   with pytest.raises(TypeError, match='queries must be a real numeric'):
     infoflow.log_mixture_density([['x']], np.zeros((2, 1)), 0.3)
 
 
 def test_estimators_still_run_inside_jit():
   centers = jnp.asarray(helpers.normal_centres(8))
-  est = jax.jit(lambda k, c, b: infoflow.mixture_entropy(k, c, b, num_mc=64))(
-    _key(), centers, 0.3
-  )
+  est = jax.jit(lambda k, c, b: infoflow.mixture_entropy(k, c, b, num_mc=64))(_key(), centers, 0.3)
   ref = infoflow.mixture_entropy(_key(), centers, 0.3, num_mc=64)
   assert float(est.nats) == pytest.approx(float(ref.nats), abs=1e-5)

@@ -43,11 +43,7 @@ def test_matches_the_library_call(samples_file, results):
     if samples.ndim == 2:
       samples = samples[:, None, :]
     info = infoflow.layer_information(
-      jax.random.fold_in(root, index),
-      samples,
-      BETA,
-      labels=arrays['labels'],
-      num_mc=NUM_MC,
+      jax.random.fold_in(root, index), samples, BETA, labels=arrays['labels'], num_mc=NUM_MC
     )
     entry = results['layers'][name]
     for field in (
@@ -59,10 +55,7 @@ def test_matches_the_library_call(samples_file, results):
     ):
       expected = getattr(info, field)
       np.testing.assert_allclose(
-        entry[field],
-        [float(expected.nats), float(expected.stderr)],
-        rtol=1e-6,
-        atol=1e-7,
+        entry[field], [float(expected.nats), float(expected.stderr)], rtol=1e-6, atol=1e-7
       )
     assert entry['num_draws'] == NUM_MC
     assert entry['method'] == 'posterior/dense'

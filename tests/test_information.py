@@ -16,9 +16,7 @@ from infoflow import sampling
 
 
 def _within(estimate, reference, extra=1e-3):
-  return abs(float(estimate.nats) - reference) <= (
-    4 * float(estimate.stderr) + extra
-  )
+  return abs(float(estimate.nats) - reference) <= (4 * float(estimate.stderr) + extra)
 
 
 # ------------------------------------------------------ against quadrature
@@ -26,34 +24,20 @@ def _within(estimate, reference, extra=1e-3):
 
 @pytest.mark.parametrize('form', information.FORMS)
 @pytest.mark.parametrize(
-  'width,num_inputs,beta',
-  [(1, 8, 0.1), (1, 32, 0.05), (2, 16, 0.1), (2, 24, 0.03)],
+  'width,num_inputs,beta', [(1, 8, 0.1), (1, 32, 0.05), (2, 16, 0.1), (2, 24, 0.03)]
 )
-def test_first_layer_information_against_quadrature(
-  width, num_inputs, beta, form
-):
+def test_first_layer_information_against_quadrature(width, num_inputs, beta, form):
   rng = np.random.default_rng(width * 100 + num_inputs)
   x = jnp.asarray(rng.normal(size=(num_inputs, 3)), jnp.float32)
-  model = models.MLP(
-    widths=(width,), num_outputs=2, activation='tanh', beta=beta
-  )
+  model = models.MLP(widths=(width,), num_outputs=2, activation='tanh', beta=beta)
   variables = helpers.init_variables(model, x, seed=num_inputs)
   info = infoflow.network_information(
-    jax.random.key(4),
-    model,
-    variables,
-    x,
-    beta,
-    num_replicas=4,
-    num_mc=20_000,
-    form=form,
+    jax.random.key(4), model, variables, x, beta, num_replicas=4, num_mc=20_000, form=form
   )
   layer = info['T1']
   assert layer.deterministic_given_x
   centers = np.asarray(sampling.noise_free_layers(model, variables, x)['T1'])
-  exact = helpers.entropy_quadrature(centers, beta) - float(
-    infoflow.gaussian_entropy(width, beta)
-  )
+  exact = helpers.entropy_quadrature(centers, beta) - float(infoflow.gaussian_entropy(width, beta))
   assert _within(layer.mi_input, exact), (float(layer.mi_input.nats), exact)
 
 
@@ -91,9 +75,7 @@ def test_minimal_example_against_quadrature(w, b, bits, form):
     form=form,
   )['T1']
   centers = np.tanh(w * np.asarray(data.x_all) + b)
-  exact = helpers.entropy_quadrature(centers, beta) - float(
-    infoflow.gaussian_entropy(1, beta)
-  )
+  exact = helpers.entropy_quadrature(centers, beta) - float(infoflow.gaussian_entropy(1, beta))
   assert _within(info.mi_input, exact)
   assert float(info.mi_input.bits) == pytest.approx(bits, abs=0.02)
   # I(T;Y) <= H(Y) = H(1/4, 3/4).
@@ -108,9 +90,7 @@ def _random_deep_net(seed, widths, beta, num_inputs, num_classes=2):
   rng = np.random.default_rng(seed)
   x = jnp.asarray(rng.normal(size=(num_inputs, 4)), jnp.float32)
   labels = rng.integers(0, num_classes, num_inputs).astype(np.int32)
-  model = models.MLP(
-    widths=widths, num_outputs=num_classes, activation='tanh', beta=beta
-  )
+  model = models.MLP(widths=widths, num_outputs=num_classes, activation='tanh', beta=beta)
   return model, helpers.init_variables(model, x, seed), x, labels
 
 
@@ -145,9 +125,7 @@ def test_bounds_and_data_processing(seed):
 
 def test_small_beta_distinct_representations_give_log_m():
   model, variables, x, _ = _random_deep_net(7, (3, 3), 1e-3, 32)
-  info = infoflow.network_information(
-    jax.random.key(8), model, variables, x, 1e-3, num_replicas=20
-  )
+  info = infoflow.network_information(jax.random.key(8), model, variables, x, 1e-3, num_replicas=20)
   first, second = info.values()
   # Far-apart centres: h(T_1) = log m + h(N(0, beta^2 I)) to float precision.
   assert float(first.mi_input.nats) == pytest.approx(math.log(32), abs=1e-4)
@@ -167,15 +145,11 @@ def test_layer_information_errors():
   with pytest.raises(ValueError, match='labels must have shape'):
     information.layer_information(key, samples, 0.1, labels=np.zeros(3, int))
   with pytest.raises(ValueError, match='labels must lie'):
-    information.layer_information(
-      key, samples, 0.1, labels=np.array([0, 1, 2, 3]), num_classes=2
-    )
+    information.layer_information(key, samples, 0.1, labels=np.array([0, 1, 2, 3]), num_classes=2)
   with pytest.raises(ValueError, match='integers'):
     information.layer_information(key, samples, 0.1, labels=np.zeros(4))
   noisy = np.random.default_rng(0).normal(size=(4, 1, 2))
   with pytest.raises(ValueError, match='R >= 2'):
-    information.layer_information(
-      key, noisy, 0.1, form='difference', deterministic_given_x=False
-    )
+    information.layer_information(key, noisy, 0.1, form='difference', deterministic_given_x=False)
   with pytest.raises(ValueError, match='form must be one of'):
     information.layer_information(key, samples, 0.1, form='posterior_v2')

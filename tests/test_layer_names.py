@@ -23,9 +23,7 @@ def _model_of(config):
   if m.kind == 'mlp':
     return models.MLP(widths=tuple(m.widths), num_outputs=2, beta=m.beta)
   return models.CNN(
-    conv_features=tuple(m.conv_features),
-    dense_widths=tuple(m.dense_widths),
-    beta=m.beta,
+    conv_features=tuple(m.conv_features), dense_widths=tuple(m.dense_widths), beta=m.beta
   )
 
 
@@ -49,14 +47,10 @@ def test_configs_name_the_layers_their_models_have(name, expected):
 
 def test_orthonormalize_finds_hidden_dense_kernels_by_structure():
   cnn = models.CNN(conv_features=(2,), dense_widths=(6, 4))
-  params = cnn.init(
-    jax.random.key(0), jnp.zeros((1, 8, 8, 1)), deterministic=True
-  )['params']
+  params = cnn.init(jax.random.key(0), jnp.zeros((1, 8, 8, 1)), deterministic=True)['params']
   updated = train_lib.orthonormalize(params, 0.1)
   changed = {
-    name
-    for name in params
-    if not np.array_equal(params[name]['kernel'], updated[name]['kernel'])
+    name for name in params if not np.array_equal(params[name]['kernel'], updated[name]['kernel'])
   }
   # Dense kernels of hidden layers only: not the conv kernel, nor the output.
   assert changed == {'dense2_weights', 'dense3_weights'}

@@ -13,9 +13,7 @@ from infoflow import sampling
 def test_noise_layer_is_identity_when_off_and_records_pre_noise():
   x = jnp.arange(6.0).reshape(2, 3)
   noisy = models.GaussianNoise(beta=0.5)
-  out, state = noisy.apply(
-    {}, x, rngs={'noise': jax.random.key(0)}, mutable=['intermediates']
-  )
+  out, state = noisy.apply({}, x, rngs={'noise': jax.random.key(0)}, mutable=['intermediates'])
   assert not np.allclose(out, x)
   np.testing.assert_allclose(state['intermediates']['pre_noise'][0], x)
   # Noise std is beta.
@@ -32,20 +30,13 @@ def test_noise_layer_is_identity_when_off_and_records_pre_noise():
 
 def test_mlp_and_cnn_shapes_and_layer_order():
   x = jnp.ones((3, 4))
-  mlp = models.MLP(
-    widths=[2] * 12, num_outputs=5, activation='leaky_relu', beta=0.1
-  )
+  mlp = models.MLP(widths=[2] * 12, num_outputs=5, activation='leaky_relu', beta=0.1)
   variables = helpers.init_variables(mlp, x)
   names = sampling.layer_names(mlp, variables, x)
   # Numbered from 1, in call order (not string order: T10 comes after T9).
   assert names == [f'T{l}' for l in range(1, 13)]
-  assert list(variables['params']) == [
-    f'T{l}_weights' for l in range(1, 13)
-  ] + [models.OUTPUT]
-  assert mlp.apply(variables, x, rngs={'noise': jax.random.key(0)}).shape == (
-    3,
-    5,
-  )
+  assert list(variables['params']) == [f'T{l}_weights' for l in range(1, 13)] + [models.OUTPUT]
+  assert mlp.apply(variables, x, rngs={'noise': jax.random.key(0)}).shape == (3, 5)
   images = jnp.ones((2, 28, 28, 1))
   cnn = models.CNN(beta=0.1)
   cnn_vars = helpers.init_variables(cnn, images)
@@ -66,6 +57,4 @@ def test_mlp_and_cnn_shapes_and_layer_order():
     (2, 3, 10),
   ]
   with pytest.raises(ValueError, match='activation'):
-    models.MLP(widths=(2,), num_outputs=1, activation='gelu').init(
-      jax.random.key(0), x
-    )
+    models.MLP(widths=(2,), num_outputs=1, activation='gelu').init(jax.random.key(0), x)

@@ -123,10 +123,7 @@ def write_fake_run(
       if with_information:
         record['information'] = {
           n: {
-            'mi_input': [
-              log_m * (0.5 + 0.5 * decay) - 0.3 * i + 0.05 * rng.normal(),
-              0.02,
-            ],
+            'mi_input': [log_m * (0.5 + 0.5 * decay) - 0.3 * i + 0.05 * rng.normal(), 0.02],
             'mi_label': [math.log(2) * (1 - 0.9 * decay) - 0.02 * i, 0.01],
             'entropy': [-10.0, 0.01],
             'conditional_entropy': [-15.0, 0.0],
@@ -137,12 +134,8 @@ def write_fake_run(
         record['binning'] = {'bin_sizes': bin_sizes}
         for i, n in enumerate(layers):
           record['binning'][n] = {
-            'entropy': [
-              log_m * (1 - b) * (0.6 + 0.4 * decay) - 0.2 * i for b in bin_sizes
-            ],
-            'mi_label': [
-              math.log(2) * (1 - decay) * (1 - b) for b in bin_sizes
-            ],
+            'entropy': [log_m * (1 - b) * (0.6 + 0.4 * decay) - 0.2 * i for b in bin_sizes],
+            'mi_label': [math.log(2) * (1 - decay) * (1 - b) for b in bin_sizes],
           }
       if with_clustering:
         # Deeper layers (larger i) cluster more.
@@ -167,8 +160,7 @@ def write_fake_run(
     for epoch in epochs:
       rng = np.random.default_rng(epoch)
       arrays = {
-        n: _representations(labels, w, epoch, i, rng)
-        for i, (n, w) in enumerate(layers.items())
+        n: _representations(labels, w, epoch, i, rng) for i, (n, w) in enumerate(layers.items())
       }
       np.savez(folder / f'epoch_{epoch:06d}.npz', labels=labels, **arrays)
   return path, epochs
@@ -246,21 +238,13 @@ def _make_old(run_dir, model=None):
   [
     (None, ['T1', 'T2', 'T3']),
     ({'kind': 'mlp', 'widths': [3, 2, 2]}, ['T1', 'T2', 'T3']),
-    (
-      {'kind': 'cnn', 'conv_features': [8, 16], 'dense_widths': [2]},
-      ['conv1', 'conv2', 'dense3'],
-    ),
+    ({'kind': 'cnn', 'conv_features': [8, 16], 'dense_widths': [2]}, ['conv1', 'conv2', 'dense3']),
   ],
 )
-def test_old_layer_names_are_read_under_current_ones(
-  tmp_path, caplog, model, new
-):
+def test_old_layer_names_are_read_under_current_ones(tmp_path, caplog, model, new):
   old = ['noise_0', 'noise_1', 'noise_2']
   run_dir, epochs = write_fake_run(
-    tmp_path / 'run',
-    num_epochs=3,
-    num_seeds=1,
-    layers=dict(zip(old, (3, 2, 2))),
+    tmp_path / 'run', num_epochs=3, num_seeds=1, layers=dict(zip(old, (3, 2, 2)))
   )
   _make_old(run_dir, model)
   run = plots.load_run(run_dir)
@@ -270,13 +254,9 @@ def test_old_layer_names_are_read_under_current_ones(
     for field in ('information', 'clustering'):
       assert list(r[field]) == new
     assert list(r['binning']) == ['bin_sizes'] + new
-  assert sorted(run.load_representations(epochs[-1])) == sorted(
-    ['labels'] + new
-  )
+  assert sorted(run.load_representations(epochs[-1])) == sorted(['labels'] + new)
   written, _ = plot_cli.write_figures(run_dir, layer=new[-1], dpi=30)
-  assert {f'cosine_similarity_{new[-1]}', f'scatter_{new[-1]}'} <= {
-    p.stem for p in written
-  }
+  assert {f'cosine_similarity_{new[-1]}', f'scatter_{new[-1]}'} <= {p.stem for p in written}
   mapping = ', '.join(f'{o} -> {n}' for o, n in zip(old, new))
   assert caplog.text.count('uses old layer names') == 1  # once per run
   assert mapping in caplog.text
@@ -286,9 +266,7 @@ def test_load_run_tolerates_torn_last_line_and_duplicates(run_dir):
   metrics = run_dir / 'metrics.jsonl'
   lines = metrics.read_text().splitlines()
   rewritten = dict(json.loads(lines[0]), step=-1)  # resumed run: same epoch
-  metrics.write_text(
-    '\n'.join(lines + [json.dumps(rewritten)]) + '\n{"epoch": 99, "se'
-  )
+  metrics.write_text('\n'.join(lines + [json.dumps(rewritten)]) + '\n{"epoch": 99, "se')
   run = plots.load_run(run_dir)
   assert len(run.records) == 12
   assert run.by_seed()[0][0]['step'] == -1  # the last record wins
@@ -329,10 +307,7 @@ def test_run_in_progress_without_run_json(tmp_path):
   late = {
     'epoch': epochs[-1] + 5,
     'seed': 0,
-    'information': {
-      'T1': {'mi_input': [None, None]},
-      'T2': {'mi_input': [1.0, float('nan')]},
-    },
+    'information': {'T1': {'mi_input': [None, None]}, 'T2': {'mi_input': [1.0, float('nan')]}},
     'clustering': {'T2': {'scatter_ratio': float('inf')}},
   }
   with (run_dir / 'metrics.jsonl').open('a') as f:
@@ -357,10 +332,7 @@ def test_run_in_progress_without_run_json(tmp_path):
 def test_write_figures_png_full_run(run_dir):
   written, skipped = plot_cli.write_figures(run_dir)
   names = sorted(p.name for p in written)
-  expected = sorted(
-    [f'{n}.png' for n in CURVES]
-    + ['cosine_similarity_T2.png', 'scatter_T2.png']
-  )
+  expected = sorted([f'{n}.png' for n in CURVES] + ['cosine_similarity_T2.png', 'scatter_T2.png'])
   assert names == expected
   assert not skipped
   for path in written:
@@ -370,9 +342,7 @@ def test_write_figures_png_full_run(run_dir):
 
 def _small_run(path, **kwargs):
   """A run with fewer figures, for the tests of options (speed)."""
-  return write_fake_run(
-    path, num_seeds=1, with_binning=False, with_clustering=False, **kwargs
-  )[0]
+  return write_fake_run(path, num_seeds=1, with_binning=False, with_clustering=False, **kwargs)[0]
 
 
 @pytest.mark.parametrize('fmt, magic', [('svg', b'<?xml'), ('pdf', b'%PDF')])
@@ -386,9 +356,7 @@ def test_write_figures_svg_pdf(tmp_path, fmt, magic):
 
 
 def test_deterministic_run_skips_information_figures(tmp_path):
-  run_dir, _ = write_fake_run(
-    tmp_path / 'det', num_seeds=1, with_information=False
-  )
+  run_dir, _ = write_fake_run(tmp_path / 'det', num_seeds=1, with_information=False)
   written, skipped = plot_cli.write_figures(run_dir, dpi=50)
   names = {p.stem for p in written}
   assert names == {
@@ -408,20 +376,14 @@ def test_deterministic_run_skips_information_figures(tmp_path):
 def test_run_without_representations_skips_them(tmp_path):
   run_dir = _small_run(tmp_path / 'run', with_representations=False)
   written, skipped = plot_cli.write_figures(run_dir, dpi=50)
-  assert {p.stem for p in written} == {
-    'training_curves',
-    'information_curves',
-    'information_plane',
-  }
+  assert {p.stem for p in written} == {'training_curves', 'information_curves', 'information_plane'}
   assert {'cosine_similarity', 'scatter'} <= set(skipped)
   assert 'no representation files' in skipped['scatter']
 
 
 def test_layer_and_epochs_choose_representation_figures(tmp_path, caplog):
   run_dir = _small_run(tmp_path / 'run', with_information=False)
-  written, _ = plot_cli.write_figures(
-    run_dir, layer='T1', dpi=50, epochs=[1, 5, 9], units='nats'
-  )
+  written, _ = plot_cli.write_figures(run_dir, layer='T1', dpi=50, epochs=[1, 5, 9], units='nats')
   assert {'cosine_similarity_T1', 'scatter_T1'} <= {p.stem for p in written}
   assert 'using epoch' in caplog.text  # 9 has no file: nearest is used
   with pytest.raises(
@@ -449,11 +411,7 @@ def test_main_prints_files_written(tmp_path, capsys):
 
 
 @pytest.mark.parametrize(
-  'case, message',
-  [
-    ('missing_dir', 'does not exist'),
-    ('empty_metrics', 'is empty'),
-  ],
+  'case, message', [('missing_dir', 'does not exist'), ('empty_metrics', 'is empty')]
 )
 def test_main_exits_with_clear_error(tmp_path, case, message):
   workdir = tmp_path / 'nope'
@@ -462,9 +420,7 @@ def test_main_exits_with_clear_error(tmp_path, case, message):
     (workdir / 'metrics.jsonl').write_text('')
   with pytest.raises(SystemExit) as info:
     _main(workdir=str(workdir))
-  assert message in str(info.value.code) and str(workdir) in str(
-    info.value.code
-  )
+  assert message in str(info.value.code) and str(workdir) in str(info.value.code)
 
 
 def test_command_line_exit_status(tmp_path):
@@ -486,17 +442,12 @@ def test_command_line_exit_status(tmp_path):
 def test_plot_functions_accept_plain_records(run_dir):
   records = plots.load_run(run_dir).records
   fig = plots.plot_information_curves(records, units='nats')
-  assert [ax.get_ylabel() for ax in fig.axes] == [
-    'I(X;T_l) [nats]',
-    'I(T_l;Y) [nats]',
-  ]
+  assert [ax.get_ylabel() for ax in fig.axes] == ['I(X;T_l) [nats]', 'I(T_l;Y) [nats]']
   assert 'min-max across seeds' in fig.get_suptitle()
   one_seed = [r for r in records if r['seed'] == 0]
   fig = plots.plot_information_curves(one_seed, title='x')
   assert fig.axes[0].get_ylabel() == 'I(X;T_l) [bits]'
-  assert fig.get_suptitle().startswith('x: ') and 'stderr' in (
-    fig.get_suptitle()
-  )
+  assert fig.get_suptitle().startswith('x: ') and 'stderr' in (fig.get_suptitle())
   fig = plots.plot_information_plane(records)
   assert fig.axes[-1].get_ylabel() == 'epoch'  # the colour bar
   with pytest.raises(plots.NothingToPlot, match='information'):
@@ -513,13 +464,10 @@ def test_bits_are_nats_over_ln2(run_dir):
 
 
 @pytest.mark.parametrize(
-  'width, projection',
-  [(1, 'class (jittered)'), (3, '3d'), (6, 'principal components')],
+  'width, projection', [(1, 'class (jittered)'), (3, '3d'), (6, 'principal components')]
 )
 def test_scatter_handles_every_width(tmp_path, width, projection):
-  run_dir, _ = write_fake_run(
-    tmp_path / 'run', num_epochs=3, num_seeds=1, layers={'T1': width}
-  )
+  run_dir, _ = write_fake_run(tmp_path / 'run', num_epochs=3, num_seeds=1, layers={'T1': width})
   fig = plots.plot_scatter_layers(plots.load_run(run_dir))
   assert len(fig.axes) == 3
   if projection == '3d':
@@ -531,9 +479,7 @@ def test_scatter_handles_every_width(tmp_path, width, projection):
 
 
 def test_cosine_matrix_is_class_sorted_and_subsampled(tmp_path):
-  run_dir, epochs = write_fake_run(
-    tmp_path / 'run', num_epochs=4, num_inputs=300, num_classes=3
-  )
+  run_dir, epochs = write_fake_run(tmp_path / 'run', num_epochs=4, num_inputs=300, num_classes=3)
   fig = plots.plot_cosine_similarity_matrices(
     plots.load_run(run_dir), max_points=90, epochs=[epochs[-1]]
   )
@@ -549,12 +495,8 @@ def test_stratified_subsample():
   keep = plots.stratified_subsample(labels, 100, seed=3)
   assert len(keep) == 100 and np.all(np.diff(keep) > 0)
   assert np.bincount(labels[keep]).tolist() == [70, 20, 10]
-  np.testing.assert_array_equal(
-    keep, plots.stratified_subsample(labels, 100, 3)
-  )
-  np.testing.assert_array_equal(
-    plots.stratified_subsample(labels, 5000), np.arange(1000)
-  )
+  np.testing.assert_array_equal(keep, plots.stratified_subsample(labels, 100, 3))
+  np.testing.assert_array_equal(plots.stratified_subsample(labels, 5000), np.arange(1000))
 
 
 def test_pick_layer():
@@ -568,14 +510,11 @@ def test_pick_layer():
   assert plots.pick_layer(arrays, narrowest=True) == 'c'
   assert plots.pick_layer(arrays, order=['c', 'b', 'a']) == 'a'
   assert plots.pick_layer(arrays, 'c') == 'c'
-  with pytest.raises(
-    plots.UnknownLayerError, match="unknown layer 'z'; the layers: a, b, c"
-  ):
+  with pytest.raises(plots.UnknownLayerError, match="unknown layer 'z'; the layers: a, b, c"):
     plots.pick_layer(arrays, 'z')
   # A layer of the net that has no saved representations (too wide).
   with pytest.raises(
-    plots.UnknownLayerError,
-    match="'w' has no saved representations.*saved: a, b",
+    plots.UnknownLayerError, match="'w' has no saved representations.*saved: a, b"
   ):
     plots.pick_layer(arrays, 'w', order=['w', 'a', 'b', 'c'])
 
@@ -584,10 +523,7 @@ def test_representation_figures_accept_mappings_and_feature_maps():
   rng = np.random.default_rng(0)
   labels = np.repeat(np.arange(3), 20).astype(np.int32)
   snapshots = {
-    e: {
-      'labels': labels,
-      'conv': rng.normal(size=(60, 2, 2, 3)).astype(np.float32),
-    }
+    e: {'labels': labels, 'conv': rng.normal(size=(60, 2, 2, 3)).astype(np.float32)}
     for e in (0, 10)
   }
   fig = plots.plot_cosine_similarity_matrices(snapshots, title='maps')
@@ -641,13 +577,9 @@ def test_workdir_or_out_that_is_a_file(tmp_path):
   run_dir = _small_run(tmp_path / 'run', with_information=False)
   a_file = tmp_path / 'file'
   a_file.write_text('x')
-  with pytest.raises(
-    plots.RunRecordError, match=f'{a_file} is a file, not a run directory'
-  ):
+  with pytest.raises(plots.RunRecordError, match=f'{a_file} is a file, not a run directory'):
     plots.load_run(a_file)
-  with pytest.raises(
-    plot_cli.OutputError, match=f'cannot create the output directory {a_file}'
-  ):
+  with pytest.raises(plot_cli.OutputError, match=f'cannot create the output directory {a_file}'):
     plot_cli.write_figures(run_dir, a_file / 'figures')
   with pytest.raises(SystemExit) as info:
     _main(workdir=str(run_dir), out=str(a_file / 'figures'))

@@ -35,13 +35,9 @@ CASES = [
 
 @pytest.mark.parametrize('kind,m,r,d,beta,classes', CASES)
 def test_forms_agree_and_bounds_hold(kind, m, r, d, beta, classes):
-  samples, labels = synthetic.layer_samples(
-    kind, m, r, d, beta, seed=1, num_classes=classes
-  )
+  samples, labels = synthetic.layer_samples(kind, m, r, d, beta, seed=1, num_classes=classes)
   key = jax.random.key(0)
-  post = posterior.posterior_information(
-    key, samples, beta, labels=labels, num_mc=8192
-  )
+  post = posterior.posterior_information(key, samples, beta, labels=labels, num_mc=8192)
   diff = difference.difference_information(
     key, samples, beta, labels=labels, num_mc=16384, num_mc_conditional=64
   )
@@ -60,21 +56,16 @@ def test_forms_agree_and_bounds_hold(kind, m, r, d, beta, classes):
     float(post.mi_input.nats) + float(post.conditional_entropy.nats), abs=1e-4
   )
   assert float(post.entropy.nats) == pytest.approx(
-    float(post.mi_label.nats) + float(post.label_conditional_entropy.nats),
-    abs=1e-4,
+    float(post.mi_label.nats) + float(post.label_conditional_entropy.nats), abs=1e-4
   )
   # Rao-Blackwellised: never noisier than the difference form on I(T;Y).
   assert float(post.mi_label.stderr) < float(diff.mi_label.stderr)
 
 
 def test_against_float64_brute_force_of_the_posterior():
-  samples, labels = synthetic.layer_samples(
-    'multiclass', 40, 6, 2, 0.05, seed=3, num_classes=3
-  )
+  samples, labels = synthetic.layer_samples('multiclass', 40, 6, 2, 0.05, seed=3, num_classes=3)
   beta, key, k = 0.05, jax.random.key(2), 4096
-  est = posterior.posterior_information(
-    key, samples, beta, labels=labels, num_mc=k
-  )
+  est = posterior.posterior_information(key, samples, beta, labels=labels, num_mc=k)
   # The same draws, evaluated in float64 by brute force.
   m, r, d = samples.shape
   owner, z = draws.monte_carlo_draws(key, m * r, d, k)
@@ -86,39 +77,19 @@ def test_against_float64_brute_force_of_the_posterior():
   h_x = -np.sum(p * np.log(np.maximum(p, 1e-300)), 1)
   p_y = np.stack([p[:, labels == y].sum(1) for y in range(3)], 1)
   h_y = -np.sum(p_y * np.log(np.maximum(p_y, 1e-300)), 1)
-  assert float(est.mi_input.nats) == pytest.approx(
-    math.log(m) - h_x.mean(), abs=1e-4
-  )
-  assert float(est.mi_label.nats) == pytest.approx(
-    _label_entropy(labels) - h_y.mean(), abs=1e-4
-  )
-  assert float(est.mi_input.stderr) == pytest.approx(
-    h_x.std(ddof=1) / math.sqrt(k), rel=1e-3
-  )
+  assert float(est.mi_input.nats) == pytest.approx(math.log(m) - h_x.mean(), abs=1e-4)
+  assert float(est.mi_label.nats) == pytest.approx(_label_entropy(labels) - h_y.mean(), abs=1e-4)
+  assert float(est.mi_input.stderr) == pytest.approx(h_x.std(ddof=1) / math.sqrt(k), rel=1e-3)
 
 
 def test_pruned_certificate_holds_against_dense():
-  samples, labels = synthetic.layer_samples(
-    'separated', 2048, 8, 3, 0.005, seed=4
-  )
+  samples, labels = synthetic.layer_samples('separated', 2048, 8, 3, 0.005, seed=4)
   key, beta = jax.random.key(5), 0.005
   pruned, report = posterior.posterior_information(
-    key,
-    samples,
-    beta,
-    labels=labels,
-    num_mc=2048,
-    method='pruned',
-    return_report=True,
+    key, samples, beta, labels=labels, num_mc=2048, method='pruned', return_report=True
   )
   dense, dense_report = posterior.posterior_information(
-    key,
-    samples,
-    beta,
-    labels=labels,
-    num_mc=2048,
-    method='dense',
-    return_report=True,
+    key, samples, beta, labels=labels, num_mc=2048, method='dense', return_report=True
   )
   assert report.method == 'pruned' and dense_report.method == 'dense'
   assert 0 <= report.mi_input_bound <= 1e-4
@@ -128,9 +99,7 @@ def test_pruned_certificate_holds_against_dense():
     ('mi_label', report.mi_label_bound),
     ('entropy', report.entropy_bound),
   ):
-    gap = abs(
-      float(getattr(pruned, field).nats) - float(getattr(dense, field).nats)
-    )
+    gap = abs(float(getattr(pruned, field).nats) - float(getattr(dense, field).nats))
     assert gap <= bound + rounding, (field, gap, bound)
 
 
@@ -139,17 +108,13 @@ def test_deterministic_layer_is_the_closed_form():
   means = rng.normal(size=(50, 1, 2)).astype(np.float32)
   beta, key = 0.3, jax.random.key(7)
   one = posterior.posterior_information(key, means, beta, num_mc=4096)
-  same = posterior.posterior_information(
-    key, np.repeat(means, 5, 1), beta, num_mc=4096
-  )
+  same = posterior.posterior_information(key, np.repeat(means, 5, 1), beta, num_mc=4096)
   h0 = float(draws.gaussian_entropy(2, beta))
   for info in (one, same):
     assert info.deterministic_given_x
     assert float(info.conditional_entropy.nats) == pytest.approx(h0)
     assert float(info.conditional_entropy.stderr) == 0.0
-    assert float(info.entropy.nats) == pytest.approx(
-      float(info.mi_input.nats) + h0, abs=1e-5
-    )
+    assert float(info.entropy.nats) == pytest.approx(float(info.mi_input.nats) + h0, abs=1e-5)
   # Identical replicas change nothing but the owner indices of the draws.
   assert _agree(one.mi_input, same.mi_input)
   exact = helpers.entropy_quadrature(means[:, 0], beta) - h0
@@ -157,9 +122,7 @@ def test_deterministic_layer_is_the_closed_form():
 
 
 def test_adaptive_reaches_targets_and_warns_at_the_cap():
-  samples, labels = synthetic.layer_samples(
-    'multiclass', 200, 8, 2, 0.05, seed=8, num_classes=4
-  )
+  samples, labels = synthetic.layer_samples('multiclass', 200, 8, 2, 0.05, seed=8, num_classes=4)
   info, report = posterior.posterior_information(
     jax.random.key(9),
     samples,
@@ -189,9 +152,7 @@ def test_no_labels_gives_no_label_fields():
   samples, _ = synthetic.layer_samples('multiclass', 30, 4, 2, 0.05)
   with warnings.catch_warnings():
     warnings.simplefilter('error')
-    info = posterior.posterior_information(
-      jax.random.key(0), samples, 0.05, num_mc=512
-    )
+    info = posterior.posterior_information(jax.random.key(0), samples, 0.05, num_mc=512)
   assert info.mi_label is None and info.label_conditional_entropy is None
 
 
@@ -230,19 +191,13 @@ def test_bad_types_and_scales_name_the_argument():
   with pytest.raises(ValueError, match='prune_tolerance'):
     call(jax.random.key(0), samples, 0.05, prune_tolerance=-1.0)
   with pytest.raises(ValueError, match='num_mc_conditional'):
-    difference.difference_information(
-      jax.random.key(0), samples, 0.05, num_mc_conditional=1
-    )
+    difference.difference_information(jax.random.key(0), samples, 0.05, num_mc_conditional=1)
 
 
 def test_scale_invariance_far_from_unit_scale():
-  samples, labels = synthetic.layer_samples(
-    'multiclass', 40, 4, 2, 0.05, seed=2
-  )
+  samples, labels = synthetic.layer_samples('multiclass', 40, 4, 2, 0.05, seed=2)
   key = jax.random.key(3)
-  base = posterior.posterior_information(
-    key, samples, 0.05, labels=labels, num_mc=1024
-  )
+  base = posterior.posterior_information(key, samples, 0.05, labels=labels, num_mc=1024)
   scale = 2.0**70  # squared distances would overflow float32 unscaled
   big = posterior.posterior_information(
     key, samples * scale, 0.05 * scale, labels=labels, num_mc=1024

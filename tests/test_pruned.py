@@ -20,9 +20,9 @@ def _key(i=0):
 def _log_mean_f64(queries, centers, beta):
   """log((1/n) sum exp(-|y - c|^2 / (2 beta^2))) in float64."""
   dim = queries.shape[1]
-  return helpers.log_density_f64(
-    queries, centers.reshape(-1, dim), beta
-  ) + 0.5 * dim * math.log(2 * math.pi * beta**2)
+  return helpers.log_density_f64(queries, centers.reshape(-1, dim), beta) + 0.5 * dim * math.log(
+    2 * math.pi * beta**2
+  )
 
 
 # A module-wide SZT-like layer (compiled once, shared by several tests):
@@ -52,18 +52,14 @@ def szt():
 def test_matches_float64_far_from_origin(szt):
   """Tight clusters far from the origin: where the expansion cancels."""
   centers, groups, queries = szt
-  got, err, info = pruned.log_mean_kernel_pruned(
-    queries, None, None, None, groups, BETA
-  )
+  got, err, info = pruned.log_mean_kernel_pruned(queries, None, None, None, groups, BETA)
   want = _log_mean_f64(queries, centers, BETA)
   got, err = np.asarray(got, np.float64), np.asarray(err, np.float64)
   assert info.max_error <= pruned.DEFAULT_PRUNE_TOLERANCE
   assert np.all(err <= pruned.DEFAULT_PRUNE_TOLERANCE)
   # Every value within its certified error (plus float32 rounding, relative
   # to the exponent's size for the points between clusters) of exact.
-  np.testing.assert_array_less(
-    np.abs(got - want), err + 5e-6 + 1e-6 * np.abs(want)
-  )
+  np.testing.assert_array_less(np.abs(got - want), err + 5e-6 + 1e-6 * np.abs(want))
 
 
 def test_certified_bound_bounds_the_truncation():
@@ -94,9 +90,7 @@ def test_k_is_raised_when_too_small():
   far = helpers.grouped_centres(rng, 200, 8, 2, beta, offset=5.0, spread=3.0)
   centers = np.concatenate([blob, far])
   queries = helpers.mixture_draws(blob, beta, rng, 200)
-  got, err, info = pruned.pruned_log_mixture_density(
-    queries, centers, beta, num_candidates=1
-  )
+  got, err, info = pruned.pruned_log_mixture_density(queries, centers, beta, num_candidates=1)
   assert info.num_candidates >= 16 and info.num_refined > 0
   assert info.max_error <= pruned.DEFAULT_PRUNE_TOLERANCE
   want = helpers.log_density_f64(queries, centers.reshape(-1, 2), beta)
@@ -110,9 +104,7 @@ def test_dense_fallback_for_far_queries():
   centers = helpers.grouped_centres(rng, 100, 10, 3, beta)
   queries = rng.uniform(-3, 3, (40, 3)).astype(np.float32)
   groups = pruned.build_groups(centers, beta)
-  got, err, info = pruned.log_mean_kernel_pruned(
-    queries, None, None, None, groups, beta
-  )
+  got, err, info = pruned.log_mean_kernel_pruned(queries, None, None, None, groups, beta)
   assert info.num_dense > 0
   want = _log_mean_f64(queries, centers, beta)
   np.testing.assert_allclose(got, want, rtol=1e-5)
@@ -121,9 +113,7 @@ def test_dense_fallback_for_far_queries():
 def test_kd_groups_of_ungrouped_centres():
   rng = np.random.default_rng(4)
   beta = 2e-3
-  centers = helpers.grouped_centres(rng, 150, 20, 3, beta, offset=7.0).reshape(
-    -1, 3
-  )
+  centers = helpers.grouped_centres(rng, 150, 20, 3, beta, offset=7.0).reshape(-1, 3)
   centers = centers[rng.permutation(len(centers))]
   groups = pruned.build_groups(centers, beta, group_size=32)
   valid = np.asarray(groups.valid)
@@ -155,9 +145,7 @@ def test_kd_partition_keeps_clusters_whole():
 def test_pruned_entropy_equals_dense_on_same_draws(szt):
   centers, _, _ = szt
   flat_centers = centers.reshape(-1, 3)
-  dense = infoflow.mixture_entropy(
-    _key(1), flat_centers, BETA, num_mc=512, method='dense'
-  )
+  dense = infoflow.mixture_entropy(_key(1), flat_centers, BETA, num_mc=512, method='dense')
   flat, report = infoflow.mixture_entropy(
     _key(1), flat_centers, BETA, num_mc=512, method='pruned', return_report=True
   )
@@ -174,13 +162,9 @@ def test_pruned_entropy_equals_dense_on_same_draws(szt):
 
 def test_auto_rule(szt):
   centers, _, _ = szt
-  _, rep = infoflow.mixture_entropy(
-    _key(), centers[:100, 0], BETA, num_mc=64, return_report=True
-  )
+  _, rep = infoflow.mixture_entropy(_key(), centers[:100, 0], BETA, num_mc=64, return_report=True)
   assert rep.method == 'dense'  # too few centres
-  _, rep = infoflow.pooled_mixture_entropy(
-    _key(), centers, 0.5, num_mc=64, return_report=True
-  )
+  _, rep = infoflow.pooled_mixture_entropy(_key(), centers, 0.5, num_mc=64, return_report=True)
   assert rep.method == 'dense'  # beta comparable with the spread
 
 
@@ -207,9 +191,7 @@ def test_bad_arguments_pooled_and_density():
   with pytest.raises(ValueError, match='shape'):
     pruned.pruned_log_mixture_density(np.zeros((2, 3)), np.zeros((3, 2)), 1.0)
   with pytest.raises(ValueError, match='finite'):
-    pruned.pruned_log_mixture_density(
-      np.zeros((2, 2)), np.full((3, 2), np.nan), 1.0
-    )
+    pruned.pruned_log_mixture_density(np.zeros((2, 2)), np.full((3, 2), np.nan), 1.0)
 
 
 # ------------------------------------------- reported bad inputs (docs/errors.md)
@@ -218,37 +200,23 @@ def test_bad_arguments_pooled_and_density():
 @pytest.mark.parametrize(
   'kwargs,error,match',
   [
-    (
-      {'prune_tolerance': float('nan')},
-      ValueError,
-      'prune_tolerance must be a finite',
-    ),
-    (
-      {'prune_tolerance': -1e-6},
-      ValueError,
-      'prune_tolerance must be a finite',
-    ),
+    ({'prune_tolerance': float('nan')}, ValueError, 'prune_tolerance must be a finite'),
+    ({'prune_tolerance': -1e-6}, ValueError, 'prune_tolerance must be a finite'),
     ({'num_candidates': 0}, ValueError, 'num_candidates'),
   ],
 )
 def test_density_bad_options(kwargs, error, match):
   with pytest.raises(error, match=match):
-    pruned.pruned_log_mixture_density(
-      np.zeros((2, 2)), np.ones((3, 2)), 1.0, **kwargs
-    )
+    pruned.pruned_log_mixture_density(np.zeros((2, 2)), np.ones((3, 2)), 1.0, **kwargs)
 
 
 def test_density_bad_types():
   with pytest.raises(TypeError, match='beta must be a real number'):
     pruned.pruned_log_mixture_density(np.zeros((2, 2)), np.ones((3, 2)), 'x')
   with pytest.raises(TypeError, match='centers must be real'):
-    pruned.pruned_log_mixture_density(
-      np.zeros((2, 2)), np.ones((3, 2)) + 1j, 1.0
-    )
+    pruned.pruned_log_mixture_density(np.zeros((2, 2)), np.ones((3, 2)) + 1j, 1.0)
   with pytest.raises(ValueError, match='tolerance'):
-    groups_lib.build_groups(
-      np.ones((3, 2), np.float32), 0.1, prune_tolerance=-1.0
-    )
+    groups_lib.build_groups(np.ones((3, 2), np.float32), 0.1, prune_tolerance=-1.0)
 
 
 @pytest.mark.parametrize('factor', [2.0**70, 2.0**-70])
@@ -258,7 +226,5 @@ def test_density_extreme_magnitudes(factor):
   centers = rng.normal(size=(40, 2)).astype(np.float32)
   queries = centers[:5] + 0.1
   ref, _, _ = pruned.pruned_log_mixture_density(queries, centers, 0.2)
-  out, _, _ = pruned.pruned_log_mixture_density(
-    queries * factor, centers * factor, 0.2 * factor
-  )
+  out, _, _ = pruned.pruned_log_mixture_density(queries * factor, centers * factor, 0.2 * factor)
   np.testing.assert_allclose(out, ref - 2 * math.log(factor), atol=1e-4)

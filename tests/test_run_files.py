@@ -15,9 +15,7 @@ from launch import runner
 def test_resume_refuses_a_different_config(finished_run):
   workdir, _ = finished_run
   with pytest.raises(ValueError, match='fields differing: .*num_epochs'):
-    runner.train_and_analyse(
-      helpers.tiny_config(num_seeds=2, num_epochs=13), workdir
-    )
+    runner.train_and_analyse(helpers.tiny_config(num_seeds=2, num_epochs=13), workdir)
 
 
 def _copy_of_finished_run(finished_run, tmp_path):
@@ -27,9 +25,7 @@ def _copy_of_finished_run(finished_run, tmp_path):
   return copy, records
 
 
-def test_corrupt_latest_checkpoint_falls_back_exactly(
-  finished_run, tmp_path, caplog
-):
+def test_corrupt_latest_checkpoint_falls_back_exactly(finished_run, tmp_path, caplog):
   """Item 7: the newest readable checkpoint is used, with a warning naming
   the bad one, and the records are those of the uninterrupted run."""
   workdir, uninterrupted = _copy_of_finished_run(finished_run, tmp_path)
@@ -49,9 +45,7 @@ def test_corrupt_latest_checkpoint_falls_back_exactly(
   # No readable checkpoint at all: a one-line error, nothing deleted.
   for step in ('0', '1', '12'):
     (checkpoints / step / 'default' / '_METADATA').write_text('{"tree')
-  with pytest.raises(
-    run_files.RunDirError, match=f'no checkpoint in {checkpoints} is readable'
-  ):
+  with pytest.raises(run_files.RunDirError, match=f'no checkpoint in {checkpoints} is readable'):
     runner.train_and_analyse(helpers.tiny_config(num_seeds=2), workdir)
   assert sorted(p.name for p in checkpoints.iterdir()) == ['0', '1', '12']
 
@@ -68,9 +62,7 @@ def test_torn_last_metrics_line_is_dropped(finished_run, tmp_path, caplog):
   assert f'{metrics}: dropping the incomplete last line 7' in caplog.text
   assert metrics.read_text() == '\n'.join(lines) + '\n'
   metrics.write_text('\n'.join([lines[0], '{oops'] + lines[1:]) + '\n')
-  with pytest.raises(
-    run_files.RunDirError, match=re.escape(f'{metrics}, line 2: invalid JSON')
-  ):
+  with pytest.raises(run_files.RunDirError, match=re.escape(f'{metrics}, line 2: invalid JSON')):
     runner.train_and_analyse(helpers.tiny_config(num_seeds=2), workdir)
 
 
@@ -78,15 +70,10 @@ def test_workdir_that_is_a_file_or_not_writable(tmp_path):
   """Item 12: a one-line error naming the path, nothing written."""
   a_file = tmp_path / 'file'
   a_file.write_text('x')
-  with pytest.raises(
-    run_files.RunDirError, match=f'--workdir {a_file} is a file'
-  ):
+  with pytest.raises(run_files.RunDirError, match=f'--workdir {a_file} is a file'):
     runner.train_and_analyse(helpers.tiny_config(), a_file)
   below = a_file / 'run'
-  with pytest.raises(
-    run_files.RunDirError,
-    match=f'--workdir {below} is not a writable directory',
-  ):
+  with pytest.raises(run_files.RunDirError, match=f'--workdir {below} is not a writable directory'):
     runner.train_and_analyse(helpers.tiny_config(), below)
   helpers.assert_one_line_error(
     helpers.launch_train('--config=tiny', f'--workdir={a_file}'), str(a_file)
@@ -95,15 +82,11 @@ def test_workdir_that_is_a_file_or_not_writable(tmp_path):
   locked.mkdir(mode=0o500)
   if os.access(locked, os.W_OK):  # root writes anywhere
     pytest.skip('running as root: permissions do not stop writes')
-  with pytest.raises(
-    run_files.RunDirError, match=f'{locked} is not a writable directory'
-  ):
+  with pytest.raises(run_files.RunDirError, match=f'{locked} is not a writable directory'):
     runner.train_and_analyse(helpers.tiny_config(), locked)
 
 
-def test_resume_removes_temporary_directory_of_interrupted_save(
-  finished_run, tmp_path
-):
+def test_resume_removes_temporary_directory_of_interrupted_save(finished_run, tmp_path):
   """Item 13: orbax's `N.orbax-checkpoint-tmp-*` of a save cut short is
   removed on resume, and never mistaken for a checkpoint."""
   workdir, uninterrupted = _copy_of_finished_run(finished_run, tmp_path)

@@ -18,9 +18,7 @@ def test_tiny_run_end_to_end(finished_run):
   run = json.loads((workdir / 'run.json').read_text())
   epochs = run['analysis_epochs']
   assert epochs[0] == 0 and epochs[-1] == 12
-  assert [(r['epoch'], r['seed']) for r in records] == [
-    (e, s) for e in epochs for s in (0, 1)
-  ]
+  assert [(r['epoch'], r['seed']) for r in records] == [(e, s) for e in epochs for s in (0, 1)]
   first = [r for r in records if r['epoch'] == 0]
   last = [r for r in records if r['epoch'] == 12]
   for a, b in zip(first, last):
@@ -35,12 +33,7 @@ def test_tiny_run_end_to_end(finished_run):
       assert len(r['binning'][name]['entropy']) == 3
       assert 0 <= r['clustering'][name]['knn_agreement'] <= 1
     for split in ('train', 'test'):
-      assert set(r[split]) == {
-        'loss',
-        'accuracy',
-        'loss_noisy',
-        'accuracy_noisy',
-      }
+      assert set(r[split]) == {'loss', 'accuracy', 'loss_noisy', 'accuracy_noisy'}
   saved = np.load(workdir / 'representations' / 'epoch_000012.npz')
   assert saved['T2'].shape == (128, 2) and saved['labels'].shape == (128,)
   assert json.loads((workdir / 'config.json').read_text())['name'] == 'tiny'
@@ -64,9 +57,7 @@ def test_resume_reproduces_uninterrupted_run(finished_run, tmp_path):
   resumed = runner.train_and_analyse(config, tmp_path)
   assert helpers.without_time(resumed) == helpers.without_time(uninterrupted)
   lines = (tmp_path / 'metrics.jsonl').read_text().splitlines()
-  assert helpers.without_time(
-    [json.loads(x) for x in lines]
-  ) == helpers.without_time(uninterrupted)
+  assert helpers.without_time([json.loads(x) for x in lines]) == helpers.without_time(uninterrupted)
 
 
 @pytest.mark.filterwarnings('ignore:overflow encountered in cast')

@@ -41,21 +41,15 @@ def test_user_module_is_sampled_like_builtin_ones():
   assert samples['block/inner'].shape == (5, 7, 2)
   # S of the first noisy layer is a function of x; the second is not.
   assert bool(jnp.all(samples['first'] == samples['first'][:, :1]))
-  assert not bool(
-    jnp.all(samples['block/inner'] == samples['block/inner'][:, :1])
-  )
+  assert not bool(jnp.all(samples['block/inner'] == samples['block/inner'][:, :1]))
 
 
 def test_sampling_is_reproducible_and_chunk_independent_in_shape():
   x = jnp.asarray(np.random.default_rng(1).normal(size=(10, 3)), jnp.float32)
   model = models.MLP(widths=(4, 3), num_outputs=2, beta=0.1)
   variables = helpers.init_variables(model, x)
-  a = sampling.sample_layers(
-    jax.random.key(3), model, variables, x, 5, input_chunk=3
-  )
-  b = sampling.sample_layers(
-    jax.random.key(3), model, variables, x, 5, input_chunk=3
-  )
+  a = sampling.sample_layers(jax.random.key(3), model, variables, x, 5, input_chunk=3)
+  b = sampling.sample_layers(jax.random.key(3), model, variables, x, 5, input_chunk=3)
   c = sampling.sample_layers(
     jax.random.key(3), model, variables, x, 5, input_chunk=10, layers=['T2']
   )
@@ -65,9 +59,7 @@ def test_sampling_is_reproducible_and_chunk_independent_in_shape():
   clean = sampling.noise_free_layers(model, variables, x)
   np.testing.assert_allclose(clean['T1'], a['T1'][:, 0], atol=1e-6)
   with pytest.raises(ValueError, match='unknown layers'):
-    sampling.sample_layers(
-      jax.random.key(0), model, variables, x, 2, layers=['T9']
-    )
+    sampling.sample_layers(jax.random.key(0), model, variables, x, 2, layers=['T9'])
   with pytest.raises(
     ValueError,
     match=r"unknown layers \['T9'\]; the model "

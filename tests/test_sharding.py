@@ -69,9 +69,7 @@ print('RESULT' + json.dumps(out))
 @pytest.fixture(scope='module')
 def results():
   env = dict(os.environ)
-  env['XLA_FLAGS'] = (
-    env.get('XLA_FLAGS', '') + ' --xla_force_host_platform_device_count=4'
-  )
+  env['XLA_FLAGS'] = env.get('XLA_FLAGS', '') + ' --xla_force_host_platform_device_count=4'
   env['JAX_PLATFORMS'] = 'cpu'
   proc = subprocess.run(
     [sys.executable, '-c', _SCRIPT],
@@ -111,10 +109,4 @@ def test_resolve():
 
 
 def test_seeds_spread_over_the_largest_dividing_device_count(results):
-  assert results['seed_devices'] == {
-    '1': None,
-    '2': 2,
-    '5': None,
-    '6': 3,
-    '8': 4,
-  }
+  assert results['seed_devices'] == {'1': None, '2': 2, '5': None, '6': 3, '8': 4}

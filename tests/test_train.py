@@ -28,23 +28,17 @@ def test_orthonormality_step():
   np.testing.assert_array_equal(params['T1_weights']['bias'], jnp.ones(4))
   orthonormal = jnp.eye(6, 4)
   same = train_lib.orthonormalize({'T2_weights': {'kernel': orthonormal}}, 0.3)
-  np.testing.assert_allclose(
-    same['T2_weights']['kernel'], orthonormal, atol=1e-6
-  )
+  np.testing.assert_allclose(same['T2_weights']['kernel'], orthonormal, atol=1e-6)
 
 
 def test_train_epochs_fits_minimal_lrelu_regression():
-  model = models.MLP(
-    widths=(1, 1), num_outputs=1, activation='leaky_relu', beta=0.01
-  )
+  model = models.MLP(widths=(1, 1), num_outputs=1, activation='leaky_relu', beta=0.01)
   optimizer = train_lib.make_optimizer('adam', 0.02)
   x = jnp.arange(1.0, 9.0)[:, None]
   targets = jnp.where(x > 4.5, 0.25, 0.0)
   labels = (x[:, 0] > 4.5).astype(jnp.int32)
   state = train_lib.init_state(jax.random.key(0), model, optimizer, x[:1])
-  train_epochs = jax.jit(
-    train_lib.make_train_epochs(model, optimizer, loss='mse', batch_size=8)
-  )
+  train_epochs = jax.jit(train_lib.make_train_epochs(model, optimizer, loss='mse', batch_size=8))
   evaluate = jax.jit(train_lib.make_evaluate(model, loss='mse'))
   values = jnp.array([0.0, 0.25])
   before = evaluate(state.params, x, targets, labels, jax.random.key(1), values)
@@ -58,26 +52,16 @@ def test_train_epochs_fits_minimal_lrelu_regression():
 def test_step_by_step_noise_for_large_nets(monkeypatch):
   """Past the epoch-noise budget (conv nets) noise is drawn per step."""
   monkeypatch.setattr(train_lib, '_EPOCH_NOISE_BUDGET', 0)
-  images = jnp.asarray(
-    np.random.default_rng(0).uniform(size=(16, 8, 8, 1)), jnp.float32
-  )
+  images = jnp.asarray(np.random.default_rng(0).uniform(size=(16, 8, 8, 1)), jnp.float32)
   # A learnable label (brighter than the median image) and a gentle rate, so
   # the loss falls for any noise and shuffle stream.
   brightness = images.mean(axis=(1, 2, 3))
   labels = (brightness > jnp.median(brightness)).astype(jnp.int32)
-  model = models.CNN(
-    conv_features=(2,),
-    dense_widths=(3,),
-    num_outputs=2,
-    beta=0.05,
-    kernel_size=3,
-  )
+  model = models.CNN(conv_features=(2,), dense_widths=(3,), num_outputs=2, beta=0.05, kernel_size=3)
   optimizer = train_lib.make_optimizer('adam', 0.01)
   state = train_lib.init_state(jax.random.key(0), model, optimizer, images[:1])
   train_epochs = jax.jit(
-    train_lib.make_train_epochs(
-      model, optimizer, loss='cross_entropy', batch_size=4
-    )
+    train_lib.make_train_epochs(model, optimizer, loss='cross_entropy', batch_size=4)
   )
   evaluate = jax.jit(train_lib.make_evaluate(model, loss='cross_entropy'))
   before = evaluate(state.params, images, labels, labels, jax.random.key(1))
@@ -98,16 +82,12 @@ def test_deterministic_net_trains_without_noise_draws():
   y = (x[:, 0] > 0).astype(jnp.int32)
   state = train_lib.init_state(jax.random.key(0), model, optimizer, x[:1])
   train_epochs = jax.jit(
-    train_lib.make_train_epochs(
-      model, optimizer, loss='cross_entropy', batch_size=8
-    )
+    train_lib.make_train_epochs(model, optimizer, loss='cross_entropy', batch_size=8)
   )
   lowered = train_epochs.lower(state, x, y, 3).as_text()
   assert 'erf_inv' not in lowered and 'erfinv' not in lowered.lower()
   a, b = train_epochs(state, x, y, 3), train_epochs(state, x, y, 3)
-  np.testing.assert_array_equal(
-    a.params['output']['kernel'], b.params['output']['kernel']
-  )
+  np.testing.assert_array_equal(a.params['output']['kernel'], b.params['output']['kernel'])
 
 
 @pytest.mark.parametrize('n', [1, 2, 7, 4096, 60_000, 131_073])  # 2 rounds
@@ -124,18 +104,14 @@ def test_random_order_is_uniform():
   from scipy import stats  # pylint: disable=g-import-not-at-top
 
   orders = np.asarray(
-    jax.vmap(lambda k: train_lib.random_order(k, 4))(
-      jax.random.split(jax.random.key(0), 24_000)
-    )
+    jax.vmap(lambda k: train_lib.random_order(k, 4))(jax.random.split(jax.random.key(0), 24_000))
   )
   _, counts = np.unique(orders @ np.array([64, 16, 4, 1]), return_counts=True)
   assert len(counts) == 24
   assert stats.chisquare(counts).pvalue > 1e-3
   n, draws = 4096, 1000
   orders = np.asarray(
-    jax.vmap(lambda k: train_lib.random_order(k, n))(
-      jax.random.split(jax.random.key(1), draws)
-    )
+    jax.vmap(lambda k: train_lib.random_order(k, n))(jax.random.split(jax.random.key(1), draws))
   )
   z = (orders.mean(axis=0) - (n - 1) / 2) / (n / np.sqrt(12 * draws))
   assert np.abs(z).max() < 5.5  # 4096 positions, Gaussian tails

@@ -18,10 +18,7 @@ from launch import runner
 def test_launcher_command_line(tmp_path):
   def launch(*args):
     return subprocess.run(
-      [sys.executable, '-m', 'launch.train', *args],
-      capture_output=True,
-      text=True,
-      timeout=300,
+      [sys.executable, '-m', 'launch.train', *args], capture_output=True, text=True, timeout=300
     )
 
   bad = launch('--config=nope')
@@ -44,15 +41,8 @@ def test_launcher_command_line(tmp_path):
   config = json.loads((tmp_path / 'config.json').read_text())
   assert config['num_epochs'] == 2 and not config['analysis']['clustering']
   assert len(json.loads((tmp_path / 'run.json').read_text())['devices']) == 2
-  records = [
-    json.loads(x) for x in (tmp_path / 'metrics.jsonl').read_text().splitlines()
-  ]
-  assert [(r['epoch'], r['seed']) for r in records] == [
-    (0, 0),
-    (0, 1),
-    (2, 0),
-    (2, 1),
-  ]
+  records = [json.loads(x) for x in (tmp_path / 'metrics.jsonl').read_text().splitlines()]
+  assert [(r['epoch'], r['seed']) for r in records] == [(0, 0), (0, 1), (2, 0), (2, 1)]
   assert 'clustering' not in records[0] and 'binning' in records[0]
   assert records[2]['train'] != records[3]['train']  # independent seeds
 
@@ -65,9 +55,7 @@ def test_negative_num_epochs_is_refused(tmp_path):
   with pytest.raises(configs.ConfigError, match='num_epochs must be >= 0'):
     runner.train_and_analyse(helpers.tiny_config(num_epochs=-5), workdir)
   assert not workdir.exists()
-  result = helpers.launch_train(
-    '--config=tiny', '--config.num_epochs=-5', f'--workdir={workdir}'
-  )
+  result = helpers.launch_train('--config=tiny', '--config.num_epochs=-5', f'--workdir={workdir}')
   helpers.assert_one_line_error(result, 'num_epochs', '--config.num_epochs=')
   assert not workdir.exists()
 
@@ -77,14 +65,7 @@ def _kill_9_after_first_checkpoint(workdir, overrides):
   SIGKILLs it as soon as its first checkpoint exists."""
   args = [f'--config.{k}={v}' for k, v in overrides.items()]
   process = subprocess.Popen(
-    [
-      sys.executable,
-      '-m',
-      'launch.train',
-      '--config=tiny',
-      *args,
-      f'--workdir={workdir}',
-    ],
+    [sys.executable, '-m', 'launch.train', '--config=tiny', *args, f'--workdir={workdir}'],
     stdout=subprocess.DEVNULL,
     stderr=subprocess.DEVNULL,
   )
@@ -104,9 +85,7 @@ def _assert_resumes_to(workdir, config, uninterrupted):
   resumed = runner.train_and_analyse(config, workdir)
   assert helpers.without_time(resumed) == helpers.without_time(uninterrupted)
   lines = (workdir / 'metrics.jsonl').read_text().splitlines()
-  assert helpers.without_time(
-    [json.loads(x) for x in lines]
-  ) == helpers.without_time(uninterrupted)
+  assert helpers.without_time([json.loads(x) for x in lines]) == helpers.without_time(uninterrupted)
   assert not [p for p in (workdir / 'checkpoints').iterdir() if 'tmp' in p.name]
 
 
@@ -126,12 +105,7 @@ def test_kill_9_then_resume_gives_the_uninterrupted_records(tmp_path):
   dominate a tiny run); the noisy net is the slow test below.
   """
   overrides = dict(
-    _TINY_OVERRIDES,
-    **{
-      'model.beta': 0.0,
-      'analysis.clustering': False,
-      'analysis.binning': False,
-    },
+    _TINY_OVERRIDES, **{'model.beta': 0.0, 'analysis.clustering': False, 'analysis.binning': False}
   )
   _kill_9_after_first_checkpoint(tmp_path / 'killed', overrides)
   config = helpers.tiny_config(**overrides)
@@ -143,6 +117,4 @@ def test_kill_9_then_resume_gives_the_uninterrupted_records(tmp_path):
 def test_kill_9_of_a_noisy_run_then_resume(finished_run, tmp_path):
   """As above for the noisy tiny net with every analysis (about a minute)."""
   _kill_9_after_first_checkpoint(tmp_path, _TINY_OVERRIDES)
-  _assert_resumes_to(
-    tmp_path, helpers.tiny_config(num_seeds=2), finished_run[1]
-  )
+  _assert_resumes_to(tmp_path, helpers.tiny_config(num_seeds=2), finished_run[1])

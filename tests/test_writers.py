@@ -39,12 +39,7 @@ def tagged(events) -> dict:
     for value in event.summary.value:
       kind = value.WhichOneof('value')
       out.setdefault(value.tag, []).append(
-        (
-          event.step,
-          value.simple_value
-          if kind == 'simple_value'
-          else getattr(value, kind),
-        )
+        (event.step, value.simple_value if kind == 'simple_value' else getattr(value, kind))
       )
   return out
 
@@ -56,8 +51,7 @@ def visible(events) -> dict:
   for event in events:
     if event.session_log.status == event.session_log.START:
       shown = {
-        tag: [(step, v) for step, v in values if step < event.step]
-        for tag, values in shown.items()
+        tag: [(step, v) for step, v in values if step < event.step] for tag, values in shown.items()
       }
     for tag, values in tagged([event]).items():
       shown.setdefault(tag, []).extend(values)
@@ -138,9 +132,7 @@ def test_tensorboard_events_of_a_tiny_run(tiny_run):
   assert image.encoded_image_string.startswith(b'\x89PNG')
   assert image.width > 100 and image.height > 100 and image.colorspace == 3
   # A fresh run hides nothing older than its first step (purge_step = 0).
-  assert any(
-    e.session_log.status == e.session_log.START and e.step == 0 for e in events
-  )
+  assert any(e.session_log.status == e.session_log.START and e.step == 0 for e in events)
 
 
 def test_resumed_run_shows_each_epoch_once(tmp_path):
@@ -161,9 +153,7 @@ def test_resumed_run_shows_each_epoch_once(tmp_path):
     runner.train_and_analyse(config, tmp_path, on_record=stop_at_epoch_1)
   records = runner.train_and_analyse(config, tmp_path)
   epochs = [r['epoch'] for r in records]
-  assert (
-    epochs == json.loads((tmp_path / 'run.json').read_text())['analysis_epochs']
-  )
+  assert epochs == json.loads((tmp_path / 'run.json').read_text())['analysis_epochs']
   events = read_events(tmp_path / 'tensorboard')
   assert len(list((tmp_path / 'tensorboard').iterdir())) == 2
   loss = tagged(events)['seed0/train/loss']
@@ -181,18 +171,13 @@ def test_user_writers_receive_every_record(tiny_run):
   the figures; one with clu's methods only gets the scalars; neither is
   closed by the run."""
   workdir, records, keeper, scalars_only = tiny_run
-  on_disk = [
-    json.loads(line)
-    for line in (workdir / 'metrics.jsonl').read_text().splitlines()
-  ]
+  on_disk = [json.loads(line) for line in (workdir / 'metrics.jsonl').read_text().splitlines()]
   assert keeper.records == records == on_disk
   assert sorted(keeper.images) == [r['epoch'] for r in records]
   image = keeper.images[records[-1]['epoch']]['information_plane']
   assert image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3
   assert keeper.flushes >= len(records) and not keeper.closed
-  assert [step for step, _ in scalars_only.scalars] == [
-    r['epoch'] for r in records
-  ]
+  assert [step for step, _ in scalars_only.scalars] == [r['epoch'] for r in records]
   assert scalars_only.scalars[-1][1] == writers.record_scalars(records[-1])
   assert scalars_only.image_steps == [r['epoch'] for r in records]
 
@@ -207,11 +192,7 @@ def test_writers_off_and_test_inputs(tmp_path):
   config.analysis.clustering = False
   records = runner.train_and_analyse(config, tmp_path)
   assert not (tmp_path / 'tensorboard').exists()
-  assert (
-    len((tmp_path / 'metrics.jsonl').read_text().splitlines())
-    == len(records)
-    == 2
-  )
+  assert len((tmp_path / 'metrics.jsonl').read_text().splitlines()) == len(records) == 2
   info = json.loads((tmp_path / 'run.json').read_text())
   dataset = experiment.read_dataset(config)
   assert info['analysis_inputs'] == 'test'
@@ -237,11 +218,7 @@ def test_evaluation_set_of_each_split(which):
   assert (
     len(x)
     == len(y)
-    == {
-      'all': 4096,
-      'train': len(dataset.x_train),
-      'test': len(dataset.x_test),
-    }[which]
+    == {'all': 4096, 'train': len(dataset.x_train), 'test': len(dataset.x_test)}[which]
   )
   np.testing.assert_array_equal(x, dataset.x_all[indices])
   np.testing.assert_array_equal(y, dataset.y_all[indices])
@@ -290,9 +267,7 @@ def test_writer_config_field_is_validated(tmp_path):
   """Unknown or jsonl names are refused, listing the known writers; a
   registered writer is made by name for each run."""
   # Untyped, so that a string can replace the tuple.
-  config = ml_collections.ConfigDict(
-    configs.get_config('tiny').to_dict(), type_safe=False
-  )
+  config = ml_collections.ConfigDict(configs.get_config('tiny').to_dict(), type_safe=False)
   for bad, needle in (
     (('wandb',), 'unknown writers wandb; known: tensorboard'),
     (('jsonl',), 'always written'),
@@ -305,9 +280,7 @@ def test_writer_config_field_is_validated(tmp_path):
   with pytest.raises(configs.ConfigError, match='all, train, test'):
     configs.validate(config)
   made = []
-  writers.register(
-    'keeper', lambda workdir, config: made.append(RecordKeeper()) or made[-1]
-  )
+  writers.register('keeper', lambda workdir, config: made.append(RecordKeeper()) or made[-1])
   try:
     config = configs.get_config('tiny')
     config.writers = ('keeper',)

@@ -34,9 +34,7 @@ from infoflow.data.toy import minimal_tanh
 DATASETS = ('szt', 'minimal_tanh', 'minimal_lrelu', 'mnist')
 
 
-def load_dataset(
-  name: str, data_dir: str | Path | None = None, **kwargs: Any
-) -> Dataset:
+def load_dataset(name: str, data_dir: str | Path | None = None, **kwargs: Any) -> Dataset:
   """Builds a data set by name (for configs).
 
   Args:

@@ -52,23 +52,14 @@ def _as_inputs(name: str, value: np.ndarray, ndim_min: int = 2) -> np.ndarray:
   """Checks an input array (real, >= ndim_min dims, finite); returns it as float32."""
   return np.asarray(
     checks.check_float_array(
-      value,
-      name,
-      min_rank=ndim_min,
-      shape='(n, ...)',
-      dtype=np.float32,
-      allow_empty=True,
+      value, name, min_rank=ndim_min, shape='(n, ...)', dtype=np.float32, allow_empty=True
     )
   )
 
 
-def _as_labels(
-  name: str, value: np.ndarray, n: int, num_classes: int, rows: str
-) -> np.ndarray:
+def _as_labels(name: str, value: np.ndarray, n: int, num_classes: int, rows: str) -> np.ndarray:
   """Checks a label array ((n,), integer, in [0, num_classes)); returns it as int32."""
-  labels, _ = checks.check_labels(
-    value, name, num_rows=n, num_classes=num_classes, rows_name=rows
-  )
+  labels, _ = checks.check_labels(value, name, num_rows=n, num_classes=num_classes, rows_name=rows)
   return np.asarray(labels)
 
 
@@ -117,12 +108,8 @@ class Dataset:
     if not isinstance(self.name, str) or not self.name:
       raise ValueError(f'name must be a non-empty string, got {self.name!r}.')
     if not isinstance(self.source, str) or not self.source:
-      raise ValueError(
-        f'source must be a non-empty string, got {self.source!r}.'
-      )
-    if isinstance(self.num_classes, bool) or not isinstance(
-      self.num_classes, (int, np.integer)
-    ):
+      raise ValueError(f'source must be a non-empty string, got {self.source!r}.')
+    if isinstance(self.num_classes, bool) or not isinstance(self.num_classes, (int, np.integer)):
       raise ValueError(f'num_classes must be an int, got {self.num_classes!r}.')
     if self.num_classes < 1:
       raise ValueError(f'num_classes must be >= 1, got {self.num_classes}.')
@@ -131,19 +118,13 @@ class Dataset:
     put('x_test', _as_inputs('x_test', self.x_test))
     feat = self.x_train.shape[1:]
     if self.x_test.shape[1:] != feat:
-      raise ValueError(
-        f'x_test rows have shape {self.x_test.shape[1:]}, x_train rows {feat}.'
-      )
+      raise ValueError(f'x_test rows have shape {self.x_test.shape[1:]}, x_train rows {feat}.')
     for split in ('train', 'test'):
       x = getattr(self, f'x_{split}')
       put(
         f'y_{split}',
         _as_labels(
-          f'y_{split}',
-          getattr(self, f'y_{split}'),
-          len(x),
-          self.num_classes,
-          f'x_{split}',
+          f'y_{split}', getattr(self, f'y_{split}'), len(x), self.num_classes, f'x_{split}'
         ),
       )
     if (self.x_val is None) != (self.y_val is None):
@@ -151,15 +132,8 @@ class Dataset:
     if self.x_val is not None:
       put('x_val', _as_inputs('x_val', self.x_val))
       if self.x_val.shape[1:] != feat:
-        raise ValueError(
-          f'x_val rows have shape {self.x_val.shape[1:]}, x_train rows {feat}.'
-        )
-      put(
-        'y_val',
-        _as_labels(
-          'y_val', self.y_val, len(self.x_val), self.num_classes, 'x_val'
-        ),
-      )
+        raise ValueError(f'x_val rows have shape {self.x_val.shape[1:]}, x_train rows {feat}.')
+      put('y_val', _as_labels('y_val', self.y_val, len(self.x_val), self.num_classes, 'x_val'))
     if (self.targets_train is None) != (self.targets_test is None):
       raise ValueError('targets_train and targets_test must be given together.')
     if self.targets_train is not None:
@@ -167,14 +141,10 @@ class Dataset:
         t = _as_inputs(f'targets_{split}', getattr(self, f'targets_{split}'))
         n = len(getattr(self, f'x_{split}'))
         if t.ndim != 2 or len(t) != n:
-          raise ValueError(
-            f'targets_{split} must have shape ({n}, k), got {t.shape}.'
-          )
+          raise ValueError(f'targets_{split} must have shape ({n}, k), got {t.shape}.')
         put(f'targets_{split}', t)
       if self.targets_train.shape[1] != self.targets_test.shape[1]:
-        raise ValueError(
-          'targets_train and targets_test have different widths.'
-        )
+        raise ValueError('targets_train and targets_test have different widths.')
     self._check_indices()
 
   def _check_indices(self) -> None:
@@ -188,8 +158,7 @@ class Dataset:
       n = len(getattr(self, f'x_{split}'))
       if not np.issubdtype(i.dtype, np.integer) or i.shape != (n,):
         raise ValueError(
-          f'index_{split} must be integers of shape ({n},), '
-          f'got {i.dtype} {i.shape}.'
+          f'index_{split} must be integers of shape ({n},), got {i.dtype} {i.shape}.'
         )
       if n and i.min() < 0:
         raise ValueError(f'index_{split} has negative positions.')
@@ -204,8 +173,7 @@ class Dataset:
       covered[i] = True
     if not covered.all():
       raise ValueError(
-        f'index_train and index_test leave {int((~covered).sum())} of {m} '
-        'positions uncovered.'
+        f'index_train and index_test leave {int((~covered).sum())} of {m} positions uncovered.'
       )
     # Positions in both splits must hold the same example, else x_all is ill-defined.
     shared, a, b = np.intersect1d(idx[0], idx[1], return_indices=True)
@@ -213,9 +181,7 @@ class Dataset:
       np.array_equal(self.x_train[a], self.x_test[b])
       and np.array_equal(self.y_train[a], self.y_test[b])
     ):
-      raise ValueError(
-        'index_train and index_test share positions holding different rows.'
-      )
+      raise ValueError('index_train and index_test share positions holding different rows.')
 
   @property
   def input_shape(self) -> tuple[int, ...]:
@@ -226,14 +192,7 @@ class Dataset:
     if self.index_train is None:
       return np.concatenate([train, test])
     m = int(
-      max(
-        (
-          int(i.max()) + 1
-          for i in (self.index_train, self.index_test)
-          if len(i)
-        ),
-        default=0,
-      )
+      max((int(i.max()) + 1 for i in (self.index_train, self.index_test) if len(i)), default=0)
     )
     out = np.empty((m,) + train.shape[1:], train.dtype)
     out[self.index_test] = test

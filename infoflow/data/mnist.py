@@ -50,9 +50,7 @@ def _find_file(directory: Path, name: str) -> Path | None:
   return None
 
 
-def find_mnist_dir(
-  data_dir: str | Path | None = None,
-) -> tuple[Path, dict[str, Path]]:
+def find_mnist_dir(data_dir: str | Path | None = None) -> tuple[Path, dict[str, Path]]:
   """Locates the four MNIST files.
 
   Args:
@@ -73,17 +71,10 @@ def find_mnist_dir(
     missing = [FILES[key] for key, p in found.items() if p is None]
     if not missing:
       return directory, found  # type: ignore[return-value]
-    state = (
-      'does not exist'
-      if not directory.is_dir()
-      else f'lacks {", ".join(missing)}'
-    )
+    state = 'does not exist' if not directory.is_dir() else f'lacks {", ".join(missing)}'
     report.append(f'  {directory} ({state})')
   raise DataNotFoundError(
-    'MNIST IDX files not found. Looked in:\n'
-    + '\n'.join(report)
-    + '\n'
-    + HOW_TO_GET
+    'MNIST IDX files not found. Looked in:\n' + '\n'.join(report) + '\n' + HOW_TO_GET
   )
 
 
@@ -116,20 +107,17 @@ def read_idx(path: str | Path, kind: str) -> np.ndarray:
   header_len = 4 + 4 * ndim
   if len(raw) < header_len:
     raise DataFormatError(
-      f'{path}: {len(raw)} bytes, shorter than the {header_len}-byte '
-      f'IDX {kind} header.'
+      f'{path}: {len(raw)} bytes, shorter than the {header_len}-byte IDX {kind} header.'
     )
   header = np.frombuffer(raw, '>u4', count=1 + ndim)
   if int(header[0]) != magic:
     raise DataFormatError(
-      f'{path}: magic number 0x{int(header[0]):08x}, expected '
-      f'0x{magic:08x} for IDX {kind}.'
+      f'{path}: magic number 0x{int(header[0]):08x}, expected 0x{magic:08x} for IDX {kind}.'
     )
   dims = tuple(int(d) for d in header[1:])
   if kind == 'images' and dims[1:] != (IMAGE_SIZE, IMAGE_SIZE):
     raise DataFormatError(
-      f'{path}: images are {dims[1]}x{dims[2]}, expected '
-      f'{IMAGE_SIZE}x{IMAGE_SIZE}.'
+      f'{path}: images are {dims[1]}x{dims[2]}, expected {IMAGE_SIZE}x{IMAGE_SIZE}.'
     )
   expected, actual = int(np.prod(dims)), len(raw) - header_len
   if actual != expected:
@@ -140,15 +128,11 @@ def read_idx(path: str | Path, kind: str) -> np.ndarray:
     )
   data = np.frombuffer(raw, np.uint8, offset=header_len).reshape(dims)
   if kind == 'labels' and data.size and data.max() >= NUM_CLASSES:
-    raise DataFormatError(
-      f'{path}: label {int(data.max())} out of range 0..{NUM_CLASSES - 1}.'
-    )
+    raise DataFormatError(f'{path}: label {int(data.max())} out of range 0..{NUM_CLASSES - 1}.')
   return data
 
 
-def _read_pair(
-  files: dict[str, Path], split: str
-) -> tuple[np.ndarray, np.ndarray]:
+def _read_pair(files: dict[str, Path], split: str) -> tuple[np.ndarray, np.ndarray]:
   images = read_idx(files[f'{split}_images'], 'images')
   labels = read_idx(files[f'{split}_labels'], 'labels')
   if len(images) != len(labels):
@@ -192,16 +176,11 @@ def load_mnist(
   x_train, y_train = _read_pair(files, 'train')
   x_test, y_test = _read_pair(files, 'test')
   if not 0 <= validation_size < len(x_train):
-    raise ValueError(
-      f'validation_size must be in [0, {len(x_train)}), got {validation_size}.'
-    )
+    raise ValueError(f'validation_size must be in [0, {len(x_train)}), got {validation_size}.')
   x_val = y_val = None
   if validation_size:
     perm = np.random.default_rng(seed).permutation(len(x_train))
-    val_idx, train_idx = (
-      np.sort(perm[:validation_size]),
-      np.sort(perm[validation_size:]),
-    )
+    val_idx, train_idx = (np.sort(perm[:validation_size]), np.sort(perm[validation_size:]))
     x_val, y_val = x_train[val_idx], y_train[val_idx]
     x_train, y_train = x_train[train_idx], y_train[train_idx]
 
@@ -219,16 +198,12 @@ def load_mnist(
     std = np.float32(np.sqrt(counts @ (values - mean64) ** 2 / counts.sum()))
   x_train, x_test = to_float(x_train), to_float(x_test)
   x_val = None if x_val is None else to_float(x_val)
-  source = (
-    f'idx files: {directory} ({", ".join(p.name for p in files.values())})'
-  )
+  source = f'idx files: {directory} ({", ".join(p.name for p in files.values())})'
   if scale == 'standard':
     for arr in (x_train, x_test) + (() if x_val is None else (x_val,)):
       arr -= mean  # In place: these arrays are our own fresh float32 copies.
       arr /= std
-    source += (
-      f'; standardized with train mean={float(mean):.6f}, std={float(std):.6f}'
-    )
+    source += f'; standardized with train mean={float(mean):.6f}, std={float(std):.6f}'
   if validation_size:
     source += f'; validation_size={validation_size}, seed={seed}'
   return Dataset(

@@ -121,9 +121,7 @@ def generate_szt_labels(
   """
   p = szt_patterns() if patterns is None else np.asarray(patterns)
   if p.ndim != 2 or p.shape[1] != NUM_BITS or not np.isin(p, (0, 1)).all():
-    raise ValueError(
-      f'patterns must be 0/1 of shape (n, {NUM_BITS}), got {p.shape}.'
-    )
+    raise ValueError(f'patterns must be 0/1 of shape (n, {NUM_BITS}), got {p.shape}.')
   bits = p.astype(np.float64)
   k = p.astype(np.int64).sum(axis=1)
   if rule == 'popcount':
@@ -157,9 +155,7 @@ def load_szt(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
   try:
     import scipy.io  # Lazy: scipy is only needed for this one file format.
   except ImportError as e:
-    raise ImportError(
-      f'Reading {path} needs scipy: `pip install scipy`.'
-    ) from e
+    raise ImportError(f'Reading {path} needs scipy: `pip install scipy`.') from e
   if not path.is_file():
     raise DataNotFoundError(
       f'SZT file not found: {path}. Copy {SZT_FILENAME} there, or use '
@@ -168,36 +164,27 @@ def load_szt(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
   try:
     mat = scipy.io.loadmat(str(path))
   except Exception as e:  # scipy raises ValueError/TypeError/... on garbage.
-    raise DataFormatError(
-      f'{path}: not a readable MATLAB v5 file ({e}).'
-    ) from e
+    raise DataFormatError(f'{path}: not a readable MATLAB v5 file ({e}).') from e
   missing = [key for key in ('F', 'y') if key not in mat]
   if missing:
     raise DataFormatError(
-      f"{path}: missing key(s) {missing}; expected 'F' (4096x12) and "
-      "'y' (1x4096)."
+      f"{path}: missing key(s) {missing}; expected 'F' (4096x12) and 'y' (1x4096)."
     )
   f, y = np.asarray(mat['F']), np.asarray(mat['y'])
   if f.shape != (NUM_PATTERNS, NUM_BITS):
-    raise DataFormatError(
-      f'{path}: F has shape {f.shape}, expected ({NUM_PATTERNS}, {NUM_BITS}).'
-    )
+    raise DataFormatError(f'{path}: F has shape {f.shape}, expected ({NUM_PATTERNS}, {NUM_BITS}).')
   if y.size != NUM_PATTERNS or y.squeeze().ndim != 1:
-    raise DataFormatError(
-      f'{path}: y has shape {y.shape}, expected (1, {NUM_PATTERNS}).'
-    )
+    raise DataFormatError(f'{path}: y has shape {y.shape}, expected (1, {NUM_PATTERNS}).')
   y = y.reshape(-1)
   for key, arr in (('F', f), ('y', y)):
     if not np.isin(arr, (0, 1)).all():
       raise DataFormatError(
-        f'{path}: {key} has values other than 0/1: '
-        f'{np.unique(arr)[:10].tolist()}.'
+        f'{path}: {key} has values other than 0/1: {np.unique(arr)[:10].tolist()}.'
       )
   n_distinct = len(np.unique(pattern_codes(f)))
   if n_distinct != NUM_PATTERNS:
     raise DataFormatError(
-      f'{path}: F has {n_distinct} distinct rows; expected all '
-      f'{NUM_PATTERNS} 12-bit patterns.'
+      f'{path}: F has {n_distinct} distinct rows; expected all {NUM_PATTERNS} 12-bit patterns.'
     )
   return f.astype(np.float32), y.astype(np.int32)
 
@@ -226,10 +213,7 @@ def szt(
   """
   if not 0.0 <= test_fraction < 1.0:
     raise ValueError(f'test_fraction must be in [0, 1), got {test_fraction}.')
-  path = (
-    Path(data_dir if data_dir is not None else default_data_dir())
-    / SZT_FILENAME
-  )
+  path = Path(data_dir if data_dir is not None else default_data_dir()) / SZT_FILENAME
   if path.is_file():
     x, y = load_szt(path)
     source = f'file: {path}'
@@ -238,9 +222,7 @@ def szt(
   else:
     x = szt_patterns().astype(np.float32)
     y = generate_szt_labels(rule=rule)
-    desc = (
-      'k >= 6 set bits' if rule == 'popcount' else 'icosahedral clustering rule'
-    )
+    desc = 'k >= 6 set bits' if rule == 'popcount' else 'icosahedral clustering rule'
     source = f'generated: {rule} rule ({desc}; {path} absent)'
   n_test = int(round(test_fraction * NUM_PATTERNS))
   perm = np.random.default_rng(seed).permutation(NUM_PATTERNS)

@@ -12,9 +12,7 @@ import numpy as np
 from infoflow.data.base import Dataset
 
 
-def _toy(
-  name: str, x: np.ndarray, y: np.ndarray, targets: np.ndarray, source: str
-) -> Dataset:
+def _toy(name: str, x: np.ndarray, y: np.ndarray, targets: np.ndarray, source: str) -> Dataset:
   x = np.asarray(x, np.float32)[:, None]
   targets = np.asarray(targets, np.float32)[:, None]
   y = np.asarray(y, np.int32)
@@ -47,8 +45,7 @@ def minimal_tanh() -> Dataset:
     [-3, -1, 1, 3],
     [0, 0, 0, 1],
     [-1, -1, -1, 1],
-    'generated: X in {-3,-1,1,3}; {-3,-1,1} -> class 0 (target -1), '
-    '{3} -> class 1 (target +1)',
+    'generated: X in {-3,-1,1,3}; {-3,-1,1} -> class 0 (target -1), {3} -> class 1 (target +1)',
   )
 
 
@@ -67,6 +64,5 @@ def minimal_lrelu() -> Dataset:
     x,
     y,
     0.25 * y,
-    'generated: X in {1..8}; {1..4} -> class 0 (target 0.0), '
-    '{5..8} -> class 1 (target 0.25)',
+    'generated: X in {1..8}; {1..4} -> class 0 (target 0.0), {5..8} -> class 1 (target 0.25)',
   )

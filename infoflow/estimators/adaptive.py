@@ -63,20 +63,10 @@ def _merge(count_a, mean_a, m2_a, count_b, mean_b, m2_b):
 
 def _estimate(count, mean, m2):
   var = m2 / max(count - 1, 1)
-  return estimate_lib.Estimate(
-    mean, jnp.sqrt(var / count), jnp.full(mean.shape, count, jnp.int32)
-  )
+  return estimate_lib.Estimate(mean, jnp.sqrt(var / count), jnp.full(mean.shape, count, jnp.int32))
 
 
-def sequential(
-  draw_batch,
-  key,
-  *,
-  target_stderr: float,
-  pilot: int,
-  max_draws: int,
-  summary=None,
-):
+def sequential(draw_batch, key, *, target_stderr: float, pilot: int, max_draws: int, summary=None):
   """Runs batches of draws until the stderr is at most `target_stderr`.
 
   Args:
@@ -120,8 +110,7 @@ def sequential(
     needed = math.ceil(total * (stderr / target_stderr) ** 2 * 1.05)
     remaining = max(needed - total, 1)
     multiple = 1 << max(
-      0,
-      int(math.floor(math.log2(remaining / pilot))) if remaining > pilot else 0,
+      0, int(math.floor(math.log2(remaining / pilot))) if remaining > pilot else 0
     )
     size = min(pilot * multiple, max_draws - total)
   if stderr > target_stderr:
@@ -134,29 +123,17 @@ def sequential(
   return estimate
 
 
-def run(
-  draw_batch, key, num_mc, target_stderr, *, pilot, max_draws, summary=None
-):
+def run(draw_batch, key, num_mc, target_stderr, *, pilot, max_draws, summary=None):
   """A fixed run of num_mc draws (target_stderr None), else `sequential`."""
   if target_stderr is None:
     return _summarise(draw_batch(key, num_mc))
   return sequential(
-    draw_batch,
-    key,
-    target_stderr=target_stderr,
-    pilot=pilot,
-    max_draws=max_draws,
-    summary=summary,
+    draw_batch, key, target_stderr=target_stderr, pilot=pilot, max_draws=max_draws, summary=summary
   )
 
 
 def plan(
-  num_mc,
-  target_stderr,
-  max_mc,
-  default_num,
-  *,
-  names=('num_mc', 'target_stderr', 'max_mc'),
+  num_mc, target_stderr, max_mc, default_num, *, names=('num_mc', 'target_stderr', 'max_mc')
 ):
   """(fixed count, None) or (None, target): which kind of run was asked for.
 
@@ -177,8 +154,7 @@ def plan(
   num_name, target_name, max_name = names
   if num_mc is not None and target_stderr is not None:
     raise ValueError(
-      f'pass {num_name} (a fixed number of draws) or '
-      f'{target_name} (adaptive), not both.'
+      f'pass {num_name} (a fixed number of draws) or {target_name} (adaptive), not both.'
     )
   if target_stderr is None and (num_mc is not None or default_num):
     num_mc = default_num if num_mc is None else num_mc

@@ -121,14 +121,7 @@ def direct_exponents(queries, centers, inv_two_var, shift):
 
 
 def block_exponents(
-  queries,
-  centers,
-  anchor,
-  inv_two_var,
-  shift,
-  row_floor,
-  valid,
-  rounding_tolerance,
+  queries, centers, anchor, inv_two_var, shift, row_floor, valid, rounding_tolerance
 ):
   """Exponents of one block: the expansion, or direct differences if unsafe.
 
@@ -148,15 +141,11 @@ def block_exponents(
   Returns:
     (bq, bc) exponents, -inf at padding.
   """
-  fast, error = expansion_exponents(
-    queries, centers, anchor, inv_two_var, shift
-  )
+  fast, error = expansion_exponents(queries, centers, anchor, inv_two_var, shift)
   can_matter = (fast + error >= row_floor[:, None] - _NEGLIGIBLE) & valid
   needs_direct = jnp.any(can_matter & (error > rounding_tolerance))
   exponents = jax.lax.cond(
-    needs_direct,
-    lambda: direct_exponents(queries, centers, inv_two_var, shift),
-    lambda: fast,
+    needs_direct, lambda: direct_exponents(queries, centers, inv_two_var, shift), lambda: fast
   )
   return jnp.where(valid[None, :], exponents, -jnp.inf)
 
@@ -165,16 +154,12 @@ def _merge_logsumexp(running_max, running_sum, exponents):
   """One step of a streaming logsumexp over the last axis of `exponents`."""
   new_max = jnp.maximum(running_max, jnp.max(exponents, axis=-1))
   safe_max = jnp.where(jnp.isfinite(new_max), new_max, 0.0)
-  rescale = jnp.where(
-    jnp.isfinite(running_max), jnp.exp(running_max - safe_max), 0.0
-  )
+  rescale = jnp.where(jnp.isfinite(running_max), jnp.exp(running_max - safe_max), 0.0)
   block_sum = jnp.sum(jnp.exp(exponents - safe_max[..., None]), axis=-1)
   return new_max, running_sum * rescale + block_sum
 
 
-def _chunk_log_sum(
-  q, shift, floor, centers_blocks, valid, inv_two_var, rounding_tolerance
-):
+def _chunk_log_sum(q, shift, floor, centers_blocks, valid, inv_two_var, rounding_tolerance):
   """log sum_j exp(exponent) of one query chunk over all centre blocks.
 
   Args:
@@ -196,18 +181,11 @@ def _chunk_log_sum(
     # Exponents already summed are exact to `rounding_tolerance`: their max
     # is a valid lower bound of the row maximum too.
     floor_now = jnp.maximum(floor, running_max - rounding_tolerance)
-    a = block_exponents(
-      q, c, anchor, inv_two_var, shift, floor_now, v, rounding_tolerance
-    )
+    a = block_exponents(q, c, anchor, inv_two_var, shift, floor_now, v, rounding_tolerance)
     return _merge_logsumexp(running_max, running_sum, a), None
 
-  init = (
-    jnp.full(q.shape[:1], -jnp.inf, q.dtype),
-    jnp.zeros(q.shape[:1], q.dtype),
-  )
-  (running_max, running_sum), _ = jax.lax.scan(
-    step, init, (centers_blocks, valid)
-  )
+  init = (jnp.full(q.shape[:1], -jnp.inf, q.dtype), jnp.zeros(q.shape[:1], q.dtype))
+  (running_max, running_sum), _ = jax.lax.scan(step, init, (centers_blocks, valid))
   return running_max + jnp.log(running_sum)
 
 
@@ -257,17 +235,13 @@ def log_mean_kernel(
   center_chunk = min(center_chunk, n)
   pad = checks.pad_to_multiple
   centers_p = pad(centers, center_chunk, fill=0).reshape(-1, center_chunk, dim)
-  valid = pad(jnp.ones((n,), bool), center_chunk, fill=False).reshape(
-    -1, center_chunk
-  )
+  valid = pad(jnp.ones((n,), bool), center_chunk, fill=False).reshape(-1, center_chunk)
   packed = [pad(a, query_chunk, fill=0) for a in (queries, shift, row_floor)]
   packed = [a.reshape((-1, query_chunk) + a.shape[1:]) for a in packed]
 
   def one_query_chunk(args):
     q, s, floor = args
-    return _chunk_log_sum(
-      q, s, floor, centers_p, valid, inv_two_var, rounding_tolerance
-    )
+    return _chunk_log_sum(q, s, floor, centers_p, valid, inv_two_var, rounding_tolerance)
 
   out = jax.lax.map(one_query_chunk, tuple(packed))
   return out.reshape(-1)[:num_queries] - math.log(n)
@@ -275,14 +249,7 @@ def log_mean_kernel(
 
 @functools.partial(jax.jit, static_argnames=('mixture_chunk',))
 def batched_log_mean_kernel(
-  queries,
-  centers,
-  sigma,
-  shift,
-  row_floor,
-  *,
-  rounding_tolerance=1e-3,
-  mixture_chunk=64,
+  queries, centers, sigma, shift, row_floor, *, rounding_tolerance=1e-3, mixture_chunk=64
 ):
   """`log_mean_kernel` for m independent small mixtures at once.
 
@@ -305,8 +272,7 @@ def batched_log_mean_kernel(
   inv_two_var = 0.5 / (jnp.asarray(sigma, dtype) ** 2)
   mixture_chunk = min(mixture_chunk, m)
   packed = [
-    checks.pad_to_multiple(a, mixture_chunk, fill=0)
-    for a in (queries, centers, shift, row_floor)
+    checks.pad_to_multiple(a, mixture_chunk, fill=0) for a in (queries, centers, shift, row_floor)
   ]
   packed = [a.reshape((-1, mixture_chunk) + a.shape[1:]) for a in packed]
 
@@ -315,9 +281,7 @@ def batched_log_mean_kernel(
     # Anchoring at each mixture's own mean keeps the expansion accurate even
     # when the mixture sits far from the origin.
     anchor = jnp.mean(c, axis=1)
-    fast, error = jax.vmap(expansion_exponents, (0, 0, 0, None, 0))(
-      q, c, anchor, inv_two_var, s
-    )
+    fast, error = jax.vmap(expansion_exponents, (0, 0, 0, None, 0))(q, c, anchor, inv_two_var, s)
     can_matter = fast + error >= floor[..., None] - _NEGLIGIBLE
     needs_direct = jnp.any(can_matter & (error > rounding_tolerance))
     a = jax.lax.cond(

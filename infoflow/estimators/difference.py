@@ -45,17 +45,10 @@ def _input_conditional_entropy(
   the m conditional mixtures' Monte Carlo entropies."""
   _, replicas, dim = samples.shape
   if deterministic_given_x:
-    return Estimate.exact(
-      entropy.gaussian_entropy(dim, beta).astype(samples.dtype)
-    )
+    return Estimate.exact(entropy.gaussian_entropy(dim, beta).astype(samples.dtype))
   if replicas < 2:
-    raise ValueError(
-      'h(T | X) needs R >= 2 replicas when the layer is not '
-      'deterministic given X.'
-    )
-  return entropy.mixture_entropies(
-    key, samples, beta, num_mc=num_mc_conditional
-  ).mean()
+    raise ValueError('h(T | X) needs R >= 2 replicas when the layer is not deterministic given X.')
+  return entropy.mixture_entropies(key, samples, beta, num_mc=num_mc_conditional).mean()
 
 
 def _label_conditional_entropy(
@@ -69,9 +62,7 @@ def _label_conditional_entropy(
     members = np.flatnonzero(labels == y)
     if members.size == 0:
       continue
-    h_y = entropy.pooled_mixture_entropy(
-      class_keys[y], samples[members], beta, num_mc=num_mc
-    )
+    h_y = entropy.pooled_mixture_entropy(class_keys[y], samples[members], beta, num_mc=num_mc)
     parts.append(h_y * (members.size / m))
   h_t_y = parts[0]
   for part in parts[1:]:
@@ -112,9 +103,7 @@ def difference_information(
       wrong shape or out of range, or too few replicas to estimate h(T | X).
   """
   checks.check_key(key)
-  samples = jnp.asarray(
-    checks.check_float_array(samples, 'samples', rank=3, shape='(m, R, d)')
-  )
+  samples = jnp.asarray(checks.check_float_array(samples, 'samples', rank=3, shape='(m, R, d)'))
   m = samples.shape[0]
   checks.check_positive_scalar(beta, 'beta')
   checks.check_count(num_mc, 'num_mc', minimum=2)

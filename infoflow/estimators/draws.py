@@ -60,14 +60,7 @@ def monte_carlo_draws(key, n: int, dim: int, num_mc: int, dtype=jnp.float32):
 
 
 def entropy_draw_values(
-  centers,
-  beta,
-  owner,
-  z,
-  *,
-  rounding_tolerance=1e-3,
-  query_chunk=512,
-  center_chunk=2048,
+  centers, beta, owner, z, *, rounding_tolerance=1e-3, query_chunk=512, center_chunk=2048
 ):
   """Per-draw values v = (d/2) log(2 pi e beta^2) - log r(y), in nats.
 
@@ -106,32 +99,16 @@ jitted_draws = jax.jit(
 )
 
 
-@functools.partial(
-  jax.jit, static_argnames=('mesh', 'query_chunk', 'center_chunk')
-)
+@functools.partial(jax.jit, static_argnames=('mesh', 'query_chunk', 'center_chunk'))
 def dense_draw_values(
-  centers,
-  beta,
-  owner,
-  z,
-  rounding_tolerance,
-  *,
-  mesh,
-  query_chunk,
-  center_chunk,
+  centers, beta, owner, z, rounding_tolerance, *, mesh, query_chunk, center_chunk
 ):
   """`entropy_draw_values` with the draws split over the mesh."""
   shards = sharding.num_shards(mesh)
 
   def local(o, zz, c, b, tol):
     return entropy_draw_values(
-      c,
-      b,
-      o,
-      zz,
-      rounding_tolerance=tol,
-      query_chunk=query_chunk,
-      center_chunk=center_chunk,
+      c, b, o, zz, rounding_tolerance=tol, query_chunk=query_chunk, center_chunk=center_chunk
     )
 
   values = sharding.map_shards(
@@ -144,9 +121,7 @@ def dense_draw_values(
 
 
 @functools.partial(jax.jit, static_argnames=('num_mc', 'mixture_chunk', 'mesh'))
-def batched_draw_values(
-  key, centers, beta, rounding_tolerance, *, num_mc, mixture_chunk, mesh
-):
+def batched_draw_values(key, centers, beta, rounding_tolerance, *, num_mc, mixture_chunk, mesh):
   """(m, num_mc) per-draw values of m mixtures (centres (m, r, d)).
 
   Draw j of mixture a is y = centers[a, owner] + beta z with its own owner
@@ -208,9 +183,7 @@ def pruned_draw_values(
     (values (k,), errors (k,), PruneInfo): each value is within its certified
     error (nats) above the full-sum value of the same draw.
   """
-  queries, home, half_sq = _draw_queries(
-    groups.flat, groups.group_of, beta, owner, z
-  )
+  queries, home, half_sq = _draw_queries(groups.flat, groups.group_of, beta, owner, z)
   log_r, errors, info = pruned.log_mean_kernel_pruned(
     queries,
     home,
@@ -230,8 +203,4 @@ def pruned_draw_values(
 @jax.jit
 def _draw_queries(flat, group_of, beta, owner, z):
   beta = jnp.asarray(beta, flat.dtype)
-  return (
-    flat[owner] + beta * z,
-    group_of[owner],
-    0.5 * jnp.sum(z * z, axis=-1),
-  )
+  return (flat[owner] + beta * z, group_of[owner], 0.5 * jnp.sum(z * z, axis=-1))

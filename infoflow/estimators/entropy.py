@@ -102,9 +102,7 @@ def _check_inputs(key, centers, beta, rank, **options):
   if key is not None:
     checks.check_key(key)
   shape = '(n, d)' if rank == 2 else '(m, R, d)'
-  centers = jnp.asarray(
-    checks.check_float_array(centers, 'centers', rank=rank, shape=shape)
-  )
+  centers = jnp.asarray(checks.check_float_array(centers, 'centers', rank=rank, shape=shape))
   checks.check_positive_scalar(beta, 'beta')
   for name, value in options.items():
     if name.endswith('tolerance'):
@@ -240,12 +238,7 @@ def pooled_mixture_entropy(
     beta: the noise standard deviation (> 0).
   """
   centers, ratio = _check_inputs(
-    key,
-    centers,
-    beta,
-    3,
-    rounding_tolerance=rounding_tolerance,
-    prune_tolerance=prune_tolerance,
+    key, centers, beta, 3, rounding_tolerance=rounding_tolerance, prune_tolerance=prune_tolerance
   )
   beta, (centers,), log_scale = checks.rescale_to_beta(ratio, beta, centers)
   result = _pooled(
@@ -292,17 +285,11 @@ def _pooled(
   """The driver behind `mixture_entropy` and `pooled_mixture_entropy`."""
   num_mc, target = adaptive.plan(num_mc, target_stderr, max_mc, default_num)
   mesh = _resolve_mesh(mesh, target, centers, beta, key)
-  method, groups = groups_lib.choose_method(
-    method, centers, beta, prune_tolerance
-  )
+  method, groups = groups_lib.choose_method(method, centers, beta, prune_tolerance)
   flat = centers.reshape(-1, centers.shape[-1])
-  if (
-    method == 'dense' and target is None and mesh is None and not return_report
-  ):
+  if method == 'dense' and target is None and mesh is None and not return_report:
     # The original single-jit path (also usable inside jit).
-    return _mixture_entropy(
-      key, flat, beta, num_mc, rounding_tolerance, query_chunk, center_chunk
-    )
+    return _mixture_entropy(key, flat, beta, num_mc, rounding_tolerance, query_chunk, center_chunk)
   n, dim = flat.shape
   beta = jnp.asarray(beta, flat.dtype)
   infos = []
@@ -317,19 +304,11 @@ def _pooled(
       return values
     args = (flat, beta, owner, z, jnp.asarray(rounding_tolerance, flat.dtype))
     return draws.dense_draw_values(
-      *sharding.replicate(args, mesh),
-      mesh=mesh,
-      query_chunk=query_chunk,
-      center_chunk=center_chunk,
+      *sharding.replicate(args, mesh), mesh=mesh, query_chunk=query_chunk, center_chunk=center_chunk
     )
 
   estimate = adaptive.run(
-    draw_batch,
-    key,
-    num_mc,
-    target,
-    pilot=min(DEFAULT_PILOT, max_mc),
-    max_draws=max_mc,
+    draw_batch, key, num_mc, target, pilot=min(DEFAULT_PILOT, max_mc), max_draws=max_mc
   )
   if not return_report:
     return estimate
@@ -340,12 +319,8 @@ def _pooled(
 
 
 @functools.partial(jax.jit, static_argnums=(3, 5, 6))
-def _mixture_entropy(
-  key, centers, beta, num_mc, rounding_tolerance, query_chunk, center_chunk
-):
-  owner, z = monte_carlo_draws(
-    key, centers.shape[0], centers.shape[1], num_mc, centers.dtype
-  )
+def _mixture_entropy(key, centers, beta, num_mc, rounding_tolerance, query_chunk, center_chunk):
+  owner, z = monte_carlo_draws(key, centers.shape[0], centers.shape[1], num_mc, centers.dtype)
   values = entropy_draw_values(
     centers,
     beta,
@@ -395,17 +370,10 @@ def mixture_entropies(
     entropy with its standard error.
   """
   centers, ratio = _check_inputs(
-    key,
-    centers,
-    beta,
-    3,
-    rounding_tolerance=rounding_tolerance,
-    mixture_chunk=mixture_chunk,
+    key, centers, beta, 3, rounding_tolerance=rounding_tolerance, mixture_chunk=mixture_chunk
   )
   beta, (centers,), log_scale = checks.rescale_to_beta(ratio, beta, centers)
-  num_mc, target = adaptive.plan(
-    num_mc, target_stderr, max_mc, DEFAULT_NUM_MC_PER_MIXTURE
-  )
+  num_mc, target = adaptive.plan(num_mc, target_stderr, max_mc, DEFAULT_NUM_MC_PER_MIXTURE)
   mesh = _resolve_mesh(mesh, target, centers, beta, key)
 
   def draw_batch(batch_key, size):
@@ -416,10 +384,7 @@ def mixture_entropies(
       jnp.asarray(rounding_tolerance, centers.dtype),
     )
     return draws.batched_draw_values(
-      *sharding.replicate(args, mesh),
-      num_mc=size,
-      mixture_chunk=mixture_chunk,
-      mesh=mesh,
+      *sharding.replicate(args, mesh), num_mc=size, mixture_chunk=mixture_chunk, mesh=mesh
     )
 
   estimate = adaptive.run(
@@ -470,9 +435,7 @@ def mixture_entropy_bounds(
   )
   beta, (centers,), log_scale = checks.rescale_to_beta(ratio, beta, centers)
   shift = centers.shape[-1] * log_scale
-  lower, upper = _bounds(
-    centers, beta, rounding_tolerance, query_chunk, center_chunk
-  )
+  lower, upper = _bounds(centers, beta, rounding_tolerance, query_chunk, center_chunk)
   return lower + shift, upper + shift
 
 
@@ -485,24 +448,16 @@ def _bounds(centers, beta, rounding_tolerance, query_chunk, center_chunk):
   # The self term exp(0) = 1 makes -1 a safe floor for every row.
   floor = jnp.full((n,), _OWN_TERM_FLOOR, dtype)
   kwargs = dict(
-    rounding_tolerance=rounding_tolerance,
-    query_chunk=query_chunk,
-    center_chunk=center_chunk,
+    rounding_tolerance=rounding_tolerance, query_chunk=query_chunk, center_chunk=center_chunk
   )
   h0 = gaussian_entropy(dim, beta)
   # exp(-D / (8 beta^2)) is the kernel of scale 2 beta.
-  lower = h0 - jnp.mean(
-    dense.log_mean_kernel(centers, centers, 2 * beta, zeros, floor, **kwargs)
-  )
-  upper = h0 - jnp.mean(
-    dense.log_mean_kernel(centers, centers, beta, zeros, floor, **kwargs)
-  )
+  lower = h0 - jnp.mean(dense.log_mean_kernel(centers, centers, 2 * beta, zeros, floor, **kwargs))
+  upper = h0 - jnp.mean(dense.log_mean_kernel(centers, centers, beta, zeros, floor, **kwargs))
   return lower, upper
 
 
-def log_mixture_density(
-  queries, centers, beta, *, rounding_tolerance: float = 1e-3
-) -> jax.Array:
+def log_mixture_density(queries, centers, beta, *, rounding_tolerance: float = 1e-3) -> jax.Array:
   """log g(y) for each query y, with g = (1/n) sum_j N(c_j, beta^2 I).
 
   Args:
@@ -513,29 +468,22 @@ def log_mixture_density(
   Returns:
     (q,) log-densities in nats.
   """
-  centers, _ = _check_inputs(
-    None, centers, beta, 2, rounding_tolerance=rounding_tolerance
-  )
+  centers, _ = _check_inputs(None, centers, beta, 2, rounding_tolerance=rounding_tolerance)
   queries = jnp.asarray(
     checks.check_float_array(queries, 'queries', rank=2, shape='(q, d)')
   ).astype(centers.dtype)
   if queries.shape[1] != centers.shape[1]:
     raise ValueError(
-      f'queries have dimension {queries.shape[1]} but centers '
-      f'have {centers.shape[1]}.'
+      f'queries have dimension {queries.shape[1]} but centers have {centers.shape[1]}.'
     )
   ratio = checks.check_beta_range(
     jnp.concatenate([queries, centers]), beta, points_name='queries and centers'
   )
-  beta, (queries, centers), log_scale = checks.rescale_to_beta(
-    ratio, beta, queries, centers
-  )
+  beta, (queries, centers), log_scale = checks.rescale_to_beta(ratio, beta, queries, centers)
   dim = centers.shape[1]
   beta = jnp.asarray(beta, centers.dtype)
   return (
-    dense.log_mean_kernel(
-      queries, centers, beta, rounding_tolerance=rounding_tolerance
-    )
+    dense.log_mean_kernel(queries, centers, beta, rounding_tolerance=rounding_tolerance)
     - 0.5 * dim * jnp.log(2 * jnp.pi * beta**2)
     - dim * log_scale
   )

@@ -50,33 +50,23 @@ class Estimate:
   def exact(cls, nats) -> Estimate:
     """A closed-form value: zero standard error, no draws."""
     nats = jnp.asarray(nats)
-    return cls(
-      nats=nats,
-      stderr=jnp.zeros_like(nats),
-      num_draws=jnp.zeros(nats.shape, jnp.int32),
-    )
+    return cls(nats=nats, stderr=jnp.zeros_like(nats), num_draws=jnp.zeros(nats.shape, jnp.int32))
 
   def __add__(self, other: Estimate) -> Estimate:
     """Sum of two estimates from independent draws."""
     return Estimate(
-      self.nats + other.nats,
-      jnp.hypot(self.stderr, other.stderr),
-      self.num_draws + other.num_draws,
+      self.nats + other.nats, jnp.hypot(self.stderr, other.stderr), self.num_draws + other.num_draws
     )
 
   def __sub__(self, other: Estimate) -> Estimate:
     """Difference of two estimates from independent draws."""
     return Estimate(
-      self.nats - other.nats,
-      jnp.hypot(self.stderr, other.stderr),
-      self.num_draws + other.num_draws,
+      self.nats - other.nats, jnp.hypot(self.stderr, other.stderr), self.num_draws + other.num_draws
     )
 
   def __mul__(self, scale) -> Estimate:
     """Scaling by a constant (not by another estimate)."""
-    return Estimate(
-      self.nats * scale, self.stderr * jnp.abs(scale), self.num_draws
-    )
+    return Estimate(self.nats * scale, self.stderr * jnp.abs(scale), self.num_draws)
 
   __rmul__ = __mul__
 
@@ -92,9 +82,7 @@ class Estimate:
       sqrt(sum_i w_i^2 stderr_i^2).
     """
     if weights is None:
-      weights = jnp.full(
-        self.nats.shape, 1.0 / max(self.nats.size, 1), self.nats.dtype
-      )
+      weights = jnp.full(self.nats.shape, 1.0 / max(self.nats.size, 1), self.nats.dtype)
     return Estimate(
       jnp.sum(weights * self.nats),
       jnp.sqrt(jnp.sum((weights * self.stderr) ** 2)),
@@ -110,10 +98,7 @@ class Estimate:
         )
     except (TypeError, jax.errors.ConcretizationTypeError):
       pass
-    return (
-      f'Estimate(nats={self.nats!r}, stderr={self.stderr!r}, '
-      f'num_draws={self.num_draws!r})'
-    )
+    return f'Estimate(nats={self.nats!r}, stderr={self.stderr!r}, num_draws={self.num_draws!r})'
 
 
 def from_draws(values: jax.Array, axis: int = -1) -> Estimate:

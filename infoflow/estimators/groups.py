@@ -119,9 +119,7 @@ def kd_partition(points: np.ndarray, leaf_size: int):
     ranked = np.argsort(pts[:, axis], kind='stable')
     values = pts[ranked, axis]
     first, last = count // 4, count - count // 4
-    cut = first + int(
-      np.argmax(values[first : last + 1] - values[first - 1 : last])
-    )
+    cut = first + int(np.argmax(values[first : last + 1] - values[first - 1 : last]))
     order[lo:hi] = idx[ranked]
     # Pushed right first: cells come out left to right, in `order`.
     stack.extend([(lo + cut, hi), (lo, lo + cut)])
@@ -138,12 +136,7 @@ def default_group_size(n: int) -> int:
 def _grouped_layout(centers):
   m, r, dim = centers.shape
   group_of = jnp.repeat(jnp.arange(m, dtype=jnp.int32), r)
-  return (
-    centers,
-    jnp.ones((m, r), bool),
-    centers.reshape(m * r, dim),
-    group_of,
-  )
+  return (centers, jnp.ones((m, r), bool), centers.reshape(m * r, dim), group_of)
 
 
 def _layout(centers, group_size):
@@ -162,25 +155,18 @@ def _layout(centers, group_size):
   valid[cell, slot] = True
   group_of = np.empty(n, np.int32)
   group_of[order] = cell
-  return (
-    jnp.asarray(grouped),
-    jnp.asarray(valid),
-    jnp.asarray(centers),
-    jnp.asarray(group_of),
-  )
+  return (jnp.asarray(grouped), jnp.asarray(valid), jnp.asarray(centers), jnp.asarray(group_of))
 
 
 @jax.jit
 def _group_stats(centers, valid):
   dim = centers.shape[-1]
   counts = jnp.sum(valid, axis=1).astype(centers.dtype)
-  centroids = (
-    jnp.sum(jnp.where(valid[..., None], centers, 0), 1) / counts[:, None]
-  )
+  centroids = jnp.sum(jnp.where(valid[..., None], centers, 0), 1) / counts[:, None]
   zeros = jnp.zeros((1,), centers.dtype)
-  sq = jax.vmap(
-    lambda mu, c: -dense.direct_exponents(mu[None], c, 1.0, zeros)[0]
-  )(centroids, centers)
+  sq = jax.vmap(lambda mu, c: -dense.direct_exponents(mu[None], c, 1.0, zeros)[0])(
+    centroids, centers
+  )
   radii = jnp.sqrt(jnp.max(jnp.where(valid, sq, 0), axis=1))
   return counts, centroids, radii * (1 + safety(dim, centers.dtype))
 
@@ -253,11 +239,7 @@ def _neighbor_lists(centroids, radii, counts, reach):
 
 
 def build_groups(
-  centers,
-  beta,
-  *,
-  prune_tolerance: float = DEFAULT_PRUNE_TOLERANCE,
-  group_size: int | None = None,
+  centers, beta, *, prune_tolerance: float = DEFAULT_PRUNE_TOLERANCE, group_size: int | None = None
 ) -> Groups:
   """Groups centres and precomputes the bounds for `beta` and `prune_tolerance`.
 
@@ -276,9 +258,7 @@ def build_groups(
     A `Groups` (a pytree: pass it to jitted code as an argument).
   """
   beta = checks.check_positive_scalar(beta, 'beta')
-  prune_tolerance = checks.check_positive_scalar(
-    prune_tolerance, 'prune_tolerance'
-  )
+  prune_tolerance = checks.check_positive_scalar(prune_tolerance, 'prune_tolerance')
   if group_size is not None:
     checks.check_count(group_size, 'group_size')
   centers = jnp.asarray(centers)
@@ -290,9 +270,7 @@ def build_groups(
   reach = float(beta) * (
     a + math.sqrt(a * a + 2 * math.log(n) + 2 * math.log(1.0 / prune_tolerance))
   )
-  nbrs, listed, far_gap, far_count = _neighbor_lists(
-    centroids, radii, counts, reach
-  )
+  nbrs, listed, far_gap, far_count = _neighbor_lists(centroids, radii, counts, reach)
   dtype = centroids.dtype
   return Groups(
     grouped,
@@ -337,8 +315,7 @@ def choose_method(method, centers, beta, prune_tolerance):
     )
   flat = centers.reshape(-1, centers.shape[-1])
   if method == 'auto' and (
-    flat.shape[0] < PRUNE_MIN_CENTERS
-    or float(beta) * PRUNE_SPREAD_RATIO >= float(_spread(flat))
+    flat.shape[0] < PRUNE_MIN_CENTERS or float(beta) * PRUNE_SPREAD_RATIO >= float(_spread(flat))
   ):
     return 'dense', None
   groups = build_groups(centers, float(beta), prune_tolerance=prune_tolerance)

@@ -34,6 +34,4 @@ class LayerInformation:
   conditional_entropy: Estimate
   mi_label: Optional[Estimate] = None
   label_conditional_entropy: Optional[Estimate] = None
-  deterministic_given_x: bool = dataclasses.field(
-    default=False, metadata=dict(static=True)
-  )
+  deterministic_given_x: bool = dataclasses.field(default=False, metadata=dict(static=True))

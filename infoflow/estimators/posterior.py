@@ -86,13 +86,7 @@ DEFAULT_TARGET_MI_LABEL = 0.005
 DEFAULT_PILOT = 2048
 DEFAULT_MAX_MC = 1 << 18
 # Rows of the per-draw value matrix.
-_ROWS = (
-  'entropy',
-  'mi_input',
-  'mi_label',
-  'conditional_entropy',
-  'label_conditional_entropy',
-)
+_ROWS = ('entropy', 'mi_input', 'mi_label', 'conditional_entropy', 'label_conditional_entropy')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,20 +125,8 @@ def _queries(flat, beta, owner, z, *, num_groups, replicas):
   )
 
 
-@functools.partial(
-  jax.jit, static_argnames=('num_inputs', 'num_centers', 'deterministic')
-)
-def _values(
-  log_sum,
-  h_x,
-  h_y,
-  h0,
-  label_entropy,
-  *,
-  num_inputs,
-  num_centers,
-  deterministic,
-):
+@functools.partial(jax.jit, static_argnames=('num_inputs', 'num_centers', 'deterministic'))
+def _values(log_sum, h_x, h_y, h0, label_entropy, *, num_inputs, num_centers, deterministic):
   """(5, k) per-draw values, rows as in `_ROWS`."""
   mi_input = math.log(num_inputs) - jnp.minimum(h_x, math.log(num_inputs))
   mi_label = label_entropy - h_y
@@ -152,9 +134,7 @@ def _values(
     entropy = mi_input + h0
   else:
     entropy = h0 - (log_sum - math.log(num_centers))
-  return jnp.stack(
-    [entropy, mi_input, mi_label, entropy - mi_input, entropy - mi_label]
-  )
+  return jnp.stack([entropy, mi_input, mi_label, entropy - mi_input, entropy - mi_label])
 
 
 @jax.jit
@@ -166,39 +146,23 @@ def _batch_stats(values):
 
 
 def _check_arguments(
-  key,
-  samples,
-  beta,
-  labels,
-  num_classes,
-  num_mc,
-  targets,
-  max_mc,
-  prune_tolerance,
+  key, samples, beta, labels, num_classes, num_mc, targets, max_mc, prune_tolerance
 ):
   """The checked (samples, labels, num_classes, C / beta) of a call."""
   checks.check_key(key)
-  samples = jnp.asarray(
-    checks.check_float_array(samples, 'samples', rank=3, shape='(m, R, d)')
-  )
+  samples = jnp.asarray(checks.check_float_array(samples, 'samples', rank=3, shape='(m, R, d)'))
   checks.check_positive_scalar(beta, 'beta')
   ratio = checks.check_beta_resolves(samples, beta, centers_name='samples')
   if num_mc is not None:
     checks.check_count(num_mc, 'num_mc', minimum=2)
   checks.check_count(max_mc, 'max_mc', minimum=2)
-  for name, value in zip(
-    ('target_stderr_mi_input', 'target_stderr_mi_label'), targets
-  ):
+  for name, value in zip(('target_stderr_mi_input', 'target_stderr_mi_label'), targets):
     checks.check_positive_scalar(value, name)
   checks.check_positive_scalar(prune_tolerance, 'prune_tolerance')
   if labels is None:
     return samples, None, 1, ratio
   labels, num_classes = checks.check_labels(
-    labels,
-    'labels',
-    num_rows=samples.shape[0],
-    num_classes=num_classes,
-    rows_name='samples',
+    labels, 'labels', num_rows=samples.shape[0], num_classes=num_classes, rows_name='samples'
   )
   return samples, np.asarray(labels), num_classes, ratio
 
@@ -214,27 +178,19 @@ def _prepare(samples, beta, labels, num_classes, method, prune_tolerance):
     freq = np.bincount(labels, minlength=num_classes) / m
     freq = freq[freq > 0]
     label_entropy = float(-np.sum(freq * np.log(freq)))
-  method, groups = groups_lib.choose_method(
-    method, samples, beta, prune_tolerance
-  )
+  method, groups = groups_lib.choose_method(method, samples, beta, prune_tolerance)
   return passes.make_layout(samples, onehot, groups), method, label_entropy
 
 
-def _draw_batch(
-  key, size, samples, beta, layout, method, prune_tolerance, mesh
-):
+def _draw_batch(key, size, samples, beta, layout, method, prune_tolerance, mesh):
   """Per-draw values (5, size) and the per-draw certified errors of log g."""
   m, r, dim = samples.shape
   flat = samples.reshape(m * r, dim)
   dtype = samples.dtype
   owner, z = draws_lib.jitted_draws(key, m * r, dim, size, dtype)
-  q, home, shift = _queries(
-    flat, jnp.asarray(beta, dtype), owner, z, num_groups=m, replicas=r
-  )
+  q, home, shift = _queries(flat, jnp.asarray(beta, dtype), owner, z, num_groups=m, replicas=r)
   inv_two_var = jnp.asarray(0.5 / float(beta) ** 2, dtype)
-  q, home, shift = (
-    sharding.pad_rows(a, sharding.num_shards(mesh)) for a in (q, home, shift)
-  )
+  q, home, shift = (sharding.pad_rows(a, sharding.num_shards(mesh)) for a in (q, home, shift))
   if method == 'pruned':
     (log_sum, h_x, h_y, err), refined, dense = passes.pruned_sums(
       q, home, shift, layout, inv_two_var, prune_tolerance, mesh
@@ -300,15 +256,7 @@ def posterior_information(
   """
   targets = (target_stderr_mi_input, target_stderr_mi_label)
   samples, labels, num_classes, ratio = _check_arguments(
-    key,
-    samples,
-    beta,
-    labels,
-    num_classes,
-    num_mc,
-    targets,
-    max_mc,
-    prune_tolerance,
+    key, samples, beta, labels, num_classes, num_mc, targets, max_mc, prune_tolerance
   )
   # Entropies shift by d log p when samples and beta are divided by p.
   beta, (samples,), log_scale = checks.rescale_to_beta(ratio, beta, samples)
@@ -413,26 +361,14 @@ def _run_draws(problem: _Problem, key, num_mc, targets, max_mc) -> _Run:
     )
     run.moments.add(size, *_batch_stats(values))
     run.bounds += sums.shift_bounds(err, m, problem.num_classes)
-    run.refined, run.dense, index = (
-      run.refined + refined,
-      run.dense + dense,
-      index + 1,
-    )
+    run.refined, run.dense, index = (run.refined + refined, run.dense + dense, index + 1)
     stderr = run.moments.stderr()
-    ratio = max(
-      stderr[1] / targets[0],
-      stderr[2] / targets[1] if problem.has_labels else 0.0,
-    )
+    ratio = max(stderr[1] / targets[0], stderr[2] / targets[1] if problem.has_labels else 0.0)
     if num_mc or ratio <= 1 or run.moments.count >= max_mc:
       break
     needed = math.ceil(run.moments.count * ratio**2 * 1.05)
     multiple = 1 << max(
-      0,
-      int(
-        math.floor(
-          math.log2(max(needed - run.moments.count, 1) / DEFAULT_PILOT)
-        )
-      ),
+      0, int(math.floor(math.log2(max(needed - run.moments.count, 1) / DEFAULT_PILOT)))
     )
     size = min(DEFAULT_PILOT * multiple, max_mc - run.moments.count)
   run.targets_met = bool(num_mc) or ratio <= 1
@@ -442,9 +378,7 @@ def _run_draws(problem: _Problem, key, num_mc, targets, max_mc) -> _Run:
       f'draws: stderr of I(X;T) {stderr[1]:.3g} nats (target '
       f'{targets[0]:.3g})'
       + (
-        f', of I(T;Y) {stderr[2]:.3g} nats (target {targets[1]:.3g})'
-        if problem.has_labels
-        else ''
+        f', of I(T;Y) {stderr[2]:.3g} nats (target {targets[1]:.3g})' if problem.has_labels else ''
       )
       + '.',
       RuntimeWarning,
@@ -474,9 +408,7 @@ def _assemble(problem: _Problem, run: _Run, log_scale) -> LayerInformation:
       if float(top) > high:
         top = np.nextafter(top, np.asarray(-np.inf, dtype))
       value = np.clip(value, np.asarray(low, dtype), top)
-    return Estimate(
-      jnp.asarray(value, dtype), jnp.asarray(stderr[row], dtype), count
-    )
+    return Estimate(jnp.asarray(value, dtype), jnp.asarray(stderr[row], dtype), count)
 
   mi_input = estimate(1, 0.0, math.log(m))
   entropy = estimate(0)

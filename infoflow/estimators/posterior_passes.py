@@ -54,9 +54,7 @@ def make_layout(samples, onehot, groups) -> Layout:
   if pad:
     samples = jnp.concatenate([samples, jnp.repeat(samples[:1], pad, 0)])
     valid = jnp.concatenate([valid, jnp.zeros((pad, r), bool)])
-    onehot = jnp.concatenate(
-      [onehot, jnp.zeros((pad, onehot.shape[1]), onehot.dtype)]
-    )
+    onehot = jnp.concatenate([onehot, jnp.zeros((pad, onehot.shape[1]), onehot.dtype)])
   return Layout(samples, valid, onehot, chunk, m, groups)
 
 
@@ -83,25 +81,17 @@ def _candidate_rows(q, home, shift, groups, onehot, inv_two_var, k):
   block = max(1, min(rows, _CHUNK_ELEMENTS // (k * r * dim)))
   packed = [sharding.pad_rows(a, block) for a in (q, home, shift)]
   packed = tuple(a.reshape((-1, block) + a.shape[1:]) for a in packed)
-  outs = jax.lax.map(
-    lambda a: sums.candidate_block(*a, groups, onehot, inv_two_var, k), packed
-  )
+  outs = jax.lax.map(lambda a: sums.candidate_block(*a, groups, onehot, inv_two_var, k), packed)
   return tuple(o.reshape(-1)[:rows] for o in outs)
 
 
 @functools.partial(jax.jit, static_argnames=('mesh', 'group_chunk'))
-def dense_pass(
-  q, shift, centers, valid, onehot, inv_two_var, *, mesh, group_chunk
-):
+def dense_pass(q, shift, centers, valid, onehot, inv_two_var, *, mesh, group_chunk):
   fn = functools.partial(_dense_rows, group_chunk=group_chunk)
-  return sharding.map_shards(
-    fn, mesh, (q, shift), (centers, valid, onehot, inv_two_var)
-  )
+  return sharding.map_shards(fn, mesh, (q, shift), (centers, valid, onehot, inv_two_var))
 
 
-def _local_first(
-  q, home, shift, groups, onehot, inv_two_var, *, k, prune_tolerance
-):
+def _local_first(q, home, shift, groups, onehot, inv_two_var, *, k, prune_tolerance):
   out = _candidate_rows(q, home, shift, groups, onehot, inv_two_var, k)
   return out, jnp.sum(out[3] > prune_tolerance)[None]
 
@@ -128,43 +118,26 @@ def _local_refine(
   idx = jnp.nonzero(fail, size=size, fill_value=0)[0]
   live = jnp.arange(size) < jnp.sum(fail)
   if dense:
-    new = _dense_rows(
-      q[idx], shift[idx], *layout_args, inv_two_var, group_chunk
-    )
+    new = _dense_rows(q[idx], shift[idx], *layout_args, inv_two_var, group_chunk)
     new = new + (jnp.zeros_like(new[0]),)
   else:
-    new = _candidate_rows(
-      q[idx], home[idx], shift[idx], groups, layout_args[2], inv_two_var, k
-    )
+    new = _candidate_rows(q[idx], home[idx], shift[idx], groups, layout_args[2], inv_two_var, k)
   target = jnp.where(live, idx, q.shape[0])
   out = tuple(
-    old.at[target].set(value, mode='drop')
-    for old, value in zip((log_sum, h_x, h_y, err), new)
+    old.at[target].set(value, mode='drop') for old, value in zip((log_sum, h_x, h_y, err), new)
   )
   return out, jnp.sum(out[3] > prune_tolerance)[None]
 
 
 @functools.partial(jax.jit, static_argnames=('mesh', 'k', 'prune_tolerance'))
-def _first_pass(
-  q, home, shift, groups, onehot, inv_two_var, *, mesh, k, prune_tolerance
-):
+def _first_pass(q, home, shift, groups, onehot, inv_two_var, *, mesh, k, prune_tolerance):
   fn = functools.partial(_local_first, k=k, prune_tolerance=prune_tolerance)
-  out, fails = sharding.map_shards(
-    fn, mesh, (q, home, shift), (groups, onehot, inv_two_var)
-  )
+  out, fails = sharding.map_shards(fn, mesh, (q, home, shift), (groups, onehot, inv_two_var))
   return out, jnp.max(fails), jnp.sum(fails)
 
 
 @functools.partial(
-  jax.jit,
-  static_argnames=(
-    'mesh',
-    'k',
-    'size',
-    'prune_tolerance',
-    'dense',
-    'group_chunk',
-  ),
+  jax.jit, static_argnames=('mesh', 'k', 'size', 'prune_tolerance', 'dense', 'group_chunk')
 )
 def _refine_pass(
   q,

@@ -74,9 +74,7 @@ def accumulate(acc, log_mass, onehot):
   if onehot.ndim == 2:
     class_mass = jnp.matmul(mass, onehot, precision=jax.lax.Precision.HIGHEST)
   else:
-    class_mass = jnp.einsum(
-      'bg,bgc->bc', mass, onehot, precision=jax.lax.Precision.HIGHEST
-    )
+    class_mass = jnp.einsum('bg,bgc->bc', mass, onehot, precision=jax.lax.Precision.HIGHEST)
   return new_big, new_total, new_weighted, classes * scale[:, None] + class_mass
 
 
@@ -91,9 +89,7 @@ def finish(acc):
   return big + log_total, h_x, h_y
 
 
-def dense_block(
-  q, shift, floor, centers, valid, onehot, inv_two_var, tolerance, group_chunk
-):
+def dense_block(q, shift, floor, centers, valid, onehot, inv_two_var, tolerance, group_chunk):
   """Posterior sums of one query block over every centre.
 
   Args:
@@ -119,21 +115,15 @@ def dense_block(
 
   def step(acc, chunk):
     c, v, oh = chunk
-    exps = dense_lib.block_exponents(
-      q, c, anchor, inv_two_var, shift, floor, v, tolerance
-    )
+    exps = dense_lib.block_exponents(q, c, anchor, inv_two_var, shift, floor, v, tolerance)
     log_mass = jax.nn.logsumexp(exps.reshape(-1, group_chunk, r), axis=-1)
     return accumulate(acc, log_mass, oh), None
 
-  acc, _ = jax.lax.scan(
-    step, empty(q.shape[0], onehot.shape[1], q.dtype), chunks
-  )
+  acc, _ = jax.lax.scan(step, empty(q.shape[0], onehot.shape[1], q.dtype), chunks)
   return finish(acc)
 
 
-def candidate_block(
-  q, home, shift, groups: groups_lib.Groups, onehot, inv_two_var, k
-):
+def candidate_block(q, home, shift, groups: groups_lib.Groups, onehot, inv_two_var, k):
   """Posterior sums over the top-k candidate inputs, and the tail bound.
 
   The candidates are chosen and the other inputs bounded by
@@ -151,13 +141,9 @@ def candidate_block(
     posterior entropies, and err = log(1 + tail / exact), the certified
     truncation error of log_exact (+inf when nothing was summed).
   """
-  cand, exps, log_tail = pruned_lib.candidate_exponents(
-    q, home, shift, groups, inv_two_var, k
-  )
+  cand, exps, log_tail = pruned_lib.candidate_exponents(q, home, shift, groups, inv_two_var, k)
   acc = accumulate(
-    empty(q.shape[0], onehot.shape[1], q.dtype),
-    jax.nn.logsumexp(exps, axis=-1),
-    onehot[cand],
+    empty(q.shape[0], onehot.shape[1], q.dtype), jax.nn.logsumexp(exps, axis=-1), onehot[cand]
   )
   log_exact, h_x, h_y = finish(acc)
   return log_exact, h_x, h_y, pruned_lib.certified_error(log_exact, log_tail)
@@ -167,9 +153,7 @@ def binary_entropy(eps):
   """h2(eps) = -eps log eps - (1 - eps) log(1 - eps), eps clipped to [0, 1/2]."""
   eps = np.clip(eps, 0.0, 0.5)
   safe = np.where(eps > 0, eps, 1.0)
-  return np.where(
-    eps > 0, -safe * np.log(safe) - (1 - eps) * np.log1p(-eps), 0.0
-  )
+  return np.where(eps > 0, -safe * np.log(safe) - (1 - eps) * np.log1p(-eps), 0.0)
 
 
 def shift_bounds(err, num_inputs, num_classes):

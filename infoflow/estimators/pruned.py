@@ -122,9 +122,7 @@ def candidate_exponents(q, home, shift, groups, inv_two_var, k):
   dist = jnp.sqrt(jnp.sum(diff * diff, axis=-1)) * shrink
   lower = jnp.maximum(dist - groups.radii[nbrs], 0)
   log_bound = jnp.where(
-    listed,
-    shift[:, None] + jnp.log(groups.counts[nbrs]) - lower * lower * inv_two_var,
-    -jnp.inf,
+    listed, shift[:, None] + jnp.log(groups.counts[nbrs]) - lower * lower * inv_two_var, -jnp.inf
   )
   _, pick = jax.lax.top_k(log_bound, k)  # (b, k)
   cand = jnp.take_along_axis(nbrs, pick, axis=1)
@@ -136,20 +134,14 @@ def candidate_exponents(q, home, shift, groups, inv_two_var, k):
   )[:, 0]
   exps = jnp.where(live, exps.reshape(b, k, r), -jnp.inf)
   # Unselected neighbours: their bounds (a scatter mask, robust to ties).
-  picked = (
-    jnp.zeros(log_bound.shape, bool).at[jnp.arange(b)[:, None], pick].set(True)
-  )
+  picked = jnp.zeros(log_bound.shape, bool).at[jnp.arange(b)[:, None], pick].set(True)
   log_rest = jax.nn.logsumexp(jnp.where(picked, -jnp.inf, log_bound), -1)
   # Groups outside the list, through the home centroid.
   to_home = q - groups.centroids[home]
   t = jnp.sqrt(jnp.sum(to_home * to_home, -1)) * (2 - shrink)
   far_count = groups.far_count[home]
   gap = jnp.maximum(groups.far_gap[home] - t, 0)
-  log_far = jnp.where(
-    far_count > 0,
-    shift + jnp.log(far_count) - gap * gap * inv_two_var,
-    -jnp.inf,
-  )
+  log_far = jnp.where(far_count > 0, shift + jnp.log(far_count) - gap * gap * inv_two_var, -jnp.inf)
   return cand, exps, jnp.logaddexp(log_rest, log_far)
 
 
@@ -165,9 +157,7 @@ def _certified_block(q, home, shift, groups, inv_two_var, k):
 
   Args: q (b, d), home (b,) int, shift (b,), k static. Returns (b,), (b,).
   """
-  _, exps, log_tail = candidate_exponents(
-    q, home, shift, groups, inv_two_var, k
-  )
+  _, exps, log_tail = candidate_exponents(q, home, shift, groups, inv_two_var, k)
   log_exact = jax.nn.logsumexp(exps.reshape(q.shape[0], -1), axis=-1)
   return log_exact, certified_error(log_exact, log_tail)
 
@@ -179,9 +169,7 @@ def _certified(q, home, shift, groups, inv_two_var, k):
   block = max(1, min(rows, _CHUNK_ELEMENTS // (k * r * dim)))
   packed = [sharding.pad_rows(a, block) for a in (q, home, shift)]
   packed = tuple(a.reshape((-1, block) + a.shape[1:]) for a in packed)
-  log_exact, err = jax.lax.map(
-    lambda args: _certified_block(*args, groups, inv_two_var, k), packed
-  )
+  log_exact, err = jax.lax.map(lambda args: _certified_block(*args, groups, inv_two_var, k), packed)
   n = groups.flat.shape[0]
   return log_exact.reshape(-1)[:rows] - math.log(n), err.reshape(-1)[:rows]
 
@@ -199,31 +187,15 @@ def _local_first(q, home, shift, groups, inv_two_var, *, k, prune_tolerance):
 
 
 def _local_refine(
-  q,
-  home,
-  shift,
-  floor,
-  value,
-  err,
-  groups,
-  inv_two_var,
-  *,
-  k,
-  size,
-  prune_tolerance,
-  dense,
+  q, home, shift, floor, value, err, groups, inv_two_var, *, k, size, prune_tolerance, dense
 ):
   idx, live = _compact(err, prune_tolerance, size)
   if dense:
     sigma = jnp.sqrt(0.5 / inv_two_var)
-    new_value = dense_lib.log_mean_kernel(
-      q[idx], groups.flat, sigma, shift[idx], floor[idx]
-    )
+    new_value = dense_lib.log_mean_kernel(q[idx], groups.flat, sigma, shift[idx], floor[idx])
     new_err = jnp.zeros_like(new_value)
   else:
-    new_value, new_err = _certified(
-      q[idx], home[idx], shift[idx], groups, inv_two_var, k
-    )
+    new_value, new_err = _certified(q[idx], home[idx], shift[idx], groups, inv_two_var, k)
   target = jnp.where(live, idx, q.shape[0])
   value = value.at[target].set(new_value, mode='drop')
   err = err.at[target].set(new_err, mode='drop')
@@ -231,34 +203,15 @@ def _local_refine(
 
 
 @functools.partial(jax.jit, static_argnames=('mesh', 'k', 'prune_tolerance'))
-def _first_pass(
-  q, home, shift, groups, inv_two_var, *, mesh, k, prune_tolerance
-):
+def _first_pass(q, home, shift, groups, inv_two_var, *, mesh, k, prune_tolerance):
   fn = functools.partial(_local_first, k=k, prune_tolerance=prune_tolerance)
-  value, err, fails = sharding.map_shards(
-    fn, mesh, (q, home, shift), (groups, inv_two_var)
-  )
+  value, err, fails = sharding.map_shards(fn, mesh, (q, home, shift), (groups, inv_two_var))
   return value, err, jnp.max(fails), jnp.sum(fails)
 
 
-@functools.partial(
-  jax.jit, static_argnames=('mesh', 'k', 'size', 'prune_tolerance', 'dense')
-)
+@functools.partial(jax.jit, static_argnames=('mesh', 'k', 'size', 'prune_tolerance', 'dense'))
 def _refine_pass(
-  q,
-  home,
-  shift,
-  floor,
-  value,
-  err,
-  groups,
-  inv_two_var,
-  *,
-  mesh,
-  k,
-  size,
-  prune_tolerance,
-  dense,
+  q, home, shift, floor, value, err, groups, inv_two_var, *, mesh, k, size, prune_tolerance, dense
 ):
   fn = functools.partial(
     _local_refine, k=k, size=size, prune_tolerance=prune_tolerance, dense=dense
@@ -274,9 +227,7 @@ def _stats(err):
   return jnp.max(err), jnp.mean(err)
 
 
-def _placed_inputs(
-  queries, home, shift, row_floor, groups: groups_lib.Groups, sigma, mesh
-):
+def _placed_inputs(queries, home, shift, row_floor, groups: groups_lib.Groups, sigma, mesh):
   """(queries, home, shift, floor, groups, 1 / (2 sigma^2)) for the passes:
   defaults filled in, rows padded to the shard count, replicated on `mesh`."""
   queries = jnp.asarray(queries, groups.flat.dtype)
@@ -284,22 +235,14 @@ def _placed_inputs(
   dtype = queries.dtype
   if home is None:
     home = find_home(queries, groups)
-  shift = (
-    jnp.zeros((num,), dtype) if shift is None else jnp.asarray(shift, dtype)
-  )
-  floor = (
-    jnp.full((num,), -jnp.inf, dtype)
-    if row_floor is None
-    else jnp.asarray(row_floor, dtype)
-  )
+  shift = jnp.zeros((num,), dtype) if shift is None else jnp.asarray(shift, dtype)
+  floor = jnp.full((num,), -jnp.inf, dtype) if row_floor is None else jnp.asarray(row_floor, dtype)
   args = [
     sharding.pad_rows(jnp.asarray(a), sharding.num_shards(mesh))
     for a in (queries, home, shift, floor)
   ]
   placed = sharding.replicate((*args, groups), mesh)
-  inv_two_var = sharding.replicate(
-    jnp.asarray(0.5 / float(sigma) ** 2, dtype), mesh
-  )
+  inv_two_var = sharding.replicate(jnp.asarray(0.5 / float(sigma) ** 2, dtype), mesh)
   return (*placed, inv_two_var)
 
 
@@ -355,14 +298,7 @@ def log_mean_kernel_pruned(
   kn = groups.num_neighbors
   k = min(num_candidates, kn)
   value, err, fails, total = _first_pass(
-    q,
-    home,
-    shift,
-    groups,
-    inv_two_var,
-    mesh=mesh,
-    k=k,
-    prune_tolerance=prune_tolerance,
+    q, home, shift, groups, inv_two_var, mesh=mesh, k=k, prune_tolerance=prune_tolerance
   )
   refined = dense = 0
   fails, total = int(fails), int(total)
@@ -452,9 +388,7 @@ def pruned_log_mixture_density(
   beta = checks.check_positive_scalar(beta, 'beta')
   checks.check_positive_scalar(prune_tolerance, 'prune_tolerance')
   checks.check_count(num_candidates, 'num_candidates')
-  queries, groups, scale = _prepare_density(
-    queries, centers, beta, prune_tolerance
-  )
+  queries, groups, scale = _prepare_density(queries, centers, beta, prune_tolerance)
   log_mean, errors, info = log_mean_kernel_pruned(
     queries,
     None,
@@ -482,9 +416,7 @@ def _prepare_density(queries, centers, beta, prune_tolerance):
     dtype, dim = centers.flat.dtype, centers.flat.shape[1]
   else:
     centers = jnp.asarray(
-      checks.check_float_array(
-        centers, 'centers', min_rank=2, shape='(n, d) or (m, R, d)'
-      )
+      checks.check_float_array(centers, 'centers', min_rank=2, shape='(n, d) or (m, R, d)')
     )
     dtype, dim = centers.dtype, centers.shape[-1]
   queries = jnp.asarray(
@@ -507,8 +439,4 @@ def _prepare_density(queries, centers, beta, prune_tolerance):
   if ratio > 2.0**30 or not 2.0**-20 <= beta <= 2.0**20:
     scale = checks.power_of_two_scale(beta, dtype)
     queries, centers = queries / scale, centers / scale
-  return (
-    queries,
-    build_groups(centers, beta / scale, prune_tolerance=prune_tolerance),
-    scale,
-  )
+  return (queries, build_groups(centers, beta / scale, prune_tolerance=prune_tolerance), scale)

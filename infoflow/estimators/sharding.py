@@ -58,9 +58,7 @@ def resolve(mesh) -> Mesh | None:
   if mesh is None:
     return None
   if not isinstance(mesh, Mesh):
-    raise ValueError(
-      f'mesh must be a jax.sharding.Mesh or None, got {type(mesh).__name__}.'
-    )
+    raise ValueError(f'mesh must be a jax.sharding.Mesh or None, got {type(mesh).__name__}.')
   return None if mesh.size == 1 else mesh
 
 
@@ -106,13 +104,9 @@ def map_shards(fn, mesh: Mesh | None, sharded, replicated=()):
   row = P(axes)
   in_specs = tuple(row for _ in sharded) + tuple(P() for _ in replicated)
   if _NEW_API:
-    mapped = _shard_map(
-      fn, mesh=mesh, in_specs=in_specs, out_specs=row, check_vma=False
-    )
+    mapped = _shard_map(fn, mesh=mesh, in_specs=in_specs, out_specs=row, check_vma=False)
   else:  # pragma: no cover
-    mapped = _shard_map(
-      fn, mesh, in_specs=in_specs, out_specs=row, check_rep=False
-    )
+    mapped = _shard_map(fn, mesh, in_specs=in_specs, out_specs=row, check_rep=False)
   return mapped(*sharded, *replicated)
 
 

@@ -73,9 +73,7 @@ def scatter_frames(
   """
   epochs = sorted(snapshots)
   if not epochs:
-    raise NothingToPlot(
-      'no representation files (representations/epoch_EEEEEE.npz).'
-    )
+    raise NothingToPlot('no representation files (representations/epoch_EEEEEE.npz).')
   rng = np.random.default_rng(seed)
   frames, names = {}, None
   for epoch in epochs:
@@ -83,9 +81,7 @@ def scatter_frames(
     if layer is None or not frames:
       layer = pick_layer(arrays, layer, narrowest=True, order=order)
     if layer not in arrays or LABELS not in arrays:
-      raise NothingToPlot(
-        f'representations at epoch {epoch} lack {layer!r} or {LABELS!r}.'
-      )
+      raise NothingToPlot(f'representations at epoch {epoch} lack {layer!r} or {LABELS!r}.')
     labels = np.asarray(arrays[LABELS]).astype(int)
     keep = stratified_subsample(labels, max_points, seed)
     x = np.asarray(arrays[layer], np.float64)
@@ -138,9 +134,7 @@ def write_scatter_animation(
   if isinstance(snapshots, Run):
     order, title = snapshots.layer_order, title or snapshots.name
     snapshots = snapshots.snapshots
-  frames = scatter_frames(
-    snapshots, layer, order=order, max_points=max_points, seed=seed
-  )
+  frames = scatter_frames(snapshots, layer, order=order, max_points=max_points, seed=seed)
   return _write_scatter(frames, path, title, dpi, fps)
 
 
@@ -155,27 +149,19 @@ def _write_scatter(found, path, title, dpi, fps) -> pathlib.Path:
   colour = {k: cmap(i % cmap.N) for i, k in enumerate(classes)}
   d = every.shape[1]
   fig = Figure(
-    figsize=(
-      c.PANEL_WIDTH + 1.0,
-      c.PANEL_WIDTH if d == 3 else c.PANEL_HEIGHT + 0.3,
-    ),
+    figsize=(c.PANEL_WIDTH + 1.0, c.PANEL_WIDTH if d == 3 else c.PANEL_HEIGHT + 0.3),
     layout='constrained',
   )
   ax = fig.add_subplot(projection='3d' if d == 3 else None)
   handles = [
-    Line2D(
-      [], [], linestyle='', marker='o', color=colour[k], label=f'class {k}'
-    )
-    for k in classes
+    Line2D([], [], linestyle='', marker='o', color=colour[k], label=f'class {k}') for k in classes
   ]
   fig.legend(handles=handles, loc='outside right upper', fontsize='small')
 
   def draw(epoch):
     xy, y = frames[epoch]
     ax.clear()
-    ax.scatter(
-      *xy.T, c=[colour[k] for k in y], s=4, alpha=0.6, edgecolors='none'
-    )
+    ax.scatter(*xy.T, c=[colour[k] for k in y], s=4, alpha=0.6, edgecolors='none')
     limits = (ax.set_xlim, ax.set_ylim) + ((ax.set_zlim,) if d == 3 else ())
     for i, lim in enumerate(limits):
       lim(low[i] - pad[i], high[i] + pad[i])
@@ -199,12 +185,8 @@ def plane_points(data, layers=None, units: str = 'bits'):
   scale = c.unit_scale(units)
   points = {}
   for n in c.layer_names(records, 'information', layers):
-    x = c.collect(
-      records, lambda r, n=n: c.dig(r, 'information', n, 'mi_input')
-    )
-    y = c.collect(
-      records, lambda r, n=n: c.dig(r, 'information', n, 'mi_label')
-    )
+    x = c.collect(records, lambda r, n=n: c.dig(r, 'information', n, 'mi_input'))
+    y = c.collect(records, lambda r, n=n: c.dig(r, 'information', n, 'mi_label'))
     if x is None or y is None:
       continue
     epochs = np.intersect1d(x.epochs, y.epochs)
@@ -243,9 +225,7 @@ def write_information_plane_animation(
   points = plane_points(data, layers, units)
   _, layers, title, _ = resolve(data, layers, title)
   epochs = np.unique(np.concatenate([e for e, _, _ in points.values()]))
-  norm = colors.SymLogNorm(
-    linthresh=1.0, linscale=0.4, vmin=0, vmax=max(int(epochs.max()), 1)
-  )
+  norm = colors.SymLogNorm(linthresh=1.0, linscale=0.4, vmin=0, vmax=max(int(epochs.max()), 1))
   fig, axes = c.grid(len(points), extra_width=1.0)
   fig.colorbar(_epoch_mappable(norm), ax=axes, label='epoch', shrink=0.9)
 
@@ -255,14 +235,7 @@ def write_information_plane_animation(
       shown = e <= epoch
       ax.plot(x[shown], y[shown], color='0.6', linewidth=0.8, zorder=1)
       ax.scatter(
-        x[shown],
-        y[shown],
-        c=e[shown],
-        cmap='viridis',
-        norm=norm,
-        s=16,
-        zorder=2,
-        edgecolors='none',
+        x[shown], y[shown], c=e[shown], cmap='viridis', norm=norm, s=16, zorder=2, edgecolors='none'
       )
       if shown.any():
         ax.scatter(
@@ -279,9 +252,7 @@ def write_information_plane_animation(
       ax.set_xlabel(f'I(X;T) [{units}]')
       ax.set_ylabel(f'I(T;Y) [{units}]')
       ax.grid(alpha=0.3)
-    fig.suptitle(
-      c.titled(title, f'information plane, epoch {epoch}'), fontsize='medium'
-    )
+    fig.suptitle(c.titled(title, f'information plane, epoch {epoch}'), fontsize='medium')
 
   return _save(fig, path, draw, [int(e) for e in epochs], dpi, fps)
 
@@ -327,9 +298,7 @@ def write_animations(
   written, skipped = [], {}
   try:
     found = scatter_frames(run.snapshots, layer, order=run.layer_order)
-    written.append(
-      _write_scatter(found, out / f'scatter_{found[0]}.gif', run.name, dpi, fps)
-    )
+    written.append(_write_scatter(found, out / f'scatter_{found[0]}.gif', run.name, dpi, fps))
   except (NothingToPlot, RunRecordError) as e:
     skipped['scatter.gif'] = str(e)
     logging.info('skipping the scatter animation: %s', e)

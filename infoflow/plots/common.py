@@ -88,8 +88,7 @@ class Series(NamedTuple):
 
 
 def collect(
-  records: Sequence[Mapping[str, Any]],
-  getter: Callable[[Mapping[str, Any]], Any],
+  records: Sequence[Mapping[str, Any]], getter: Callable[[Mapping[str, Any]], Any]
 ) -> Optional[Series]:
   """Gathers ``getter(record)`` (scalar or ``[value, stderr]``) by seed.
 
@@ -155,9 +154,7 @@ def draw_series(
     markersize=4,
   )
   if np.any(np.isfinite(low) & (high > low)):
-    ax.fill_between(
-      x, low, high, color=line.get_color(), alpha=0.25, linewidth=0
-    )
+    ax.fill_between(x, low, high, color=line.get_color(), alpha=0.25, linewidth=0)
   return line
 
 
@@ -189,18 +186,13 @@ def grid(
   cols = min(num_panels, max_cols)
   rows = -(-num_panels // cols)
   fig = Figure(
-    figsize=(PANEL_WIDTH * cols + extra_width, panel_height * rows + 0.5),
-    layout='constrained',
+    figsize=(PANEL_WIDTH * cols + extra_width, panel_height * rows + 0.5), layout='constrained'
   )
-  axes = [
-    fig.add_subplot(rows, cols, i + 1, **subplot_kw) for i in range(num_panels)
-  ]
+  axes = [fig.add_subplot(rows, cols, i + 1, **subplot_kw) for i in range(num_panels)]
   return fig, axes
 
 
-def order_layers(
-  found: Sequence[str], layers: Optional[Sequence[str]] = None
-) -> list[str]:
+def order_layers(found: Sequence[str], layers: Optional[Sequence[str]] = None) -> list[str]:
   """``found`` layer names, in the order of ``layers`` when given."""
   found = list(dict.fromkeys(found))
   if not layers:

@@ -33,11 +33,7 @@ Layers = Optional[Union[Mapping[str, int], Sequence[str]]]
 def _log_m_line(ax, num_inputs, scale):
   if num_inputs:
     ax.axhline(
-      math.log(num_inputs) * scale,
-      color='0.5',
-      linestyle=':',
-      linewidth=1,
-      label='log m = H(X)',
+      math.log(num_inputs) * scale, color='0.5', linestyle=':', linewidth=1, label='log m = H(X)'
     )
 
 
@@ -74,18 +70,12 @@ def plot_information_curves(
         curves[q, n] = s
   if not any(q == 'mi_input' for q, _ in curves):
     raise NothingToPlot(
-      'no "information" field with "mi_input" in the '
-      'records (a deterministic run has none).'
+      'no "information" field with "mi_input" in the records (a deterministic run has none).'
     )
-  panels = [
-    q for q in ('mi_input', 'mi_label') if any(k[0] == q for k in curves)
-  ]
+  panels = [q for q in ('mi_input', 'mi_label') if any(k[0] == q for k in curves)]
   fig, axes = c.grid(len(panels), extra_width=1.6)
   palette = dict(zip(names, c.depth_colors(len(names))))
-  ylabels = {
-    'mi_input': f'I(X;T_l) [{units}]',
-    'mi_label': f'I(T_l;Y) [{units}]',
-  }
+  ylabels = {'mi_input': f'I(X;T_l) [{units}]', 'mi_label': f'I(T_l;Y) [{units}]'}
   for ax, q in zip(axes, panels):
     for n in names:
       if (q, n) in curves:
@@ -105,18 +95,13 @@ def plot_information_curves(
   handles, labels = axes[0].get_legend_handles_labels()
   fig.legend(handles, labels, loc='outside right upper', fontsize='small')
   fig.suptitle(
-    c.titled(title, f'information per layer ({c.band_note(records, spread)})'),
-    fontsize='medium',
+    c.titled(title, f'information per layer ({c.band_note(records, spread)})'), fontsize='medium'
   )
   return fig
 
 
 def plot_information_plane(
-  data: Data,
-  *,
-  units: str = 'bits',
-  layers: Layers = None,
-  title: Optional[str] = None,
+  data: Data, *, units: str = 'bits', layers: Layers = None, title: Optional[str] = None
 ) -> Figure:
   """The information plane: ``I(T_l;Y)`` against ``I(X;T_l)``, a panel a layer.
 
@@ -128,12 +113,8 @@ def plot_information_plane(
   scale = c.unit_scale(units)
   pairs = {}
   for n in c.layer_names(records, 'information', layers):
-    x = c.collect(
-      records, lambda r, n=n: c.dig(r, 'information', n, 'mi_input')
-    )
-    y = c.collect(
-      records, lambda r, n=n: c.dig(r, 'information', n, 'mi_label')
-    )
+    x = c.collect(records, lambda r, n=n: c.dig(r, 'information', n, 'mi_input'))
+    y = c.collect(records, lambda r, n=n: c.dig(r, 'information', n, 'mi_label'))
     if x is None or y is None:
       continue
     epochs = np.intersect1d(x.epochs, y.epochs)
@@ -155,14 +136,7 @@ def plot_information_plane(
   for ax, (n, (epochs, x, y)) in zip(axes, pairs.items()):
     ax.plot(x, y, color='0.6', linewidth=0.8, zorder=1)
     points = ax.scatter(
-      x,
-      y,
-      c=epochs,
-      cmap='viridis',
-      norm=norm,
-      s=16,
-      zorder=2,
-      edgecolors='none',
+      x, y, c=epochs, cmap='viridis', norm=norm, s=16, zorder=2, edgecolors='none'
     )
     ax.set_title(c.layer_label(n, layers), fontsize='medium')
     ax.set_xlabel(f'I(X;T) [{units}]')
@@ -194,17 +168,9 @@ def plot_binned_entropy_curves(
   """
   records, layers, title, num_inputs = resolve(data, layers, title, num_inputs)
   if quantity not in ('entropy', 'mi_label'):
-    raise ValueError(
-      f"quantity must be 'entropy' or 'mi_label'; got {quantity!r}."
-    )
+    raise ValueError(f"quantity must be 'entropy' or 'mi_label'; got {quantity!r}.")
   scale = c.unit_scale(units)
-  sizes = sorted(
-    {
-      float(b)
-      for r in records
-      for b in (c.dig(r, 'binning', 'bin_sizes') or [])
-    }
-  )
+  sizes = sorted({float(b) for r in records for b in (c.dig(r, 'binning', 'bin_sizes') or [])})
 
   def getter(layer, size):
     def get(r):
@@ -223,17 +189,13 @@ def plot_binned_entropy_curves(
     if lines:
       panels[n] = lines
   if not panels:
-    raise NothingToPlot(
-      f'no "binning" field with "bin_sizes" and "{quantity}" in the records.'
-    )
+    raise NothingToPlot(f'no "binning" field with "bin_sizes" and "{quantity}" in the records.')
   fig, axes = c.grid(len(panels), extra_width=1.4)
   palette = dict(zip(sizes, c.depth_colors(len(sizes), 'plasma')))
   symbol = 'H(Bin(T))' if quantity == 'entropy' else 'I(Bin(T);Y)'
   for ax, (n, lines) in zip(axes, panels.items()):
     for b, s in lines.items():
-      c.draw_series(
-        ax, s, scale=scale, color=palette[b], label=f'{b:g}', spread=spread
-      )
+      c.draw_series(ax, s, scale=scale, color=palette[b], label=f'{b:g}', spread=spread)
     if quantity == 'entropy':
       _log_m_line(ax, num_inputs, scale)
     c.epoch_axis(ax)
@@ -241,17 +203,9 @@ def plot_binned_entropy_curves(
     ax.set_title(c.layer_label(n, layers), fontsize='medium')
     ax.grid(alpha=0.3)
   handles, labels = axes[0].get_legend_handles_labels()
-  fig.legend(
-    handles,
-    labels,
-    loc='outside right upper',
-    fontsize='small',
-    title='bin size',
-  )
+  fig.legend(handles, labels, loc='outside right upper', fontsize='small', title='bin size')
   fig.suptitle(
-    c.titled(
-      title, f'binning estimate {symbol} ({c.band_note(records, spread)})'
-    ),
+    c.titled(title, f'binning estimate {symbol} ({c.band_note(records, spread)})'),
     fontsize='medium',
   )
   return fig
@@ -263,18 +217,10 @@ _MEASURES = {
   'within': ('within-class similarity', 'mean cosine similarity', False),
   'between': ('between-class similarity', 'mean cosine similarity', False),
   'gap': ('gap = within - between', 'cosine similarity', False),
-  'scatter_ratio': (
-    'within / between class scatter',
-    'ratio (log scale)',
-    True,
-  ),
+  'scatter_ratio': ('within / between class scatter', 'ratio (log scale)', True),
   'knn_agreement': ('k-NN label agreement', 'fraction of neighbours', False),
   'num_clusters': ('distinguishable clusters', 'count (log scale)', True),
-  'cluster_entropy': (
-    'entropy of cluster sizes',
-    'H(clusters) [{units}]',
-    False,
-  ),
+  'cluster_entropy': ('entropy of cluster sizes', 'H(clusters) [{units}]', False),
 }
 
 
@@ -297,16 +243,9 @@ def plot_clustering_curves(
   scale = c.unit_scale(units)
   names = c.layer_names(records, 'clustering', layers)
   found = list(
-    dict.fromkeys(
-      m
-      for r in records
-      for n in names
-      for m in (c.dig(r, 'clustering', n) or {})
-    )
+    dict.fromkeys(m for r in records for n in names for m in (c.dig(r, 'clustering', n) or {}))
   )
-  measures = [m for m in _MEASURES if m in found] + sorted(
-    m for m in found if m not in _MEASURES
-  )
+  measures = [m for m in _MEASURES if m in found] + sorted(m for m in found if m not in _MEASURES)
   if not measures:
     raise NothingToPlot('no "clustering" field in the records.')
   fig, axes = c.grid(len(measures), max_cols=4, extra_width=1.6)
@@ -318,20 +257,10 @@ def plot_clustering_curves(
       s = c.collect(records, lambda r, n=n, m=m: c.dig(r, 'clustering', n, m))
       if s is not None:
         c.draw_series(
-          ax,
-          s,
-          scale=factor,
-          color=palette[n],
-          label=c.layer_label(n, layers),
-          spread=spread,
+          ax, s, scale=factor, color=palette[n], label=c.layer_label(n, layers), spread=spread
         )
     if log and np.all(
-      [
-        v > 0
-        for line in ax.get_lines()
-        for v in line.get_ydata()
-        if np.isfinite(v)
-      ]
+      [v > 0 for line in ax.get_lines() for v in line.get_ydata() if np.isfinite(v)]
     ):
       ax.set_yscale('log')
     c.epoch_axis(ax)
@@ -341,10 +270,7 @@ def plot_clustering_curves(
   handles, labels = axes[0].get_legend_handles_labels()
   fig.legend(handles, labels, loc='outside right upper', fontsize='small')
   fig.suptitle(
-    c.titled(
-      title,
-      f'clustering of the representations ({c.band_note(records, spread)})',
-    ),
+    c.titled(title, f'clustering of the representations ({c.band_note(records, spread)})'),
     fontsize='medium',
   )
   return fig
@@ -360,39 +286,24 @@ def plot_training_curves(
   network) are drawn dashed when present, the noise-free ones solid.
   """
   records, _, title, _ = resolve(data, None, title)
-  panels = {
-    'loss': 'cross-entropy loss [nats]',
-    'accuracy': 'accuracy [fraction correct]',
-  }
+  panels = {'loss': 'cross-entropy loss [nats]', 'accuracy': 'accuracy [fraction correct]'}
   fig, axes = c.grid(2, extra_width=1.6)
   drawn = False
   for ax, (metric, ylabel) in zip(axes, panels.items()):
     for split, color in (('train', 'C0'), ('test', 'C1')):
-      for suffix, style, what in (
-        ('', '-', 'noise-free'),
-        ('_noisy', '--', 'noisy'),
-      ):
-        s = c.collect(
-          records, lambda r, k=metric + suffix, p=split: c.dig(r, p, k)
-        )
+      for suffix, style, what in (('', '-', 'noise-free'), ('_noisy', '--', 'noisy')):
+        s = c.collect(records, lambda r, k=metric + suffix, p=split: c.dig(r, p, k))
         if s is not None:
           drawn = True
           c.draw_series(
-            ax,
-            s,
-            color=color,
-            linestyle=style,
-            label=f'{split}, {what}',
-            spread=spread,
+            ax, s, color=color, linestyle=style, label=f'{split}, {what}', spread=spread
           )
     c.epoch_axis(ax)
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
   if not drawn:
     raise NothingToPlot('no "train"/"test" loss or accuracy in the records.')
-  handles, labels = max(
-    (ax.get_legend_handles_labels() for ax in axes), key=lambda hl: len(hl[0])
-  )
+  handles, labels = max((ax.get_legend_handles_labels() for ax in axes), key=lambda hl: len(hl[0]))
   fig.legend(handles, labels, loc='outside right upper', fontsize='small')
   fig.suptitle(c.titled(title, 'training'), fontsize='medium')
   return fig

@@ -64,9 +64,7 @@ def stratified_subsample(labels, max_points: int, seed: int = 0) -> np.ndarray:
   return np.sort(np.concatenate(picked))
 
 
-def pick_epochs(
-  available: Sequence[int], requested: Optional[Sequence[int]] = None
-) -> list[int]:
+def pick_epochs(available: Sequence[int], requested: Optional[Sequence[int]] = None) -> list[int]:
   """Epochs to show: by default the first, middle and last available.
 
   Requested epochs without a file are replaced by the nearest available one
@@ -74,9 +72,7 @@ def pick_epochs(
   """
   available = sorted(int(e) for e in available)
   if not available:
-    raise NothingToPlot(
-      'no representation files (representations/epoch_EEEEEE.npz).'
-    )
+    raise NothingToPlot('no representation files (representations/epoch_EEEEEE.npz).')
   if not requested:
     picks = [available[0], available[len(available) // 2], available[-1]]
   else:
@@ -85,9 +81,7 @@ def pick_epochs(
     for e in requested:
       near = available[int(np.argmin(np.abs(logs - math.log1p(max(e, 0)))))]
       if near != e:
-        logging.warning(
-          'no representations at epoch %d; using epoch %d.', e, near
-        )
+        logging.warning('no representations at epoch %d; using epoch %d.', e, near)
       picks.append(near)
   return list(dict.fromkeys(picks))
 
@@ -136,19 +130,14 @@ def pick_layer(
 def _resolve(snapshots, title, layer, epochs, narrowest):
   order = None
   if isinstance(snapshots, Run):
-    order, title = (
-      snapshots.layer_order,
-      (title if title is not None else snapshots.name),
-    )
+    order, title = (snapshots.layer_order, (title if title is not None else snapshots.name))
     snapshots = snapshots.snapshots
   epochs = pick_epochs(list(snapshots), epochs)
   data = {e: dict(snapshots[e]) for e in epochs}  # copies: reshaped below
   layer = pick_layer(data[epochs[0]], layer, narrowest=narrowest, order=order)
   for e, arrays in data.items():
     if layer not in arrays or LABELS not in arrays:
-      raise NothingToPlot(
-        f'representations at epoch {e} lack {layer!r} or {LABELS!r}.'
-      )
+      raise NothingToPlot(f'representations at epoch {e} lack {layer!r} or {LABELS!r}.')
     # Feature maps (m, h, w, c) count as vectors of their h w c values.
     x = np.asarray(arrays[layer])
     arrays[layer] = x.reshape(x.shape[0], -1)
@@ -183,11 +172,7 @@ def plot_cosine_similarity_matrices(
     )
     bounds = np.asarray(sim.boundaries)
     image = ax.imshow(
-      np.asarray(sim.matrix),
-      cmap='RdBu_r',
-      vmin=-1,
-      vmax=1,
-      interpolation='antialiased',
+      np.asarray(sim.matrix), cmap='RdBu_r', vmin=-1, vmax=1, interpolation='antialiased'
     )
     for b in bounds[1:-1]:
       ax.axhline(b - 0.5, color='k', linewidth=0.6)
@@ -202,9 +187,7 @@ def plot_cosine_similarity_matrices(
   fig.colorbar(image, ax=axes, label='cosine similarity [-1, 1]', shrink=0.9)
   m, shown = len(labels), len(keep)  # the same at every epoch
   fig.suptitle(
-    c.titled(
-      title, f'{layer}: class-sorted cosine similarity ({shown} of {m} inputs)'
-    ),
+    c.titled(title, f'{layer}: class-sorted cosine similarity ({shown} of {m} inputs)'),
     fontsize='medium',
   )
   return fig
@@ -232,9 +215,7 @@ def _scatter_points(data, layer: str, max_points: int, seed: int) -> dict:
     keep = stratified_subsample(labels, max_points, seed)
     xy, names = _project(np.asarray(arrays[layer], np.float64)[keep])
     if xy.shape[1] == 1:
-      xy = np.stack(
-        [xy[:, 0], labels[keep] + rng.uniform(-0.3, 0.3, len(keep))], 1
-      )
+      xy = np.stack([xy[:, 0], labels[keep] + rng.uniform(-0.3, 0.3, len(keep))], 1)
       names = ['unit 1', 'class (jittered)']
     points[epoch] = (xy, labels[keep], names)
   return points
@@ -274,21 +255,13 @@ def plot_scatter_layers(
   cmap = colormaps['tab10' if len(classes) <= 10 else 'tab20']
   colour = {k: cmap(i % cmap.N) for i, k in enumerate(classes)}
   for ax, (epoch, (xy, y, names)) in zip(axes, points.items()):
-    ax.scatter(
-      *xy.T, c=[colour[k] for k in y], s=5, alpha=0.6, edgecolors='none'
-    )
+    ax.scatter(*xy.T, c=[colour[k] for k in y], s=5, alpha=0.6, edgecolors='none')
     setters = (ax.set_xlim, ax.set_ylim) + ((ax.set_zlim,) if d == 3 else ())
-    labellers = (ax.set_xlabel, ax.set_ylabel) + (
-      (ax.set_zlabel,) if d == 3 else ()
-    )
+    labellers = (ax.set_xlabel, ax.set_ylabel) + ((ax.set_zlabel,) if d == 3 else ())
     for i, (lim, lab) in enumerate(zip(setters, labellers)):
       lim(low[i] - pad[i], high[i] + pad[i])
       # 3-D axes have no room for long labels.
-      lab(
-        names[i]
-        if d == 3 or 'class' in names[i]
-        else f'{names[i]} (activation)'
-      )
+      lab(names[i] if d == 3 or 'class' in names[i] else f'{names[i]} (activation)')
     ax.set_title(f'epoch {epoch}', fontsize='medium')
     if d == 1:
       ax.set_yticks(classes)
@@ -300,15 +273,9 @@ def plot_scatter_layers(
       ax.tick_params(labelsize='small')
       ax.set_box_aspect(None, zoom=0.85)
   handles = [
-    Line2D(
-      [], [], linestyle='', marker='o', color=colour[k], label=f'class {k}'
-    )
-    for k in classes
+    Line2D([], [], linestyle='', marker='o', color=colour[k], label=f'class {k}') for k in classes
   ]
   fig.legend(handles=handles, loc='outside right upper', fontsize='small')
   how = 'first two principal components' if d > 3 else f'{d}-D'
-  fig.suptitle(
-    c.titled(title, f'{layer} (d={d}), {how}, noise-free, by class'),
-    fontsize='medium',
-  )
+  fig.suptitle(c.titled(title, f'{layer} (d={d}), {how}, noise-free, by class'), fontsize='medium')
   return fig

@@ -79,17 +79,13 @@ def _num_conv(config: Mapping, meta: Mapping) -> Optional[int]:
 
 def _note_old_names(workdir: pathlib.Path, names, num_conv) -> None:
   """Logs, once per run directory, that old layer names were renamed."""
-  old = sorted(
-    {n for n in names if _OLD_LAYER.fullmatch(n)},
-    key=lambda n: int(n.split('_')[1]),
-  )
+  old = sorted({n for n in names if _OLD_LAYER.fullmatch(n)}, key=lambda n: int(n.split('_')[1]))
   if not old or workdir in _warned_old_names:
     return
   _warned_old_names.add(workdir)
   mapping = ', '.join(f'{n} -> {current_layer_name(n, num_conv)}' for n in old)
   logging.warning(
-    '%s: the run record uses old layer names; reading them '
-    'under the current ones: %s.',
+    '%s: the run record uses old layer names; reading them under the current ones: %s.',
     workdir,
     mapping,
   )
@@ -103,9 +99,7 @@ class Snapshots(Mapping):
   file (truncated, corrupt) raises :class:`RunRecordError` naming it.
   """
 
-  def __init__(
-    self, paths: Mapping[int, pathlib.Path], num_conv: Optional[int] = None
-  ):
+  def __init__(self, paths: Mapping[int, pathlib.Path], num_conv: Optional[int] = None):
     self._paths = dict(sorted(paths.items()))
     self._num_conv = num_conv  # for old layer names (current_layer_name)
 
@@ -114,9 +108,7 @@ class Snapshots(Mapping):
     try:
       with np.load(path, allow_pickle=False) as npz:
         _note_old_names(path.parent.parent, npz.files, self._num_conv)
-        return {
-          current_layer_name(key, self._num_conv): npz[key] for key in npz.files
-        }
+        return {current_layer_name(key, self._num_conv): npz[key] for key in npz.files}
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as e:
       raise RunRecordError(
         f'{path} is not a readable .npz file (truncated or corrupt: {e}); '
@@ -243,8 +235,7 @@ def _read_metrics(path: pathlib.Path) -> list[dict]:
       raise RunRecordError(f'{path}, line {number}: invalid JSON: {e}') from e
     if not isinstance(record, dict) or 'epoch' not in record:
       raise RunRecordError(
-        f'{path}, line {number}: a record must be a JSON object with an '
-        f'"epoch" field.'
+        f'{path}, line {number}: a record must be a JSON object with an "epoch" field.'
       )
     records.append(record)
   return records
@@ -290,9 +281,7 @@ def load_run(workdir) -> Run:
   return Run(workdir=workdir, config=config, meta=meta, records=records)
 
 
-def _rename_old_layers(
-  workdir: pathlib.Path, config: dict, meta: dict, records: list
-) -> None:
+def _rename_old_layers(workdir: pathlib.Path, config: dict, meta: dict, records: list) -> None:
   """Gives old layer names (see :func:`current_layer_name`) their current
   names, in place, in run.json and every record's layer fields."""
   num_conv = _num_conv(config, meta)

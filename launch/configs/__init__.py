@@ -21,17 +21,13 @@ _NOT_CONFIGS = {'__init__', 'common'}
 
 def available() -> list[str]:
   """Names of the configs in this folder."""
-  return sorted(
-    p.stem for p in _HERE.glob('*.py') if p.stem not in _NOT_CONFIGS
-  )
+  return sorted(p.stem for p in _HERE.glob('*.py') if p.stem not in _NOT_CONFIGS)
 
 
 def get_config(name: str):
   """The ConfigDict of config `name`; a clear error lists the known ones."""
   if name not in available():
-    raise ValueError(
-      f'unknown config {name!r}; available: {", ".join(available())}.'
-    )
+    raise ValueError(f'unknown config {name!r}; available: {", ".join(available())}.')
   return importlib.import_module(f'launch.configs.{name}').get_config()
 
 

@@ -82,15 +82,11 @@ class ConfigError(ValueError):
 
 
 def _is_int(value) -> bool:
-  return isinstance(value, (int, np.integer)) and not isinstance(
-    value, (bool, np.bool_)
-  )
+  return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
 def _is_real(value) -> bool:
-  return (
-    _is_int(value) or isinstance(value, (float, np.floating))
-  ) and math.isfinite(value)
+  return (_is_int(value) or isinstance(value, (float, np.floating))) and math.isfinite(value)
 
 
 def _integer(low):
@@ -126,11 +122,7 @@ def _sequence(item_check, what):
   def check(value):
     if isinstance(value, (str, bytes)) or not hasattr(value, '__len__'):
       return f'must be a sequence of {what}'
-    return (
-      None
-      if all(item_check(v) is None for v in value)
-      else (f'must be a sequence of {what}')
-    )
+    return None if all(item_check(v) is None for v in value) else (f'must be a sequence of {what}')
 
   return check
 
@@ -157,8 +149,7 @@ def _writer_names(value):
     )
   unknown = [v for v in value if v not in writers.names()]
   return (
-    f'names unknown writers {", ".join(unknown)}; known: {known} (or '
-    '() for metrics.jsonl alone)'
+    f'names unknown writers {", ".join(unknown)}; known: {known} (or () for metrics.jsonl alone)'
     if unknown
     else None
   )
@@ -253,9 +244,7 @@ def validate(config) -> None:
   known, names = leaf_fields(base_config()), leaf_fields(config)
   for name in names:
     if name not in known:
-      raise ConfigError(
-        f'unknown config field {name}; fields: {", ".join(known)}.'
-      )
+      raise ConfigError(f'unknown config field {name}; fields: {", ".join(known)}.')
   for name in known:
     if name not in names:
       raise ConfigError(f'config field {name} is missing.')
@@ -263,8 +252,7 @@ def validate(config) -> None:
     problem = checks[name](value) if name in checks else None
     if problem:
       raise ConfigError(
-        f'config field {name} {problem}; got {value!r}. Fix '
-        f'it with --config.{name}=VALUE.'
+        f'config field {name} {problem}; got {value!r}. Fix it with --config.{name}=VALUE.'
       )
   _validate_together(config)
 
@@ -275,8 +263,7 @@ def _validate_together(config) -> None:
   if not layers:
     field = 'widths' if config.model.kind == 'mlp' else 'dense_widths'
     raise ConfigError(
-      f'config field model.{field} is empty: a '
-      f'{config.model.kind} needs a hidden layer to measure.'
+      f'config field model.{field} is empty: a {config.model.kind} needs a hidden layer to measure.'
     )
   unknown = [n for n in config.analysis.estimated_layers if n not in layers]
   if unknown:
