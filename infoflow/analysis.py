@@ -10,8 +10,8 @@ inputs. A hook is any function
          num_classes: int) -> dict[str, Any]
 
 whose result is merged into the record (JSON-serialisable values). The built-in
-hooks give the binning estimators and clustering measures of PAPER.md
-section 3; researchers add their own the same way.
+hooks give the binning estimators and clustering measures of docs/method.md,
+section 6; researchers add their own the same way.
 """
 
 from __future__ import annotations
@@ -128,31 +128,21 @@ def analyse(
   hooks: Sequence[Hook] = (),
   keep_representations: Optional[Sequence[str]] = None,
 ) -> tuple[dict, dict[str, np.ndarray]]:
-  """Metrics of one network at one epoch.
+  """Metrics of one network at one epoch: `(record, representations)`.
 
   Args:
-    key: PRNG key of the analysis (sampling and Monte Carlo).
-    model, params: the network.
-    inputs: (m, ...) evaluation inputs, taken as uniform.
-    labels: (m,) their integer labels.
-    num_classes: number of classes.
-    beta: the network's noise std; information is estimated only if > 0.
-    estimated_layers: names of the layers whose information is estimated
-      (e.g. ('T1', 'T2'); see `infoflow.models`).
+    key, model, params: PRNG key of the analysis (sampling, Monte Carlo); the network.
+    inputs, labels, num_classes: (m, ...) inputs, taken as uniform; (m,) int labels; classes.
+    beta: the network's noise std; the record's 'information' (of
+      `estimated_layers`, e.g. ('T1', 'T2'), see `infoflow.models`) only if > 0.
     num_replicas, form, num_mc, num_mc_conditional, target_stderr_mi_input,
-      target_stderr_mi_label, max_mc, input_chunk: estimator settings (see
-      `infoflow.information.layer_information`); num_mc None or 0: the
-      form's default (adaptive for the posterior form).
-    hooks: measures applied to the noise-free representations.
-    keep_representations: layers whose noise-free representations are
-      returned (default: none).
-
-  Returns:
-    (record, representations): the record's 'information' and hook fields,
-    and {layer: (m, d_l) float32} for `keep_representations`.
+      target_stderr_mi_label, max_mc, input_chunk: estimator settings
+      (`infoflow.information.layer_information`; num_mc None or 0: the
+      form's default, adaptive for the posterior form).
+    hooks: measures of the noise-free representations (fields of the record).
+    keep_representations: layers whose noise-free (m, d_l) float32 representations are returned.
   """
-  variables = {'params': params}
-  record = {}
+  variables, record = {'params': params}, {}
   if beta > 0 and estimated_layers:
     infos = information.network_information(
       key,
@@ -173,11 +163,15 @@ def analyse(
       max_mc=max_mc,
     )
     record['information'] = information_record(infos)
-  clean = {
+  clean = noise_free_representations(model, variables, inputs)
+  for hook in hooks:
+    record.update(hook(clean, labels, num_classes))
+  return record, {name: clean[name] for name in (keep_representations or ())}
+
+
+def noise_free_representations(model: nn.Module, variables, inputs) -> dict[str, np.ndarray]:
+  """{layer: (m, d_l) float32 host array} of the noise-free network on `inputs`."""
+  return {
     name: np.asarray(rep, np.float32)
     for name, rep in sampling.noise_free_layers(model, variables, inputs).items()
   }
-  for hook in hooks:
-    record.update(hook(clean, labels, num_classes))
-  kept = {name: clean[name] for name in (keep_representations or ())}
-  return record, kept

@@ -1,4 +1,4 @@
-"""Direct clustering measures of representations (PAPER.md section 3).
+"""Direct clustering measures of representations (docs/method.md, section 6).
 
 The paper's reading of "compression": the noisy layer ``T = s(X) + Z`` is an
 AWGN channel whose input constellation is ``{s(x)}``; ``I(X;T)`` drops when

@@ -1,4 +1,4 @@
-"""Beta-distinguishable clusters of representations (PAPER.md section 3).
+"""Beta-distinguishable clusters of representations (docs/method.md, section 6).
 
 The paper's reading of "compression": points of the constellation ``{s(x)}``
 closer than a few beta are confused through ``T = s(X) + Z``. Here they are

@@ -85,30 +85,18 @@ def layer_information(
       wrong shape or out of range, an unknown form, or (difference form) too
       few replicas to estimate h(T | X).
   """
+  common = dict(labels=labels, num_classes=num_classes, deterministic_given_x=deterministic_given_x)
   if form == 'posterior':
+    targets = dict(
+      target_stderr_mi_input=target_stderr_mi_input, target_stderr_mi_label=target_stderr_mi_label
+    )
     return posterior.posterior_information(
-      key,
-      samples,
-      beta,
-      labels=labels,
-      num_classes=num_classes,
-      deterministic_given_x=deterministic_given_x,
-      num_mc=num_mc,
-      target_stderr_mi_input=target_stderr_mi_input,
-      target_stderr_mi_label=target_stderr_mi_label,
-      max_mc=max_mc,
+      key, samples, beta, num_mc=num_mc, max_mc=max_mc, **common, **targets
     )
   if form == 'difference':
     kwargs = {} if num_mc is None else {'num_mc': num_mc}
     return difference.difference_information(
-      key,
-      samples,
-      beta,
-      labels=labels,
-      num_classes=num_classes,
-      deterministic_given_x=deterministic_given_x,
-      num_mc_conditional=num_mc_conditional,
-      **kwargs,
+      key, samples, beta, num_mc_conditional=num_mc_conditional, **common, **kwargs
     )
   raise ValueError(f'form must be one of {FORMS}, got {form!r}.')
 

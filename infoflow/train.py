@@ -19,7 +19,7 @@ squared error against real targets (the leaky-ReLU minimal example). The last
 partial minibatch of an epoch is kept (padded and masked), so every training
 example is seen once per epoch.
 
-Orthonormality regularisation (PAPER.md section 4): after every update each
+Orthonormality regularisation (docs/method.md, section 7): after every update each
 hidden Dense kernel K (in x out) becomes K - alpha (K K^T K - K), which pulls
 its singular values towards 1.
 """

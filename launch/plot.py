@@ -164,18 +164,8 @@ def write_figures(
     ) from None
   written, skipped = [], {}
   for stem, make in makers:
-    if isinstance(make, str):  # known not to apply: the reason
-      skipped[stem] = make
-      continue
-    try:
-      fig = make()
-    except plots.NothingToPlot as e:
-      skipped[stem] = str(e)
-      logging.info('skipping %s: %s', stem, e)
-      continue
-    except plots.RunRecordError as e:  # an unreadable representation file
-      skipped[stem] = str(e)
-      logging.warning('skipping %s: %s', stem, e)
+    fig = _make_figure(stem, make, skipped)
+    if fig is None:
       continue
     path = out / f'{stem}.{fmt}'
     try:
@@ -193,6 +183,23 @@ def write_figures(
     written.extend(gifs)
     skipped.update(not_animated)
   return written, skipped
+
+
+def _make_figure(stem: str, make, skipped: dict[str, str]):
+  """The figure `make` draws, or None with the reason in `skipped[stem]`
+  (`make` is that reason already when the figure is known not to apply)."""
+  if isinstance(make, str):
+    skipped[stem] = make
+    return None
+  try:
+    return make()
+  except plots.NothingToPlot as e:
+    skipped[stem] = str(e)
+    logging.info('skipping %s: %s', stem, e)
+  except plots.RunRecordError as e:  # an unreadable representation file
+    skipped[stem] = str(e)
+    logging.warning('skipping %s: %s', stem, e)
+  return None
 
 
 def main(argv: Sequence[str]) -> None:

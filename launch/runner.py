@@ -10,24 +10,25 @@ own, so benchmarks and tests build exactly what a run builds:
   load_data         the data set's arrays and the evaluation inputs
   build_trainer     model, optimizer, the train states of all seeds (with
                     their shuffle and noise keys), the jitted steps
-  experiment.plan_analysis, run_info   what is analysed when (run.json)
+  plan_run          what is analysed when (experiment.plan_analysis),
+                    written to run.json (run_info)
   resume_or_start   the newest readable checkpoint, or a fresh start
   then, for each analysed epoch:
   train_until       train the seeds up to it, with progress lines
-  analyse_epoch     metrics and information of every seed
-  write_record      each record to the writers (metrics.jsonl, TensorBoard)
+  record_epoch      analyse_epoch (metrics and information of every seed),
+                    write_record (each record to the writers: metrics.jsonl,
+                    TensorBoard), then figures (launch/writers.py)
+  save_checkpoint   the train states of the epoch
 
-then figures (launch/writers.py) and a checkpoint. Outputs:
-docs/run_record.md; errors: docs/errors.md.
+load_data, build_trainer, evaluate and train_until live in launch/trainer.py
+(re-exported here). Outputs: docs/run_record.md; errors: docs/errors.md.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import pathlib
 import time
-from typing import Any
 from typing import Callable
 from typing import Iterator
 from typing import Optional
@@ -37,48 +38,40 @@ from absl import logging
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 import orbax.checkpoint as ocp
 
 import infoflow
 from infoflow import analysis
 from infoflow import clustering
-from infoflow import train as train_lib
 from launch import configs
 from launch import experiment
 from launch import progress as progress_lib
 from launch import run_files
 from launch import writers as writers_lib
+from launch.trainer import Data
+from launch.trainer import Trainer
+from launch.trainer import build_trainer
+from launch.trainer import evaluate
+from launch.trainer import load_data
+from launch.trainer import train_until
 
-
-@dataclasses.dataclass(frozen=True)
-class Data:
-  """The arrays of a run (on the device).
-
-  Attributes:
-    dataset: the data set (its name, source and number of classes).
-    x_train: training inputs.
-    t_train: training targets: labels, or regression targets (`mse` loss).
-    splits: split name -> (inputs, targets, labels), evaluated at progress
-      lines and analysed epochs: train, test (train again when the data set
-      has no test split) and, when held out (MNIST), validation.
-    eval_x: the inputs the information is measured on (`analysis.inputs`).
-    eval_y: their labels (host array).
-    eval_indices: their indices in the data set (`evaluation_set`).
-    class_values: for regression, the target value of each class (for the
-      accuracy); None otherwise.
-    num_outputs: outputs of the network.
-  """
-
-  dataset: Any
-  x_train: jax.Array
-  t_train: jax.Array
-  splits: dict[str, tuple[jax.Array, jax.Array, jax.Array]]
-  eval_x: np.ndarray
-  eval_y: np.ndarray
-  eval_indices: list[int]
-  class_values: Optional[jax.Array]
-  num_outputs: int
+__all__ = (
+  'Data',
+  'Trainer',
+  'analyse_epoch',
+  'build_trainer',
+  'evaluate',
+  'load_data',
+  'open_workdir',
+  'plan_run',
+  'record_epoch',
+  'resume_or_start',
+  'run_info',
+  'save_checkpoint',
+  'train_and_analyse',
+  'train_until',
+  'write_record',
+)
 
 
 def open_workdir(config, workdir) -> pathlib.Path:
@@ -94,121 +87,6 @@ def open_workdir(config, workdir) -> pathlib.Path:
   run_files.check_same_config(workdir, config)
   run_files.write_text(workdir / 'config.json', config.to_json(indent=2))
   return workdir
-
-
-def load_data(config) -> Data:
-  """The config's data set as the arrays a run uses.
-
-  Raises:
-    configs.ConfigError: the config does not fit the data set.
-    infoflow.data.DataNotFoundError, DataFormatError: unreadable data.
-  """
-  dataset = experiment.read_dataset(config)
-  has_test = len(dataset.x_test) > 0
-  test = 'test' if has_test else 'train'
-  t_train = jnp.asarray(experiment.targets(config, dataset, 'train'))
-  splits = {
-    'train': (jnp.asarray(dataset.x_train), t_train, jnp.asarray(dataset.y_train)),
-    'test': (
-      jnp.asarray(getattr(dataset, f'x_{test}')),
-      jnp.asarray(experiment.targets(config, dataset, test)),
-      jnp.asarray(getattr(dataset, f'y_{test}')),
-    ),
-  }
-  if dataset.x_val is not None and len(dataset.x_val) > 0:
-    # Held out of training (MNIST): the paper's validation error.
-    y_val = jnp.asarray(dataset.y_val)
-    splits['validation'] = (jnp.asarray(dataset.x_val), y_val, y_val)
-  eval_x, eval_y, eval_indices = experiment.evaluation_set(config, dataset)
-  num_outputs = dataset.num_classes if config.loss != 'mse' else t_train.shape[-1]
-  return Data(
-    dataset=dataset,
-    x_train=splits['train'][0],
-    t_train=t_train,
-    splits=splits,
-    eval_x=eval_x,
-    eval_y=eval_y,
-    eval_indices=eval_indices,
-    class_values=experiment.class_values(config, dataset),
-    num_outputs=num_outputs,
-  )
-
-
-@dataclasses.dataclass(frozen=True)
-class Trainer:
-  """What trains and evaluates every seed of a run at once.
-
-  Attributes:
-    model: the noisy network (flax module).
-    optimizer: its optax optimizer.
-    states: the fresh `TrainState`s of all seeds, stacked on a leading axis
-      (spread over the devices); each holds its seed's shuffle and noise
-      keys.
-    train_epochs: `(states, inputs, targets, num_epochs) -> states`, jitted.
-    evaluate: `(params, inputs, targets, labels, key, class_values) ->
-      metrics` of every seed, jitted.
-    eval_key: key of the noisy metrics (folded with the epoch).
-    analysis_key: key of the analysis (folded with the epoch, then the seed).
-  """
-
-  model: Any
-  optimizer: optax.GradientTransformation
-  states: train_lib.TrainState
-  train_epochs: Callable[..., train_lib.TrainState]
-  evaluate: Callable[..., dict]
-  eval_key: jax.Array
-  analysis_key: jax.Array
-
-
-def build_trainer(config, data: Data) -> Trainer:
-  """Model, optimizer and the train states of `config.num_seeds`."""
-  model = experiment.build_model(config, data.num_outputs)
-  optimizer = train_lib.make_optimizer(config.optimizer.name, config.optimizer.learning_rate)
-  init_key, eval_key, analysis_key = jax.random.split(jax.random.key(config.seed), 3)
-  states = train_lib.init_states(init_key, config.num_seeds, model, optimizer, data.x_train[:1])
-  # Seeds are independent: with several devices each trains a share of them.
-  seed_sharding = train_lib.seed_sharding(config.num_seeds)
-  if seed_sharding is not None:
-    states = jax.device_put(states, seed_sharding)
-  train_epochs = jax.jit(
-    jax.vmap(
-      train_lib.make_train_epochs(
-        model,
-        optimizer,
-        loss=config.loss,
-        batch_size=config.batch_size,
-        orthonormal_alpha=config.orthonormal_alpha,
-      ),
-      in_axes=(0, None, None, None),
-    )
-  )
-  evaluate = jax.jit(
-    jax.vmap(
-      train_lib.make_evaluate(model, loss=config.loss), in_axes=(0, None, None, None, None, None)
-    )
-  )
-  return Trainer(
-    model=model,
-    optimizer=optimizer,
-    states=states,
-    train_epochs=train_epochs,
-    evaluate=evaluate,
-    eval_key=eval_key,
-    analysis_key=analysis_key,
-  )
-
-
-def evaluate(trainer: Trainer, data: Data, states, epoch: int) -> dict:
-  """{split: {metric: (num_seeds,) host array}} of every split of `data`."""
-  key = jax.random.fold_in(trainer.eval_key, epoch)
-  # One noise stream per split (fold_in by position) for the noisy metrics.
-  return {
-    name: jax.tree.map(
-      np.asarray,
-      trainer.evaluate(states.params, x, t, y, jax.random.fold_in(key, i), data.class_values),
-    )
-    for i, (name, (x, t, y)) in enumerate(data.splits.items())
-  }
 
 
 def run_info(config, data: Data, plan: experiment.AnalysisPlan) -> dict:
@@ -262,39 +140,6 @@ def resume_or_start(workdir: pathlib.Path, config, states):
     logging.info('resumed from epoch %d (%s)', start_epoch, workdir)
   run_files.write_text(metrics_path, ''.join(json.dumps(r) + '\n' for r in records))
   return manager, start_epoch, states, records
-
-
-def train_until(
-  config,
-  data: Data,
-  trainer: Trainer,
-  states,
-  epoch: int,
-  target: int,
-  progress: progress_lib.Progress,
-):
-  """Trains every seed from `epoch` to `target`, with a progress line at
-  each multiple of the logging interval (and at the last epoch).
-
-  Returns:
-    `(states, metrics)`: metrics (`evaluate`) at `target` if a progress line
-    was written there, else None.
-  """
-  log_every = config.log_every_epochs or max(config.num_epochs // 100, 1)
-  metrics = None
-  while epoch < target:
-    chunk = min(log_every - epoch % log_every, target - epoch)
-    chunk_start = time.time()
-    states = jax.block_until_ready(
-      trainer.train_epochs(states, data.x_train, data.t_train, jnp.int32(chunk))
-    )
-    progress.trained(chunk, time.time() - chunk_start)
-    epoch += chunk
-    metrics = None
-    if epoch % log_every == 0 or epoch == config.num_epochs:
-      metrics = evaluate(trainer, data, states, epoch)
-      progress.report(jax.tree.map(_mean_of_finite, metrics))
-  return states, metrics
 
 
 def analyse_epoch(
@@ -392,10 +237,7 @@ def train_and_analyse(
   workdir = open_workdir(config, workdir)
   data = load_data(config)
   trainer = build_trainer(config, data)
-  plan = experiment.plan_analysis(
-    config, trainer.model, jax.tree.map(lambda a: a[0], trainer.states.params), data.eval_x[:1]
-  )
-  run_files.write_text(workdir / 'run.json', json.dumps(run_info(config, data, plan), indent=1))
+  plan = plan_run(workdir, config, data, trainer)
   manager, epoch, states, records = resume_or_start(workdir, config, trainer.states)
   todo = [e for e in plan.epochs if e > epoch or (e == 0 and epoch == 0 and not records)]
   progress = progress_lib.Progress(epoch, config.num_epochs, len(todo))
@@ -403,20 +245,22 @@ def train_and_analyse(
   try:
     for target in todo:
       states, metrics = train_until(config, data, trainer, states, epoch, target, progress)
-      epoch, analysis_start, kept = target, time.time(), {}
-      if metrics is None:
-        metrics = evaluate(trainer, data, states, epoch)
-      for record, reps in analyse_epoch(
-        config, data, trainer, plan, states, epoch, metrics, started=started
-      ):
-        records.append(write_record(workdir, record, reps, data.eval_y, out))
-        kept.update(reps)  # seed 0's saved layers
-        if on_record is not None:
-          on_record(record)
-      out.write_figures(epoch, records, kept, data.eval_y, plan.layer_widths)
-      out.flush()
-      manager.save(epoch, args=ocp.args.StandardSave(states), force=True)
-      manager.wait_until_finished()
+      epoch, analysis_start = target, time.time()
+      record_epoch(
+        workdir,
+        config,
+        data,
+        trainer,
+        plan,
+        states,
+        epoch,
+        metrics,
+        records,
+        out,
+        started=started,
+        on_record=on_record,
+      )
+      save_checkpoint(manager, epoch, states)
       progress.analysed(time.time() - analysis_start)
       _log_information(records, epoch)
   finally:
@@ -424,6 +268,56 @@ def train_and_analyse(
   manager.close()
   logging.info('done: %d records in %s', len(records), workdir / 'metrics.jsonl')
   return records
+
+
+def plan_run(
+  workdir: pathlib.Path, config, data: Data, trainer: Trainer
+) -> experiment.AnalysisPlan:
+  """`experiment.plan_analysis` of the run, written to run.json (`run_info`)."""
+  plan = experiment.plan_analysis(
+    config, trainer.model, jax.tree.map(lambda a: a[0], trainer.states.params), data.eval_x[:1]
+  )
+  run_files.write_text(workdir / 'run.json', json.dumps(run_info(config, data, plan), indent=1))
+  return plan
+
+
+def record_epoch(
+  workdir: pathlib.Path,
+  config,
+  data: Data,
+  trainer: Trainer,
+  plan: experiment.AnalysisPlan,
+  states,
+  epoch: int,
+  metrics: Optional[dict],
+  records: list[dict],
+  out: writers_lib.Writers,
+  *,
+  started: float,
+  on_record: Optional[Callable[[dict], None]] = None,
+) -> None:
+  """Analyses every seed at `epoch` (`analyse_epoch`), appends each record to
+  `records` as written (`write_record`), then writes the figures and flushes
+  `out`. `metrics` (`evaluate`) are computed when None; `on_record` is called
+  with each record after it is written."""
+  if metrics is None:
+    metrics = evaluate(trainer, data, states, epoch)
+  kept = {}
+  for record, reps in analyse_epoch(
+    config, data, trainer, plan, states, epoch, metrics, started=started
+  ):
+    records.append(write_record(workdir, record, reps, data.eval_y, out))
+    kept.update(reps)  # seed 0's saved layers
+    if on_record is not None:
+      on_record(record)
+  out.write_figures(epoch, records, kept, data.eval_y, plan.layer_widths)
+  out.flush()
+
+
+def save_checkpoint(manager, epoch: int, states) -> None:
+  """Saves the train states of `epoch` and waits until they are written."""
+  manager.save(epoch, args=ocp.args.StandardSave(states), force=True)
+  manager.wait_until_finished()
 
 
 def _analyse_seed(
@@ -459,13 +353,6 @@ def _diverged(model, params, inputs) -> bool:
     return True
   layers = infoflow.sampling.noise_free_layers(model, {'params': params}, inputs)
   return not all(bool(jnp.isfinite(a).all()) for a in layers.values())
-
-
-def _mean_of_finite(values) -> float:
-  """Mean over the seeds that have not diverged (NaN if none)."""
-  values = np.asarray(values, np.float64)
-  finite = values[np.isfinite(values)]
-  return float(finite.mean()) if finite.size else float('nan')
 
 
 def _log_information(records: list[dict], epoch: int) -> None:

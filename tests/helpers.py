@@ -2,11 +2,15 @@
 
 Builders: synthetic centres and draws (for SZT-like layer samples with
 labels see `infoflow.data.synthetic.layer_samples`), model variables, tiny
-launcher runs and the launcher's command line. References: brute-force
+launcher runs and the launcher's command line, synthetic run records
+(`write_fake_run`, in the format of docs/run_record.md). References: brute-force
 densities, quadrature and bounds, independent of infoflow's code paths
 (NumPy float64 and SciPy only).
 """
 
+import json
+import math
+import pathlib
 import subprocess
 import sys
 
@@ -86,6 +90,140 @@ def assert_one_line_error(result, *needles):
   assert last.startswith('launch.train: error: '), last
   for needle in needles:
     assert needle in last, (needle, last)
+
+
+# -------------------------------------------------------- run records
+
+
+def fake_run_epochs(num_epochs):
+  """``num_epochs`` distinct, roughly log-spaced epochs starting at 0."""
+  epochs = [0]
+  while len(epochs) < num_epochs:
+    epochs.append(max(epochs[-1] + 1, int(round(epochs[-1] * 1.5))))
+  return epochs
+
+
+def _fake_representations(labels, width, epoch, layer_index, rng):
+  """Tanh representations whose classes move apart and tighten with epoch."""
+  num_classes = int(labels.max()) + 1
+  centres = np.random.default_rng(layer_index).normal(size=(num_classes, width))
+  gain = 0.3 + math.log1p(epoch)
+  spread = 1.0 / (1.0 + epoch)
+  pre = centres[labels] + spread * rng.normal(size=(len(labels), width))
+  return np.tanh(gain * pre).astype(np.float32)
+
+
+def write_fake_run(
+  path,
+  num_epochs=6,
+  num_seeds=2,
+  layers=None,
+  with_information=True,
+  with_binning=True,
+  with_clustering=True,
+  with_representations=True,
+  num_inputs=200,
+  num_classes=2,
+):
+  """Writes a synthetic run record (docs/run_record.md) into ``path``.
+
+  Every (epoch, seed) gets a metrics record; information (noisy net,
+  ``with_information``) carries ``[nats, stderr]`` pairs; representation
+  files are written for seed 0 at every analysed epoch.
+  Returns the path and the analysed epochs.
+  """
+  path = pathlib.Path(path)
+  layers = dict(layers or {'T1': 3, 'T2': 2})
+  epochs = fake_run_epochs(num_epochs)
+  bin_sizes = [0.01, 0.0667, 0.2]
+  path.mkdir(parents=True, exist_ok=True)
+  (path / 'config.json').write_text(
+    json.dumps({'name': 'fake', 'beta': 0.005 if with_information else 0.0})
+  )
+  (path / 'run.json').write_text(
+    json.dumps(
+      {
+        'config': 'fake',
+        'data_source': 'synthetic (tests/helpers.py)',
+        'num_classes': num_classes,
+        'beta': 0.005 if with_information else 0.0,
+        'layers': layers,
+        'estimated_layers': list(layers) if with_information else [],
+        'num_eval_inputs': num_inputs,
+        'analysis_epochs': epochs,
+        'num_seeds': num_seeds,
+        'num_replicas': 10,
+      }
+    )
+  )
+  log_m = math.log(num_inputs)
+  lines = []
+  for epoch in epochs:  # epoch-major, as a training loop writes them
+    for seed in range(num_seeds):
+      rng = np.random.default_rng(1000 * seed + epoch)
+      decay = math.exp(-epoch / 8)
+      split = lambda base: {  # pylint: disable=cell-var-from-loop
+        'loss': base * (0.2 + decay),
+        'accuracy': 1 - 0.5 * decay,
+        'loss_noisy': base * (0.25 + decay),
+        'accuracy_noisy': 0.98 - 0.5 * decay,
+      }
+      record = {
+        'epoch': epoch,
+        'seed': seed,
+        'step': 10 * epoch,
+        'wall_time': 0.5 * epoch,
+        'train': split(0.69),
+        'test': split(0.72),
+      }
+      if not with_information:
+        for s in ('train', 'test'):
+          del record[s]['loss_noisy'], record[s]['accuracy_noisy']
+      if with_information:
+        record['information'] = {
+          n: {
+            'mi_input': [log_m * (0.5 + 0.5 * decay) - 0.3 * i + 0.05 * rng.normal(), 0.02],
+            'mi_label': [math.log(2) * (1 - 0.9 * decay) - 0.02 * i, 0.01],
+            'entropy': [-10.0, 0.01],
+            'conditional_entropy': [-15.0, 0.0],
+          }
+          for i, n in enumerate(layers)
+        }
+      if with_binning:
+        record['binning'] = {'bin_sizes': bin_sizes}
+        for i, n in enumerate(layers):
+          record['binning'][n] = {
+            'entropy': [log_m * (1 - b) * (0.6 + 0.4 * decay) - 0.2 * i for b in bin_sizes],
+            'mi_label': [math.log(2) * (1 - decay) * (1 - b) for b in bin_sizes],
+          }
+      if with_clustering:
+        # Deeper layers (larger i) cluster more.
+        record['clustering'] = {
+          n: {
+            'within': 0.5 + 0.4 * (1 - decay) + 0.02 * i,
+            'between': 0.1 * decay - 0.01 * i,
+            'gap': 0.5 + 0.4 * (1 - decay) - 0.1 * decay + 0.03 * i,
+            'scatter_ratio': (0.01 + decay) / (1 + i),
+            'knn_agreement': 1 - 0.4 * decay / (1 + i),
+            'num_clusters': int(num_inputs * decay / (1 + i)) + 2,
+            'cluster_entropy': log_m * decay / (1 + i) + 0.1,
+          }
+          for i, n in enumerate(layers)
+        }
+      lines.append(json.dumps(record))
+  (path / 'metrics.jsonl').write_text('\n'.join(lines) + '\n')
+  if with_representations:
+    folder = path / 'representations'
+    folder.mkdir(exist_ok=True)
+    labels = (np.arange(num_inputs) % num_classes).astype(np.int32)
+    for epoch in epochs:
+      rng = np.random.default_rng(epoch)
+      arrays = {
+        n: _fake_representations(labels, w, epoch, i, rng)
+        for i, (n, w) in enumerate(layers.items())
+      }
+      np.savez(folder / f'epoch_{epoch:06d}.npz', labels=labels, **arrays)
+  return path, epochs
 
 
 # -------------------------------------------------------- float64 references

@@ -1,22 +1,20 @@
 """Tests of infoflow.plots.animation and `launch.plot --animate`.
 
 The run records are synthetic, written in the format of docs/run_record.md
-(like tests/test_plots.py, whose writer is not shared: a smaller copy here).
+by `helpers.write_fake_run`.
 """
 
-import json
-import math
 import pathlib
 import subprocess
 import sys
 
 from absl import flags
 from absl.testing import flagsaver
+import helpers
 import matplotlib
 
 matplotlib.use('Agg')
 
-import numpy as np  # pylint: disable=g-import-not-at-top
 from PIL import Image  # pylint: disable=g-import-not-at-top
 import pytest  # pylint: disable=g-import-not-at-top
 
@@ -24,7 +22,7 @@ from infoflow import plots  # pylint: disable=g-import-not-at-top
 from launch import plot as plot_cli  # pylint: disable=g-import-not-at-top
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-EPOCHS = [0, 1, 2, 3, 5, 8, 12, 18]
+EPOCHS = helpers.fake_run_epochs(8)
 
 
 def write_run(
@@ -36,49 +34,20 @@ def write_run(
   with_representations=True,
   num_seeds=1,
 ):
-  """A synthetic run record: metrics for every (epoch, seed), npz files."""
-  path = pathlib.Path(path)
-  layers = dict(layers or {'T1': 4, 'T2': 3})
-  path.mkdir(parents=True)
-  (path / 'run.json').write_text(
-    json.dumps(
-      {
-        'config': 'fake',
-        'layers': layers,
-        'num_eval_inputs': num_inputs,
-        'analysis_epochs': EPOCHS,
-        'num_seeds': num_seeds,
-      }
-    )
+  """A synthetic run record (`helpers.write_fake_run`) analysed at EPOCHS:
+  metrics for every (epoch, seed), npz files; no binning or clustering."""
+  path, epochs = helpers.write_fake_run(
+    path,
+    num_epochs=len(EPOCHS),
+    num_seeds=num_seeds,
+    layers=layers or {'T1': 4, 'T2': 3},
+    with_information=with_information,
+    with_binning=False,
+    with_clustering=False,
+    with_representations=with_representations,
+    num_inputs=num_inputs,
   )
-  lines = []
-  for epoch in EPOCHS:
-    decay = math.exp(-epoch / 6)
-    for seed in range(num_seeds):
-      record = {'epoch': epoch, 'seed': seed, 'train': {'loss': decay, 'accuracy': 1 - decay / 2}}
-      if with_information:
-        record['information'] = {
-          n: {
-            'mi_input': [math.log(num_inputs) * (0.5 + 0.5 * decay) - i, 0.02],
-            'mi_label': [math.log(2) * (1 - 0.9 * decay), 0.01],
-          }
-          for i, n in enumerate(layers)
-        }
-      lines.append(json.dumps(record))
-  (path / 'metrics.jsonl').write_text('\n'.join(lines) + '\n')
-  if with_representations:
-    folder = path / 'representations'
-    folder.mkdir()
-    labels = (np.arange(num_inputs) % 2).astype(np.int32)
-    for epoch in EPOCHS:
-      rng = np.random.default_rng(epoch)
-      arrays = {
-        n: np.tanh((1 + epoch) * (labels[:, None] - 0.5) + rng.normal(size=(num_inputs, w))).astype(
-          np.float32
-        )
-        for n, w in layers.items()
-      }
-      np.savez(folder / f'epoch_{epoch:06d}.npz', labels=labels, **arrays)
+  assert epochs == EPOCHS
   return path
 
 

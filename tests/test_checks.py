@@ -1,4 +1,5 @@
-"""Tests of infoflow.checks: the argument checks shared by every module."""
+"""Tests of infoflow.checks (the argument checks shared by every module) and
+infoflow.scales (the scale of data against beta)."""
 
 import math
 import warnings
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 
 from infoflow import checks
+from infoflow import scales
 
 
 def test_argument_type_error_is_both_kinds():
@@ -149,27 +151,27 @@ def test_labels():
 
 def test_beta_range():
   c = np.ones((4, 3), np.float32)
-  assert checks.check_beta_range(c, 1.0) == pytest.approx(math.sqrt(3))
+  assert scales.check_beta_range(c, 1.0) == pytest.approx(math.sqrt(3))
   with pytest.raises(
     ValueError,
     match=r'beta = 1e-40 is outside the range '
     r'of centers dtype float32',
   ):
-    checks.check_beta_range(np.zeros((2, 2), np.float32), 1e-40)
+    scales.check_beta_range(np.zeros((2, 2), np.float32), 1e-40)
   with pytest.raises(ValueError, match='too large for beta'):
-    checks.check_beta_range(np.full((2, 2), 1e30, np.float32), 1e-9)
+    scales.check_beta_range(np.full((2, 2), 1e30, np.float32), 1e-9)
   # Norms are computed without overflow: 3e38 rows are in range for big beta.
   big = np.full((2, 4), 3e38, np.float32)
-  assert checks.check_beta_range(big, 1e30) == pytest.approx(6e8, rel=1e-5)
-  assert jax.jit(lambda b: (checks.check_beta_range(c, b), 0)[0])(-1.0) is None
+  assert scales.check_beta_range(big, 1e30) == pytest.approx(6e8, rel=1e-5)
+  assert jax.jit(lambda b: (scales.check_beta_range(c, b), 0)[0])(-1.0) is None
 
 
 def test_beta_resolves_threshold_is_the_derived_one():
   c = np.zeros((2, 3), np.float32)
   c[0] = [3.0, 4.0, 0.0]  # max norm 5
   beta_min = 2.0**-24 * 5.0 / math.sqrt(2e-3)
-  assert checks.smallest_resolved_beta(5.0, np.float32) == pytest.approx(beta_min)
-  assert checks.check_beta_resolves(c, 1.01 * beta_min) == pytest.approx(
+  assert scales.smallest_resolved_beta(5.0, np.float32) == pytest.approx(beta_min)
+  assert scales.check_beta_resolves(c, 1.01 * beta_min) == pytest.approx(
     5.0 / (1.01 * beta_min), rel=1e-6
   )
   with pytest.raises(
@@ -177,24 +179,24 @@ def test_beta_resolves_threshold_is_the_derived_one():
     match=r'smallest beta this dtype resolves '
     r'is 6\.66e-06',
   ):
-    checks.check_beta_resolves(c, 0.99 * beta_min)
+    scales.check_beta_resolves(c, 0.99 * beta_min)
   with pytest.raises(ValueError, match='jax_enable_x64'):
-    checks.check_beta_resolves(c, 1e-9, rounding_tolerance=0.1)
+    scales.check_beta_resolves(c, 1e-9, rounding_tolerance=0.1)
   # A larger bias budget lowers the limit (capped at 0.5 nats).
-  checks.check_beta_resolves(c, 0.5 * beta_min, rounding_tolerance=4e-3)
-  assert checks.smallest_resolved_beta(1.0, np.float32, 10.0) == (
-    checks.smallest_resolved_beta(1.0, np.float32, 0.5)
+  scales.check_beta_resolves(c, 0.5 * beta_min, rounding_tolerance=4e-3)
+  assert scales.smallest_resolved_beta(1.0, np.float32, 10.0) == (
+    scales.smallest_resolved_beta(1.0, np.float32, 0.5)
   )
   # Zero centres resolve any representable beta.
-  checks.check_beta_resolves(np.zeros((2, 2), np.float32), 1e-30)
+  scales.check_beta_resolves(np.zeros((2, 2), np.float32), 1e-30)
 
 
 def test_power_of_two_scale():
   for value in (1e-30, 0.3, 1.0, 7.9, 1e30):
-    scale = checks.power_of_two_scale(value)
+    scale = scales.power_of_two_scale(value)
     assert math.log2(scale).is_integer() and 1 <= value / scale < 2
-  assert checks.power_of_two_scale(3e38, np.float32) == 2.0**126
-  assert checks.power_of_two_scale(1e-300, np.float32) == 2.0**-126
+  assert scales.power_of_two_scale(3e38, np.float32) == 2.0**126
+  assert scales.power_of_two_scale(1e-300, np.float32) == 2.0**-126
 
 
 def test_pad_to_multiple():

@@ -1,5 +1,197 @@
-"""Tests of the plot command (launch.plot) on a real run's records; those on
-synthetic records are in test_plots.py."""
+"""Tests of the plot command (launch.plot): on synthetic run records
+(`helpers.write_fake_run`, in the format of docs/run_record.md, so the reader
+is pinned to the documented format rather than to the writer's code) and on a
+real run's records."""
+
+import pathlib
+import re
+import subprocess
+import sys
+
+from absl import flags
+from absl.testing import flagsaver
+import helpers
+import matplotlib
+
+matplotlib.use('Agg')
+
+import pytest  # pylint: disable=g-import-not-at-top
+
+from infoflow import plots  # pylint: disable=g-import-not-at-top
+from launch import plot as plot_cli  # pylint: disable=g-import-not-at-top
+
+PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+CURVES = [
+  'training_curves',
+  'information_curves',
+  'information_plane',
+  'binned_entropy',
+  'binned_mi_label',
+  'clustering',
+]
+
+
+@pytest.fixture(name='run_dir')
+def fixture_run_dir(tmp_path):
+  return helpers.write_fake_run(tmp_path / 'run')[0]
+
+
+def _assert_png(path):
+  data = path.read_bytes()
+  assert data[:8] == PNG_SIGNATURE, path
+  assert len(data) > 1000, path
+
+
+def test_write_figures_png_full_run(run_dir):
+  written, skipped = plot_cli.write_figures(run_dir)
+  names = sorted(p.name for p in written)
+  expected = sorted([f'{n}.png' for n in CURVES] + ['cosine_similarity_T2.png', 'scatter_T2.png'])
+  assert names == expected
+  assert not skipped
+  for path in written:
+    assert path.parent == run_dir / 'figures'
+    _assert_png(path)
+
+
+def _small_run(path, **kwargs):
+  """A run with fewer figures, for the tests of options (speed)."""
+  return helpers.write_fake_run(
+    path, num_seeds=1, with_binning=False, with_clustering=False, **kwargs
+  )[0]
+
+
+@pytest.mark.parametrize('fmt, magic', [('svg', b'<?xml'), ('pdf', b'%PDF')])
+def test_write_figures_svg_pdf(tmp_path, fmt, magic):
+  run_dir = _small_run(tmp_path / 'run')
+  written, _ = plot_cli.write_figures(run_dir, tmp_path / 'out', fmt=fmt)
+  assert len(written) == 5
+  for path in written:
+    assert path.suffix == f'.{fmt}' and path.parent == tmp_path / 'out'
+    assert path.read_bytes().startswith(magic)
+
+
+def test_deterministic_run_skips_information_figures(tmp_path):
+  run_dir, _ = helpers.write_fake_run(tmp_path / 'det', num_seeds=1, with_information=False)
+  written, skipped = plot_cli.write_figures(run_dir, dpi=50)
+  names = {p.stem for p in written}
+  assert names == {
+    'training_curves',
+    'binned_entropy',
+    'binned_mi_label',
+    'clustering',
+    'cosine_similarity_T2',
+    'scatter_T2',
+  }
+  assert set(skipped) == {'information_curves', 'information_plane'}
+  assert 'information' in skipped['information_curves']
+  for path in written:
+    _assert_png(path)
+
+
+def test_run_without_representations_skips_them(tmp_path):
+  run_dir = _small_run(tmp_path / 'run', with_representations=False)
+  written, skipped = plot_cli.write_figures(run_dir, dpi=50)
+  assert {p.stem for p in written} == {'training_curves', 'information_curves', 'information_plane'}
+  assert {'cosine_similarity', 'scatter'} <= set(skipped)
+  assert 'no representation files' in skipped['scatter']
+
+
+def test_layer_and_epochs_choose_representation_figures(tmp_path, caplog):
+  run_dir = _small_run(tmp_path / 'run', with_information=False)
+  written, _ = plot_cli.write_figures(run_dir, layer='T1', dpi=50, epochs=[1, 5, 9], units='nats')
+  assert {'cosine_similarity_T1', 'scatter_T1'} <= {p.stem for p in written}
+  assert 'using epoch' in caplog.text  # 9 has no file: nearest is used
+  with pytest.raises(
+    plots.UnknownLayerError,
+    match=r"unknown layer 'T9'; the layers of this run: "
+    r'T1, T2\.',
+  ):
+    plot_cli.write_figures(run_dir, layer='T9')
+
+
+def _main(**flag_values):
+  if not flags.FLAGS.is_parsed():
+    flags.FLAGS.mark_as_parsed()
+  with flagsaver.flagsaver(**flag_values):
+    plot_cli.main(['plot'])
+
+
+def test_main_prints_files_written(tmp_path, capsys):
+  run_dir = _small_run(tmp_path / 'run', with_information=False)
+  _main(workdir=str(run_dir), format='png', dpi=50)
+  out = capsys.readouterr().out
+  assert f'wrote 3 figure(s) to {run_dir / "figures"}' in out
+  assert 'scatter_T2.png' in out
+  assert 'skipped information_curves: no "information" field' in out
+
+
+@pytest.mark.parametrize(
+  'case, message', [('missing_dir', 'does not exist'), ('empty_metrics', 'is empty')]
+)
+def test_main_exits_with_clear_error(tmp_path, case, message):
+  workdir = tmp_path / 'nope'
+  if case == 'empty_metrics':
+    workdir.mkdir()
+    (workdir / 'metrics.jsonl').write_text('')
+  with pytest.raises(SystemExit) as info:
+    _main(workdir=str(workdir))
+  assert message in str(info.value.code) and str(workdir) in str(info.value.code)
+
+
+def test_command_line_exit_status(tmp_path):
+  result = subprocess.run(
+    [sys.executable, '-m', 'launch.plot', f'--workdir={tmp_path}'],
+    cwd=ROOT,
+    capture_output=True,
+    text=True,
+    timeout=120,
+    check=False,
+  )
+  assert result.returncode != 0
+  assert f'{tmp_path} has no metrics.jsonl' in result.stderr
+
+
+def test_truncated_representation_file_is_named_and_skipped(tmp_path, caplog):
+  """Item 11: the figures that need a truncated npz are skipped with a
+  warning naming it; the others are written; the command exits 0."""
+  run_dir, _ = helpers.write_fake_run(tmp_path / 'run', num_seeds=1)
+  last = sorted((run_dir / 'representations').iterdir())[-1]
+  last.write_bytes(last.read_bytes()[:100])
+  written, skipped = plot_cli.write_figures(run_dir, dpi=50)
+  assert sorted(p.stem for p in written) == sorted(CURVES)
+  assert set(skipped) == {'cosine_similarity_T2', 'scatter_T2'}
+  for stem in ('cosine_similarity_T2', 'scatter_T2'):
+    assert f'{last} is not a readable .npz file' in skipped[stem]
+  assert f'skipping scatter_T2: {last}' in caplog.text
+  with pytest.raises(plots.RunRecordError, match=re.escape(str(last))):
+    plots.load_run(run_dir).load_representations(int(last.stem[6:]))
+  # Every file unreadable: both figures are skipped up front, with the name.
+  for path in (run_dir / 'representations').iterdir():
+    path.write_bytes(b'PK\x03\x04 torn')
+  first = sorted((run_dir / 'representations').iterdir())[0]
+  reasons = {
+    stem: make
+    for stem, make in plot_cli.figure_makers(plots.load_run(run_dir))
+    if isinstance(make, str)
+  }
+  assert set(reasons) == {'cosine_similarity', 'scatter'}
+  assert f'{first} is not a readable .npz file' in reasons['scatter']
+
+
+def test_workdir_or_out_that_is_a_file(tmp_path):
+  """Item 12: a workdir or --out that is a file: a one-line error naming
+  it, no traceback."""
+  run_dir = _small_run(tmp_path / 'run', with_information=False)
+  a_file = tmp_path / 'file'
+  a_file.write_text('x')
+  with pytest.raises(plots.RunRecordError, match=f'{a_file} is a file, not a run directory'):
+    plots.load_run(a_file)
+  with pytest.raises(plot_cli.OutputError, match=f'cannot create the output directory {a_file}'):
+    plot_cli.write_figures(run_dir, a_file / 'figures')
+  with pytest.raises(SystemExit) as info:
+    _main(workdir=str(run_dir), out=str(a_file / 'figures'))
+  assert str(info.value.code).startswith('launch.plot: error: cannot create')
 
 
 def test_plot_command_on_a_real_run(finished_run, tmp_path):

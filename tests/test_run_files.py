@@ -97,3 +97,13 @@ def test_resume_removes_temporary_directory_of_interrupted_save(finished_run, tm
   records = runner.train_and_analyse(helpers.tiny_config(num_seeds=2), workdir)
   assert helpers.without_time(records) == helpers.without_time(uninterrupted)
   assert sorted(p.name for p in checkpoints.iterdir()) == ['0', '1', '12']
+
+
+def test_run_from_before_the_layer_names_is_refused_clearly(finished_run, tmp_path):
+  """A workdir whose run.json names layers noise_k (older releases) cannot
+  resume: its checkpoints' parameter names differ. Say so, naming it."""
+  workdir, _ = _copy_of_finished_run(finished_run, tmp_path)
+  info = workdir / 'run.json'
+  info.write_text(re.sub(r'"T(\d+)"', lambda m: f'"noise_{int(m.group(1)) - 1}"', info.read_text()))
+  with pytest.raises(run_files.RunDirError, match='before the layer names'):
+    runner.train_and_analyse(helpers.tiny_config(num_seeds=2), workdir)

@@ -177,27 +177,11 @@ def load_mnist(
   x_test, y_test = _read_pair(files, 'test')
   if not 0 <= validation_size < len(x_train):
     raise ValueError(f'validation_size must be in [0, {len(x_train)}), got {validation_size}.')
-  x_val = y_val = None
-  if validation_size:
-    perm = np.random.default_rng(seed).permutation(len(x_train))
-    val_idx, train_idx = (np.sort(perm[:validation_size]), np.sort(perm[validation_size:]))
-    x_val, y_val = x_train[val_idx], y_train[val_idx]
-    x_train, y_train = x_train[train_idx], y_train[train_idx]
-
-  def to_float(images: np.ndarray) -> np.ndarray:
-    # One pass uint8 -> float32; division (not * 1/255) keeps 255 -> exactly 1.0.
-    return np.divide(images[..., None], np.float32(255), dtype=np.float32)
-
+  x_train, y_train, x_val, y_val = _split_validation(x_train, y_train, validation_size, seed)
   if scale == 'standard':
-    # Exact float64 moments of pixels / 255 from the uint8 histogram: one cheap
-    # pass, no float64 copy of the 47M training pixels.
-    counts = np.bincount(x_train.reshape(-1), minlength=256).astype(np.float64)
-    values = np.arange(256) / 255.0
-    mean64 = counts @ values / counts.sum()
-    mean = np.float32(mean64)
-    std = np.float32(np.sqrt(counts @ (values - mean64) ** 2 / counts.sum()))
-  x_train, x_test = to_float(x_train), to_float(x_test)
-  x_val = None if x_val is None else to_float(x_val)
+    mean, std = _pixel_moments(x_train)
+  x_train, x_test = _to_float(x_train), _to_float(x_test)
+  x_val = None if x_val is None else _to_float(x_val)
   source = f'idx files: {directory} ({", ".join(p.name for p in files.values())})'
   if scale == 'standard':
     for arr in (x_train, x_test) + (() if x_val is None else (x_val,)):
@@ -217,3 +201,30 @@ def load_mnist(
     x_val=x_val,
     y_val=y_val,
   )
+
+
+def _split_validation(x_train, y_train, validation_size: int, seed: int):
+  """``(x_train, y_train, x_val, y_val)``: ``validation_size`` rows held out
+  (``x_val`` None when 0); both splits keep file order."""
+  if not validation_size:
+    return x_train, y_train, None, None
+  perm = np.random.default_rng(seed).permutation(len(x_train))
+  val_idx, train_idx = (np.sort(perm[:validation_size]), np.sort(perm[validation_size:]))
+  return x_train[train_idx], y_train[train_idx], x_train[val_idx], y_train[val_idx]
+
+
+def _to_float(images: np.ndarray) -> np.ndarray:
+  """uint8 images (n, 28, 28) -> float32 (n, 28, 28, 1) pixels / 255."""
+  # One pass uint8 -> float32; division (not * 1/255) keeps 255 -> exactly 1.0.
+  return np.divide(images[..., None], np.float32(255), dtype=np.float32)
+
+
+def _pixel_moments(images: np.ndarray) -> tuple[np.float32, np.float32]:
+  """Scalar mean and std of the uint8 ``images`` / 255, as float32."""
+  # Exact float64 moments of pixels / 255 from the uint8 histogram: one cheap
+  # pass, no float64 copy of the 47M training pixels.
+  counts = np.bincount(images.reshape(-1), minlength=256).astype(np.float64)
+  values = np.arange(256) / 255.0
+  mean64 = counts @ values / counts.sum()
+  std = np.sqrt(counts @ (values - mean64) ** 2 / counts.sum())
+  return np.float32(mean64), np.float32(std)

@@ -102,12 +102,7 @@ def difference_information(
     ValueError: on a wrong rank, non-finite samples, beta <= 0, labels of the
       wrong shape or out of range, or too few replicas to estimate h(T | X).
   """
-  checks.check_key(key)
-  samples = jnp.asarray(checks.check_float_array(samples, 'samples', rank=3, shape='(m, R, d)'))
-  m = samples.shape[0]
-  checks.check_positive_scalar(beta, 'beta')
-  checks.check_count(num_mc, 'num_mc', minimum=2)
-  checks.check_count(num_mc_conditional, 'num_mc_conditional', minimum=2)
+  samples = _checked_samples(key, samples, beta, num_mc, num_mc_conditional)
   if deterministic_given_x is None:
     deterministic_given_x = _replicas_identical(samples)
 
@@ -118,22 +113,32 @@ def difference_information(
   h_t_x = _input_conditional_entropy(
     keys[1], samples, beta, deterministic_given_x, num_mc_conditional
   )
-  mi_input = h_t - h_t_x
-
-  mi_label = h_t_y = None
-  if labels is not None:
-    labels, num_classes = checks.check_labels(
-      labels, 'labels', num_rows=m, num_classes=num_classes, rows_name='samples'
-    )
-    h_t_y = _label_conditional_entropy(
-      keys[2], samples, beta, np.asarray(labels), num_classes, num_mc
-    )
-    mi_label = h_t - h_t_y
+  h_t_y = _label_part(keys[2], samples, beta, labels, num_classes, num_mc)
   return LayerInformation(
-    mi_input=mi_input,
+    mi_input=h_t - h_t_x,
     entropy=h_t,
     conditional_entropy=h_t_x,
-    mi_label=mi_label,
+    mi_label=None if h_t_y is None else h_t - h_t_y,
     label_conditional_entropy=h_t_y,
     deterministic_given_x=bool(deterministic_given_x),
   )
+
+
+def _checked_samples(key, samples, beta, num_mc, num_mc_conditional):
+  """Checks the key, samples, beta and draw counts; returns the samples."""
+  checks.check_key(key)
+  samples = jnp.asarray(checks.check_float_array(samples, 'samples', rank=3, shape='(m, R, d)'))
+  checks.check_positive_scalar(beta, 'beta')
+  checks.check_count(num_mc, 'num_mc', minimum=2)
+  checks.check_count(num_mc_conditional, 'num_mc_conditional', minimum=2)
+  return samples
+
+
+def _label_part(key, samples, beta, labels, num_classes, num_mc) -> Optional[Estimate]:
+  """h(T | Y) from checked labels, or None without labels."""
+  if labels is None:
+    return None
+  labels, num_classes = checks.check_labels(
+    labels, 'labels', num_rows=samples.shape[0], num_classes=num_classes, rows_name='samples'
+  )
+  return _label_conditional_entropy(key, samples, beta, np.asarray(labels), num_classes, num_mc)

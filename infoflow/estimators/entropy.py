@@ -52,7 +52,7 @@ import jax.numpy as jnp
 
 from infoflow import checks
 from infoflow.estimators import adaptive
-from infoflow.estimators import dense
+from infoflow.estimators import density
 from infoflow.estimators import draws
 from infoflow.estimators import estimate as estimate_lib
 from infoflow.estimators import groups as groups_lib
@@ -70,7 +70,6 @@ DEFAULT_MAX_MC = 1 << 20
 DEFAULT_PILOT_PER_MIXTURE = 32
 DEFAULT_MAX_MC_PER_MIXTURE = 4096
 EntropyReport = adaptive.EntropyReport
-_OWN_TERM_FLOOR = draws.OWN_TERM_FLOOR
 gaussian_entropy = draws.gaussian_entropy
 monte_carlo_draws = draws.monte_carlo_draws
 entropy_draw_values = draws.entropy_draw_values
@@ -90,30 +89,6 @@ def _resolve_mesh(mesh, target, *arrays):
       'the estimator outside jit (it jits its own work).'
     )
   return None
-
-
-def _check_inputs(key, centers, beta, rank, **options):
-  """Checks the common arguments; returns (centers, C / beta or None).
-
-  Draw-based estimators (key given) need beta to survive the rounding of
-  c + beta z (`checks.check_beta_resolves`); the others only need the
-  dtype's range (`checks.check_beta_range`).
-  """
-  if key is not None:
-    checks.check_key(key)
-  shape = '(n, d)' if rank == 2 else '(m, R, d)'
-  centers = jnp.asarray(checks.check_float_array(centers, 'centers', rank=rank, shape=shape))
-  checks.check_positive_scalar(beta, 'beta')
-  for name, value in options.items():
-    if name.endswith('tolerance'):
-      checks.check_positive_scalar(value, name)
-    else:
-      checks.check_count(value, name)
-  if key is None:
-    return centers, checks.check_beta_range(centers, beta)
-  return centers, checks.check_beta_resolves(
-    centers, beta, rounding_tolerance=options['rounding_tolerance']
-  )
 
 
 def _shifted(estimate, shift):
@@ -147,14 +122,14 @@ def mixture_entropy(
     num_mc: a fixed number of i.i.d. draws (DEFAULT_NUM_MC = 8192 when
       target_stderr is not given either).
     target_stderr: draw adaptively until the standard error is at most this
-      many nats (e.g. DEFAULT_TARGET_STDERR = 0.01), at most `max_mc` draws
-      (`infoflow.estimators.adaptive`). Give num_mc or target_stderr, not both.
-    method: 'dense' (every kernel term), 'pruned' (k-d cells of centres;
-      far cells bounded, each log g certified within `prune_tolerance`; see
-      `infoflow.estimators.pruned`) or 'auto' (`infoflow.estimators.groups.choose_method`: pruned
+      many nats, at most `max_mc` draws (`infoflow.estimators.adaptive`).
+      Give num_mc or target_stderr, not both.
+    method: 'dense' (every kernel term), 'pruned' (far cells of centres
+      bounded, each log g certified within `prune_tolerance`;
+      `infoflow.estimators.pruned`) or 'auto' (`groups.choose_method`: pruned
       for >= 16384 centres with beta < spread / 10, when cells are sparse).
-    rounding_tolerance: largest rounding error, in nats, allowed on a kernel exponent
-      that matters (see `infoflow.estimators.dense`).
+    rounding_tolerance: largest rounding error, in nats, allowed on a kernel
+      exponent that matters (see `infoflow.estimators.dense`).
     prune_tolerance: certified truncation error of each log g, in nats.
     query_chunk, center_chunk: dense block sizes; peak memory is about
       4 * query_chunk * center_chunk numbers, independent of n and num_mc.
@@ -167,44 +142,18 @@ def mixture_entropy(
     return_report, (Estimate, EntropyReport).
 
   Raises:
-    ValueError: on non-finite or empty centres, a wrong rank, beta <= 0 or
-      non-finite, beta too small for the centres' magnitude in their dtype
-      (`infoflow.checks.check_beta_resolves`), num_mc < 2 or max_mc < 2,
-      both num_mc and target_stderr, a tolerance <= 0 or non-finite, a
-      chunk size < 1, a bad method.
-    infoflow.checks.ArgumentTypeError: (a TypeError and a ValueError) for
-      a key that is not a PRNG key, non-numeric beta or arguments, complex
-      or string centres. float16 / bfloat16 centres are computed in float32
-      with a warning.
+    ValueError: on bad centres (non-finite, empty, wrong rank), a bad beta
+      (<= 0, non-finite, or too small for the centres' magnitude in their
+      dtype: `checks.check_beta_resolves`), num_mc or max_mc < 2, both num_mc
+      and target_stderr, a bad tolerance, a chunk size < 1, a bad method.
+    infoflow.checks.ArgumentTypeError: (a TypeError and a ValueError) for a
+      non-key key, non-numeric arguments, complex or string centres.
+      float16 / bfloat16 centres are computed in float32 with a warning.
   """
-  centers, ratio = _check_inputs(
-    key,
-    centers,
-    beta,
-    2,
-    rounding_tolerance=rounding_tolerance,
-    prune_tolerance=prune_tolerance,
-    query_chunk=query_chunk,
-    center_chunk=center_chunk,
-  )
-  beta, (centers,), log_scale = checks.rescale_to_beta(ratio, beta, centers)
-  result = _pooled(
-    key,
-    centers,
-    beta,
-    num_mc,
-    target_stderr,
-    max_mc,
-    method,
-    rounding_tolerance,
-    prune_tolerance,
-    query_chunk,
-    center_chunk,
-    mesh,
-    return_report,
-    DEFAULT_NUM_MC,
-  )
-  return _report_shifted(result, centers.shape[-1] * log_scale, return_report)
+  tolerances = dict(rounding_tolerance=rounding_tolerance, prune_tolerance=prune_tolerance)
+  chunks = dict(query_chunk=query_chunk, center_chunk=center_chunk)
+  plan = (num_mc, target_stderr, max_mc, DEFAULT_NUM_MC)
+  return _pooled(key, centers, beta, 2, plan, method, tolerances, chunks, mesh, return_report)
 
 
 def pooled_mixture_entropy(
@@ -237,53 +186,43 @@ def pooled_mixture_entropy(
     centers: (m, R, d) grouped centres.
     beta: the noise standard deviation (> 0).
   """
-  centers, ratio = _check_inputs(
-    key, centers, beta, 3, rounding_tolerance=rounding_tolerance, prune_tolerance=prune_tolerance
-  )
-  beta, (centers,), log_scale = checks.rescale_to_beta(ratio, beta, centers)
-  result = _pooled(
-    key,
-    centers,
-    beta,
-    num_mc,
-    target_stderr,
-    max_mc,
-    method,
-    rounding_tolerance,
-    prune_tolerance,
-    512,
-    2048,
-    mesh,
-    return_report,
-    None,
-  )
-  return _report_shifted(result, centers.shape[-1] * log_scale, return_report)
+  tolerances = dict(rounding_tolerance=rounding_tolerance, prune_tolerance=prune_tolerance)
+  plan = (num_mc, target_stderr, max_mc, None)
+  return _pooled(key, centers, beta, 3, plan, method, tolerances, None, mesh, return_report)
 
 
-def _report_shifted(result, shift, return_report):
+def _pooled(key, centers, beta, rank, plan, method, tolerances, chunks, mesh, return_report):
+  """Checks and rescales the arguments of `mixture_entropy` and
+  `pooled_mixture_entropy` (chunks None: the default sizes, unchecked), runs
+  `_pooled_draws` and shifts the estimate back by d log p."""
+  centers, beta, shift = density.rescaled_inputs(
+    key, centers, beta, rank, **tolerances, **(chunks or {})
+  )
+  chunks = chunks or dict(query_chunk=512, center_chunk=2048)
+  result = _pooled_draws(
+    key, centers, beta, plan, method, mesh, return_report, **tolerances, **chunks
+  )
   if return_report:
     return _shifted(result[0], shift), result[1]
   return _shifted(result, shift)
 
 
-def _pooled(
+def _pooled_draws(
   key,
   centers,
   beta,
-  num_mc,
-  target_stderr,
-  max_mc,
+  plan,
   method,
+  mesh,
+  return_report,
+  *,
   rounding_tolerance,
   prune_tolerance,
   query_chunk,
   center_chunk,
-  mesh,
-  return_report,
-  default_num,
 ):
   """The driver behind `mixture_entropy` and `pooled_mixture_entropy`."""
-  num_mc, target = adaptive.plan(num_mc, target_stderr, max_mc, default_num)
+  num_mc, target = adaptive.plan(*plan)
   mesh = _resolve_mesh(mesh, target, centers, beta, key)
   method, groups = groups_lib.choose_method(method, centers, beta, prune_tolerance)
   flat = centers.reshape(-1, centers.shape[-1])
@@ -307,6 +246,7 @@ def _pooled(
       *sharding.replicate(args, mesh), mesh=mesh, query_chunk=query_chunk, center_chunk=center_chunk
     )
 
+  max_mc = plan[2]
   estimate = adaptive.run(
     draw_batch, key, num_mc, target, pilot=min(DEFAULT_PILOT, max_mc), max_draws=max_mc
   )
@@ -369,12 +309,21 @@ def mixture_entropies(
     An `Estimate` whose fields have shape (m,). `.mean()` gives the average
     entropy with its standard error.
   """
-  centers, ratio = _check_inputs(
+  centers, beta, shift = density.rescaled_inputs(
     key, centers, beta, 3, rounding_tolerance=rounding_tolerance, mixture_chunk=mixture_chunk
   )
-  beta, (centers,), log_scale = checks.rescale_to_beta(ratio, beta, centers)
   num_mc, target = adaptive.plan(num_mc, target_stderr, max_mc, DEFAULT_NUM_MC_PER_MIXTURE)
   mesh = _resolve_mesh(mesh, target, centers, beta, key)
+  estimate = _batched_draws(
+    key, centers, beta, num_mc, target, max_mc, rounding_tolerance, mixture_chunk, mesh
+  )
+  return _shifted(estimate, shift)
+
+
+def _batched_draws(
+  key, centers, beta, num_mc, target, max_mc, rounding_tolerance, mixture_chunk, mesh
+):
+  """The adaptive (or fixed) run of batched draws behind `mixture_entropies`."""
 
   def draw_batch(batch_key, size):
     args = (
@@ -387,7 +336,7 @@ def mixture_entropies(
       *sharding.replicate(args, mesh), num_mc=size, mixture_chunk=mixture_chunk, mesh=mesh
     )
 
-  estimate = adaptive.run(
+  return adaptive.run(
     draw_batch,
     key,
     num_mc,
@@ -396,94 +345,7 @@ def mixture_entropies(
     max_draws=max_mc,
     summary=lambda est: est.mean(),
   )
-  return _shifted(estimate, centers.shape[-1] * log_scale)
 
 
-def mixture_entropy_bounds(
-  centers,
-  beta,
-  *,
-  rounding_tolerance: float = 1e-3,
-  query_chunk: int = 512,
-  center_chunk: int = 2048,
-) -> tuple[jax.Array, jax.Array]:
-  """Kolchinsky-Tracey bounds on the mixture entropy, in nats.
-
-  With D_ij = ||c_i - c_j||^2 and H0 = (d/2) log(2 pi e beta^2):
-
-    upper = H0 - (1/n) sum_i log((1/n) sum_j exp(-D_ij / (2 beta^2)))   (KL)
-    lower = H0 - (1/n) sum_i log((1/n) sum_j exp(-D_ij / (8 beta^2)))
-                                                            (Bhattacharyya)
-
-  Exact pairwise sums, chunked like `mixture_entropy` (O(n^2) work).
-
-  Args:
-    centers: (n, d) centres.
-    beta: noise standard deviation (> 0).
-
-  Returns:
-    (lower, upper), scalars in nats.
-  """
-  centers, ratio = _check_inputs(
-    None,
-    centers,
-    beta,
-    2,
-    rounding_tolerance=rounding_tolerance,
-    query_chunk=query_chunk,
-    center_chunk=center_chunk,
-  )
-  beta, (centers,), log_scale = checks.rescale_to_beta(ratio, beta, centers)
-  shift = centers.shape[-1] * log_scale
-  lower, upper = _bounds(centers, beta, rounding_tolerance, query_chunk, center_chunk)
-  return lower + shift, upper + shift
-
-
-@functools.partial(jax.jit, static_argnums=(3, 4))
-def _bounds(centers, beta, rounding_tolerance, query_chunk, center_chunk):
-  n, dim = centers.shape
-  dtype = centers.dtype
-  beta = jnp.asarray(beta, dtype)
-  zeros = jnp.zeros((n,), dtype)
-  # The self term exp(0) = 1 makes -1 a safe floor for every row.
-  floor = jnp.full((n,), _OWN_TERM_FLOOR, dtype)
-  kwargs = dict(
-    rounding_tolerance=rounding_tolerance, query_chunk=query_chunk, center_chunk=center_chunk
-  )
-  h0 = gaussian_entropy(dim, beta)
-  # exp(-D / (8 beta^2)) is the kernel of scale 2 beta.
-  lower = h0 - jnp.mean(dense.log_mean_kernel(centers, centers, 2 * beta, zeros, floor, **kwargs))
-  upper = h0 - jnp.mean(dense.log_mean_kernel(centers, centers, beta, zeros, floor, **kwargs))
-  return lower, upper
-
-
-def log_mixture_density(queries, centers, beta, *, rounding_tolerance: float = 1e-3) -> jax.Array:
-  """log g(y) for each query y, with g = (1/n) sum_j N(c_j, beta^2 I).
-
-  Args:
-    queries: (q, d) points.
-    centers: (n, d) centres.
-    beta: noise standard deviation (> 0).
-
-  Returns:
-    (q,) log-densities in nats.
-  """
-  centers, _ = _check_inputs(None, centers, beta, 2, rounding_tolerance=rounding_tolerance)
-  queries = jnp.asarray(
-    checks.check_float_array(queries, 'queries', rank=2, shape='(q, d)')
-  ).astype(centers.dtype)
-  if queries.shape[1] != centers.shape[1]:
-    raise ValueError(
-      f'queries have dimension {queries.shape[1]} but centers have {centers.shape[1]}.'
-    )
-  ratio = checks.check_beta_range(
-    jnp.concatenate([queries, centers]), beta, points_name='queries and centers'
-  )
-  beta, (queries, centers), log_scale = checks.rescale_to_beta(ratio, beta, queries, centers)
-  dim = centers.shape[1]
-  beta = jnp.asarray(beta, centers.dtype)
-  return (
-    dense.log_mean_kernel(queries, centers, beta, rounding_tolerance=rounding_tolerance)
-    - 0.5 * dim * jnp.log(2 * jnp.pi * beta**2)
-    - dim * log_scale
-  )
+mixture_entropy_bounds = density.mixture_entropy_bounds
+log_mixture_density = density.log_mixture_density

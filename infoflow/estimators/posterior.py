@@ -73,8 +73,8 @@ import numpy as np
 from infoflow import checks
 from infoflow.estimators import adaptive
 from infoflow.estimators import draws as draws_lib
-from infoflow.estimators import groups as groups_lib
 from infoflow.estimators import posterior_passes as passes
+from infoflow.estimators import posterior_setup as setup
 from infoflow.estimators import posterior_sums as sums
 from infoflow.estimators import pruned as pruned_lib
 from infoflow.estimators import sharding
@@ -115,16 +115,6 @@ class PosteriorReport:
   targets_met: bool = True
 
 
-@functools.partial(jax.jit, static_argnames=('num_groups', 'replicas'))
-def _queries(flat, beta, owner, z, *, num_groups, replicas):
-  del num_groups
-  return (
-    flat[owner] + beta * z,
-    (owner // replicas).astype(jnp.int32),
-    0.5 * jnp.sum(z * z, axis=-1),
-  )
-
-
 @functools.partial(jax.jit, static_argnames=('num_inputs', 'num_centers', 'deterministic'))
 def _values(log_sum, h_x, h_y, h0, label_entropy, *, num_inputs, num_centers, deterministic):
   """(5, k) per-draw values, rows as in `_ROWS`."""
@@ -143,71 +133,6 @@ def _batch_stats(values):
   mean = jnp.mean(values, axis=-1)
   centred = values - mean[:, None]
   return mean, jnp.sum(centred * centred, axis=-1)
-
-
-def _check_arguments(
-  key, samples, beta, labels, num_classes, num_mc, targets, max_mc, prune_tolerance
-):
-  """The checked (samples, labels, num_classes, C / beta) of a call."""
-  checks.check_key(key)
-  samples = jnp.asarray(checks.check_float_array(samples, 'samples', rank=3, shape='(m, R, d)'))
-  checks.check_positive_scalar(beta, 'beta')
-  ratio = checks.check_beta_resolves(samples, beta, centers_name='samples')
-  if num_mc is not None:
-    checks.check_count(num_mc, 'num_mc', minimum=2)
-  checks.check_count(max_mc, 'max_mc', minimum=2)
-  for name, value in zip(('target_stderr_mi_input', 'target_stderr_mi_label'), targets):
-    checks.check_positive_scalar(value, name)
-  checks.check_positive_scalar(prune_tolerance, 'prune_tolerance')
-  if labels is None:
-    return samples, None, 1, ratio
-  labels, num_classes = checks.check_labels(
-    labels, 'labels', num_rows=samples.shape[0], num_classes=num_classes, rows_name='samples'
-  )
-  return samples, np.asarray(labels), num_classes, ratio
-
-
-def _prepare(samples, beta, labels, num_classes, method, prune_tolerance):
-  """(layout, method, label entropy H(Y)) of a layer's samples."""
-  m = samples.shape[0]
-  if labels is None:
-    onehot = jnp.ones((m, 1), samples.dtype)
-    label_entropy = 0.0
-  else:
-    onehot = jax.nn.one_hot(labels, num_classes, dtype=samples.dtype)
-    freq = np.bincount(labels, minlength=num_classes) / m
-    freq = freq[freq > 0]
-    label_entropy = float(-np.sum(freq * np.log(freq)))
-  method, groups = groups_lib.choose_method(method, samples, beta, prune_tolerance)
-  return passes.make_layout(samples, onehot, groups), method, label_entropy
-
-
-def _draw_batch(key, size, samples, beta, layout, method, prune_tolerance, mesh):
-  """Per-draw values (5, size) and the per-draw certified errors of log g."""
-  m, r, dim = samples.shape
-  flat = samples.reshape(m * r, dim)
-  dtype = samples.dtype
-  owner, z = draws_lib.jitted_draws(key, m * r, dim, size, dtype)
-  q, home, shift = _queries(flat, jnp.asarray(beta, dtype), owner, z, num_groups=m, replicas=r)
-  inv_two_var = jnp.asarray(0.5 / float(beta) ** 2, dtype)
-  q, home, shift = (sharding.pad_rows(a, sharding.num_shards(mesh)) for a in (q, home, shift))
-  if method == 'pruned':
-    (log_sum, h_x, h_y, err), refined, dense = passes.pruned_sums(
-      q, home, shift, layout, inv_two_var, prune_tolerance, mesh
-    )
-  else:
-    log_sum, h_x, h_y = passes.dense_pass(
-      q,
-      shift,
-      layout.centers,
-      layout.valid,
-      layout.onehot,
-      inv_two_var,
-      mesh=mesh,
-      group_chunk=layout.group_chunk,
-    )
-    err, refined, dense = jnp.zeros_like(log_sum), 0, 0
-  return (log_sum[:size], h_x[:size], h_y[:size], err[:size]), refined, dense
 
 
 def posterior_information(
@@ -255,17 +180,30 @@ def posterior_information(
       the wrong shape, type or range, or bad draw settings.
   """
   targets = (target_stderr_mi_input, target_stderr_mi_label)
-  samples, labels, num_classes, ratio = _check_arguments(
+  samples, labels, num_classes, ratio = setup.check_arguments(
     key, samples, beta, labels, num_classes, num_mc, targets, max_mc, prune_tolerance
   )
   # Entropies shift by d log p when samples and beta are divided by p.
   beta, (samples,), log_scale = checks.rescale_to_beta(ratio, beta, samples)
+  problem = _make_problem(
+    samples, beta, labels, num_classes, deterministic_given_x, method, prune_tolerance, mesh
+  )
+  run = _run_draws(problem, key, num_mc, targets, max_mc)
+  info = _assemble(problem, run, log_scale)
+  return (info, _report(problem, run)) if return_report else info
+
+
+def _make_problem(
+  samples, beta, labels, num_classes, deterministic_given_x, method, prune_tolerance, mesh
+):
+  """The `_Problem` of checked, rescaled samples (replicas compared when
+  deterministic_given_x is None)."""
   if deterministic_given_x is None:
     deterministic_given_x = bool(jnp.all(samples == samples[:, :1]))
-  layout, method, label_entropy = _prepare(
+  layout, method, label_entropy = setup.prepare(
     samples, beta, labels, num_classes, method, prune_tolerance
   )
-  problem = _Problem(
+  return _Problem(
     samples,
     float(beta),
     layout,
@@ -277,11 +215,6 @@ def posterior_information(
     labels is not None,
     bool(deterministic_given_x),
   )
-  run = _run_draws(problem, key, num_mc, targets, max_mc)
-  info = _assemble(problem, run, log_scale)
-  if not return_report:
-    return info
-  return info, _report(problem, run)
 
 
 def _report(problem, run) -> PosteriorReport:
@@ -339,7 +272,7 @@ def _run_draws(problem: _Problem, key, num_mc, targets, max_mc) -> _Run:
   size, index = num_mc or min(DEFAULT_PILOT, max_mc), 0
   while True:
     batch_key = key if index == 0 else jax.random.fold_in(key, index)
-    (log_sum, h_x, h_y, err), refined, dense = _draw_batch(
+    (log_sum, h_x, h_y, err), refined, dense = passes.draw_batch(
       batch_key,
       size,
       problem.samples,

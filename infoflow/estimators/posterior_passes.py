@@ -11,6 +11,7 @@ split over a device mesh (`infoflow.estimators.sharding`).
 
 Outputs per draw: log sum_x e^{L_x}, H(X | T=t), H(Y | T=t) and the
 certified error of the first (`infoflow.estimators.posterior_sums`).
+`draw_batch` draws one batch of t ~ g and runs the pass the method chooses.
 """
 
 from __future__ import annotations
@@ -215,3 +216,42 @@ def pruned_sums(q, home, shift, layout, inv_two_var, prune_tolerance, mesh):
     )
     fails, total = int(fails), int(total)
   return out, refined, dense
+
+
+@functools.partial(jax.jit, static_argnames=('num_groups', 'replicas'))
+def _queries(flat, beta, owner, z, *, num_groups, replicas):
+  del num_groups
+  return (
+    flat[owner] + beta * z,
+    (owner // replicas).astype(jnp.int32),
+    0.5 * jnp.sum(z * z, axis=-1),
+  )
+
+
+def draw_batch(key, size, samples, beta, layout, method, prune_tolerance, mesh):
+  """One batch of `size` draws: per-draw (log sum_x e^{L_x}, H(X | T=t),
+  H(Y | T=t), certified error of log g), and the refined and dense counts."""
+  m, r, dim = samples.shape
+  flat = samples.reshape(m * r, dim)
+  dtype = samples.dtype
+  owner, z = draws_lib.jitted_draws(key, m * r, dim, size, dtype)
+  q, home, shift = _queries(flat, jnp.asarray(beta, dtype), owner, z, num_groups=m, replicas=r)
+  inv_two_var = jnp.asarray(0.5 / float(beta) ** 2, dtype)
+  q, home, shift = (sharding.pad_rows(a, sharding.num_shards(mesh)) for a in (q, home, shift))
+  if method == 'pruned':
+    (log_sum, h_x, h_y, err), refined, dense = pruned_sums(
+      q, home, shift, layout, inv_two_var, prune_tolerance, mesh
+    )
+  else:
+    log_sum, h_x, h_y = dense_pass(
+      q,
+      shift,
+      layout.centers,
+      layout.valid,
+      layout.onehot,
+      inv_two_var,
+      mesh=mesh,
+      group_chunk=layout.group_chunk,
+    )
+    err, refined, dense = jnp.zeros_like(log_sum), 0, 0
+  return (log_sum[:size], h_x[:size], h_y[:size], err[:size]), refined, dense

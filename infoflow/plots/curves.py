@@ -62,16 +62,7 @@ def plot_information_curves(
   records, layers, title, num_inputs = resolve(data, layers, title, num_inputs)
   scale = c.unit_scale(units)
   names = c.layer_names(records, 'information', layers)
-  curves = {}
-  for q in ('mi_input', 'mi_label'):
-    for n in names:
-      s = c.collect(records, lambda r, n=n, q=q: c.dig(r, 'information', n, q))
-      if s is not None:
-        curves[q, n] = s
-  if not any(q == 'mi_input' for q, _ in curves):
-    raise NothingToPlot(
-      'no "information" field with "mi_input" in the records (a deterministic run has none).'
-    )
+  curves = _information_curves(records, names)
   panels = [q for q in ('mi_input', 'mi_label') if any(k[0] == q for k in curves)]
   fig, axes = c.grid(len(panels), extra_width=1.6)
   palette = dict(zip(names, c.depth_colors(len(names))))
@@ -98,6 +89,22 @@ def plot_information_curves(
     c.titled(title, f'information per layer ({c.band_note(records, spread)})'), fontsize='medium'
   )
   return fig
+
+
+def _information_curves(records, names) -> dict:
+  """{(quantity, layer): series} of mi_input and mi_label; NothingToPlot
+  without any mi_input."""
+  curves = {}
+  for q in ('mi_input', 'mi_label'):
+    for n in names:
+      s = c.collect(records, lambda r, n=n, q=q: c.dig(r, 'information', n, q))
+      if s is not None:
+        curves[q, n] = s
+  if not any(q == 'mi_input' for q, _ in curves):
+    raise NothingToPlot(
+      'no "information" field with "mi_input" in the records (a deterministic run has none).'
+    )
+  return curves
 
 
 def plot_information_plane(

@@ -2,7 +2,7 @@
 
 X -> T1 = lrelu(w1 x + b1) + Z1 -> T2 = lrelu(w2 T1 + b2) + Z2 -> linear
 output, trained by mean squared error to the targets {1..4} -> 0,
-{5..8} -> 0.25 (PAPER.md section 4): the representations of each group
+{5..8} -> 0.25 (docs/method.md, section 7): the representations of each group
 cluster without any saturation. Settings (unknown in the paper): beta = 0.05,
 Adam 0.01, full batch, 3,000 epochs.
 """

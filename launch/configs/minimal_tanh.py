@@ -1,4 +1,4 @@
-"""One noisy tanh neuron on X in {-3, -1, 1, 3} (PAPER.md section 4).
+"""One noisy tanh neuron on X in {-3, -1, 1, 3} (docs/method.md, section 7).
 
 T = tanh(w x + b) + Z, labels {-3, -1, 1} -> 0, {3} -> 1, read out by a linear
 2-logit layer trained with cross-entropy. The paper gives no settings

@@ -1,11 +1,11 @@
-"""MNIST, a four-layer noisy CNN (PAPER.md section 4; architecture unknown).
+"""MNIST, a four-layer noisy CNN (docs/method.md, section 7; architecture unknown).
 
 conv 8 (5x5, ReLU, noise, 2x2 max-pool) - conv 16 (same) - dense 10 (ReLU,
 noise) - 10 logits; beta = 0.05 on [0, 1] pixels. Adam 1e-3, batch 128,
 10 epochs, 5,000 training images held out for validation.
 
 Information is estimated only on the 10-unit dense layer `dense3`: the
-plug-in needs ~2^d samples for a small bias (PAPER.md section 2), which rules
+plug-in needs ~2^d samples for a small bias (docs/method.md, section 2), which rules
 out the conv maps `conv1` and `conv2` (6272 and 3136 units). The evaluation
 inputs are a fixed subset: the first 1,000 test images (recorded in
 run.json; `analysis.inputs = 'test'`), R = 20 replicas.

@@ -1,4 +1,4 @@
-"""SZT 12-bit task, tanh 12-10-7-5-4-3-2, beta = 0.005 (PAPER.md section 4).
+"""SZT 12-bit task, tanh 12-10-7-5-4-3-2, beta = 0.005 (docs/method.md, section 7).
 
 Adam 4e-4, batch 256, 10,000 epochs, 80/20 split; information of all five
 hidden layers on all 4096 inputs at 90 log-spaced epochs, R = 100. Every
