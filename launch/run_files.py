@@ -25,6 +25,8 @@ from absl import logging
 import numpy as np
 import orbax.checkpoint as ocp
 
+from infoflow.plots import run as plots_run
+
 # Fields that may change between a run and its resumption.
 RESUMABLE_CHANGES = ('log_every_epochs', 'checkpoint', 'writers')
 
@@ -139,35 +141,12 @@ def read_records(path: pathlib.Path) -> list[dict]:
   """
   if not path.exists():
     return []
-  text = path.read_text()
-  lines = text.splitlines()
-  records = []
-  for number, line in enumerate(lines, start=1):
-    if not line.strip():
-      continue
-    try:
-      record = json.loads(line)
-    except json.JSONDecodeError as error:
-      if number == len(lines) and not text.endswith('\n'):
-        logging.warning(
-          '%s: dropping the incomplete last line %d (a run '
-          'stopped mid-write); its epoch is redone.',
-          path,
-          number,
-        )
-        continue
-      raise RunDirError(
-        f'{path}, line {number}: invalid JSON ({error}). Fix or delete '
-        'that line (its epoch is then redone), or delete the workdir to '
-        'start over.'
-      ) from None
-    if not isinstance(record, dict) or not isinstance(record.get('epoch'), int):
-      raise RunDirError(
-        f'{path}, line {number}: not a record (a JSON object '
-        'with an integer "epoch"). Fix or delete that line.'
-      )
-    records.append(record)
-  return records
+  return plots_run.read_metrics(
+    path,
+    error=RunDirError,
+    advice=' Fix or delete that line (its epoch is then redone), or delete the workdir '
+    'to start over.',
+  )
 
 
 def open_checkpoints(directory: pathlib.Path, keep: int) -> ocp.CheckpointManager:

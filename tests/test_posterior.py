@@ -12,6 +12,7 @@ from scipy import special
 from infoflow.data import synthetic
 from infoflow.estimators import difference
 from infoflow.estimators import draws
+from infoflow.estimators import layer
 from infoflow.estimators import posterior
 
 
@@ -41,13 +42,7 @@ def test_forms_agree_and_bounds_hold(kind, m, r, d, beta, classes):
   diff = difference.difference_information(
     key, samples, beta, labels=labels, num_mc=16384, num_mc_conditional=64
   )
-  for field in (
-    'mi_input',
-    'mi_label',
-    'entropy',
-    'conditional_entropy',
-    'label_conditional_entropy',
-  ):
+  for field in layer.FIELDS:
     assert _agree(getattr(post, field), getattr(diff, field)), field
   assert 0.0 <= float(post.mi_input.nats) <= math.log(m)
   assert 0.0 <= float(post.mi_label.nats) <= _label_entropy(labels)

@@ -35,3 +35,7 @@ class LayerInformation:
   mi_label: Optional[Estimate] = None
   label_conditional_entropy: Optional[Estimate] = None
   deterministic_given_x: bool = dataclasses.field(default=False, metadata=dict(static=True))
+
+
+# The `Estimate` fields of a `LayerInformation`, in a fixed order.
+FIELDS = ('mi_input', 'entropy', 'conditional_entropy', 'mi_label', 'label_conditional_entropy')

@@ -187,19 +187,9 @@ def pruned_sums(q, home, shift, layout, inv_two_var, prune_tolerance, mesh):
     k=k,
     prune_tolerance=prune_tolerance,
   )
-  fails, total = int(fails), int(total)
-  refined = dense = 0
-  r, dim = groups.centers.shape[1:]
-  while fails:
-    use_dense = k >= kn
-    size = sharding.bucket(fails)
-    if use_dense:
-      dense += total
-    else:
-      small = size * kn * r * dim <= _CHUNK_ELEMENTS
-      k = kn if small else min(2 * k, kn)
-      refined += total
-    out, fails, total = _refine_pass(
+
+  def refine_pass(out, k, size, use_dense):
+    return _refine_pass(
       q,
       home,
       shift,
@@ -214,7 +204,11 @@ def pruned_sums(q, home, shift, layout, inv_two_var, prune_tolerance, mesh):
       dense=use_dense,
       group_chunk=layout.group_chunk,
     )
-    fails, total = int(fails), int(total)
+
+  r, dim = groups.centers.shape[1:]
+  out, _, refined, dense = pruned_lib.refine_until_certified(
+    refine_pass, out, fails, total, k, kn, r * dim
+  )
   return out, refined, dense
 
 

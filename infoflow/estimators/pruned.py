@@ -122,7 +122,7 @@ def _placed_inputs(queries, home, shift, row_floor, groups: groups_lib.Groups, s
   return (*placed, inv_two_var)
 
 
-def _next_num_candidates(k, kn, size, group_elements):
+def next_num_candidates(k, kn, size, group_elements):
   """K doubled; when the `size` rows left fit one block even with the whole
   list, straight there (the last doubling): fewer recompilations."""
   small = size * kn * group_elements <= kernels.CHUNK_ELEMENTS
@@ -182,31 +182,45 @@ def log_mean_kernel_pruned(
   return value, err, info
 
 
+def refine_until_certified(refine_pass, state, fails, total, k, kn, group_elements):
+  """The host loop of every pruned evaluation: redo the uncertified rows.
+
+  While some rows' certified error exceeds the tolerance, `refine_pass(state,
+  k, size, use_dense)` redoes them (compacted into `size` rows, a power of
+  two) with K raised by `next_num_candidates`, or by the dense sum once K
+  covers the whole neighbour list (kn), and returns (state, fails, total).
+
+  Returns:
+    (state, last K, rows refined, rows computed densely).
+  """
+  refined = dense = 0
+  fails, total = int(fails), int(total)
+  while fails:
+    use_dense = k >= kn
+    size = sharding.bucket(fails)
+    if use_dense:
+      dense += total
+    else:
+      k = next_num_candidates(k, kn, size, group_elements)
+      refined += total
+    state, fails, total = refine_pass(state, k, size, use_dense)
+    fails, total = int(fails), int(total)
+  return state, k, refined, dense
+
+
 def _refine(placed, first, k, mesh, prune_tolerance):
   """Refinement passes with larger K (then dense) until every value is
   certified; returns (value, err, last K, refined count, dense count)."""
   q, home, shift, floor, groups, inv_two_var = placed
   value, err, fails, total = first
-  kn = groups.num_neighbors
-  refined = dense = 0
-  fails, total = int(fails), int(total)
-  r, dim = groups.centers.shape[1:]
-  while fails:
-    use_dense = k >= kn
-    size = sharding.bucket(fails)
-    if not use_dense:
-      k = _next_num_candidates(k, kn, size, r * dim)
-    if use_dense:
-      dense += total
-    else:
-      refined += total
+
+  def refine_pass(state, k, size, use_dense):
     value, err, fails, total = kernels.refine_pass(
       q,
       home,
       shift,
       floor,
-      value,
-      err,
+      *state,
       groups,
       inv_two_var,
       mesh=mesh,
@@ -215,7 +229,12 @@ def _refine(placed, first, k, mesh, prune_tolerance):
       prune_tolerance=prune_tolerance,
       dense=use_dense,
     )
-    fails, total = int(fails), int(total)
+    return (value, err), fails, total
+
+  r, dim = groups.centers.shape[1:]
+  (value, err), k, refined, dense = refine_until_certified(
+    refine_pass, (value, err), fails, total, k, groups.num_neighbors, r * dim
+  )
   return value, err, k, refined, dense
 
 

@@ -32,6 +32,7 @@ import numpy as np
 
 from infoflow.plots import common as c
 from infoflow.plots.common import NothingToPlot
+from infoflow.plots.curves import information_plane_points
 from infoflow.plots.representations import LABELS
 from infoflow.plots.representations import pick_layer
 from infoflow.plots.representations import stratified_subsample
@@ -175,35 +176,6 @@ def _write_scatter(found, path, title, dpi, fps) -> pathlib.Path:
   return _save(fig, path, draw, list(frames), dpi, fps)
 
 
-def plane_points(data, layers=None, units: str = 'bits'):
-  """``{layer: (epochs, I(X;T), I(T;Y))}``, means over seeds, in ``units``.
-
-  Raises:
-    NothingToPlot: no layer has both ``mi_input`` and ``mi_label``.
-  """
-  records, layers, _, _ = resolve(data, layers)
-  scale = c.unit_scale(units)
-  points = {}
-  for n in c.layer_names(records, 'information', layers):
-    x = c.collect(records, lambda r, n=n: c.dig(r, 'information', n, 'mi_input'))
-    y = c.collect(records, lambda r, n=n: c.dig(r, 'information', n, 'mi_label'))
-    if x is None or y is None:
-      continue
-    epochs = np.intersect1d(x.epochs, y.epochs)
-    if epochs.size:
-      points[n] = (
-        epochs,
-        x.mean()[np.searchsorted(x.epochs, epochs)] * scale,
-        y.mean()[np.searchsorted(y.epochs, epochs)] * scale,
-      )
-  if not points:
-    raise NothingToPlot(
-      'no layer has both "mi_input" and "mi_label" in an '
-      '"information" field (a deterministic run has none).'
-    )
-  return points
-
-
 def write_information_plane_animation(
   data,
   path,
@@ -222,7 +194,7 @@ def write_information_plane_animation(
   Returns:
     ``path``.
   """
-  points = plane_points(data, layers, units)
+  points = information_plane_points(data, layers, units)
   _, layers, title, _ = resolve(data, layers, title)
   epochs = np.unique(np.concatenate([e for e, _, _ in points.values()]))
   norm = colors.SymLogNorm(linthresh=1.0, linscale=0.4, vmin=0, vmax=max(int(epochs.max()), 1))

@@ -107,6 +107,35 @@ def _information_curves(records, names) -> dict:
   return curves
 
 
+def information_plane_points(data, layers=None, units: str = 'bits'):
+  """``{layer: (epochs, I(X;T), I(T;Y))}``, means over seeds, in ``units``.
+
+  Raises:
+    NothingToPlot: no layer has both ``mi_input`` and ``mi_label``.
+  """
+  records, layers, _, _ = resolve(data, layers)
+  scale = c.unit_scale(units)
+  points = {}
+  for n in c.layer_names(records, 'information', layers):
+    x = c.collect(records, lambda r, n=n: c.dig(r, 'information', n, 'mi_input'))
+    y = c.collect(records, lambda r, n=n: c.dig(r, 'information', n, 'mi_label'))
+    if x is None or y is None:
+      continue
+    epochs = np.intersect1d(x.epochs, y.epochs)
+    if epochs.size:
+      points[n] = (
+        epochs,
+        x.mean()[np.searchsorted(x.epochs, epochs)] * scale,
+        y.mean()[np.searchsorted(y.epochs, epochs)] * scale,
+      )
+  if not points:
+    raise NothingToPlot(
+      'no layer has both "mi_input" and "mi_label" in an '
+      '"information" field (a deterministic run has none).'
+    )
+  return points
+
+
 def plot_information_plane(
   data: Data, *, units: str = 'bits', layers: Layers = None, title: Optional[str] = None
 ) -> Figure:
@@ -117,25 +146,7 @@ def plot_information_plane(
   and joined in time order.
   """
   records, layers, title, _ = resolve(data, layers, title)
-  scale = c.unit_scale(units)
-  pairs = {}
-  for n in c.layer_names(records, 'information', layers):
-    x = c.collect(records, lambda r, n=n: c.dig(r, 'information', n, 'mi_input'))
-    y = c.collect(records, lambda r, n=n: c.dig(r, 'information', n, 'mi_label'))
-    if x is None or y is None:
-      continue
-    epochs = np.intersect1d(x.epochs, y.epochs)
-    if epochs.size:
-      pairs[n] = (
-        epochs,
-        x.mean()[np.searchsorted(x.epochs, epochs)] * scale,
-        y.mean()[np.searchsorted(y.epochs, epochs)] * scale,
-      )
-  if not pairs:
-    raise NothingToPlot(
-      'no layer has both "mi_input" and "mi_label" in an '
-      '"information" field (a deterministic run has none).'
-    )
+  pairs = information_plane_points(data, layers, units)
   fig, axes = c.grid(len(pairs), extra_width=1.0)
   top = max(max(e.max() for e, _, _ in pairs.values()), 1)
   # Epochs are integers >= 0: symlog keeps epoch 0 and is log from 1 on.

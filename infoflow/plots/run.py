@@ -218,7 +218,17 @@ def _read_json(path: pathlib.Path) -> dict:
     raise RunRecordError(f'{path} is not valid JSON: {e}') from e
 
 
-def _read_metrics(path: pathlib.Path) -> list[dict]:
+def read_metrics(path: pathlib.Path, *, error=RunRecordError, advice: str = '') -> list[dict]:
+  """The records of a metrics.jsonl file, one JSON object a line.
+
+  A torn last line (no final newline: a run caught or stopped mid-write) is
+  dropped with a warning naming the file; a run in progress, or a crash,
+  leaves one. Any other invalid line raises `error` naming file and line,
+  followed by `advice` (what to do).
+
+  Raises:
+    error: a line that is not a JSON object with an integer "epoch".
+  """
   text = path.read_text()
   lines = text.splitlines()
   records = []
@@ -228,14 +238,15 @@ def _read_metrics(path: pathlib.Path) -> list[dict]:
     try:
       record = json.loads(line)
     except json.JSONDecodeError as e:
-      # A run in progress may be caught mid-write: tolerate a torn last line.
       if number == len(lines) and not text.endswith('\n'):
-        logging.warning('%s: ignoring incomplete last line %d.', path, number)
+        logging.warning(
+          '%s: dropping the incomplete last line %d (written mid-write).', path, number
+        )
         continue
-      raise RunRecordError(f'{path}, line {number}: invalid JSON: {e}') from e
-    if not isinstance(record, dict) or 'epoch' not in record:
-      raise RunRecordError(
-        f'{path}, line {number}: a record must be a JSON object with an "epoch" field.'
+      raise error(f'{path}, line {number}: invalid JSON ({e}).{advice}') from None
+    if not isinstance(record, dict) or not isinstance(record.get('epoch'), int):
+      raise error(
+        f'{path}, line {number}: not a record (a JSON object with an integer "epoch").{advice}'
       )
     records.append(record)
   return records
@@ -261,7 +272,7 @@ def load_run(workdir) -> Run:
       f'{workdir} has no {METRICS}: not a run directory, or the run has '
       f'not written its first analysed epoch yet.'
     )
-  records = _read_metrics(metrics)
+  records = read_metrics(metrics)
   if not records:
     raise RunRecordError(f'{metrics} is empty: it has no records yet.')
   # A resumed run may rewrite an epoch: the last record for (epoch, seed) wins.
