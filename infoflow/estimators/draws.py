@@ -21,6 +21,7 @@ import math
 import jax
 import jax.numpy as jnp
 
+from infoflow import checks
 from infoflow.estimators import dense
 from infoflow.estimators import pruned
 from infoflow.estimators import sharding
@@ -114,7 +115,7 @@ def dense_draw_values(
   values = sharding.map_shards(
     local,
     mesh,
-    (sharding.pad_rows(owner, shards), sharding.pad_rows(z, shards)),
+    (checks.pad_to_multiple(owner, shards), checks.pad_to_multiple(z, shards)),
     (centers, beta, rounding_tolerance),
   )
   return values[: owner.shape[0]]
@@ -151,7 +152,7 @@ def batched_draw_values(key, centers, beta, rounding_tolerance, *, num_mc, mixtu
   log_r = sharding.map_shards(
     local,
     mesh,
-    tuple(sharding.pad_rows(a, shards) for a in (queries, centers, half_sq)),
+    tuple(checks.pad_to_multiple(a, shards) for a in (queries, centers, half_sq)),
     (beta, rounding_tolerance),
   )
   return gaussian_entropy(dim, beta) - log_r[:m]

@@ -22,6 +22,7 @@ import functools
 import jax
 import jax.numpy as jnp
 
+from infoflow import checks
 from infoflow.estimators import draws as draws_lib
 from infoflow.estimators import posterior_sums as sums
 from infoflow.estimators import pruned as pruned_lib
@@ -64,7 +65,7 @@ def _dense_rows(q, shift, centers, valid, onehot, inv_two_var, group_chunk):
   rows = q.shape[0]
   block = min(rows, _DENSE_QUERIES)
   floor = jnp.full((rows,), draws_lib.OWN_TERM_FLOOR, q.dtype)
-  packed = [sharding.pad_rows(a, block) for a in (q, shift, floor)]
+  packed = [checks.pad_to_multiple(a, block) for a in (q, shift, floor)]
   packed = tuple(a.reshape((-1, block) + a.shape[1:]) for a in packed)
   outs = jax.lax.map(
     lambda a: sums.dense_block(
@@ -80,7 +81,7 @@ def _candidate_rows(q, home, shift, groups, onehot, inv_two_var, k):
   rows, dim = q.shape
   r = groups.centers.shape[1]
   block = max(1, min(rows, _CHUNK_ELEMENTS // (k * r * dim)))
-  packed = [sharding.pad_rows(a, block) for a in (q, home, shift)]
+  packed = [checks.pad_to_multiple(a, block) for a in (q, home, shift)]
   packed = tuple(a.reshape((-1, block) + a.shape[1:]) for a in packed)
   outs = jax.lax.map(lambda a: sums.candidate_block(*a, groups, onehot, inv_two_var, k), packed)
   return tuple(o.reshape(-1)[:rows] for o in outs)
@@ -231,7 +232,7 @@ def draw_batch(key, size, samples, beta, layout, method, prune_tolerance, mesh):
   owner, z = draws_lib.jitted_draws(key, m * r, dim, size, dtype)
   q, home, shift = _queries(flat, jnp.asarray(beta, dtype), owner, z, num_groups=m, replicas=r)
   inv_two_var = jnp.asarray(0.5 / float(beta) ** 2, dtype)
-  q, home, shift = (sharding.pad_rows(a, sharding.num_shards(mesh)) for a in (q, home, shift))
+  q, home, shift = (checks.pad_to_multiple(a, sharding.num_shards(mesh)) for a in (q, home, shift))
   if method == 'pruned':
     (log_sum, h_x, h_y, err), refined, dense = pruned_sums(
       q, home, shift, layout, inv_two_var, prune_tolerance, mesh

@@ -114,7 +114,7 @@ def _placed_inputs(queries, home, shift, row_floor, groups: groups_lib.Groups, s
   shift = jnp.zeros((num,), dtype) if shift is None else jnp.asarray(shift, dtype)
   floor = jnp.full((num,), -jnp.inf, dtype) if row_floor is None else jnp.asarray(row_floor, dtype)
   args = [
-    sharding.pad_rows(jnp.asarray(a), sharding.num_shards(mesh))
+    checks.pad_to_multiple(jnp.asarray(a), sharding.num_shards(mesh))
     for a in (queries, home, shift, floor)
   ]
   placed = sharding.replicate((*args, groups), mesh)
@@ -247,7 +247,7 @@ def find_home(queries, groups: groups_lib.Groups):
   """
   num, dim = queries.shape
   block = max(1, min(num, _MAX_PAIR_BLOCK // groups.num_groups))
-  padded = sharding.pad_rows(queries, block)
+  padded = checks.pad_to_multiple(queries, block)
 
   def one(q):
     sq, _ = dense_lib.expansion_exponents(

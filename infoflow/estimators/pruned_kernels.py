@@ -17,6 +17,7 @@ import math
 import jax
 import jax.numpy as jnp
 
+from infoflow import checks
 from infoflow.estimators import dense as dense_lib
 from infoflow.estimators import groups as groups_lib
 from infoflow.estimators import sharding
@@ -91,7 +92,7 @@ def _certified(q, home, shift, groups, inv_two_var, k):
   rows, dim = q.shape
   r = groups.centers.shape[1]
   block = max(1, min(rows, CHUNK_ELEMENTS // (k * r * dim)))
-  packed = [sharding.pad_rows(a, block) for a in (q, home, shift)]
+  packed = [checks.pad_to_multiple(a, block) for a in (q, home, shift)]
   packed = tuple(a.reshape((-1, block) + a.shape[1:]) for a in packed)
   log_exact, err = jax.lax.map(lambda args: _certified_block(*args, groups, inv_two_var, k), packed)
   n = groups.flat.shape[0]

@@ -24,8 +24,6 @@ from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 import numpy as np
 
-from infoflow import checks
-
 try:  # jax >= 0.6
   _shard_map = jax.shard_map
   _NEW_API = True
@@ -76,16 +74,6 @@ def replicate(tree, mesh: Mesh | None):
   if mesh is None:
     return tree
   return jax.device_put(tree, NamedSharding(mesh, P()))
-
-
-def pad_rows(x, multiple: int):
-  """Pads the leading axis of `x` to a multiple, repeating the first row.
-
-  `infoflow.checks.pad_to_multiple` with fill=None: repeating a real row (not
-  zeros) keeps every padded row a valid input for the kernels; callers drop
-  the padded outputs.
-  """
-  return checks.pad_to_multiple(x, multiple)
 
 
 def map_shards(fn, mesh: Mesh | None, sharded, replicated=()):
