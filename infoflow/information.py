@@ -7,7 +7,7 @@ law is a Gaussian mixture and
     I(X;T) = log m - E_{t~g} H(X | T=t),   I(T;Y) = H(Y) - E_{t~g} H(Y | T=t)
 
 (the posterior form, `infoflow.estimators.posterior`, the default: one pass
-of Monte Carlo draws, every per-draw value within the hard bounds, adaptive
+of Monte Carlo draws, every estimate within the hard bounds, adaptive
 to standard errors of 0.02 nats on I(X;T) and 0.005 nats on I(T;Y)). The
 difference form h(T) - (1/m) sum_x h(T|X=x) (`infoflow.estimators.
 difference`) estimates the same quantity with larger Monte Carlo error; pass

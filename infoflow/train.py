@@ -184,16 +184,15 @@ def _noise_shapes(model: nn.Module, params, inputs, batch_size: int) -> dict:
   Found by `jax.eval_shape` of the sown pre-noise activations; empty for a
   deterministic net (beta = 0: no noise to draw).
   """
+  if getattr(model, 'beta', None) == 0:
+    return {}
   example = jax.ShapeDtypeStruct((batch_size,) + inputs.shape[1:], inputs.dtype)
 
   def pre_noise(params, x):
     _, state = model.apply({'params': params}, x, deterministic=True, mutable=['intermediates'])
     return state['intermediates']
 
-  shapes = models.pre_noise_activations(jax.eval_shape(pre_noise, params, example))
-  if getattr(model, 'beta', None) == 0:
-    return {}
-  return shapes
+  return models.pre_noise_activations(jax.eval_shape(pre_noise, params, example))
 
 
 def _draw_noise(shapes: dict, key: jax.Array, lead: tuple) -> dict:

@@ -125,9 +125,14 @@ def append_record(path: pathlib.Path, record: dict) -> dict:
   """Appends `record` to metrics.jsonl at `path` as one line (non-finite
   numbers as null); returns the record as written."""
   record = finite_or_null(record)
+  append_line(path, record)
+  return record
+
+
+def append_line(path: pathlib.Path, record: dict) -> None:
+  """Appends an already JSON-clean `record` to `path` as one line."""
   with path.open('a') as f:
     f.write(json.dumps(record) + '\n')
-  return record
 
 
 def read_records(path: pathlib.Path) -> list[dict]:

@@ -363,5 +363,10 @@ def _log_information(records: list[dict], epoch: int) -> None:
   logging.info(
     'analysed epoch %d: %s',
     epoch,
-    '  '.join(f'{n} I(X;T)={v["mi_input"][0] / np.log(2):.3f} bits' for n, v in info.items()),
+    '  '.join(
+      f'{n} I(X;T)={v["mi_input"][0] / np.log(2):.3f} bits'
+      if (v.get('mi_input') or [None])[0] is not None
+      else f'{n} I(X;T)=non-finite'
+      for n, v in info.items()
+    ),
   )

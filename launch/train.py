@@ -50,7 +50,10 @@ class _QuietOrbax(pylogging.Filter):
 def main(argv):
   """Flags -> config -> `runner.train_and_analyse`; a bad input exits 1 with
   one line on stderr."""
-  common_flags.apply_cpu_devices()
+  try:
+    common_flags.apply_cpu_devices()
+  except RuntimeError as error:
+    sys.exit(f'launch.train: error: {error}')
   logging.get_absl_handler().addFilter(_QuietOrbax())
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')

@@ -91,7 +91,8 @@ class JsonlWriter(Writer):
     self.path = pathlib.Path(path)
 
   def write_record(self, record: dict) -> None:
-    run_files.append_record(self.path, record)
+    # `Writers.write_record` has already replaced non-finite numbers by null.
+    run_files.append_line(self.path, record)
 
 
 class TensorBoardWriter(Writer):
@@ -293,11 +294,11 @@ def open_writers(config, workdir: pathlib.Path, extra: Sequence[MetricWriter] = 
   """metrics.jsonl's writer, those `config.writers` names, then `extra`.
 
   Raises:
-    ValueError: a name in `config.writers` that is not registered.
+    configs.ConfigError: a name in `config.writers` that is not registered.
   """
   unknown = [n for n in config.writers if n not in _FACTORIES]
   if unknown:
-    raise ValueError(f'unknown writers {", ".join(unknown)}; known: {", ".join(names())}.')
+    raise configs.ConfigError(f'unknown writers {", ".join(unknown)}; known: {", ".join(names())}.')
   owned = [JsonlWriter(workdir / 'metrics.jsonl')] + [
     _FACTORIES[n](workdir, config) for n in config.writers
   ]

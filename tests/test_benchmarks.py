@@ -1,6 +1,9 @@
 """Smoke tests of the benchmark scripts (their numbers come from full runs)."""
 
+import math
+
 import numpy as np
+import pytest
 
 from launch import bench_entropy
 from launch import bench_information
@@ -54,5 +57,21 @@ def test_bench_information_rows_and_table():
   ]
   assert rows[0][2] == 256 and rows[1][2] == 256 * 3 + 4 * 64
   assert all(seconds > 0 for *_, seconds in rows)
+  post, diff, adaptive = rows[0][1], rows[1][1], rows[2][1]
+  for info in (post, adaptive):
+    assert 0 <= float(info.mi_input.nats) <= math.log(64)
+    assert 0 <= float(info.mi_label.nats) <= math.log(2)
+  assert float(adaptive.mi_input.stderr) <= 0.02 and float(adaptive.mi_label.stderr) <= 0.005
+  gap = abs(float(post.mi_input.nats) - float(diff.mi_input.nats))
+  assert gap <= 4 * math.hypot(float(post.mi_input.stderr), float(diff.mi_input.stderr))
   table = bench_information.format_rows('clustered', rows)
   assert 'stderr ratio difference/posterior' in table
+
+
+def test_bench_information_stratification_gain_is_a_variance_share():
+  from infoflow.data import synthetic
+
+  samples, labels = synthetic.layer_samples('clustered', 64, 4, 3, 0.005)
+  share, gain = bench_information.stratification_gain(samples, labels, num_draws=1024)
+  assert 0 < share < 1
+  assert gain == pytest.approx((1 - share) ** 0.5)

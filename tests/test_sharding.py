@@ -102,7 +102,7 @@ def test_sharded_equals_single_device(results, name):
 
 
 def test_resolve():
-  assert sharding.resolve(None) is None or sharding.resolve(None).size > 1
+  assert sharding.resolve(None) is None  # one CPU device in this process
   with pytest.raises(ValueError, match='Mesh'):
     sharding.resolve('all devices')
   assert sharding.bucket(1) == 8 and sharding.bucket(9) == 16

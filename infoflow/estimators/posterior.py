@@ -72,7 +72,6 @@ import numpy as np
 
 from infoflow import checks
 from infoflow.estimators import adaptive
-from infoflow.estimators import draws as draws_lib
 from infoflow.estimators import posterior_passes as passes
 from infoflow.estimators import posterior_setup as setup
 from infoflow.estimators import posterior_sums as sums
@@ -224,7 +223,8 @@ def _report(problem, run) -> PosteriorReport:
   return PosteriorReport(
     problem.method,
     count,
-    float(bounds[0]),
+    # A deterministic layer's h(T) is I(X;T) + h(T|X): the H(X|T) bound.
+    float(bounds[1] if problem.deterministic else bounds[0]),
     float(bounds[1]),
     float(bounds[2]) if problem.has_labels else 0.0,
     run.refined,
@@ -267,7 +267,7 @@ def _run_draws(problem: _Problem, key, num_mc, targets, max_mc) -> _Run:
   times powers of two, from the measured variance (few compilations).
   """
   m, r, dim = problem.samples.shape
-  h0 = float(draws_lib.gaussian_entropy(dim, problem.beta))
+  h0 = 0.5 * dim * math.log(2 * math.pi * math.e * problem.beta**2)
   run = _Run(adaptive.RunningMoments(), np.zeros(3))
   size, index = num_mc or min(DEFAULT_PILOT, max_mc), 0
   while True:
@@ -329,8 +329,8 @@ def _assemble(problem: _Problem, run: _Run, log_scale) -> LayerInformation:
   dtype = problem.samples.dtype
   moments, stderr = run.moments, run.moments.stderr()
   shift = dim * log_scale
-  h0 = float(draws_lib.gaussian_entropy(dim, problem.beta)) + shift
-  moments.mean[[0, 3, 4]] += shift
+  h0 = 0.5 * dim * math.log(2 * math.pi * math.e * problem.beta**2) + shift
+  moments.mean[0] += shift
   count = jnp.asarray(moments.count, jnp.int32)
 
   def estimate(row, low=None, high=None):
@@ -345,14 +345,20 @@ def _assemble(problem: _Problem, run: _Run, log_scale) -> LayerInformation:
 
   mi_input = estimate(1, 0.0, math.log(m))
   entropy = estimate(0)
+
+  def remainder(mi, row):
+    # h(T) - I from the (possibly clipped) I, so the identity holds exactly;
+    # the stderr is that of the per-draw differences.
+    return Estimate(entropy.nats - mi.nats, jnp.asarray(stderr[row], dtype), count)
+
   if problem.deterministic:
     conditional = Estimate.exact(jnp.asarray(h0, dtype))
   else:
-    conditional = estimate(3)
+    conditional = remainder(mi_input, 3)
   mi_label = label_conditional = None
   if problem.has_labels:
     mi_label = estimate(2, 0.0, problem.label_entropy)
-    label_conditional = estimate(4)
+    label_conditional = remainder(mi_label, 4)
   return LayerInformation(
     mi_input=mi_input,
     entropy=entropy,

@@ -35,6 +35,7 @@ from infoflow.plots.common import NothingToPlot
 from infoflow.plots.curves import information_plane_points
 from infoflow.plots.representations import LABELS
 from infoflow.plots.representations import pick_layer
+from infoflow.plots.representations import project
 from infoflow.plots.representations import stratified_subsample
 from infoflow.plots.run import Run
 from infoflow.plots.run import RunRecordError
@@ -42,15 +43,6 @@ from infoflow.plots.run import resolve
 
 DEFAULT_DPI = 70
 DEFAULT_FPS = 2
-
-
-def _project(x: np.ndarray) -> tuple[np.ndarray, list[str]]:
-  """Coordinates to draw and axis names: raw for d <= 3, else 2 PCs."""
-  if x.shape[1] <= 3:
-    return x, [f'unit {i + 1}' for i in range(x.shape[1])]
-  centred = x - x.mean(axis=0)
-  _, _, vt = np.linalg.svd(centred, full_matrices=False)
-  return centred @ vt[:2].T, ['PC 1', 'PC 2']
 
 
 def scatter_frames(
@@ -86,7 +78,7 @@ def scatter_frames(
     labels = np.asarray(arrays[LABELS]).astype(int)
     keep = stratified_subsample(labels, max_points, seed)
     x = np.asarray(arrays[layer], np.float64)
-    xy, names = _project(x.reshape(x.shape[0], -1)[keep])
+    xy, names = project(x.reshape(x.shape[0], -1)[keep])
     if xy.shape[1] == 1:
       jitter = rng.uniform(-0.3, 0.3, len(keep))
       xy = np.stack([xy[:, 0], labels[keep] + jitter], 1)

@@ -193,7 +193,7 @@ def plot_cosine_similarity_matrices(
   return fig
 
 
-def _project(x: np.ndarray) -> tuple[np.ndarray, list[str]]:
+def project(x: np.ndarray) -> tuple[np.ndarray, list[str]]:
   """Coordinates to draw and axis names: raw for d <= 3, else 2 PCs."""
   d = x.shape[1]
   if d <= 3:
@@ -213,7 +213,7 @@ def _scatter_points(data, layer: str, max_points: int, seed: int) -> dict:
   for epoch, arrays in data.items():
     labels = np.asarray(arrays[LABELS]).astype(int)
     keep = stratified_subsample(labels, max_points, seed)
-    xy, names = _project(np.asarray(arrays[layer], np.float64)[keep])
+    xy, names = project(np.asarray(arrays[layer], np.float64)[keep])
     if xy.shape[1] == 1:
       xy = np.stack([xy[:, 0], labels[keep] + rng.uniform(-0.3, 0.3, len(keep))], 1)
       names = ['unit 1', 'class (jittered)']
