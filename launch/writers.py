@@ -35,6 +35,7 @@ from typing import Sequence
 
 import numpy as np
 
+from launch import configs
 from launch import run_files
 
 BITS = 1 / math.log(2)  # nats -> bits
