@@ -76,6 +76,13 @@ def binning_hook(bin_sizes: Sequence[float]) -> Hook:
 def clustering_hook(beta: float, *, k: int = KNN_K, max_inputs_for_clusters: int = 5000) -> Hook:
   """Class similarity, scatter ratio, k-NN agreement, beta-clusters per layer.
 
+  Each layer's measures come from one compiled program
+  (`clustering.layer_measures`: one chunked pass over the pairs of inputs
+  for the neighbours and the clusters, more only where tight clusters need
+  checking); all layers are dispatched before any result is copied to the
+  host, once. Programs are compiled once per layer width (and input count),
+  then reused at every epoch.
+
   Args:
     beta: the noise scale at which clusters are told apart (the network's
       beta; for a deterministic net, the scale of interest).
@@ -84,24 +91,27 @@ def clustering_hook(beta: float, *, k: int = KNN_K, max_inputs_for_clusters: int
   """
 
   def hook(representations, labels, num_classes):
-    record = {}
-    for name, reps in representations.items():
-      sim = clustering.class_similarity(reps, labels, num_classes)
-      scatter = clustering.scatter_ratio(reps, labels, num_classes)
-      entry = {
-        'within': float(sim.within),
-        'between': float(sim.between),
-        'gap': float(sim.gap),
-        'scatter_ratio': float(scatter.ratio),
-        'knn_agreement': float(
-          clustering.knn_label_agreement(reps, labels, k=min(k, len(labels) - 1))
-        ),
+    with_clusters = len(labels) <= max_inputs_for_clusters
+    measures = jax.device_get(
+      {
+        name: clustering.layer_measures(
+          reps, labels, num_classes, beta=beta if with_clusters else None, k=min(k, len(labels) - 1)
+        )
+        for name, reps in representations.items()
       }
-      if len(labels) <= max_inputs_for_clusters:
-        clusters = clustering.num_distinguishable_clusters(reps, beta)
-        entry['num_clusters'] = int(clusters.num_clusters)
-        entry['cluster_entropy'] = float(clusters.entropy)
-      record[name] = entry
+    )
+    record = {}
+    for name, values in measures.items():
+      record[name] = {
+        'within': float(values.within),
+        'between': float(values.between),
+        'gap': float(values.gap),
+        'scatter_ratio': float(values.scatter_ratio),
+        'knn_agreement': float(values.knn_agreement),
+      }
+      if with_clusters:
+        record[name]['num_clusters'] = int(values.num_clusters)
+        record[name]['cluster_entropy'] = float(values.cluster_entropy)
     return {'clustering': record}
 
   return hook

@@ -30,6 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from infoflow import checks
+from infoflow import neighbours
 
 # Re-exported: distinguishable clusters are one of this module's measures.
 from infoflow.distinguishable import DEFAULT_THRESHOLD
@@ -41,6 +42,7 @@ from infoflow.distinguishable import single_linkage_tree
 
 __all__ = [
   'ClassSimilarity',
+  'LayerMeasures',
   'DEFAULT_THRESHOLD',
   'DistinguishableClusters',
   'ScatterRatio',
@@ -49,6 +51,7 @@ __all__ = [
   'cosine_similarity_matrix',
   'k_nearest_neighbors',
   'knn_label_agreement',
+  'layer_measures',
   'num_distinguishable_clusters',
   'scatter_ratio',
   'single_linkage_tree',
@@ -176,12 +179,17 @@ def class_similarity(representations, labels, num_classes: int) -> ClassSimilari
   x = as_representations(representations)
   y, k = _as_labels(labels, x.shape[0], num_classes)
   if checks.is_concrete(y):
-    counts = np.bincount(np.asarray(y), minlength=k)
-    if np.sum(counts * (counts - 1)) == 0:
-      raise ValueError('no within-class pairs: every class has < 2 members.')
-    if np.count_nonzero(counts) < 2:
-      raise ValueError('no between-class pairs: only one class is present.')
+    _check_pairs(np.asarray(y), k)
   return _class_similarity(x, y, k)
+
+
+def _check_pairs(labels: np.ndarray, num_classes: int) -> None:
+  """ValueError unless there are within-class and between-class pairs."""
+  counts = np.bincount(labels, minlength=num_classes)
+  if np.sum(counts * (counts - 1)) == 0:
+    raise ValueError('no within-class pairs: every class has < 2 members.')
+  if np.count_nonzero(counts) < 2:
+    raise ValueError('no between-class pairs: only one class is present.')
 
 
 class ScatterRatio(NamedTuple):
@@ -233,90 +241,28 @@ def scatter_ratio(representations, labels, num_classes: int) -> ScatterRatio:
   return _scatter(x, y, k)
 
 
-def _running_top_k(best, block_d, block_i, k):
-  """Merge (c, k) best (sq_dist, index) with a (c, b) block; keep k smallest."""
-  d = jnp.concatenate([best[0], block_d], axis=1)
-  i = jnp.concatenate([best[1], block_i], axis=1)
-  neg, pos = lax.top_k(-d, k)
-  return -neg, jnp.take_along_axis(i, pos, axis=1)
-
-
-@functools.partial(jax.jit, static_argnames=('k', 'chunk_size', 'refine'))
-def _knn(x, k, chunk_size, refine):
-  chex.assert_rank(x, 2)
-  m, d = x.shape
-  kc = min(m - 1, k + refine)
+@functools.partial(jax.jit, static_argnames=('k', 'chunk_size'))
+def _knn(x, k, chunk_size):
   scale = pow2_scale(x)  # exact; squared distances cannot overflow
-  x = x / scale
-  xc = x - jnp.mean(x, axis=0)  # shrinks |t|^2, hence the screening error
-  sq = jnp.sum(xc * xc, axis=1)
-  # Rounding bound of the matmul form for a pair (a, b), valid for any
-  # summation order: (2 gamma_d + 3 eps)(|a|^2 + |b|^2), with
-  # gamma_d = d eps / (1 - d eps) (Higham's bound for a length-d dot product).
-  eps = float(jnp.finfo(x.dtype).eps)
-  gamma = d * eps / max(1.0 - d * eps, 0.5)
-  tol = (2.0 * gamma + 3.0 * eps) * (sq + jnp.max(sq))
-  # Padded query slots repeat row 0; their results are sliced off.
-  q_idx = checks.pad_to_multiple(jnp.arange(m, dtype=jnp.int32), chunk_size)
-  q_idx = q_idx.reshape(-1, chunk_size)
-  cols = jnp.arange(m, dtype=jnp.int32)
-  # Reference block for the exact fallback: ~2^22 elements of differences.
-  rb = max(1, min(m, 2**22 // (chunk_size * d)))
-  nb = -(-m // rb)
-  ref_idx = jnp.arange(nb * rb, dtype=jnp.int32).reshape(nb, rb)
-
-  def exhaustive(idx):
-    q = xc[idx]
-
-    def step(best, r):
-      diff = xc[jnp.minimum(r, m - 1)][None, :, :] - q[:, None, :]
-      d2 = jnp.sum(diff * diff, axis=-1)
-      bad = (r[None, :] >= m) | (r[None, :] == idx[:, None])
-      d2 = jnp.where(bad, jnp.inf, d2)
-      return _running_top_k(best, d2, jnp.broadcast_to(r, d2.shape), k), None
-
-    init = (jnp.full((chunk_size, k), jnp.inf, x.dtype), jnp.zeros((chunk_size, k), jnp.int32))
-    (dist, nbr), _ = lax.scan(step, init, ref_idx)
-    return nbr, dist
-
-  def one_chunk(idx):
-    q = xc[idx]  # (c, d)
-    # Screening with the fast matmul form |a|^2 + |b|^2 - 2<a,b>; it cancels
-    # badly for close pairs, so it only nominates kc candidates.
-    approx = sq[idx][:, None] + sq[None, :] - 2.0 * jnp.matmul(q, xc.T, precision=_HI)
-    approx = jnp.where(cols[None, :] == idx[:, None], jnp.inf, approx)
-    neg_a, cand = lax.top_k(-approx, kc)  # (c, kc)
-    # Re-rank candidates by direct differences (accurate for close pairs).
-    diff = xc[cand] - q[:, None, :]  # (c, kc, d)
-    exact = jnp.sum(diff * diff, axis=-1)
-    neg, pos = lax.top_k(-exact, k)
-    nbr, dist = jnp.take_along_axis(cand, pos, axis=1), -neg
-    # Certified iff every non-candidate is provably farther than the k-th:
-    # true >= approx - tol >= (largest candidate approx) - tol. (min/max, not
-    # [:, -1]: slicing a top_k output makes XLA:CPU fall back to a full sort.)
-    bound = -jnp.min(neg_a, axis=1) - tol[idx]
-    ok = (kc == m - 1) | (jnp.max(dist, axis=1) < bound)
-    return lax.cond(jnp.all(ok), lambda: (nbr, dist), lambda: exhaustive(idx))
-
-  nbr, dist = lax.map(one_chunk, q_idx)
-  return nbr.reshape(-1, k)[:m], dist.reshape(-1, k)[:m] * scale**2
+  found = neighbours.neighbour_pass(x / scale, k=k, chunk=chunk_size)
+  return found.indices, found.sq_distances * scale**2
 
 
 def k_nearest_neighbors(representations, k: int = 10, *, chunk_size: int = 256, refine: int = 32):
   """The ``k`` nearest neighbours of every row (Euclidean, excluding itself).
 
-  Query rows go in chunks of ``chunk_size`` (``lax.map``); peak memory
-  ``O(chunk_size * (m + (k + refine) d))``. Per chunk, a matmul screening
-  pass ``|a|^2 + |b|^2 - 2<a,b>`` (on centred data) nominates ``k + refine``
-  candidates, whose squared distances are recomputed from direct differences
-  ``sum (a - b)^2``. Why: when points are much closer to each other than to
-  the origin the matmul form cancels (float32 error ~1e-7 |t|^2, larger than
-  |a - b|^2 in a tight cluster), while direct differences are accurate to
-  ~1e-7 |a - b|^2. The result is checked against a rigorous rounding bound of
-  the screening pass; a chunk that cannot be certified (e.g. more than
-  ``refine`` points inside a sub-rounding cluster) is redone exhaustively by
-  direct differences in blocks, so the neighbours are exact either way.
-  Self is excluded by index (duplicates are neighbours at distance 0).
+  Exact: every squared distance is summed from direct differences
+  ``sum_a (t_ia - t_ja)^2`` (accurate to ~1e-7 of itself in float32, also in
+  clusters far tighter than their distance to the origin, where the matmul
+  form ``|a|^2 + |b|^2 - 2<a,b>`` cancels), in chunks of ``chunk_size`` query
+  rows against all rows; the ``k`` smallest per row are chosen among the
+  ``k`` column blocks with the smallest minima (:mod:`infoflow.neighbours`).
+  Peak memory ``O(chunk_size * m)``; no ``m x m`` array. Ties go to the lower
+  index; self is excluded by index (duplicates are neighbours at distance 0).
+  Rows wider than ``neighbours.MAX_DIRECT_DIM`` (32; conv maps) are screened
+  by the matmul form instead, ``k + refine`` candidates per row re-ranked by
+  direct differences and certified against its rounding bound (else redone
+  exhaustively): exact too (:func:`infoflow.neighbours.screened_knn`).
 
   Returns:
     ``(indices, sq_distances)``, both ``(m, k)``, nearest first.
@@ -328,7 +274,9 @@ def k_nearest_neighbors(representations, k: int = 10, *, chunk_size: int = 256, 
     raise ValueError(f'k must be <= m - 1 = {m - 1}; got {k}.')
   chunk_size = min(checks.check_count(chunk_size, 'chunk_size'), m)
   refine = checks.check_count(refine, 'refine', minimum=0)
-  return _knn(x, k, chunk_size, refine)
+  if x.shape[1] > neighbours.MAX_DIRECT_DIM:
+    return neighbours.screened_knn(x, k, chunk_size, refine)
+  return _knn(x, k, chunk_size)
 
 
 def knn_label_agreement(
@@ -356,3 +304,96 @@ def knn_label_agreement(
   y, _ = _as_labels(labels, x.shape[0], num_classes)
   nbr, _ = k_nearest_neighbors(x, k, chunk_size=chunk_size, refine=refine)
   return jnp.mean(y[nbr] == y[:, None])
+
+
+class LayerMeasures(NamedTuple):
+  """The clustering measures of one layer (scalars; see :func:`layer_measures`)."""
+
+  within: jax.Array
+  between: jax.Array
+  gap: jax.Array
+  scatter_ratio: jax.Array
+  knn_agreement: jax.Array
+  num_clusters: Optional[jax.Array]
+  cluster_entropy: Optional[jax.Array]
+
+
+@functools.partial(jax.jit, static_argnames=('num_classes', 'k', 'clusters', 'chunk_size'))
+def _layer_measures(x, labels, sq_radius, num_classes, k, clusters, chunk_size):
+  """All measures of one layer in one program (``sq_radius``: ``r^2``)."""
+  sim = _class_similarity(x, labels, num_classes)
+  scatter = _scatter(x, labels, num_classes)
+  scale = pow2_scale(x)
+  inv = 1.0 / scale  # a power of two: x * inv and r^2 * inv^2 are exact
+  x = x * inv
+  r2 = sq_radius * inv * inv
+  found = neighbours.neighbour_pass(x, k=k, chunk=chunk_size)
+  agreement = jnp.mean(labels[found.indices] == labels[:, None])
+  num = entropy = None
+  if clusters:
+    lab = neighbours.radius_components(x, r2, found, chunk=chunk_size)
+    m = lab.shape[0]
+    num = jnp.sum(lab == jnp.arange(m)).astype(jnp.int32)
+    sizes = jnp.bincount(lab, length=m).astype(jnp.float32)
+    safe = jnp.maximum(sizes, 1.0)  # (n/m) log(m/n): no cancellation
+    entropy = jnp.sum(jnp.where(sizes > 0, (safe / m) * jnp.log(m / safe), 0.0))
+  return LayerMeasures(sim.within, sim.between, sim.gap, scatter.ratio, agreement, num, entropy)
+
+
+def layer_measures(
+  representations,
+  labels,
+  num_classes: int,
+  *,
+  beta: Optional[float] = None,
+  k: int = 10,
+  threshold: float = DEFAULT_THRESHOLD,
+  chunk_size: int = 256,
+) -> LayerMeasures:
+  """Every measure of this module for one layer, computed in one program.
+
+  The same values as :func:`class_similarity`, :func:`scatter_ratio`,
+  :func:`knn_label_agreement` (``k`` neighbours) and, when ``beta`` is given,
+  :func:`num_distinguishable_clusters` at radius ``r = threshold * beta``
+  (its ``num_clusters`` and ``entropy``, nats), up to float32 rounding:
+  the clusters are the components of the radius graph found from the
+  neighbour pass (:mod:`infoflow.neighbours`, ``O(m^2 d)`` time in one or a
+  few chunked passes, ``O(chunk_size * m)`` memory), not from a spanning
+  tree built in ``m - 1`` sequential steps (rows wider than
+  ``neighbours.MAX_DIRECT_DIM`` use the separate functions). One compilation per
+  ``(m, d, num_classes, k, chunk_size)`` and whether ``beta`` is given;
+  ``beta`` and the data are traced, so new epochs compile nothing. Nothing
+  is copied to the host: ``jax.device_get`` the result once.
+
+  Raises:
+    ValueError: as the separate functions do (bad representations, labels,
+      ``k``, ``beta``, ``threshold``; no within- or between-class pair).
+  """
+  x = as_representations(representations)
+  y, num_classes = _as_labels(labels, x.shape[0], num_classes)
+  _check_pairs(np.asarray(y), num_classes)
+  m = x.shape[0]
+  k = checks.check_count(k, 'k')
+  if k > m - 1:
+    raise ValueError(f'k must be <= m - 1 = {m - 1}; got {k}.')
+  chunk_size = min(checks.check_count(chunk_size, 'chunk_size'), m)
+  sq_radius = 0.0
+  if beta is not None:
+    beta = checks.check_positive_scalar(beta, 'beta', allow_zero=True)
+    threshold = checks.check_positive_scalar(threshold, 'threshold')
+    with np.errstate(over='ignore'):
+      sq_radius = np.float32(np.float64(threshold * beta) ** 2)  # as the tree's radius
+  if x.shape[1] > neighbours.MAX_DIRECT_DIM:  # wide rows: the separate functions
+    return _separate_measures(x, y, num_classes, beta, k, threshold, chunk_size)
+  sq_radius = jnp.asarray(sq_radius, x.dtype)
+  return _layer_measures(x, y, sq_radius, num_classes, k, beta is not None, chunk_size)
+
+
+def _separate_measures(x, y, num_classes, beta, k, threshold, chunk_size) -> LayerMeasures:
+  """`layer_measures` from the separate functions (spanning-tree clusters)."""
+  sim, scatter = _class_similarity(x, y, num_classes), _scatter(x, y, num_classes)
+  agreement = knn_label_agreement(x, y, k, chunk_size=chunk_size)
+  num = entropy = None
+  if beta is not None:
+    num, entropy, _ = num_distinguishable_clusters(x, beta, threshold=threshold)
+  return LayerMeasures(sim.within, sim.between, sim.gap, scatter.ratio, agreement, num, entropy)

@@ -27,6 +27,19 @@ Layer NAME's weights (kernel and bias) are the submodule `NAME_weights`
 ('output'). The value stored under a layer's name is its pre-noise S_l, not
 the noisy T_l.
 
+Initialisation (`init_scheme`, on `MLP` and `CNN`, for every weight layer,
+the output layer included; `init` itself is the Flax method that draws the
+parameters):
+
+  'lecun_normal'    Flax's default: kernel ~ N(0, 1/fan_in) (truncated
+                    normal, rescaled to that variance), bias = 0.
+  'uniform_fan_in'  PyTorch's `nn.Linear` / `nn.Conv2d` default, as in the
+                    authors' code: kernel and bias ~ U(-1/sqrt(fan_in),
+                    1/sqrt(fan_in)), variance 1/(3 fan_in).
+
+fan_in is the number of inputs of one unit: the input width of a dense
+layer, kernel_height x kernel_width x input channels of a convolution.
+
 Randomness comes only from the `'noise'` PRNG stream (`rngs={'noise': key}`),
 or, when the caller supplies it, from standard normal draws passed in the
 `given_noise` variable collection (`{'T1': {'z': ...}, ...}`: one entry per
@@ -56,6 +69,36 @@ ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
   'leaky_relu': lambda x: nn.leaky_relu(x, negative_slope=0.1),
   'linear': lambda x: x,
 }
+
+
+# Initialisation schemes (see the module docstring).
+INITS = ('lecun_normal', 'uniform_fan_in')
+
+
+def initializers(scheme: str, fan_in: int):
+  """`(kernel_init, bias_init)` of `scheme` for units with `fan_in` inputs.
+
+  'lecun_normal': kernel N(0, 1/fan_in) (Flax's `lecun_normal`), bias 0.
+  'uniform_fan_in': kernel and bias U(-b, b) with b = 1/sqrt(fan_in) (PyTorch's
+  `nn.Linear` / `nn.Conv2d` default: `kaiming_uniform_(a=sqrt(5))` gives
+  b = sqrt(6 / ((1 + 5) fan_in)) = 1/sqrt(fan_in) for the weights).
+
+  Raises:
+    ValueError: an unknown `scheme` (the message lists `INITS`), or
+      `fan_in` < 1.
+  """
+  if scheme not in INITS:
+    raise ValueError(f'unknown init scheme {scheme!r}; known: {", ".join(INITS)}.')
+  if fan_in < 1:
+    raise ValueError(f'fan_in must be >= 1; got {fan_in}.')
+  if scheme == 'lecun_normal':
+    return nn.initializers.lecun_normal(), nn.initializers.zeros_init()
+  bound = 1.0 / float(fan_in) ** 0.5
+
+  def uniform(key, shape, dtype=jnp.float32):
+    return jax.random.uniform(key, shape, dtype, -bound, bound)
+
+  return uniform, uniform
 
 
 def get_activation(name: str) -> Callable[[jax.Array], jax.Array]:
@@ -112,17 +155,18 @@ class _UnitsByBatchDense(nn.Module):
   """`nn.Dense` (same parameters and initialisers) on (features, batch) input.
 
   Returns kernel^T h + bias, (features_out, batch), for h (features, batch).
-  Parameters are float32, as `nn.Dense`'s are by default.
+  Parameters are float32, as `nn.Dense`'s are by default; `init_scheme`
+  names the initialisation (`initializers`).
   """
 
   features: int
+  init_scheme: str = 'lecun_normal'
 
   @nn.compact
   def __call__(self, h: jax.Array) -> jax.Array:
-    kernel = self.param(
-      'kernel', nn.initializers.lecun_normal(), (h.shape[0], self.features), jnp.float32
-    )
-    bias = self.param('bias', nn.initializers.zeros_init(), (self.features,), jnp.float32)
+    kernel_init, bias_init = initializers(self.init_scheme, h.shape[0])
+    kernel = self.param('kernel', kernel_init, (h.shape[0], self.features), jnp.float32)
+    bias = self.param('bias', bias_init, (self.features,), jnp.float32)
     return jnp.einsum('io,ib->ob', kernel, h) + bias[:, None]
 
 
@@ -141,6 +185,9 @@ class MLP(nn.Module):
     num_outputs: output (logit or regression) dimension.
     activation: 'tanh', 'relu', 'leaky_relu' (slope 0.1) or 'linear'.
     beta: noise standard deviation after every hidden activation.
+    init_scheme: initialisation of every layer's kernel and bias,
+      'lecun_normal' (Flax's default) or 'uniform_fan_in' (PyTorch's; see
+      `initializers`).
 
   Submodule names: `T{l}` (GaussianNoise; the layer's name) and
   `T{l}_weights` for l = 1..L, then `output`.
@@ -150,6 +197,7 @@ class MLP(nn.Module):
   num_outputs: int
   activation: str = 'tanh'
   beta: float = 0.0
+  init_scheme: str = 'lecun_normal'
 
   @nn.compact
   def __call__(self, x: jax.Array, *, deterministic: bool = False) -> jax.Array:
@@ -158,9 +206,9 @@ class MLP(nn.Module):
     h = x.reshape((x.shape[0], -1)).T
     names = mlp_layer_names(len(self.widths))
     for name, width in zip(names, self.widths):
-      h = act(_UnitsByBatchDense(width, name=f'{name}_weights')(h))
+      h = act(_UnitsByBatchDense(width, self.init_scheme, name=f'{name}_weights')(h))
       h = GaussianNoise(self.beta, transposed=True, name=name)(h, deterministic=deterministic)
-    return _UnitsByBatchDense(self.num_outputs, name=OUTPUT)(h).T
+    return _UnitsByBatchDense(self.num_outputs, self.init_scheme, name=OUTPUT)(h).T
 
 
 class CNN(nn.Module):
@@ -178,6 +226,8 @@ class CNN(nn.Module):
     activation: as in `MLP`.
     beta: noise standard deviation.
     kernel_size: convolution window.
+    init_scheme: as in `MLP`; a convolution's fan_in is kernel_size^2 x input
+      channels.
 
   Layer names: `conv{l}` then `dense{l}`, numbered from 1 over all hidden
   layers in order (e.g. `conv1`, `conv2`, `dense3`); each is the name of the
@@ -191,6 +241,7 @@ class CNN(nn.Module):
   activation: str = 'relu'
   beta: float = 0.0
   kernel_size: int = 5
+  init_scheme: str = 'lecun_normal'
 
   @nn.compact
   def __call__(self, x: jax.Array, *, deterministic: bool = False) -> jax.Array:
@@ -199,14 +250,22 @@ class CNN(nn.Module):
     names = cnn_layer_names(len(self.conv_features), len(self.dense_widths))
     window = (self.kernel_size, self.kernel_size)
     for name, features in zip(names, self.conv_features):
-      x = act(nn.Conv(features, window, name=f'{name}_weights')(x))
-      x = GaussianNoise(self.beta, name=name)(x, deterministic=deterministic)
+      kernel_init, bias_init = initializers(self.init_scheme, self.kernel_size**2 * x.shape[-1])
+      conv = nn.Conv(
+        features, window, kernel_init=kernel_init, bias_init=bias_init, name=f'{name}_weights'
+      )
+      x = GaussianNoise(self.beta, name=name)(act(conv(x)), deterministic=deterministic)
       x = nn.max_pool(x, (2, 2), strides=(2, 2))
     x = x.reshape((x.shape[0], -1))
     for name, width in zip(names[len(self.conv_features) :], self.dense_widths):
-      x = act(nn.Dense(width, name=f'{name}_weights')(x))
+      x = act(self._dense(width, x, f'{name}_weights'))
       x = GaussianNoise(self.beta, name=name)(x, deterministic=deterministic)
-    return nn.Dense(self.num_outputs, name=OUTPUT)(x)
+    return self._dense(self.num_outputs, x, OUTPUT)
+
+  def _dense(self, width: int, x: jax.Array, name: str) -> jax.Array:
+    """`nn.Dense(width)` named `name`, initialised by `self.init_scheme`, on x."""
+    kernel_init, bias_init = initializers(self.init_scheme, x.shape[-1])
+    return nn.Dense(width, kernel_init=kernel_init, bias_init=bias_init, name=name)(x)
 
 
 def mlp_layer_names(num_layers: int) -> list[str]:

@@ -80,11 +80,16 @@ def _analysis_inputs(dataset, which: str):
 
 
 def build_model(config, num_outputs: int):
-  """The config's noisy MLP or CNN with `num_outputs` outputs."""
+  """The config's noisy MLP or CNN with `num_outputs` outputs, initialised
+  as `model.init` says (`infoflow.models.initializers`)."""
   m = config.model
   if m.kind == 'mlp':
     return models.MLP(
-      widths=tuple(m.widths), num_outputs=num_outputs, activation=m.activation, beta=m.beta
+      widths=tuple(m.widths),
+      num_outputs=num_outputs,
+      activation=m.activation,
+      beta=m.beta,
+      init_scheme=m.init,
     )
   if m.kind == 'cnn':
     return models.CNN(
@@ -93,6 +98,7 @@ def build_model(config, num_outputs: int):
       num_outputs=num_outputs,
       activation=m.activation,
       beta=m.beta,
+      init_scheme=m.init,
     )
   raise configs.ConfigError(f"config field model.kind must be 'mlp' or 'cnn'; got {m.kind!r}.")
 

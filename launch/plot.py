@@ -7,7 +7,9 @@ Reads only the run record in DIR (docs/run_record.md) and writes, to --out:
 
   training_curves          train/test loss and accuracy
   information_curves       I(X;T_l), I(T_l;Y) vs epoch    (needs `information`)
-  information_plane        I(T;Y) against I(X;T)          (needs `mi_label`)
+  information_plane        I(T;Y) against I(X;T), all layers on one pair of
+                           axes, marker = layer, colour = epoch (needs `mi_label`)
+  information_plane_panels the same, a panel a layer      (needs `mi_label`)
   binned_entropy           H(Bin(T_l)) vs epoch per bin   (needs `binning`)
   binned_mi_label          I(Bin(T_l);Y) vs epoch         (needs `binning`)
   clustering               clustering measures vs epoch   (needs `clustering`)
@@ -109,6 +111,7 @@ def figure_makers(
     ('training_curves', lambda: plots.plot_training_curves(run)),
     ('information_curves', lambda: plots.plot_information_curves(run, **u)),
     ('information_plane', lambda: plots.plot_information_plane(run, **u)),
+    ('information_plane_panels', lambda: plots.plot_information_plane_panels(run, **u)),
     ('binned_entropy', lambda: plots.plot_binned_entropy_curves(run, **u)),
     ('binned_mi_label', lambda: plots.plot_binned_entropy_curves(run, quantity='mi_label', **u)),
     ('clustering', lambda: plots.plot_clustering_curves(run, **u)),

@@ -8,6 +8,7 @@ densities, quadrature and bounds, independent of infoflow's code paths
 (NumPy float64 and SciPy only).
 """
 
+import contextlib
 import json
 import math
 import pathlib
@@ -45,6 +46,24 @@ def mixture_draws(centers, beta, rng, k):
 def init_variables(model, x, seed=0):
   """Variables of a flax `model` initialised on the first row of `x`."""
   return model.init({'params': jax.random.key(seed)}, x[:1], deterministic=True)
+
+
+@contextlib.contextmanager
+def count_compilations():
+  """Counts the XLA compilations inside the block: yields a list that gets
+  one entry (the seconds spent) per backend compilation."""
+  seen = []
+
+  def listener(event, duration, **kwargs):
+    del kwargs
+    if event == '/jax/core/compile/backend_compile_duration':
+      seen.append(duration)
+
+  jax.monitoring.register_event_duration_secs_listener(listener)
+  try:
+    yield seen
+  finally:
+    jax.monitoring.unregister_event_duration_listener(listener)
 
 
 # -------------------------------------------------------- launcher runs

@@ -298,3 +298,150 @@ def test_bad_argument_types_name_the_argument():
     scatter_ratio(x + 1j, y, 2)
   with pytest.raises(ValueError, match='num_classes'):
     class_similarity(x, y, 0)
+
+
+# ------------------------------------- the fused per-layer measures (the hook's path)
+
+
+def _separate_measures(x, y, num_classes, beta, k=10):
+  """The measures from the separate public functions (spanning-tree clusters)."""
+  sim = class_similarity(x, y, num_classes)
+  clusters = num_distinguishable_clusters(x, beta)
+  return {
+    'within': float(sim.within),
+    'between': float(sim.between),
+    'gap': float(sim.gap),
+    'scatter_ratio': float(scatter_ratio(x, y, num_classes).ratio),
+    'knn_agreement': float(knn_label_agreement(x, y, k=k)),
+    'num_clusters': int(clusters.num_clusters),
+    'cluster_entropy': float(clusters.entropy),
+  }
+
+
+def _regimes():
+  """Spread points (a network at initialisation), two tight class clusters
+  (a trained T5), a chain of tight clumps that only dense-dense edges join
+  (several checking passes), duplicates, and a size that is no multiple of
+  the chunk or block. All but the last share one shape (one compilation)."""
+  rng = np.random.default_rng(10)
+  y = rng.integers(0, 2, size=1000)
+  spread = np.tanh(2 * rng.normal(size=(1000, 3)))
+  collapsed = np.where(y[:, None] == 1, 0.9, -0.9) + 0.003 * rng.normal(size=(1000, 3))
+  clumps = np.repeat(np.arange(50)[:, None] * [0.019, 0.0, 0.0], 20, axis=0)
+  clumps = clumps + 1e-4 * rng.normal(size=clumps.shape)
+  clumps = clumps[rng.permutation(1000)]
+  duplicates = np.round(rng.uniform(-1, 1, size=(1000, 3)), 1)
+  odd = rng.normal(size=(333, 7)) * 0.01
+  return {
+    'spread': (spread, y),
+    'collapsed': (collapsed, y),
+    'clumps': (clumps, y),
+    'duplicates': (duplicates, y),
+    'odd': (odd, y[:333]),
+  }
+
+
+@pytest.mark.parametrize('regime', ['spread', 'collapsed', 'clumps', 'duplicates', 'odd'])
+def test_layer_measures_equal_the_separate_functions(regime):
+  from infoflow import clustering
+
+  x, y = _regimes()[regime]
+  x = x.astype(np.float32)
+  fused = clustering.layer_measures(x, y, 2, beta=0.005)
+  got = {name: getattr(fused, name) for name in _separate_measures(x, y, 2, 0.005)}
+  got = {name: float(v) if name != 'num_clusters' else int(v) for name, v in got.items()}
+  assert got == _separate_measures(x, y, 2, 0.005)
+  if regime == 'clumps':
+    assert got['num_clusters'] == 1  # the chain of 50 clumps is one cluster
+  if regime == 'collapsed':
+    assert got['num_clusters'] == 2
+
+
+def test_layer_measures_clusters_match_scipy_at_several_radii():
+  from infoflow import clustering
+
+  rng = np.random.default_rng(11)
+  x = rng.normal(size=(400, 3)).astype(np.float32)
+  y = rng.integers(0, 3, size=400)
+  z = linkage(x.astype(np.float64), method='single')
+  for beta in (0.0, 0.01, 0.05, 0.1, 0.3):
+    out = clustering.layer_measures(x, y, 3, beta=beta, k=4, chunk_size=64)
+    ref = fcluster(z, t=DEFAULT_THRESHOLD * beta, criterion='distance') if beta else np.arange(400)
+    assert int(out.num_clusters) == len(np.unique(ref))
+    np.testing.assert_allclose(out.cluster_entropy, _entropy(np.bincount(ref)), rtol=1e-5)
+  assert clustering.layer_measures(x, y, 3).num_clusters is None  # no beta: no clusters
+
+
+def test_knn_many_duplicates_keep_the_lowest_indices():
+  # 30 copies of one point, k = 5: the neighbours are the 5 lowest other
+  # indices (self dropped wherever it falls among the k + 1 nearest).
+  x = np.zeros((40, 2), np.float32)
+  x[30:] = np.arange(1, 11)[:, None]
+  idx, d2 = k_nearest_neighbors(x, 5, chunk_size=16)
+  ref_idx, ref_d2 = _brute_knn(x, 5)
+  np.testing.assert_array_equal(idx, ref_idx)
+  np.testing.assert_array_equal(d2, ref_d2)
+
+
+_COMPILES = []
+
+
+def _count_compile(event, duration, **kwargs):
+  del duration, kwargs
+  if event == '/jax/core/compile/backend_compile_duration':
+    _COMPILES.append(event)
+
+
+def test_clustering_hook_compiles_nothing_for_a_new_epoch():
+  """A second call with new representations of the same shapes (the next
+  analysed epoch) reuses every compiled program."""
+  import jax
+
+  from infoflow import analysis
+
+  jax.monitoring.register_event_duration_secs_listener(_count_compile)
+  rng = np.random.default_rng(12)
+  y = rng.integers(0, 2, size=301)  # a size no other test uses: the first call compiles
+  hook = analysis.clustering_hook(0.005)
+
+  def epoch(spread):
+    return {
+      f'T{i}': (np.tanh(rng.normal(size=(301, d))) * spread).astype(np.float32)
+      for i, d in enumerate((6, 3), 1)
+    }
+
+  first = hook(epoch(1.0), y, 2)
+  before = len(_COMPILES)
+  assert before > 0  # the listener sees compilations
+  second = hook(epoch(0.001), y, 2)  # new data, collapsed: more checking passes
+  assert len(_COMPILES) == before, f'{len(_COMPILES) - before} new compilation(s)'
+  assert set(first['clustering']) == set(second['clustering']) == {'T1', 'T2'}
+  assert set(second['clustering']['T2']) == {
+    'within',
+    'between',
+    'gap',
+    'scatter_ratio',
+    'knn_agreement',
+    'num_clusters',
+    'cluster_entropy',
+  }
+
+
+@pytest.mark.parametrize('spread', [1.0, 1e-2])
+def test_wide_rows_use_the_screened_search_and_stay_exact(spread):
+  # d = 40 > neighbours.MAX_DIRECT_DIM: matmul screening, certified or redone
+  # exhaustively (tight clusters far from the origin); the fused measures
+  # fall back to the separate functions.
+  from infoflow import clustering
+
+  rng = np.random.default_rng(13)
+  y = rng.integers(0, 2, size=150)
+  x = (10.0 * y[:, None] + spread * rng.normal(size=(150, 40))).astype(np.float32)
+  ref_idx, ref_d2 = _brute_knn(x, 4)
+  for refine in (0, 2):  # no spare candidates: chunks redone exhaustively
+    idx, d2 = k_nearest_neighbors(x, 4, chunk_size=32, refine=refine)
+    np.testing.assert_array_equal(np.sort(idx, 1), np.sort(ref_idx, 1))
+    np.testing.assert_allclose(d2, ref_d2, rtol=1e-4)
+  fused = clustering.layer_measures(x, y, 2, beta=0.01, k=4)
+  assert float(fused.knn_agreement) == float(knn_label_agreement(x, y, 4))
+  assert int(fused.num_clusters) == int(num_distinguishable_clusters(x, 0.01).num_clusters)

@@ -68,6 +68,8 @@ def _unchecked(config):
     ('data.name', 'szz', 'data.name must be one of szt, '),
     ('model.activation', 'tanhh', 'must be one of leaky_relu, linear'),
     ('model.kind', 'rnn', 'model.kind must be one of mlp, cnn'),
+    ('model.init', 'xavier', 'model.init must be one of lecun_normal, uniform_fan_in'),
+    ('model.init', 3, 'model.init must be one of lecun_normal, uniform_fan_in'),
     ('optimizer.name', 'adagrad', 'optimizer.name must be one of adam'),
     ('loss', 'hinge', 'loss must be one of cross_entropy, mse'),
     (
@@ -119,3 +121,19 @@ def test_config_validation_covers_every_field(tmp_path):
     with pytest.raises(configs.ConfigError):
       runner.train_and_analyse(helpers.tiny_config(**bad), tmp_path / 'w')
     assert not (tmp_path / 'w').exists()
+
+
+def test_init_scheme_of_each_config():
+  """The SZT configs use the authors' initialisation (PyTorch's default);
+  the others keep Flax's, and every named config states where each of its
+  settings comes from."""
+  for name in ('szt', 'szt_relu', 'szt_orthonormal', 'szt_deterministic', 'szt_quick'):
+    assert configs.get_config(name).model.init == 'uniform_fan_in', name
+  for name in ('minimal_tanh', 'minimal_lrelu', 'mnist', 'mnist_deterministic', 'tiny'):
+    assert configs.get_config(name).model.init == 'lecun_normal', name
+  assert config_common.base_config().model.init == 'lecun_normal'
+  import importlib  # pylint: disable=g-import-not-at-top
+
+  for name in configs.available():
+    doc = importlib.import_module(f'launch.configs.{name}').__doc__
+    assert 'Where each setting comes from' in doc or 'Every setting is our choice' in doc, name

@@ -58,3 +58,67 @@ def test_mlp_and_cnn_shapes_and_layer_order():
   ]
   with pytest.raises(ValueError, match='activation'):
     models.MLP(widths=(2,), num_outputs=1, activation='gelu').init(jax.random.key(0), x)
+
+
+def _bound(fan_in):
+  return 1.0 / np.sqrt(fan_in)
+
+
+def test_uniform_fan_in_init_is_pytorchs_default():
+  """'uniform_fan_in': every kernel and bias, output layer included, is
+  U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (variance 1/(3 fan_in)), fan_in being
+  the inputs of one unit (dense: input width; conv: k*k*channels)."""
+  x = jnp.ones((1, 12))
+  mlp = models.MLP(widths=(400, 300), num_outputs=200, init_scheme='uniform_fan_in')
+  params = helpers.init_variables(mlp, x)['params']
+  for name, fan_in in (('T1_weights', 12), ('T2_weights', 400), (models.OUTPUT, 300)):
+    for kind in ('kernel', 'bias'):
+      values = np.asarray(params[name][kind]).ravel()
+      bound = _bound(fan_in)
+      assert np.abs(values).max() <= bound, (name, kind)
+      if values.size >= 200:  # enough draws to test the distribution
+        assert np.abs(values).max() > 0.95 * bound, (name, kind)
+        assert values.var() == pytest.approx(bound**2 / 3, rel=0.2), (name, kind)
+        # Uniform: the fraction within half the bound is 1/2.
+        assert np.mean(np.abs(values) < bound / 2) == pytest.approx(0.5, abs=0.08)
+  cnn = models.CNN(conv_features=(8, 16), dense_widths=(10,), init_scheme='uniform_fan_in')
+  cparams = helpers.init_variables(cnn, jnp.ones((1, 28, 28, 1)))['params']
+  fans = {
+    'conv1_weights': 25 * 1,
+    'conv2_weights': 25 * 8,
+    'dense3_weights': 7 * 7 * 16,
+    models.OUTPUT: 10,
+  }
+  for name, fan_in in fans.items():
+    for kind in ('kernel', 'bias'):
+      values = np.asarray(cparams[name][kind])
+      assert np.abs(values).max() <= _bound(fan_in), (name, kind)
+      assert np.abs(values).max() > 0.5 * _bound(fan_in), (name, kind)
+    kernel = np.asarray(cparams[name]['kernel'])
+    assert kernel.var() == pytest.approx(_bound(fan_in) ** 2 / 3, rel=0.25), name
+
+
+def test_lecun_normal_init_is_the_default_and_unchanged():
+  """The default: Flax's nn.Dense initialisers (lecun_normal kernel, zero
+  bias), so existing runs keep their parameters."""
+  x = jnp.ones((1, 300))
+  default = models.MLP(widths=(200,), num_outputs=2)
+  params = helpers.init_variables(default, x)['params']
+  assert default.init_scheme == 'lecun_normal'
+  np.testing.assert_array_equal(params['T1_weights']['bias'], 0.0)
+  kernel = np.asarray(params['T1_weights']['kernel'])
+  assert kernel.var() == pytest.approx(1 / 300, rel=0.1)
+  import flax.linen as nn  # pylint: disable=g-import-not-at-top
+
+  ours = models.initializers('lecun_normal', 300)[0](jax.random.key(1), (300, 200))
+  reference = nn.initializers.lecun_normal()(jax.random.key(1), (300, 200))
+  np.testing.assert_array_equal(ours, reference)
+
+
+def test_unknown_init_scheme_is_named():
+  with pytest.raises(ValueError, match="unknown init scheme 'xavier'; known: lecun_normal"):
+    models.MLP(widths=(2,), num_outputs=1, init_scheme='xavier').init(
+      jax.random.key(0), jnp.ones((1, 3))
+    )
+  with pytest.raises(ValueError, match='fan_in must be >= 1'):
+    models.initializers('uniform_fan_in', 0)

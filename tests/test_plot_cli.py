@@ -26,6 +26,7 @@ CURVES = [
   'training_curves',
   'information_curves',
   'information_plane',
+  'information_plane_panels',
   'binned_entropy',
   'binned_mi_label',
   'clustering',
@@ -65,7 +66,7 @@ def _small_run(path, **kwargs):
 def test_write_figures_svg_pdf(tmp_path, fmt, magic):
   run_dir = _small_run(tmp_path / 'run')
   written, _ = plot_cli.write_figures(run_dir, tmp_path / 'out', fmt=fmt)
-  assert len(written) == 5
+  assert len(written) == 6
   for path in written:
     assert path.suffix == f'.{fmt}' and path.parent == tmp_path / 'out'
     assert path.read_bytes().startswith(magic)
@@ -83,7 +84,7 @@ def test_deterministic_run_skips_information_figures(tmp_path):
     'cosine_similarity_T2',
     'scatter_T2',
   }
-  assert set(skipped) == {'information_curves', 'information_plane'}
+  assert set(skipped) == {'information_curves', 'information_plane', 'information_plane_panels'}
   assert 'information' in skipped['information_curves']
   for path in written:
     _assert_png(path)
@@ -92,7 +93,12 @@ def test_deterministic_run_skips_information_figures(tmp_path):
 def test_run_without_representations_skips_them(tmp_path):
   run_dir = _small_run(tmp_path / 'run', with_representations=False)
   written, skipped = plot_cli.write_figures(run_dir, dpi=50)
-  assert {p.stem for p in written} == {'training_curves', 'information_curves', 'information_plane'}
+  assert {p.stem for p in written} == {
+    'training_curves',
+    'information_curves',
+    'information_plane',
+    'information_plane_panels',
+  }
   assert {'cosine_similarity', 'scatter'} <= set(skipped)
   assert 'no representation files' in skipped['scatter']
 

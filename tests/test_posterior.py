@@ -5,6 +5,7 @@ import warnings
 
 import helpers
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from scipy import special
@@ -61,9 +62,14 @@ def test_against_float64_brute_force_of_the_posterior():
   samples, labels = synthetic.layer_samples('multiclass', 40, 6, 2, 0.05, seed=3, num_classes=3)
   beta, key, k = 0.05, jax.random.key(2), 4096
   est = posterior.posterior_information(key, samples, beta, labels=labels, num_mc=k)
-  # The same draws, evaluated in float64 by brute force.
+  # The same stratified draws (two blocks), evaluated in float64 by brute force.
   m, r, d = samples.shape
-  owner, z = draws.monte_carlo_draws(key, m * r, d, k)
+  order = draws.input_order(samples)
+  blocks = [
+    draws.stratified_draws(b, order, replicas=r, dim=d, size=k // 2, dtype=jnp.float32)
+    for b in (key, jax.random.fold_in(key, 1))
+  ]
+  owner, z = (np.concatenate([np.asarray(b[i]) for b in blocks]) for i in (0, 1))
   flat = samples.reshape(-1, d).astype(np.float64)
   t = flat[np.asarray(owner)] + beta * np.asarray(z, np.float64)
   sq = ((t[:, None, :] - flat[None]) ** 2).sum(-1) / (2 * beta**2)
@@ -74,7 +80,10 @@ def test_against_float64_brute_force_of_the_posterior():
   h_y = -np.sum(p_y * np.log(np.maximum(p_y, 1e-300)), 1)
   assert float(est.mi_input.nats) == pytest.approx(math.log(m) - h_x.mean(), abs=1e-4)
   assert float(est.mi_label.nats) == pytest.approx(_label_entropy(labels) - h_y.mean(), abs=1e-4)
-  assert float(est.mi_input.stderr) == pytest.approx(h_x.std(ddof=1) / math.sqrt(k), rel=1e-3)
+  # The paired variance of each block: draws 2j and 2j + 1 share stratum j.
+  pairs = h_x.reshape(2, k // 4, 2)
+  variance = (((pairs[..., 0] - pairs[..., 1]) ** 2).sum(1) / (4 * (k // 4) ** 2)).sum() / 4
+  assert float(est.mi_input.stderr) == pytest.approx(math.sqrt(variance), rel=1e-3)
 
 
 def test_pruned_certificate_holds_against_dense():
@@ -204,3 +213,27 @@ def test_scale_invariance_far_from_unit_scale():
   assert float(big.entropy.nats) == pytest.approx(
     float(base.entropy.nats) + 2 * math.log(scale), abs=1e-3
   )
+
+
+@pytest.mark.parametrize('method', ['pruned', 'dense'])
+def test_a_second_layer_of_the_same_shape_compiles_nothing(method):
+  # 16,384 centres, small beta: blocks of one shape; on the pruned path lists
+  # of a power-of-4 length and K in powers of 4, so new data reuse them.
+  def estimate(seed):
+    samples, labels = synthetic.layer_samples('separated', 512, 32, 3, 0.005, seed=seed)
+    return posterior.posterior_information(
+      jax.random.key(seed),
+      samples,
+      0.005,
+      labels=labels,
+      num_classes=2,
+      method=method,
+      return_report=True,
+    )
+
+  with helpers.count_compilations() as first:
+    _, report = estimate(0)
+  assert report.method == method and first
+  with helpers.count_compilations() as second:
+    _, report = estimate(1)
+  assert second == [], f'{len(second)} new compilations for new samples of the same shape'

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from launch import configs
+from launch import progress as progress_lib
 from launch import runner
 
 
@@ -77,3 +78,28 @@ def test_diverged_seed_is_recorded_not_analysed(tmp_path):
   assert records[1]['diverged'] is True and 'information' not in records[1]
   for line in (tmp_path / 'metrics.jsonl').read_text().splitlines():
     json.loads(line, parse_constant=pytest.fail)  # no NaN/Infinity tokens
+
+
+def test_a_second_epoch_and_seed_compile_nothing(tmp_path):
+  # Adaptive draws (num_mc = 0): blocks of one shape, whatever their count.
+  config = helpers.tiny_config(**{'num_seeds': 2, 'analysis.num_mc': 0})
+  data = runner.load_data(config)
+  trainer = runner.build_trainer(config, data)
+  plan = runner.plan_run(tmp_path, config, data, trainer)
+  states = trainer.states
+
+  def analyse(epoch):
+    metrics = runner.evaluate(trainer, data, states, epoch)
+    return list(
+      runner.analyse_epoch(config, data, trainer, plan, states, epoch, metrics, started=0.0)
+    )
+
+  with helpers.count_compilations() as first:
+    records = analyse(0)
+  assert first and len(records) == 2 and 'information' in records[1][0]
+  progress = progress_lib.Progress(0, config.num_epochs, 1)
+  states, _ = runner.train_until(config, data, trainer, states, 0, 6, progress)
+  with helpers.count_compilations() as second:
+    records = analyse(6)
+  assert [r['seed'] for r, _ in records] == [0, 1]
+  assert second == [], f'{len(second)} new compilations at the second epoch'

@@ -197,27 +197,30 @@ def merge_infos(infos):
   )
 
 
-class RunningMoments:
-  """Running means and squared deviations of batches (Chan et al.).
+class StratifiedMoments:
+  """Running mean of independent batches, each with its own variance of the
+  mean (stratified batches: `infoflow.estimators.draws.paired_variance`).
 
-  Host-side float64 (no cancellation); any number of quantities at once.
+  With batches b of n_b draws, mean_b and variance v_b of mean_b, the
+  running mean is sum_b n_b mean_b / N and its variance sum_b n_b^2 v_b / N^2
+  (N = sum_b n_b). Host-side float64; any number of quantities at once.
   """
 
   def __init__(self):
-    self.count, self.mean, self.m2 = 0, None, None
+    self.count, self._total, self._variance = 0, 0.0, 0.0
 
-  def add(self, count, mean, m2):
-    """Merges a batch of `count` draws with per-quantity mean and m2."""
-    mean, m2 = np.asarray(mean, np.float64), np.asarray(m2, np.float64)
-    if self.count == 0:
-      self.count, self.mean, self.m2 = count, mean, m2
-      return
-    total = self.count + count
-    delta = mean - self.mean
-    self.mean = self.mean + delta * (count / total)
-    self.m2 = self.m2 + m2 + delta * delta * (self.count * count / total)
-    self.count = total
+  def add(self, count, mean, variance_of_mean):
+    """Merges a batch of `count` draws with its mean and variance of the mean."""
+    mean = np.asarray(mean, np.float64)
+    self._total = self._total + count * mean
+    self._variance = self._variance + count * count * np.asarray(variance_of_mean, np.float64)
+    self.count += count
+
+  @property
+  def mean(self):
+    """The running means (a new array)."""
+    return self._total / self.count
 
   def stderr(self):
-    """Standard errors of the running means (sample sd / sqrt(count))."""
-    return np.sqrt(self.m2 / max(self.count - 1, 1) / self.count)
+    """Standard errors of the running means."""
+    return np.sqrt(self._variance) / self.count

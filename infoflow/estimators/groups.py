@@ -9,17 +9,19 @@ that later bounds a kernel term is rounded the safe way: radii are grown
 and distances shrunk by `safety`, a relative margin above the float rounding
 of a direct-difference distance.
 
-Neighbour lists. Group h is listed for g when its gap ||mu_h - mu_g|| -
-rho_h is below rho_g + reach, found by brute force over the m centroids
-(NumPy float64 direct differences, host side, once per mixture: O(m^2 d),
-~0.3 s for the 4096 groups of an SZT layer; the per-query work stays in
-JAX). Then every unlisted h has a gap >= far_gap(g) = rho_g + reach.
-reach is the distance at which a far bound certifies a typical Monte Carlo
-draw (|z| <= sqrt(d) + 2) to the prune_tolerance: beta (a + sqrt(a^2 + 2 log n +
-2 log(1/tol))), a = sqrt(d) + 2. Lists are padded (`listed` marks the real
-entries) to a power of two above the 99th percentile of their lengths; the
-few longer lists keep their smallest gaps and lower far_gap to the first gap
-dropped (their far draws then take the slower paths of `infoflow.estimators.pruned`).
+Neighbour lists. Group h is listed for g when a lower bound of its gap
+||mu_h - mu_g|| - rho_h is below rho_g + reach. The bounds come from float32
+direct differences over all m^2 pairs, shrunk by `safety` (jitted, blocks of
+rows; ~0.05 s for the 4096 groups of an SZT layer), and each row keeps its
+Kn smallest by `lax.top_k`. Then every unlisted h has a gap >= far_gap(g):
+rho_g + reach, or, for the few rows with more than Kn groups within reach,
+the first gap bound dropped (their far draws then take the slower paths of
+`infoflow.estimators.pruned`). reach is the distance at which a far bound
+certifies a typical Monte Carlo draw (|z| <= sqrt(d) + 2) to the
+prune_tolerance: beta (a + sqrt(a^2 + 2 log n + 2 log(1/tol))), a = sqrt(d) +
+2. Kn (`list_length`) is a power of 4 at or above the 99th percentile of the
+list lengths, padded (`listed` marks the real entries): few distinct Kn, so
+few compilations of the passes that take the lists.
 """
 
 from __future__ import annotations
@@ -171,71 +173,125 @@ def _group_stats(centers, valid):
   return counts, centroids, radii * (1 + safety(dim, centers.dtype))
 
 
-def _pairs_within(points, targets, radius, budget=1 << 22):
-  """(row, col) pairs with ||points[row] - targets[col]|| <= radius[row].
+def _gap_bounds(rows, centroids, radii, slack):
+  """(b, m) lower bounds of the gaps ||mu_h - mu_g|| - rho_h, rows g.
 
-  Brute force in float64 by direct differences (no cancellation), chunked so
-  that at most `budget` differences are held at once: O(m^2 d) work, about
-  0.3 s for the 4096 groups of an SZT layer.
+  Float32 direct differences err by at most a relative `slack` on each
+  distance (`safety`), so the distance is shrunk by that much first.
   """
-  m, dim = points.shape
-  chunk = max(1, budget // max(len(targets) * dim, 1))
-  rows, cols = [], []
-  for lo in range(0, m, chunk):
-    diff = points[lo : lo + chunk, None, :] - targets[None, :, :]
-    dist = np.sqrt(np.einsum('ijk,ijk->ij', diff, diff))
-    r, c = np.nonzero(dist <= radius[lo : lo + chunk, None])
-    rows.append(r + lo)
-    cols.append(c)
-  return np.concatenate(rows), np.concatenate(cols)
+  diff = rows[:, None, :] - centroids[None, :, :]
+  dist = jnp.sqrt(jnp.sum(diff * diff, axis=-1))
+  return dist * (1 - slack) - radii[None, :]
 
 
-def _neighbor_lists(centroids, radii, counts, reach):
-  """(neighbors, listed, far_gap, far_count) as NumPy arrays (module doc)."""
-  cent = np.asarray(centroids, np.float64)
-  rad = np.asarray(radii, np.float64)
-  m = len(cent)
-  limit = rad + reach  # list h for g when gap_gh < limit_g
-  # Few groups with outlying radii (a k-d cell cut across two clusters)
-  # must not widen every search: they are checked one by one.
-  typical = np.quantile(rad, 0.99)
-  big = np.flatnonzero(rad > typical)
-  normal = np.flatnonzero(rad <= typical)
-  # (row, neighbour) pairs among the typical groups and with the outliers.
-  row, col = _pairs_within(cent, cent[normal], limit + typical)
-  rows, cols = [row], [normal[col]]
-  if len(big):
-    gap = np.sqrt(((cent[:, None] - cent[big]) ** 2).sum(-1)) - rad[big]
-    r, c = np.nonzero(gap < limit[:, None])
-    rows.append(r)
-    cols.append(big[c])
-  rows, cols = np.concatenate(rows), np.concatenate(cols)
-  order = np.argsort(rows, kind='stable')
-  rows, cols = rows[order], cols[order]
+def _row_blocks(m: int, dim: int) -> int:
+  """Rows of the (rows, m) gap matrix held at once (~4M coordinates)."""
+  return max(1, min(m, (1 << 22) // max(m * dim, 1)))
+
+
+@jax.jit
+def _near_matrix(centroids, radii, limit):
+  """(m, m) bool: the gap bound of column h is below the limit of row g."""
+  m, dim = centroids.shape
+  block = _row_blocks(m, dim)
+  slack = safety(dim, centroids.dtype)
+  rows = checks.pad_to_multiple(centroids, block).reshape(-1, block, dim)
+  lims = checks.pad_to_multiple(limit, block).reshape(-1, block)
+
+  def near(args):
+    r, lim = args
+    return _gap_bounds(r, centroids, radii, slack) < lim[:, None]
+
+  return jax.lax.map(near, (rows, lims)).reshape(-1, m)[:m]
+
+
+def _lists_of(near: np.ndarray, counts, kn: int):
+  """(neighbors, listed, far_count): the first kn True columns of each row
+  of the host (m, m) bool matrix `near`."""
+  m = near.shape[0]
+  rows, cols = np.nonzero(near)  # row-major: sorted by row
   lengths = np.bincount(rows, minlength=m)
-  kn = min(m, max(8, 1 << math.ceil(math.log2(np.quantile(lengths, 0.99)))))
-  if kn > m // 2:  # hardly any pruning left: list everything
-    nbrs = np.broadcast_to(np.arange(m, dtype=np.int32), (m, m))
-    return nbrs, np.ones((m, m), bool), np.full(m, np.inf), np.zeros(m)
-  starts = np.cumsum(lengths) - lengths
-  slot = np.arange(len(rows)) - np.repeat(starts, lengths)
+  slot = np.arange(len(rows)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+  keep = slot < kn
   nbrs = np.repeat(np.arange(m, dtype=np.int32)[:, None], kn, axis=1)
-  short = (lengths <= kn)[rows]
-  nbrs[rows[short], slot[short]] = cols[short]
-  far_gap = limit.copy()
-  for g in np.flatnonzero(lengths > kn):
-    # Keep the kn smallest gaps; the first one dropped bounds the rest.
-    entries = cols[starts[g] : starts[g] + lengths[g]]
-    gaps = np.sqrt(((cent[entries] - cent[g]) ** 2).sum(-1)) - rad[entries]
-    ranked = np.argsort(gaps)
-    nbrs[g], far_gap[g] = entries[ranked[:kn]], gaps[ranked[kn]]
-  lengths = np.minimum(lengths, kn)
-  listed = np.arange(kn)[None, :] < lengths[:, None]
-  counts = np.asarray(counts, np.float64)
-  far_count = counts.sum() - np.sum(np.where(listed, counts[nbrs], 0), 1)
-  # Float64 distances of float32 points are exact to ~1e-16 relative.
-  far_gap -= 1e-12 * (1 + np.abs(cent).max())
-  return nbrs, listed, far_gap, far_count
+  nbrs[rows[keep], slot[keep]] = cols[keep]
+  listed = np.arange(kn)[None, :] < np.minimum(lengths, kn)[:, None]
+  cnt = np.asarray(counts, np.float64)
+  far_count = cnt.sum() - np.sum(np.where(listed, cnt[nbrs], 0), axis=1)
+  return nbrs, listed, np.maximum(far_count, 0)
+
+
+def _trim_long_lists(centroids, radii, counts, nbrs, far_gap, far_count, long_rows, kn):
+  """For the rows with more than kn groups within reach (few): keep the kn
+  smallest gaps (float64, host) and lower far_gap to the first one dropped."""
+  cent = np.asarray(centroids, np.float64)
+  rad, cnt = np.asarray(radii, np.float64), np.asarray(counts, np.float64)
+  far_gap = np.array(far_gap, np.float64)
+  for g in long_rows:
+    gaps = np.sqrt(((cent - cent[g]) ** 2).sum(-1)) - rad
+    nearest = np.argpartition(gaps, kn)[: kn + 1]
+    nearest = nearest[np.argsort(gaps[nearest])]
+    nbrs[g] = nearest[:kn]
+    # Float64 distances of float32 points are exact to ~1e-16 relative.
+    far_gap[g] = gaps[nearest[kn]] - 1e-12 * (1 + np.abs(cent).max())
+    far_count[g] = cnt.sum() - cnt[nearest[:kn]].sum()
+  return nbrs, far_gap, far_count
+
+
+def list_length(lengths) -> int:
+  """Kn: a power of 4 (>= 16) at or above the 99th percentile of the list
+  lengths; few distinct values keep the jitted passes from recompiling."""
+  top = max(16.0, float(np.quantile(np.asarray(lengths), 0.99)))
+  return int(4 ** math.ceil(math.log(top, 4) - 1e-9))
+
+
+def _neighbor_lists(b, near: np.ndarray, kn: int):
+  """(neighbors, listed, far_gap, far_count) (module docstring) from the
+  host matrix `near`; every group is listed when kn > m / 2."""
+  m = near.shape[0]
+  dtype = b.centroids.dtype
+  if kn > m // 2:  # hardly any pruning left: list everything
+    nbrs = jnp.broadcast_to(jnp.arange(m, dtype=jnp.int32), (m, m))
+    return nbrs, jnp.ones((m, m), bool), jnp.full((m,), jnp.inf, dtype), jnp.zeros((m,), dtype)
+  nbrs, listed, far_count = _lists_of(near, b.counts, kn)
+  far_gap = np.asarray(b.limit, np.float64)
+  long_rows = np.flatnonzero(near.sum(axis=1) > kn)
+  if len(long_rows):
+    nbrs, far_gap, far_count = _trim_long_lists(
+      b.centroids, b.radii, b.counts, nbrs, far_gap, far_count, long_rows, kn
+    )
+  return (
+    jnp.asarray(nbrs),
+    jnp.asarray(listed),
+    jnp.asarray(far_gap, dtype),
+    jnp.asarray(far_count, dtype),
+  )
+
+
+@dataclasses.dataclass(frozen=True)
+class _Bounds:
+  """The grouped centres and their bounds, before the neighbour lists."""
+
+  grouped: jax.Array
+  valid: jax.Array
+  flat: jax.Array
+  group_of: jax.Array
+  counts: jax.Array
+  centroids: jax.Array
+  radii: jax.Array
+  limit: jax.Array  # (m,) list h for g when its gap bound is below limit_g
+
+
+def _bounds(centers, beta, prune_tolerance, group_size) -> _Bounds:
+  """Groups, their statistics and the listing limits rho_g + reach."""
+  grouped, valid, flat, group_of = _layout(centers, group_size)
+  counts, centroids, radii = _group_stats(grouped, valid)
+  dim = centroids.shape[1]
+  a = math.sqrt(dim) + 2.0
+  reach = float(beta) * (
+    a + math.sqrt(a * a + 2 * math.log(flat.shape[0]) + 2 * math.log(1.0 / prune_tolerance))
+  )
+  return _Bounds(grouped, valid, flat, group_of, counts, centroids, radii, radii + reach)
 
 
 def build_groups(
@@ -261,29 +317,25 @@ def build_groups(
   prune_tolerance = checks.check_positive_scalar(prune_tolerance, 'prune_tolerance')
   if group_size is not None:
     checks.check_count(group_size, 'group_size')
-  centers = jnp.asarray(centers)
-  grouped, valid, flat, group_of = _layout(centers, group_size)
-  counts, centroids, radii = _group_stats(grouped, valid)
-  dim = centroids.shape[1]
-  n = flat.shape[0]
-  a = math.sqrt(dim) + 2.0
-  reach = float(beta) * (
-    a + math.sqrt(a * a + 2 * math.log(n) + 2 * math.log(1.0 / prune_tolerance))
-  )
-  nbrs, listed, far_gap, far_count = _neighbor_lists(centroids, radii, counts, reach)
-  dtype = centroids.dtype
+  b = _bounds(jnp.asarray(centers), beta, prune_tolerance, group_size)
+  near = np.asarray(_near_matrix(b.centroids, b.radii, b.limit))
+  return _groups(b, near, list_length(near.sum(axis=1)))
+
+
+def _groups(b: _Bounds, near: np.ndarray, kn: int) -> Groups:
+  nbrs, listed, far_gap, far_count = _neighbor_lists(b, near, kn)
   return Groups(
-    grouped,
-    valid,
-    counts,
-    centroids,
-    radii,
-    jnp.asarray(nbrs),
-    jnp.asarray(listed),
-    jnp.asarray(far_gap, dtype),
-    jnp.asarray(far_count, dtype),
-    flat,
-    group_of,
+    b.grouped,
+    b.valid,
+    b.counts,
+    b.centroids,
+    b.radii,
+    nbrs,
+    listed,
+    far_gap,
+    far_count,
+    b.flat,
+    b.group_of,
   )
 
 
@@ -293,14 +345,14 @@ def _spread(flat):
   return jnp.sqrt(jnp.mean(jnp.var(flat, axis=0)))
 
 
-def choose_method(method, centers, beta, prune_tolerance):
+def choose_method(method, centers, beta, prune_tolerance, max_list_fraction=0.25):
   """('dense', None) or ('pruned', groups): the rule behind method='auto'.
 
   Pruning pays when the kernel is narrow compared with the spread of the
   centres: 'auto' prunes when there are at least PRUNE_MIN_CENTERS centres,
   beta < spread / PRUNE_SPREAD_RATIO (spread: the RMS per-coordinate std of
-  the centres), and the groups' neighbour lists (see
-  the module docstring) cover at most a quarter of the groups.
+  the centres), and the groups' neighbour lists (see the module docstring)
+  cover at most `max_list_fraction` of the groups.
   Traced inputs (a call inside jit) always take the dense path.
   """
   if method not in METHODS:
@@ -318,7 +370,11 @@ def choose_method(method, centers, beta, prune_tolerance):
     flat.shape[0] < PRUNE_MIN_CENTERS or float(beta) * PRUNE_SPREAD_RATIO >= float(_spread(flat))
   ):
     return 'dense', None
-  groups = build_groups(centers, float(beta), prune_tolerance=prune_tolerance)
-  if method == 'auto' and groups.num_neighbors > groups.num_groups // 4:
-    return 'dense', None
-  return 'pruned', groups
+  beta = checks.check_positive_scalar(beta, 'beta')
+  prune_tolerance = checks.check_positive_scalar(prune_tolerance, 'prune_tolerance')
+  b = _bounds(jnp.asarray(centers), beta, prune_tolerance, None)
+  near = np.asarray(_near_matrix(b.centroids, b.radii, b.limit))
+  kn = list_length(near.sum(axis=1))
+  if method == 'auto' and kn > b.centroids.shape[0] * max_list_fraction:
+    return 'dense', None  # decided before the lists are built
+  return 'pruned', _groups(b, near, kn)

@@ -54,9 +54,20 @@ concavity and the mixing bound for Y)
 can be from the full-sum values on the same draws; `PosteriorReport`
 carries them (about 2e-5 nats at the default 1e-6 tolerance).
 
-Precision. By default the draws are added in batches until the standard
-errors of I(X;T) and I(T;Y) are at most 0.02 and 0.005 nats, up to a cap
-(then a `RuntimeWarning` names the precision reached).
+Stratified draws. The draws come in blocks of BLOCK, each a stratified
+sample over the inputs (`infoflow.estimators.draws.stratified_draws`): the
+inputs are ordered along a space-filling curve of their mean samples, cut
+into strata of equal probability, and each stratum gets two draws. Every
+draw is still t ~ g, so the estimand is unchanged, but the variance between
+inputs (most of it: inputs in crowded regions have larger H(X | T=t)) drops
+out of the error. The standard errors come from the pairs
+(`infoflow.estimators.draws.paired_variance`).
+
+Precision. By default blocks of draws are added until the standard errors
+of I(X;T) and I(T;Y) are at most 0.02 and 0.005 nats, up to a cap (then a
+`RuntimeWarning` names the precision reached). Every block has the same
+shape, so one compiled program serves every layer of a width, every
+analysed epoch and every seed.
 """
 
 from __future__ import annotations
@@ -72,6 +83,7 @@ import numpy as np
 
 from infoflow import checks
 from infoflow.estimators import adaptive
+from infoflow.estimators import draws as draws_lib
 from infoflow.estimators import posterior_passes as passes
 from infoflow.estimators import posterior_setup as setup
 from infoflow.estimators import posterior_sums as sums
@@ -83,6 +95,7 @@ from infoflow.estimators.layer import LayerInformation
 DEFAULT_TARGET_MI_INPUT = 0.02
 DEFAULT_TARGET_MI_LABEL = 0.005
 DEFAULT_PILOT = 2048
+BLOCK = 2048  # draws per jitted batch
 DEFAULT_MAX_MC = 1 << 18
 # Rows of the per-draw value matrix.
 _ROWS = ('entropy', 'mi_input', 'mi_label', 'conditional_entropy', 'label_conditional_entropy')
@@ -93,7 +106,8 @@ class PosteriorReport:
   """How a posterior-form estimate was computed (host-side numbers).
 
   Attributes:
-    method: 'dense' (every centre summed) or 'pruned'.
+    method: 'dense' (blocks of draws against every chunk of inputs that can
+      matter; the far chunks bounded) or 'pruned' (per draw).
     num_draws: Monte Carlo draws used.
     entropy_bound: nats; h(T) exceeds its full-sum value on the same draws by
       at most this (mean certified error of -log g), and by at least 0.
@@ -126,14 +140,6 @@ def _values(log_sum, h_x, h_y, h0, label_entropy, *, num_inputs, num_centers, de
   return jnp.stack([entropy, mi_input, mi_label, entropy - mi_input, entropy - mi_label])
 
 
-@jax.jit
-def _batch_stats(values):
-  """Per-row mean and centred sum of squares (two-pass, no cancellation)."""
-  mean = jnp.mean(values, axis=-1)
-  centred = values - mean[:, None]
-  return mean, jnp.sum(centred * centred, axis=-1)
-
-
 def posterior_information(
   key: jax.Array,
   samples,
@@ -161,7 +167,8 @@ def posterior_information(
     num_classes: number of classes (default: max label + 1).
     deterministic_given_x: use the closed form for h(T | X). Default:
       detected, True exactly when every input's replicas are identical.
-    num_mc: a fixed number of draws (>= 2); default adaptive.
+    num_mc: a fixed number of draws (>= 2, rounded up to even: the draws
+      come in stratified pairs); default adaptive.
     target_stderr_mi_input, target_stderr_mi_label: the standard errors, in
       nats, to draw until (adaptive runs).
     max_mc: the most draws of an adaptive run (then a RuntimeWarning).
@@ -253,7 +260,7 @@ class _Problem:
 class _Run:
   """The merged results of the batches of draws."""
 
-  moments: adaptive.RunningMoments
+  moments: adaptive.StratifiedMoments
   bounds: np.ndarray
   refined: int = 0
   dense: int = 0
@@ -261,49 +268,27 @@ class _Run:
 
 
 def _run_draws(problem: _Problem, key, num_mc, targets, max_mc) -> _Run:
-  """Batches of draws until the targets (or num_mc, or max_mc) are reached.
+  """Blocks of stratified draws until the targets (or num_mc, or max_mc).
 
-  Batch i uses fold_in(key, i) (the first: key itself); sizes are the pilot
-  times powers of two, from the measured variance (few compilations).
+  Block i uses fold_in(key, i) (the first: key itself) and has BLOCK draws
+  (fewer only for a short total), so one compiled shape serves every layer
+  of a width, every epoch and every seed. After the pilot, the draws still
+  needed are estimated from the measured variance and drawn in one go.
   """
-  m, r, dim = problem.samples.shape
-  h0 = 0.5 * dim * math.log(2 * math.pi * math.e * problem.beta**2)
-  run = _Run(adaptive.RunningMoments(), np.zeros(3))
-  size, index = num_mc or min(DEFAULT_PILOT, max_mc), 0
+  total = 2 * ((num_mc + 1) // 2) if num_mc else 2 * (max_mc // 2)
+  goal = total if num_mc else min(DEFAULT_PILOT, total)
+  run, index = _Run(adaptive.StratifiedMoments(), np.zeros(3)), 0
   while True:
-    batch_key = key if index == 0 else jax.random.fold_in(key, index)
-    (log_sum, h_x, h_y, err), refined, dense = passes.draw_batch(
-      batch_key,
-      size,
-      problem.samples,
-      problem.beta,
-      problem.layout,
-      problem.method,
-      problem.prune_tolerance,
-      problem.mesh,
-    )
-    values = _values(
-      log_sum,
-      h_x,
-      h_y,
-      h0,
-      problem.label_entropy,
-      num_inputs=m,
-      num_centers=m * r,
-      deterministic=problem.deterministic,
-    )
-    run.moments.add(size, *_batch_stats(values))
-    run.bounds += sums.shift_bounds(err, m, problem.num_classes)
-    run.refined, run.dense, index = (run.refined + refined, run.dense + dense, index + 1)
+    while run.moments.count < goal:
+      size = min(BLOCK, goal - run.moments.count)
+      _add_block(problem, run, key if index == 0 else jax.random.fold_in(key, index), size)
+      index += 1
     stderr = run.moments.stderr()
     ratio = max(stderr[1] / targets[0], stderr[2] / targets[1] if problem.has_labels else 0.0)
-    if num_mc or ratio <= 1 or run.moments.count >= max_mc:
+    if num_mc or ratio <= 1 or run.moments.count >= total:
       break
     needed = math.ceil(run.moments.count * ratio**2 * 1.05)
-    multiple = 1 << max(
-      0, int(math.floor(math.log2(max(needed - run.moments.count, 1) / DEFAULT_PILOT)))
-    )
-    size = min(DEFAULT_PILOT * multiple, max_mc - run.moments.count)
+    goal = min(total, max(goal + 2, -(-needed // BLOCK) * BLOCK))
   run.targets_met = bool(num_mc) or ratio <= 1
   if not run.targets_met:
     warnings.warn(
@@ -320,6 +305,34 @@ def _run_draws(problem: _Problem, key, num_mc, targets, max_mc) -> _Run:
   return run
 
 
+def _add_block(problem: _Problem, run: _Run, key, size: int) -> None:
+  """Draws one block of `size` stratified draws and merges it into `run`."""
+  m, r, dim = problem.samples.shape
+  (log_sum, h_x, h_y, err), refined, dense = passes.draw_batch(
+    key,
+    size,
+    problem.samples,
+    problem.beta,
+    problem.layout,
+    problem.method,
+    problem.prune_tolerance,
+    problem.mesh,
+  )
+  values = _values(
+    log_sum,
+    h_x,
+    h_y,
+    0.5 * dim * math.log(2 * math.pi * math.e * problem.beta**2),
+    problem.label_entropy,
+    num_inputs=m,
+    num_centers=m * r,
+    deterministic=problem.deterministic,
+  )
+  run.moments.add(size, *draws_lib.paired_variance(values))
+  run.bounds += sums.shift_bounds(err, m, problem.num_classes)
+  run.refined, run.dense = run.refined + refined, run.dense + dense
+
+
 def _assemble(problem: _Problem, run: _Run, log_scale) -> LayerInformation:
   """The `LayerInformation` of the merged per-draw moments.
 
@@ -327,14 +340,14 @@ def _assemble(problem: _Problem, run: _Run, log_scale) -> LayerInformation:
   """
   m, _, dim = problem.samples.shape
   dtype = problem.samples.dtype
-  moments, stderr = run.moments, run.moments.stderr()
+  mean, stderr, count = run.moments.mean, run.moments.stderr(), run.moments.count
   shift = dim * log_scale
   h0 = 0.5 * dim * math.log(2 * math.pi * math.e * problem.beta**2) + shift
-  moments.mean[0] += shift
-  count = jnp.asarray(moments.count, jnp.int32)
+  mean[0] += shift
+  count = jnp.asarray(count, jnp.int32)
 
   def estimate(row, low=None, high=None):
-    value = np.asarray(moments.mean[row], dtype)
+    value = np.asarray(mean[row], dtype)
     if high is not None:
       # The bound rounded down into the estimate's dtype.
       top = np.asarray(high, dtype)

@@ -5,7 +5,8 @@ over blocks of draws). `pruned_sums` is the host-side driver of the pruned
 evaluation, as in `infoflow.estimators.pruned`: a first pass sums each draw's
 top-K candidate inputs (`posterior_sums.candidate_block`) and certifies the
 rest; the draws whose certified error exceeds the prune_tolerance are compacted
-and redone with 2K, 4K, ... candidates (one compilation per K), and the few
+(to a fixed shape, visited a block at a time by a loop with a traced trip
+count) and redone with 4K, 16K, ... candidates (one compilation per K), and the few
 left after the whole neighbour list by the dense sum (error 0). Draws are
 split over a device mesh (`infoflow.estimators.sharding`).
 
@@ -36,32 +37,46 @@ _DENSE_CENTERS = 2048  # centres per step of the dense scan
 
 @dataclasses.dataclass(frozen=True)
 class Layout:
-  """A layer's samples laid out for the kernels (arrays are device-side)."""
+  """A layer's samples laid out for the kernels (arrays are device-side).
 
-  centers: jax.Array  # (m', R, d), m' padded to a multiple of the chunk
+  The dense pass sees the inputs in `order` (a space-filling curve), so that
+  each chunk of group_chunk inputs is compact and far chunks can be skipped.
+  """
+
+  centers: jax.Array  # (m', R, d) in `order`, m' padded to a multiple of the chunk
   valid: jax.Array  # (m', R)
-  onehot: jax.Array  # (m', C)
+  dense_onehot: jax.Array  # (m', C) labels in `order`
+  bounds: tuple  # `posterior_sums.chunk_bounds` of the chunks
   group_chunk: int
-  num_inputs: int
-  groups: object  # `Groups` for the pruned path, else None
+  onehot: jax.Array  # (m, C) labels in input order (the groups')
+  groups: object  # `Groups` of the samples (input order) for the pruned path, else None
+  order: jax.Array  # (m,) inputs in `draws.input_order`: the strata
+
+  @property
+  def dense_args(self):
+    """The arrays every dense evaluation takes."""
+    return (self.centers, self.valid, self.dense_onehot, self.bounds)
 
 
 def make_layout(samples, onehot, groups) -> Layout:
   """Pads the inputs to a multiple of the dense chunk (masked padding)."""
   m, r, _ = samples.shape
+  order = draws_lib.input_order(samples)
+  centers, labels = samples[order], onehot[order]
   chunk = max(1, min(m, _DENSE_CENTERS // r))
   padded = -(-m // chunk) * chunk
   pad = padded - m
   valid = jnp.ones((m, r), bool)
   if pad:
-    samples = jnp.concatenate([samples, jnp.repeat(samples[:1], pad, 0)])
+    centers = jnp.concatenate([centers, jnp.repeat(centers[:1], pad, 0)])
     valid = jnp.concatenate([valid, jnp.zeros((pad, r), bool)])
-    onehot = jnp.concatenate([onehot, jnp.zeros((pad, onehot.shape[1]), onehot.dtype)])
-  return Layout(samples, valid, onehot, chunk, m, groups)
+    labels = jnp.concatenate([labels, jnp.zeros((pad, onehot.shape[1]), onehot.dtype)])
+  bounds = sums.chunk_bounds(centers, valid, chunk)
+  return Layout(centers, valid, labels, bounds, chunk, onehot, groups, order)
 
 
-def _dense_rows(q, shift, centers, valid, onehot, inv_two_var, group_chunk):
-  """`sums.dense_block` over blocks of rows: (log-sum, H_X, H_Y), each (b,)."""
+def _dense_rows(q, shift, centers, valid, onehot, bounds, inv_two_var, group_chunk, skip):
+  """`sums.dense_block` over blocks of rows: (log-sum, H_X, H_Y, err), each (b,)."""
   rows = q.shape[0]
   block = min(rows, _DENSE_QUERIES)
   floor = jnp.full((rows,), draws_lib.OWN_TERM_FLOOR, q.dtype)
@@ -69,7 +84,7 @@ def _dense_rows(q, shift, centers, valid, onehot, inv_two_var, group_chunk):
   packed = tuple(a.reshape((-1, block) + a.shape[1:]) for a in packed)
   outs = jax.lax.map(
     lambda a: sums.dense_block(
-      *a, centers, valid, onehot, inv_two_var, _ROUNDING_TOLERANCE, group_chunk
+      *a, centers, valid, onehot, inv_two_var, _ROUNDING_TOLERANCE, group_chunk, bounds, skip
     ),
     packed,
   )
@@ -87,10 +102,14 @@ def _candidate_rows(q, home, shift, groups, onehot, inv_two_var, k):
   return tuple(o.reshape(-1)[:rows] for o in outs)
 
 
-@functools.partial(jax.jit, static_argnames=('mesh', 'group_chunk'))
-def dense_pass(q, shift, centers, valid, onehot, inv_two_var, *, mesh, group_chunk):
-  fn = functools.partial(_dense_rows, group_chunk=group_chunk)
-  return sharding.map_shards(fn, mesh, (q, shift), (centers, valid, onehot, inv_two_var))
+@functools.partial(jax.jit, static_argnames=('mesh', 'group_chunk', 'skip'))
+def dense_pass(q, shift, dense_args, inv_two_var, *, mesh, group_chunk, skip):
+  """Every draw against every chunk that can matter (`sums.dense_block`)."""
+
+  def local(q, shift, dense_args, inv_two_var):
+    return _dense_rows(q, shift, *dense_args, inv_two_var, group_chunk, skip)
+
+  return sharding.map_shards(local, mesh, (q, shift), (dense_args, inv_two_var))
 
 
 def _local_first(q, home, shift, groups, onehot, inv_two_var, *, k, prune_tolerance):
@@ -107,27 +126,45 @@ def _local_refine(
   h_y,
   err,
   groups,
-  layout_args,
+  onehot,
+  dense_args,
   inv_two_var,
   *,
   k,
-  size,
   prune_tolerance,
   dense,
   group_chunk,
 ):
+  """Redoes the rows whose error exceeds the tolerance, `block` at a time.
+
+  The failing rows are compacted (`jnp.nonzero` to the full row count, a
+  static size) and a `fori_loop` with a traced trip count visits only the
+  blocks that hold them: one compilation per (K, dense), whatever the count.
+  """
+  rows = q.shape[0]
   fail = err > prune_tolerance
-  idx = jnp.nonzero(fail, size=size, fill_value=0)[0]
-  live = jnp.arange(size) < jnp.sum(fail)
+  count = jnp.sum(fail)
   if dense:
-    new = _dense_rows(q[idx], shift[idx], *layout_args, inv_two_var, group_chunk)
-    new = new + (jnp.zeros_like(new[0]),)
+    block = min(rows, _DENSE_QUERIES)
   else:
-    new = _candidate_rows(q[idx], home[idx], shift[idx], groups, layout_args[2], inv_two_var, k)
-  target = jnp.where(live, idx, q.shape[0])
-  out = tuple(
-    old.at[target].set(value, mode='drop') for old, value in zip((log_sum, h_x, h_y, err), new)
-  )
+    r, dim = groups.centers.shape[1:]
+    block = max(1, min(rows, _CHUNK_ELEMENTS // (k * r * dim)))
+  idx = checks.pad_to_multiple(jnp.nonzero(fail, size=rows, fill_value=0)[0], block)
+
+  def redo(i, out):
+    sel = jax.lax.dynamic_slice(idx, (i * block,), (block,))
+    live = i * block + jnp.arange(block) < count
+    if dense:
+      # Far chunks skipped within half the tolerance: these rows are done.
+      new = _dense_rows(
+        q[sel], shift[sel], *dense_args, inv_two_var, group_chunk, prune_tolerance / 2
+      )
+    else:
+      new = sums.candidate_block(q[sel], home[sel], shift[sel], groups, onehot, inv_two_var, k)
+    target = jnp.where(live, sel, rows)
+    return tuple(old.at[target].set(value, mode='drop') for old, value in zip(out, new))
+
+  out = jax.lax.fori_loop(0, (count + block - 1) // block, redo, (log_sum, h_x, h_y, err))
   return out, jnp.sum(out[3] > prune_tolerance)[None]
 
 
@@ -139,7 +176,7 @@ def _first_pass(q, home, shift, groups, onehot, inv_two_var, *, mesh, k, prune_t
 
 
 @functools.partial(
-  jax.jit, static_argnames=('mesh', 'k', 'size', 'prune_tolerance', 'dense', 'group_chunk')
+  jax.jit, static_argnames=('mesh', 'k', 'prune_tolerance', 'dense', 'group_chunk')
 )
 def _refine_pass(
   q,
@@ -147,26 +184,21 @@ def _refine_pass(
   shift,
   out,
   groups,
-  layout_args,
+  onehot,
+  dense_args,
   inv_two_var,
   *,
   mesh,
   k,
-  size,
   prune_tolerance,
   dense,
   group_chunk,
 ):
   fn = functools.partial(
-    _local_refine,
-    k=k,
-    size=size,
-    prune_tolerance=prune_tolerance,
-    dense=dense,
-    group_chunk=group_chunk,
+    _local_refine, k=k, prune_tolerance=prune_tolerance, dense=dense, group_chunk=group_chunk
   )
   out, fails = sharding.map_shards(
-    fn, mesh, (q, home, shift, *out), (groups, layout_args, inv_two_var)
+    fn, mesh, (q, home, shift, *out), (groups, onehot, dense_args, inv_two_var)
   )
   return out, jnp.max(fails), jnp.sum(fails)
 
@@ -174,7 +206,6 @@ def _refine_pass(
 def pruned_sums(q, home, shift, layout, inv_two_var, prune_tolerance, mesh):
   """Certified posterior sums of every draw (host driver, as in `pruned`)."""
   groups = layout.groups
-  layout_args = (layout.centers, layout.valid, layout.onehot)
   kn = groups.num_neighbors
   k = min(pruned_lib.DEFAULT_NUM_CANDIDATES, kn)
   out, fails, total = _first_pass(
@@ -190,17 +221,18 @@ def pruned_sums(q, home, shift, layout, inv_two_var, prune_tolerance, mesh):
   )
 
   def refine_pass(out, k, size, use_dense):
+    del size  # compacted to the full row count (one compilation per K)
     return _refine_pass(
       q,
       home,
       shift,
       out,
       groups,
-      layout_args,
+      layout.onehot,
+      layout.dense_args,
       inv_two_var,
       mesh=mesh,
       k=k,
-      size=size,
       prune_tolerance=prune_tolerance,
       dense=use_dense,
       group_chunk=layout.group_chunk,
@@ -213,9 +245,8 @@ def pruned_sums(q, home, shift, layout, inv_two_var, prune_tolerance, mesh):
   return out, refined, dense
 
 
-@functools.partial(jax.jit, static_argnames=('num_groups', 'replicas'))
-def _queries(flat, beta, owner, z, *, num_groups, replicas):
-  del num_groups
+@functools.partial(jax.jit, static_argnames=('replicas',))
+def _queries(flat, beta, owner, z, *, replicas):
   return (
     flat[owner] + beta * z,
     (owner // replicas).astype(jnp.int32),
@@ -224,13 +255,16 @@ def _queries(flat, beta, owner, z, *, num_groups, replicas):
 
 
 def draw_batch(key, size, samples, beta, layout, method, prune_tolerance, mesh):
-  """One batch of `size` draws: per-draw (log sum_x e^{L_x}, H(X | T=t),
-  H(Y | T=t), certified error of log g), and the refined and dense counts."""
+  """One batch of `size` stratified draws (`draws.stratified_draws` over
+  `layout.order`): per-draw (log sum_x e^{L_x}, H(X | T=t), H(Y | T=t),
+  certified error of log g), and the refined and dense counts."""
   m, r, dim = samples.shape
   flat = samples.reshape(m * r, dim)
   dtype = samples.dtype
-  owner, z = draws_lib.jitted_draws(key, m * r, dim, size, dtype)
-  q, home, shift = _queries(flat, jnp.asarray(beta, dtype), owner, z, num_groups=m, replicas=r)
+  owner, z = draws_lib.stratified_draws(
+    key, layout.order, replicas=r, dim=dim, size=size, dtype=dtype
+  )
+  q, home, shift = _queries(flat, jnp.asarray(beta, dtype), owner, z, replicas=r)
   inv_two_var = jnp.asarray(0.5 / float(beta) ** 2, dtype)
   q, home, shift = (checks.pad_to_multiple(a, sharding.num_shards(mesh)) for a in (q, home, shift))
   if method == 'pruned':
@@ -238,15 +272,14 @@ def draw_batch(key, size, samples, beta, layout, method, prune_tolerance, mesh):
       q, home, shift, layout, inv_two_var, prune_tolerance, mesh
     )
   else:
-    log_sum, h_x, h_y = dense_pass(
+    log_sum, h_x, h_y, err = dense_pass(
       q,
       shift,
-      layout.centers,
-      layout.valid,
-      layout.onehot,
+      layout.dense_args,
       inv_two_var,
       mesh=mesh,
       group_chunk=layout.group_chunk,
+      skip=prune_tolerance / 2,
     )
-    err, refined, dense = jnp.zeros_like(log_sum), 0, 0
+    refined, dense = 0, 0
   return (log_sum[:size], h_x[:size], h_y[:size], err[:size]), refined, dense

@@ -15,6 +15,10 @@ from infoflow import checks
 from infoflow.estimators import groups as groups_lib
 from infoflow.estimators import posterior_passes as passes
 
+# method='auto' prunes only when the neighbour lists cover at most this share
+# of the inputs (SZT: T1, T2; the crowded T3-T5 go dense, skipping far chunks).
+PRUNE_MAX_LIST_FRACTION = 1 / 16
+
 
 def check_arguments(
   key, samples, beta, labels, num_classes, num_mc, targets, max_mc, prune_tolerance
@@ -49,5 +53,8 @@ def prepare(samples, beta, labels, num_classes, method, prune_tolerance):
     freq = np.bincount(labels, minlength=num_classes) / m
     freq = freq[freq > 0]
     label_entropy = float(-np.sum(freq * np.log(freq)))
-  method, groups = groups_lib.choose_method(method, samples, beta, prune_tolerance)
+  # The dense pass skips far chunks: it beats pruning unless lists are short.
+  method, groups = groups_lib.choose_method(
+    method, samples, beta, prune_tolerance, max_list_fraction=PRUNE_MAX_LIST_FRACTION
+  )
   return passes.make_layout(samples, onehot, groups), method, label_entropy

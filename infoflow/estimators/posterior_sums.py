@@ -21,8 +21,9 @@ so that log sum_x e^{L_x} = M + log S, H(X | T=t) = log S - W / S (a sum of
 two non-negative terms) and P_y = C_y / S. A new chunk with a larger maximum
 M' rescales S, C by e^{M - M'} and W by e^{M - M'} (W + (M - M') S).
 
-Two evaluations use this: `dense_block` sums every centre (a scan over
-chunks of inputs, exponents by `infoflow.estimators.dense.block_exponents`),
+Two evaluations use this: `dense_block` sums every chunk of inputs that can
+matter for a block of draws (a scan over chunks, exponents by
+`infoflow.estimators.dense.block_exponents`; far chunks bounded, `far_chunks`),
 and `candidate_block` sums the top-K candidate inputs of the pruned
 evaluation exactly and bounds the mass of all others (as
 `infoflow.estimators.pruned` does for log g). Shapes: queries (b, d); grouped
@@ -89,8 +90,48 @@ def finish(acc):
   return big + log_total, h_x, h_y
 
 
-def dense_block(q, shift, floor, centers, valid, onehot, inv_two_var, tolerance, group_chunk):
-  """Posterior sums of one query block over every centre.
+def chunk_bounds(centers, valid, group_chunk):
+  """(centroids (s, d), radii (s,), log counts (s,)) of the s = m / group_chunk
+  chunks of inputs that `dense_block` scans: every valid centre of chunk k lies
+  within radii[k] of centroids[k] (direct differences, grown by
+  `groups.safety`)."""
+  m, r, dim = centers.shape
+  flat = centers.reshape(m // group_chunk, group_chunk * r, dim)
+  ok = valid.reshape(m // group_chunk, group_chunk * r)
+  counts = jnp.sum(ok, axis=1).astype(centers.dtype)
+  centroids = jnp.sum(jnp.where(ok[..., None], flat, 0), axis=1) / counts[:, None]
+  diff = flat - centroids[:, None, :]
+  radii = jnp.sqrt(jnp.max(jnp.where(ok, jnp.sum(diff * diff, axis=-1), 0), axis=1))
+  return centroids, radii * (1 + groups_lib.safety(dim, centers.dtype)), jnp.log(counts)
+
+
+def far_chunks(q, shift, floor, bounds, inv_two_var, skip_tolerance):
+  """Which chunks a query block may skip, and each row's bound of each.
+
+  A chunk of n_k centres within rho_k of mu_k adds at most
+  n_k exp(shift - max(||t - mu_k|| - rho_k, 0)^2 / (2 beta^2)) to a row's sum
+  (triangle inequality). It is skipped when that bound is at most
+  e^floor skip_tolerance / s for every row of the block (s chunks; e^floor
+  is at most the row's largest term), so that the skipped mass B of a row is
+  at most skip_tolerance times its exact part E.
+
+  Returns:
+    skip: (s,) bool; log_bound: (b, s) log of each chunk's bound per row.
+  """
+  centroids, radii, log_counts = bounds
+  diff = q[:, None, :] - centroids[None]
+  slack = groups_lib.safety(q.shape[1], q.dtype)
+  gap = jnp.maximum(jnp.sqrt(jnp.sum(diff * diff, axis=-1)) * (1 - slack) - radii[None], 0)
+  log_bound = log_counts[None] + shift[:, None] - gap * gap * inv_two_var
+  limit = floor + math.log(skip_tolerance) - math.log(centroids.shape[0])
+  return jnp.all(log_bound <= limit[:, None], axis=0), log_bound
+
+
+def dense_block(
+  q, shift, floor, centers, valid, onehot, inv_two_var, tolerance, group_chunk, bounds, skip
+):
+  """Posterior sums of one query block over every chunk of centres that can
+  matter (`far_chunks`); the others are bounded.
 
   Args:
     q: (b, d) queries; shift, floor: (b,) exponent offset and a lower bound
@@ -100,27 +141,42 @@ def dense_block(q, shift, floor, centers, valid, onehot, inv_two_var, tolerance,
     inv_two_var: 1 / (2 beta^2); tolerance: rounding tolerance of the
       exponents (`dense.block_exponents`).
     group_chunk: inputs per step of the scan.
+    bounds: `chunk_bounds` of the centres; skip: the skip tolerance (0: sum
+      every chunk).
 
   Returns:
-    (log sum_x e^{L_x}, H(X | T=t), H(Y | T=t)), each (b,).
+    (log sum_x e^{L_x}, H(X | T=t), H(Y | T=t), err), each (b,): err =
+    log(1 + B / E) <= skip, the certified error of the first from the
+    skipped chunks (as in `candidate_block`).
   """
   m, r, dim = centers.shape
   steps = m // group_chunk
   anchor = jnp.mean(q, axis=0)
+  if skip > 0:
+    far, log_bound = far_chunks(q, shift, floor, bounds, inv_two_var, skip)
+  else:
+    far, log_bound = jnp.zeros((steps,), bool), jnp.full((q.shape[0], steps), -jnp.inf, q.dtype)
   chunks = (
     centers.reshape(steps, group_chunk * r, dim),
     valid.reshape(steps, group_chunk * r),
     onehot.reshape(steps, group_chunk, -1),
+    far,
   )
 
   def step(acc, chunk):
-    c, v, oh = chunk
-    exps = dense_lib.block_exponents(q, c, anchor, inv_two_var, shift, floor, v, tolerance)
-    log_mass = jax.nn.logsumexp(exps.reshape(-1, group_chunk, r), axis=-1)
-    return accumulate(acc, log_mass, oh), None
+    c, v, oh, skipped = chunk
+
+    def add():
+      exps = dense_lib.block_exponents(q, c, anchor, inv_two_var, shift, floor, v, tolerance)
+      log_mass = jax.nn.logsumexp(exps.reshape(-1, group_chunk, r), axis=-1)
+      return accumulate(acc, log_mass, oh)
+
+    return jax.lax.cond(skipped, lambda: acc, add), None
 
   acc, _ = jax.lax.scan(step, empty(q.shape[0], onehot.shape[1], q.dtype), chunks)
-  return finish(acc)
+  log_sum, h_x, h_y = finish(acc)
+  log_far = jax.nn.logsumexp(jnp.where(far[None], log_bound, -jnp.inf), axis=1)
+  return log_sum, h_x, h_y, pruned_lib.certified_error(log_sum, log_far)
 
 
 def candidate_block(q, home, shift, groups: groups_lib.Groups, onehot, inv_two_var, k):

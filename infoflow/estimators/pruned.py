@@ -32,7 +32,7 @@ log E errs by at most
 Static shapes, adaptive K. K is static under jit. A first pass uses a small K
 for every query; the queries whose err exceeds `prune_tolerance` (default 1e-6
 nats) are compacted (`jnp.nonzero(size=F)`, F a power of two) and redone
-with 2K, 4K, ... (one recompilation per new K; straight to the whole list
+with 4K, 16K, ... (one recompilation per new K; straight to the whole list
 once the rows left are few enough for one block), until K covers the whole
 neighbour list; any query still uncertified (only the far-group bound is
 left) is computed by the dense `infoflow.estimators.dense.log_mean_kernel` (all
@@ -123,10 +123,10 @@ def _placed_inputs(queries, home, shift, row_floor, groups: groups_lib.Groups, s
 
 
 def next_num_candidates(k, kn, size, group_elements):
-  """K doubled; when the `size` rows left fit one block even with the whole
-  list, straight there (the last doubling): fewer recompilations."""
+  """K times 4; when the `size` rows left fit one block even with the whole
+  list, straight there: few distinct K, so few recompilations."""
   small = size * kn * group_elements <= kernels.CHUNK_ELEMENTS
-  return kn if small else min(2 * k, kn)
+  return kn if small else min(4 * k, kn)
 
 
 def log_mean_kernel_pruned(
@@ -157,7 +157,7 @@ def log_mean_kernel_pruned(
     groups: from `build_groups` with the same sigma.
     sigma: kernel standard deviation.
     prune_tolerance: certified error allowed on each value, in nats.
-    num_candidates: K of the first pass (doubled for the queries that need
+    num_candidates: K of the first pass (times 4 for the queries that need
       more).
     mesh: a `jax.sharding.Mesh` to split the queries over (see
       `infoflow.estimators.sharding.resolve`).

@@ -20,8 +20,10 @@ from infoflow.plots.common import NothingToPlot
 from infoflow.plots.curves import plot_binned_entropy_curves
 from infoflow.plots.curves import plot_clustering_curves
 from infoflow.plots.curves import plot_information_curves
-from infoflow.plots.curves import plot_information_plane
 from infoflow.plots.curves import plot_training_curves
+from infoflow.plots.plane import information_plane_series
+from infoflow.plots.plane import plot_information_plane
+from infoflow.plots.plane import plot_information_plane_panels
 from infoflow.plots.representations import UnknownLayerError
 from infoflow.plots.representations import pick_epochs
 from infoflow.plots.representations import pick_layer

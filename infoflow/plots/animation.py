@@ -32,7 +32,7 @@ import numpy as np
 
 from infoflow.plots import common as c
 from infoflow.plots.common import NothingToPlot
-from infoflow.plots.curves import information_plane_points
+from infoflow.plots.plane import information_plane_points
 from infoflow.plots.representations import LABELS
 from infoflow.plots.representations import pick_layer
 from infoflow.plots.representations import project
@@ -180,7 +180,7 @@ def write_information_plane_animation(
 ) -> pathlib.Path:
   """GIF of the information plane filling in, one frame per analysed epoch.
 
-  A panel a layer, as :func:`~infoflow.plots.plot_information_plane`, on
+  A panel a layer, as :func:`~infoflow.plots.plot_information_plane_panels`, on
   axes fixed over the frames; frame k holds the epochs up to the k-th.
 
   Returns:

@@ -17,7 +17,6 @@ import math
 from typing import Optional
 from typing import Union
 
-from matplotlib import colors
 from matplotlib.figure import Figure
 import numpy as np
 
@@ -105,66 +104,6 @@ def _information_curves(records, names) -> dict:
       'no "information" field with "mi_input" in the records (a deterministic run has none).'
     )
   return curves
-
-
-def information_plane_points(data, layers=None, units: str = 'bits'):
-  """``{layer: (epochs, I(X;T), I(T;Y))}``, means over seeds, in ``units``.
-
-  Raises:
-    NothingToPlot: no layer has both ``mi_input`` and ``mi_label``.
-  """
-  records, layers, _, _ = resolve(data, layers)
-  scale = c.unit_scale(units)
-  points = {}
-  for n in c.layer_names(records, 'information', layers):
-    x = c.collect(records, lambda r, n=n: c.dig(r, 'information', n, 'mi_input'))
-    y = c.collect(records, lambda r, n=n: c.dig(r, 'information', n, 'mi_label'))
-    if x is None or y is None:
-      continue
-    epochs = np.intersect1d(x.epochs, y.epochs)
-    if epochs.size:
-      points[n] = (
-        epochs,
-        x.mean()[np.searchsorted(x.epochs, epochs)] * scale,
-        y.mean()[np.searchsorted(y.epochs, epochs)] * scale,
-      )
-  if not points:
-    raise NothingToPlot(
-      'no layer has both "mi_input" and "mi_label" in an '
-      '"information" field (a deterministic run has none).'
-    )
-  return points
-
-
-def plot_information_plane(
-  data: Data, *, units: str = 'bits', layers: Layers = None, title: Optional[str] = None
-) -> Figure:
-  """The information plane: ``I(T_l;Y)`` against ``I(X;T_l)``, a panel a layer.
-
-  Needs ``information.<layer>.mi_input`` and ``mi_label``. Points are the
-  analysed epochs (mean over seeds), coloured by epoch on a log colour scale
-  and joined in time order.
-  """
-  records, layers, title, _ = resolve(data, layers, title)
-  pairs = information_plane_points(data, layers, units)
-  fig, axes = c.grid(len(pairs), extra_width=1.0)
-  top = max(max(e.max() for e, _, _ in pairs.values()), 1)
-  # Epochs are integers >= 0: symlog keeps epoch 0 and is log from 1 on.
-  norm = colors.SymLogNorm(linthresh=1.0, linscale=0.4, vmin=0, vmax=top)
-  for ax, (n, (epochs, x, y)) in zip(axes, pairs.items()):
-    ax.plot(x, y, color='0.6', linewidth=0.8, zorder=1)
-    points = ax.scatter(
-      x, y, c=epochs, cmap='viridis', norm=norm, s=16, zorder=2, edgecolors='none'
-    )
-    ax.set_title(c.layer_label(n, layers), fontsize='medium')
-    ax.set_xlabel(f'I(X;T) [{units}]')
-    ax.set_ylabel(f'I(T;Y) [{units}]')
-    ax.grid(alpha=0.3)
-  fig.colorbar(points, ax=axes, label='epoch', shrink=0.9)
-  seeds = len({r.get('seed', 0) for r in records})
-  note = f', mean of {seeds} seeds' if seeds > 1 else ''
-  fig.suptitle(c.titled(title, f'information plane{note}'), fontsize='medium')
-  return fig
 
 
 def plot_binned_entropy_curves(
@@ -323,5 +262,8 @@ def plot_training_curves(
     raise NothingToPlot('no "train"/"test" loss or accuracy in the records.')
   handles, labels = max((ax.get_legend_handles_labels() for ax in axes), key=lambda hl: len(hl[0]))
   fig.legend(handles, labels, loc='outside right upper', fontsize='small')
-  fig.suptitle(c.titled(title, 'training'), fontsize='medium')
+  fig.suptitle(
+    c.titled(title, f'training (solid: noise-free, dashed: noisy; {c.band_note(records, spread)})'),
+    fontsize='medium',
+  )
   return fig

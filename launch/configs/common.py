@@ -37,6 +37,9 @@ def base_config() -> ml_collections.ConfigDict:
   c.model.widths = (10, 7, 5, 4, 3)
   c.model.activation = 'tanh'
   c.model.beta = 0.005  # noise std after every hidden activation
+  # infoflow.models.INITS: 'lecun_normal' (Flax's default) or 'uniform_fan_in'
+  # (PyTorch's, the authors' SZT code: kernel, bias U(+-1/sqrt(fan_in))).
+  c.model.init = 'lecun_normal'
   c.model.conv_features = (8, 16)  # cnn only
   c.model.dense_widths = (10,)  # cnn only
 
@@ -176,6 +179,7 @@ def _checks():
     'model.widths': positive_ints,
     'model.activation': _choice(tuple(sorted(models.ACTIVATIONS))),
     'model.beta': _real(0.0),
+    'model.init': _choice(models.INITS),
     'model.conv_features': positive_ints,
     'model.dense_widths': positive_ints,
     'loss': _choice(('cross_entropy', 'mse')),

@@ -1,0 +1,332 @@
+r"""Benchmark of whole runs: wall time, memory, compilation, precision.
+
+    python -m launch.bench_run [--configs=szt] [--num_seeds=1,8] \
+        [--num_points=N] [--override=field=value ...] [--cpu_devices=N] \
+        [--workdir=DIR] [--output=FILE]
+
+Runs `python -m launch.train` as a child process for every config and seed
+count (`--config.num_seeds=S`, `--config.analysis.num_points=N` when given,
+then each `--override` as `--config.field=value`), one after the other, and
+prints a Markdown table, one row per run:
+
+  wall s          the child's wall time (imports, data, training, analysis,
+                  checkpoints: the whole command);
+  peak RSS GB     the child's maximum resident set size (`os.wait4` rusage);
+  compile s, compiles  XLA backend compilations in the child: their total
+                  seconds and count (a `jax.monitoring` listener; tracing and
+                  lowering to MLIR are not included);
+  train s, analysis s  the run's own split (`launch.progress`): seconds in
+                  training calls, and in analysed epochs (analysis, records,
+                  figures, checkpoint); both include their compilations;
+  max se I(X;T), max se I(T;Y)  the largest standard errors (nats) over all
+                  records, layers and seeds of metrics.jsonl.
+
+The machine (CPU count, load averages before and after) is printed under the
+table, so that a number quoted from it can state the load. Runs go to
+`--workdir` (kept) or to a temporary directory (deleted). A failed run prints
+the tail of its stderr and the benchmark exits 1.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import math
+import os
+import pathlib
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from typing import NamedTuple
+from typing import Optional
+from typing import Sequence
+
+STATS_ENV = 'INFOFLOW_BENCH_STATS'  # where the child writes its statistics
+STDERR_TAIL = 40  # lines of a failed child's stderr shown
+_REPO = pathlib.Path(__file__).resolve().parent.parent
+_CHILD = 'from launch import bench_run; bench_run.child_main()'
+# The jax.monitoring event of one XLA backend compilation ends so
+# ('/jax/core/compile/backend_compile_duration' in jax 0.10).
+_COMPILE_EVENT_SUFFIX = 'backend_compile_duration'
+
+
+class RunFailed(RuntimeError):
+  """A benchmarked run exited non-zero (the message holds its stderr tail)."""
+
+
+class Row(NamedTuple):
+  """One benchmarked run (seconds, GB, nats; NaN where unknown)."""
+
+  config: str
+  num_seeds: int
+  analysed_epochs: int
+  wall_seconds: float
+  peak_rss_gb: float
+  compile_seconds: float
+  compiles: int
+  train_seconds: float
+  analysis_seconds: float
+  max_stderr_mi_input: float
+  max_stderr_mi_label: float
+  devices: str
+
+
+def child_main() -> None:
+  """Entry of the child process: `launch.train`, with statistics.
+
+  Registers a listener for XLA backend compilations and times the run's
+  training and analysis through its progress object (a subclass of
+  `launch.progress.Progress` put in its place), then runs `launch.train`
+  with the command line; at exit writes `{'compile_seconds', 'compiles',
+  'train_seconds', 'analysis_seconds', 'devices'}` as JSON to the file named
+  by the environment variable INFOFLOW_BENCH_STATS.
+  """
+  import jax  # pylint: disable=g-import-not-at-top
+
+  from launch import progress  # pylint: disable=g-import-not-at-top
+  from launch import train  # pylint: disable=g-import-not-at-top
+
+  stats = {'compile_seconds': 0.0, 'compiles': 0, 'train_seconds': 0.0, 'analysis_seconds': 0.0}
+
+  def on_event(event, duration, **kwargs):
+    del kwargs
+    if event.endswith(_COMPILE_EVENT_SUFFIX):
+      stats['compile_seconds'] += duration
+      stats['compiles'] += 1
+
+  class TimedProgress(progress.Progress):
+    def trained(self, epochs, seconds):
+      stats['train_seconds'] += seconds
+      super().trained(epochs, seconds)
+
+    def analysed(self, seconds):
+      stats['analysis_seconds'] += seconds
+      super().analysed(seconds)
+
+  def write_stats():
+    try:
+      kinds = [d.device_kind for d in jax.devices()]
+      stats['devices'] = f'{len(kinds)} x {kinds[0]}'
+    except RuntimeError:
+      stats['devices'] = '?'
+    pathlib.Path(os.environ[STATS_ENV]).write_text(json.dumps(stats))
+
+  jax.monitoring.register_event_duration_secs_listener(on_event)
+  progress.Progress = TimedProgress
+  atexit.register(write_stats)
+  train.run()
+
+
+def child_command(
+  config: str,
+  num_seeds: int,
+  workdir: pathlib.Path,
+  *,
+  num_points: Optional[int] = None,
+  overrides: Sequence[str] = (),
+  cpu_devices: int = 0,
+) -> list[str]:
+  """The child's command line (`launch.train` flags).
+
+  Raises:
+    ValueError: an override that is not 'field=value' (names --override).
+  """
+  argv = [sys.executable, '-c', _CHILD, f'--config={config}', f'--workdir={workdir}']
+  argv.append(f'--config.num_seeds={num_seeds}')
+  if num_points:
+    argv.append(f'--config.analysis.num_points={num_points}')
+  for override in overrides:
+    field, sep, _ = override.partition('=')
+    if not sep or not field or field.startswith('-'):
+      raise ValueError(
+        f"--override must be 'field=value' (e.g. analysis.num_replicas=20); got {override!r}."
+      )
+    argv.append(f'--config.{override}')
+  if cpu_devices:
+    argv.append(f'--cpu_devices={cpu_devices}')
+  return argv
+
+
+def _wait(proc: subprocess.Popen):
+  """(exit code, rusage) of `proc`; kills it if the wait is interrupted."""
+  try:
+    _, status, usage = os.wait4(proc.pid, 0)
+  except BaseException:
+    proc.kill()
+    os.wait4(proc.pid, 0)
+    raise
+  proc.returncode = os.waitstatus_to_exitcode(status)
+  return proc.returncode, usage
+
+
+def run_one(
+  config: str,
+  num_seeds: int,
+  workdir,
+  *,
+  num_points: Optional[int] = None,
+  overrides: Sequence[str] = (),
+  cpu_devices: int = 0,
+) -> Row:
+  """Runs one config with `num_seeds` seeds in `workdir/CONFIG_sS` and measures it.
+
+  Raises:
+    ValueError: a bad override, or a run directory that is not empty.
+    RunFailed: the run exited non-zero (with its stderr tail).
+  """
+  run_dir = pathlib.Path(workdir) / f'{config}_s{num_seeds}'
+  if run_dir.exists() and any(run_dir.iterdir()):
+    raise ValueError(f'--workdir: {run_dir} is not empty (a run there would resume).')
+  argv = child_command(
+    config, num_seeds, run_dir, num_points=num_points, overrides=overrides, cpu_devices=cpu_devices
+  )
+  run_dir.mkdir(parents=True, exist_ok=True)
+  stats_path, err_path = run_dir / 'bench_stats.json', run_dir / 'bench_stderr.log'
+  env = dict(os.environ, **{STATS_ENV: str(stats_path)})
+  env['PYTHONPATH'] = os.pathsep.join(filter(None, [str(_REPO), env.get('PYTHONPATH')]))
+  start = time.perf_counter()
+  with open(run_dir / 'bench_stdout.log', 'wb') as out, open(err_path, 'wb') as err:
+    code, usage = _wait(subprocess.Popen(argv, cwd=_REPO, env=env, stdout=out, stderr=err))
+  wall = time.perf_counter() - start
+  if code != 0:
+    tail = err_path.read_text(errors='replace').splitlines()[-STDERR_TAIL:]
+    raise RunFailed(
+      f'{config} with {num_seeds} seed(s) exited {code}: {" ".join(argv[3:])}\n' + '\n'.join(tail)
+    )
+  stats = json.loads(stats_path.read_text()) if stats_path.exists() else {}
+  epochs, se_input, se_label = record_summary(run_dir / 'metrics.jsonl')
+  return Row(
+    config,
+    num_seeds,
+    epochs,
+    wall,
+    usage.ru_maxrss * _RSS_UNIT / 1e9,
+    stats.get('compile_seconds', math.nan),
+    stats.get('compiles', -1),
+    stats.get('train_seconds', math.nan),
+    stats.get('analysis_seconds', math.nan),
+    se_input,
+    se_label,
+    stats.get('devices', '?'),
+  )
+
+
+_RSS_UNIT = 1 if sys.platform == 'darwin' else 1024  # ru_maxrss: bytes on macOS, else KiB
+
+
+def record_summary(path) -> tuple[int, float, float]:
+  """(analysed epochs, largest stderr of I(X;T), of I(T;Y)) of a metrics.jsonl.
+
+  Standard errors are the second items of the records' `information` pairs
+  `[nats, stderr]`; null (non-finite) ones are skipped; NaN if there are none.
+  """
+  epochs, worst = set(), {'mi_input': math.nan, 'mi_label': math.nan}
+  for line in pathlib.Path(path).read_text().splitlines():
+    record = json.loads(line)
+    epochs.add(record['epoch'])
+    for layer in record.get('information', {}).values():
+      for field in worst:
+        se = (layer.get(field) or [None, None])[1]
+        if se is not None and not se <= worst[field]:  # NaN-safe max
+          worst[field] = float(se)
+  return len(epochs), worst['mi_input'], worst['mi_label']
+
+
+_COLUMNS = (
+  ('config', '{}'),
+  ('seeds', '{}'),
+  ('analysed epochs', '{}'),
+  ('wall s', '{:.1f}'),
+  ('peak RSS GB', '{:.2f}'),
+  ('compile s', '{:.1f}'),
+  ('compiles', '{}'),
+  ('train s', '{:.1f}'),
+  ('analysis s', '{:.1f}'),
+  ('max se I(X;T) nats', '{:.4f}'),
+  ('max se I(T;Y) nats', '{:.4f}'),
+)
+
+
+def format_table(rows: Sequence[Row]) -> str:
+  """The rows as a Markdown table (the `devices` field is left to the footer)."""
+  lines = ['| ' + ' | '.join(name for name, _ in _COLUMNS) + ' |']
+  lines.append('|' + '---|' * len(_COLUMNS))
+  for row in rows:
+    cells = [fmt.format(value) for (_, fmt), value in zip(_COLUMNS, row)]
+    lines.append('| ' + ' | '.join(cells) + ' |')
+  return '\n'.join(lines)
+
+
+def machine_line(load_before, load_after, rows: Sequence[Row]) -> str:
+  """CPU count, load averages (1, 5, 15 min) before and after, devices."""
+  devices = sorted({row.devices for row in rows}) or ['?']
+  fmt = lambda load: '/'.join(f'{v:.2f}' for v in load)
+  return (
+    f'{os.cpu_count()} CPUs; load average (1/5/15 min) before {fmt(load_before)}, '
+    f'after {fmt(load_after)}; JAX devices: {", ".join(devices)}'
+  )
+
+
+def _define_flags():
+  # Defined only when run as a program (tests import this module next to
+  # launch.train, which owns --workdir and --cpu_devices).
+  from absl import flags  # pylint: disable=g-import-not-at-top
+
+  flags.DEFINE_list('configs', ['szt'], 'Config names.')
+  flags.DEFINE_list('num_seeds', ['1', '8'], 'Seed counts, one run each.')
+  flags.DEFINE_integer('num_points', 0, 'Analysed epochs (0: the config value).')
+  flags.DEFINE_multi_string('override', [], "Config overrides 'field=value' (repeatable).")
+  flags.DEFINE_integer('cpu_devices', 0, "Passed to launch.train's --cpu_devices (0: not).")
+  flags.DEFINE_string('workdir', None, 'Where the runs go (kept); default: a temp dir, deleted.')
+  flags.DEFINE_string('output', None, 'Also write the table to this file.')
+
+
+def _on_sigterm(signum, frame):
+  del frame
+  raise KeyboardInterrupt(f'signal {signum}')  # the running child is killed
+
+
+def main(argv):
+  """Runs every config x seed count, prints the table; exits 1 on a failure."""
+  from absl import flags  # pylint: disable=g-import-not-at-top
+
+  if len(argv) > 1:
+    sys.exit(f'launch.bench_run: error: unexpected arguments {argv[1:]}')
+  f = flags.FLAGS
+  signal.signal(signal.SIGTERM, _on_sigterm)
+  workdir = f.workdir or tempfile.mkdtemp(prefix='bench_run_')
+  load_before, rows = os.getloadavg(), []
+  try:
+    for config in f.configs:
+      for seeds in f.num_seeds:
+        row = run_one(
+          config,
+          int(seeds),
+          workdir,
+          num_points=f.num_points or None,
+          overrides=f.override,
+          cpu_devices=f.cpu_devices,
+        )
+        rows.append(row)
+        print(f'{config}, {seeds} seed(s): {row.wall_seconds:.1f} s', file=sys.stderr, flush=True)
+  except (ValueError, RunFailed) as error:
+    sys.exit(f'launch.bench_run: error: {error}')
+  except KeyboardInterrupt as error:
+    sys.exit(f'launch.bench_run: interrupted ({error}); the running child was stopped.')
+  finally:
+    if not f.workdir:
+      shutil.rmtree(workdir, ignore_errors=True)
+  table = format_table(rows) + '\n\n' + machine_line(load_before, os.getloadavg(), rows) + '\n'
+  print(table)
+  if f.output:
+    pathlib.Path(f.output).write_text(table)
+
+
+if __name__ == '__main__':
+  from absl import app  # pylint: disable=g-import-not-at-top
+
+  _define_flags()
+  app.run(main)
