@@ -17,7 +17,8 @@ own, so benchmarks and tests build exactly what a run builds:
   train_until       train the seeds up to it, with progress lines
   record_epoch      analyse_epoch (metrics and information of every seed),
                     write_record (each record to the writers: metrics.jsonl,
-                    TensorBoard), then figures (launch/writers.py)
+                    TensorBoard), then figures (launch/writers.py) at the
+                    `figure_epochs` only (drawing them takes ~0.6 s)
   save_checkpoint   the train states of the epoch
 
 load_data, build_trainer, evaluate and train_until live in launch/trainer.py
@@ -27,6 +28,7 @@ load_data, build_trainer, evaluate and train_until live in launch/trainer.py
 from __future__ import annotations
 
 import json
+import math
 import pathlib
 import time
 from typing import Callable
@@ -72,6 +74,17 @@ __all__ = (
   'train_until',
   'write_record',
 )
+
+
+FIGURE_POINTS = 10  # analysed epochs whose figures go to the writers (and the last)
+
+
+def figure_epochs(epochs: Sequence[int]) -> set[int]:
+  """About FIGURE_POINTS of the analysed `epochs`, evenly spaced in the list,
+  and the last: the epochs at which the writers get figures (TensorBoard
+  images of the information plane and a scatter)."""
+  stride = max(1, math.ceil(len(epochs) / FIGURE_POINTS))
+  return set(epochs[::stride]) | set(epochs[-1:])
 
 
 def open_workdir(config, workdir) -> pathlib.Path:
@@ -242,6 +255,7 @@ def train_and_analyse(
   todo = [e for e in plan.epochs if e > epoch or (e == 0 and epoch == 0 and not records)]
   progress = progress_lib.Progress(epoch, config.num_epochs, len(todo))
   out, started = writers_lib.open_writers(config, workdir, writers), time.time()
+  drawn = figure_epochs(plan.epochs)
   try:
     for target in todo:
       states, metrics = train_until(config, data, trainer, states, epoch, target, progress)
@@ -259,6 +273,7 @@ def train_and_analyse(
         out,
         started=started,
         on_record=on_record,
+        figures=epoch in drawn,
       )
       save_checkpoint(manager, epoch, states)
       progress.analysed(time.time() - analysis_start)
@@ -295,11 +310,12 @@ def record_epoch(
   *,
   started: float,
   on_record: Optional[Callable[[dict], None]] = None,
+  figures: bool = True,
 ) -> None:
   """Analyses every seed at `epoch` (`analyse_epoch`), appends each record to
-  `records` as written (`write_record`), then writes the figures and flushes
-  `out`. `metrics` (`evaluate`) are computed when None; `on_record` is called
-  with each record after it is written."""
+  `records` as written (`write_record`), then writes the figures (when
+  `figures`) and flushes `out`. `metrics` (`evaluate`) are computed when
+  None; `on_record` is called with each record after it is written."""
   if metrics is None:
     metrics = evaluate(trainer, data, states, epoch)
   kept = {}
@@ -310,7 +326,8 @@ def record_epoch(
     kept.update(reps)  # seed 0's saved layers
     if on_record is not None:
       on_record(record)
-  out.write_figures(epoch, records, kept, data.eval_y, plan.layer_widths)
+  if figures:
+    out.write_figures(epoch, records, kept, data.eval_y, plan.layer_widths)
   out.flush()
 
 

@@ -103,3 +103,10 @@ def test_a_second_epoch_and_seed_compile_nothing(tmp_path):
     records = analyse(6)
   assert [r['seed'] for r, _ in records] == [0, 1]
   assert second == [], f'{len(second)} new compilations at the second epoch'
+
+
+def test_figures_are_drawn_at_about_ten_epochs_and_the_last():
+  epochs = list(range(0, 900, 10))  # 90 analysed epochs
+  drawn = runner.figure_epochs(epochs)
+  assert 0 in drawn and 890 in drawn and 8 <= len(drawn) <= 11
+  assert runner.figure_epochs([0, 5, 9]) == {0, 5, 9}
