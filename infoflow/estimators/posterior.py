@@ -203,9 +203,16 @@ def _make_problem(
   samples, beta, labels, num_classes, deterministic_given_x, method, prune_tolerance, mesh
 ):
   """The `_Problem` of checked, rescaled samples (replicas compared when
-  deterministic_given_x is None)."""
+  deterministic_given_x is None).
+
+  Identical replicas are kept once: g_x = N(s_x, beta^2 I) is the same
+  mixture, at 1/R of the cost (the first hidden layer).
+  """
+  identical = bool(jnp.all(samples == samples[:, :1]))
   if deterministic_given_x is None:
-    deterministic_given_x = bool(jnp.all(samples == samples[:, :1]))
+    deterministic_given_x = identical
+  if identical:
+    samples = samples[:, :1]
   layout, method, label_entropy = setup.prepare(
     samples, beta, labels, num_classes, method, prune_tolerance
   )
