@@ -76,10 +76,9 @@ EXPERIMENTS = {
 # What the default seed counts rest on (the --num_seeds help text).
 SEEDS_NOTE = (
   'minimal_tanh, minimal_lrelu: 8 seeds, about a minute each (measured); szt_deterministic: '
-  '8, about 10 minutes (extrapolated from a shortened run); szt, szt_relu: 8, which fit in ~30 '
-  'minutes only at the analysis speed the project targets (8 szt seeds in at most 30 minutes; not '
-  'yet measured); szt_orthonormal: 4 (two runs, szt_orthonormal and szt); mnist: 2 (two runs; '
-  'not measured here: the data must be downloaded first)'
+  '8, about 10 minutes (extrapolated from a shortened run); szt, szt_relu: 8 (szt: 35 minutes '
+  'on 2 cores, measured; szt_relu not measured); szt_orthonormal: 4 (two runs, szt_orthonormal '
+  'and szt); mnist: 2 (two runs; not measured here: the data must be downloaded first)'
 )
 
 
