@@ -1,18 +1,20 @@
 """Jitted passes of the posterior form over all draws, dense or pruned.
 
-`dense_pass` sums every centre for every draw (`posterior_sums.dense_block`
-over blocks of draws). `pruned_sums` is the host-side driver of the pruned
+`dense_pass` sums, for each block of draws, every chunk of inputs that can
+matter (`posterior_sums.dense_block`; the far chunks are bounded, within half
+the prune_tolerance). `pruned_sums` is the host-side driver of the pruned
 evaluation, as in `infoflow.estimators.pruned`: a first pass sums each draw's
 top-K candidate inputs (`posterior_sums.candidate_block`) and certifies the
 rest; the draws whose certified error exceeds the prune_tolerance are compacted
 (to a fixed shape, visited a block at a time by a loop with a traced trip
-count) and redone with 4K, 16K, ... candidates (one compilation per K), and the few
-left after the whole neighbour list by the dense sum (error 0). Draws are
-split over a device mesh (`infoflow.estimators.sharding`).
+count) and redone with 4K, 16K, ... candidates (one compilation per K), and the
+few left after the whole neighbour list by the dense pass. Draws are split over
+a device mesh (`infoflow.estimators.sharding`).
 
 Outputs per draw: log sum_x e^{L_x}, H(X | T=t), H(Y | T=t) and the
 certified error of the first (`infoflow.estimators.posterior_sums`).
-`draw_batch` draws one batch of t ~ g and runs the pass the method chooses.
+`draw_batch` draws one block of stratified t ~ g and runs the pass the method
+chooses.
 """
 
 from __future__ import annotations
