@@ -228,3 +228,26 @@ def test_density_extreme_magnitudes(factor):
   ref, _, _ = pruned.pruned_log_mixture_density(queries, centers, 0.2)
   out, _, _ = pruned.pruned_log_mixture_density(queries * factor, centers * factor, 0.2 * factor)
   np.testing.assert_allclose(out, ref - 2 * math.log(factor), atol=1e-4)
+
+
+def test_long_neighbour_lists_are_trimmed_with_a_valid_far_gap():
+  # 3000 isolated groups and one tight clump of 24: the clump's lists exceed
+  # Kn (set by the 99th percentile), so they keep the nearest Kn groups and
+  # far_gap must still bound every group left out.
+  rng = np.random.default_rng(0)
+  spread = rng.uniform(-1, 1, size=(3000, 2))
+  clump = 0.001 * rng.normal(size=(24, 2))
+  means = np.concatenate([spread, clump]).astype(np.float32)
+  centers = means[:, None, :] + 1e-4 * rng.normal(size=(len(means), 4, 2)).astype(np.float32)
+  groups = groups_lib.build_groups(centers, 0.001)
+  lengths = np.asarray(groups.listed).sum(1)
+  kn = groups.num_neighbors
+  trimmed = np.flatnonzero(lengths == kn)
+  assert len(trimmed) > 0 and kn < 24
+  cent = np.asarray(groups.centroids, np.float64)
+  rad = np.asarray(groups.radii, np.float64)
+  for g in trimmed:
+    listed = set(np.asarray(groups.neighbors)[g].tolist())
+    others = np.array([h for h in range(len(cent)) if h not in listed])
+    gaps = np.linalg.norm(cent[others] - cent[g], axis=1) - rad[others]
+    assert gaps.min() >= float(groups.far_gap[g])

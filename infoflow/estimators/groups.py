@@ -245,6 +245,13 @@ def list_length(lengths) -> int:
   return int(4 ** math.ceil(math.log(top, 4) - 1e-9))
 
 
+def _round_down(values, dtype) -> np.ndarray:
+  """float64 `values` in `dtype`, each rounded down (a lower bound stays one)."""
+  values = np.asarray(values, np.float64)
+  cast = values.astype(dtype)
+  return np.where(cast > values, np.nextafter(cast, np.asarray(-np.inf, dtype)), cast)
+
+
 def _neighbor_lists(b, near: np.ndarray, kn: int):
   """(neighbors, listed, far_gap, far_count) (module docstring) from the
   host matrix `near`; every group is listed when kn > m / 2."""
@@ -263,7 +270,7 @@ def _neighbor_lists(b, near: np.ndarray, kn: int):
   return (
     jnp.asarray(nbrs),
     jnp.asarray(listed),
-    jnp.asarray(far_gap, dtype),
+    jnp.asarray(_round_down(far_gap, dtype)),
     jnp.asarray(far_count, dtype),
   )
 
