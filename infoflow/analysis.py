@@ -26,10 +26,10 @@ import flax.linen as nn
 import jax
 import numpy as np
 
-from infoflow import binning
-from infoflow import clustering
 from infoflow import information
 from infoflow import sampling
+from infoflow.measures import binning
+from infoflow.measures import clustering
 
 Hook = Callable[[Mapping[str, Any], np.ndarray, int], dict]
 KNN_K = 10  # neighbours of the k-NN label agreement

@@ -112,9 +112,9 @@ def _flat(centers):
 
 
 def _draws(centers, num_mc):
-  import jax  # pylint: disable=g-import-not-at-top
+  import jax
 
-  from infoflow.estimators import entropy  # pylint: disable=g-import-not-at-top
+  from infoflow.estimators import entropy
 
   centers = _flat(centers)
   owner, z = entropy.monte_carlo_draws(
@@ -131,10 +131,10 @@ def _values_from_log_density(log_g, z, dim, beta):
 
 
 def _run_infoflow(centers, beta, owner, z, repeats):
-  import jax  # pylint: disable=g-import-not-at-top
-  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+  import jax
+  import jax.numpy as jnp
 
-  from infoflow.estimators import entropy  # pylint: disable=g-import-not-at-top
+  from infoflow.estimators import entropy
 
   if centers.ndim == 3:
     return _run_pruned(centers, beta, owner, z, repeats)
@@ -151,10 +151,10 @@ def _run_infoflow(centers, beta, owner, z, repeats):
 
 def _run_pruned(centers, beta, owner, z, repeats):
   """Group building plus certified per-draw values, timed together."""
-  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+  import jax.numpy as jnp
 
-  from infoflow.estimators import draws  # pylint: disable=g-import-not-at-top
-  from infoflow.estimators import groups as groups_lib  # pylint: disable=g-import-not-at-top,line-too-long
+  from infoflow.estimators import draws
+  from infoflow.estimators import groups as groups_lib
 
   args = (jnp.asarray(owner), jnp.asarray(z))
   centers = jnp.asarray(centers)
@@ -194,7 +194,7 @@ def _run_numpy(centers, beta, owner, z, repeats):
 
 
 def _run_sklearn(centers, beta, owner, z, repeats):
-  from sklearn.neighbors import KernelDensity  # pylint: disable=g-import-not-at-top
+  from sklearn.neighbors import KernelDensity
 
   del repeats
   c64 = _flat(centers).astype(np.float64)
@@ -242,9 +242,9 @@ def _measure(method, case, subset=None):
 
 def _run_layer(baseline):
   """One SZT layer's I(X;T) at R = 1000, d = 5: twice (cold, then warm)."""
-  import jax  # pylint: disable=g-import-not-at-top
+  import jax
 
-  from infoflow.estimators import entropy  # pylint: disable=g-import-not-at-top
+  from infoflow.estimators import entropy
 
   beta = 0.005
   out = []

@@ -45,7 +45,7 @@ DIMS = {'separated': 5, 'clustered': 3}
 
 def timed(fn, *args, **kwargs):
   """(result, seconds) of a warm call: the same call is made once first."""
-  import jax  # pylint: disable=g-import-not-at-top
+  import jax
 
   fn(jax.random.key(0), *args, **kwargs)
   start = time.perf_counter()
@@ -56,8 +56,8 @@ def timed(fn, *args, **kwargs):
 
 def run_case(kind: str, num_inputs: int, replicas: int, equal_draws: int):
   """The table rows of one case: (label, info, draws, seconds)."""
-  from infoflow import information  # pylint: disable=g-import-not-at-top
-  from infoflow.data import synthetic  # pylint: disable=g-import-not-at-top
+  from infoflow import information
+  from infoflow.data import synthetic
 
   samples, labels = synthetic.layer_samples(kind, num_inputs, replicas, DIMS[kind], BETA)
   rows = []
@@ -116,13 +116,13 @@ def stratification_gain(samples, labels, num_blocks: int = 8):
   variance i.i.d. draws would give at equal draws (the sample variance of
   the same values over their count; each draw is marginally a draw from g).
   """
-  import jax  # pylint: disable=g-import-not-at-top
-  import numpy as np  # pylint: disable=g-import-not-at-top
+  import jax
+  import numpy as np
 
-  from infoflow.estimators import draws  # pylint: disable=g-import-not-at-top
-  from infoflow.estimators import posterior  # pylint: disable=g-import-not-at-top
-  from infoflow.estimators import posterior_passes  # pylint: disable=g-import-not-at-top
-  from infoflow.estimators import posterior_setup  # pylint: disable=g-import-not-at-top
+  from infoflow.estimators import draws
+  from infoflow.estimators import posterior
+  from infoflow.estimators import posterior_passes
+  from infoflow.estimators import posterior_setup
 
   samples = jax.numpy.asarray(samples)
   layout, method, _ = posterior_setup.prepare(samples, BETA, labels, 2, 'auto', 1e-6)
@@ -164,7 +164,7 @@ def _define_flags():
 
 def main(argv):
   del argv
-  from infoflow.data import synthetic  # pylint: disable=g-import-not-at-top
+  from infoflow.data import synthetic
 
   f = flags.FLAGS
   print(

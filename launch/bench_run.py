@@ -15,7 +15,7 @@ prints a Markdown table, one row per run:
   compile s, compiles  XLA backend compilations in the child: their total
                   seconds and count (a `jax.monitoring` listener; tracing and
                   lowering to MLIR are not included);
-  train s, analysis s  the run's own split (`launch.progress`): seconds in
+  train s, analysis s  the run's own split (`infoflow.experiment.progress`): seconds in
                   training calls, and in analysed epochs (analysis, records,
                   figures, checkpoint); both include their compilations;
   max se I(X;T), max se I(T;Y)  the largest standard errors (nats) over all
@@ -79,15 +79,15 @@ def child_main() -> None:
 
   Registers a listener for XLA backend compilations and times the run's
   training and analysis through its progress object (a subclass of
-  `launch.progress.Progress` put in its place), then runs `launch.train`
+  `infoflow.experiment.progress.Progress` put in its place), then runs `launch.train`
   with the command line; at exit writes `{'compile_seconds', 'compiles',
   'train_seconds', 'analysis_seconds', 'devices'}` as JSON to the file named
   by the environment variable INFOFLOW_BENCH_STATS.
   """
-  import jax  # pylint: disable=g-import-not-at-top
+  import jax
 
-  from launch import progress  # pylint: disable=g-import-not-at-top
-  from launch import train  # pylint: disable=g-import-not-at-top
+  from infoflow.experiment import progress
+  from launch import train
 
   stats = {'compile_seconds': 0.0, 'compiles': 0, 'train_seconds': 0.0, 'analysis_seconds': 0.0}
 
@@ -273,7 +273,7 @@ def machine_line(load_before, load_after, rows: Sequence[Row]) -> str:
 def _define_flags():
   # Defined only when run as a program (tests import this module next to
   # launch.train, which owns --workdir and --cpu_devices).
-  from absl import flags  # pylint: disable=g-import-not-at-top
+  from absl import flags
 
   flags.DEFINE_list('configs', ['szt'], 'Config names.')
   flags.DEFINE_list('num_seeds', ['1', '8'], 'Seed counts, one run each.')
@@ -291,7 +291,7 @@ def _on_sigterm(signum, frame):
 
 def main(argv):
   """Runs every config x seed count, prints the table; exits 1 on a failure."""
-  from absl import flags  # pylint: disable=g-import-not-at-top
+  from absl import flags
 
   if len(argv) > 1:
     sys.exit(f'launch.bench_run: error: unexpected arguments {argv[1:]}')
@@ -326,7 +326,7 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  from absl import app  # pylint: disable=g-import-not-at-top
+  from absl import app
 
   _define_flags()
   app.run(main)

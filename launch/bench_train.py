@@ -5,7 +5,7 @@ r"""Benchmark of training alone (no analysis): one seed against many.
 
 Trains the config's network for `num_epochs` epochs (jit warm: the program is
 compiled on a 1-epoch call first) once per seed count, with the data and
-trainer of a run (`launch.runner`: the seeds vmapped together and spread over
+trainer of a run (`infoflow.experiment.runner`: the seeds vmapped together and spread over
 the devices, see --cpu_devices), and prints wall time, epochs per second,
 time relative to one seed, and the final noise-free train/test accuracy
 (mean over seeds).
@@ -21,10 +21,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from infoflow import configs
 from infoflow import train as train_lib
+from infoflow.experiment import runner
 from launch import common_flags
-from launch import configs
-from launch import runner
 
 
 def _define_flags():
@@ -38,7 +38,7 @@ def _define_flags():
 def time_training(config, num_seeds: int, num_epochs: int):
   """Seconds to train `num_seeds` vmapped runs for `num_epochs` epochs.
 
-  The data and trainer are those of a run (`launch.runner`), with
+  The data and trainer are those of a run (`infoflow.experiment.runner`), with
   `num_seeds` in place of the config's seed count.
 
   Returns:

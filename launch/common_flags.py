@@ -1,6 +1,6 @@
 """Flags shared by the launchers (defined once: they can be imported together).
 
-Only entry points use them; `launch.runner` reads no flags.
+Only entry points use them; `infoflow.experiment.runner` reads no flags.
 """
 
 from absl import flags
@@ -32,7 +32,7 @@ def apply_cpu_devices():
   count = CPU_DEVICES.value
   if count <= 0:
     return
-  import jax  # pylint: disable=g-import-not-at-top
+  import jax
 
   try:
     jax.config.update('jax_num_cpu_devices', count)

@@ -41,9 +41,10 @@ from absl import app
 from absl import flags
 import numpy as np
 
-from launch.samples_file import LABELS_KEY
-from launch.samples_file import EstimateInputError
-from launch.samples_file import read_samples
+from infoflow import units
+from infoflow.samples_file import LABELS_KEY
+from infoflow.samples_file import EstimateInputError
+from infoflow.samples_file import read_samples
 
 __all__ = (
   'FORMS',
@@ -58,7 +59,6 @@ __all__ = (
 )
 
 FORMS = ('posterior', 'difference')
-LN2 = math.log(2.0)
 _FIELDS = ('mi_input', 'mi_label', 'entropy', 'conditional_entropy', 'label_conditional_entropy')
 
 
@@ -98,7 +98,7 @@ def estimate_layer(
   key, samples, beta: float, *, labels=None, form: str = 'posterior', num_mc: Optional[int] = None
 ) -> dict:
   """One layer's estimates as a JSON-ready dict (see `estimate_file`)."""
-  import infoflow  # pylint: disable=g-import-not-at-top
+  import infoflow
 
   report = None
   if form == 'posterior':
@@ -173,7 +173,7 @@ def estimate_file(
   """
   _check_settings(beta, form, num_mc, seed)
   layers, label_values, source, notes = read_samples(path, labels)
-  import jax  # pylint: disable=g-import-not-at-top
+  import jax
 
   root = jax.random.key(seed)
   results = {}
@@ -221,8 +221,8 @@ def format_table(results: dict) -> str:
     x, y = entry['mi_input'], entry['mi_label']
     lines.append(
       f'{name:<10} {m:>6} {r:>5} {d:>4}  {_pm(x, 1):>17}  '
-      f'{_pm(x, 1 / LN2):>17}  {_pm(y, 1):>17}  '
-      f'{_pm(y, 1 / LN2):>17} {entry["num_draws"]:>7}  '
+      f'{_pm(x, units.BITS_PER_NAT):>17}  {_pm(y, 1):>17}  '
+      f'{_pm(y, units.BITS_PER_NAT):>17} {entry["num_draws"]:>7}  '
       f'{entry["method"]}'
     )
   for name, note in results.get('notes', {}).items():

@@ -12,7 +12,7 @@ differ from the paper (docs/reproduce.md). A bad flag, config override,
 workdir or missing data file ends the command with one line,
 `launch.reproduce: error: ...` (docs/errors.md).
 
-This module only parses flags; the work is `launch.paper.reproduce`.
+This module only parses flags; the work is `infoflow.paper.experiments.reproduce`.
 """
 
 from __future__ import annotations
@@ -24,13 +24,13 @@ from absl import app
 from absl import flags
 from absl import logging
 
+from infoflow import configs
 from infoflow import data as data_lib
 from infoflow import plots
+from infoflow.experiment import workdir as run_files
+from infoflow.paper import experiments as paper
+from infoflow.plots import files as figure_files
 from launch import common_flags
-from launch import configs
-from launch import paper
-from launch import plot as plot_lib
-from launch import run_files
 
 _EXPERIMENT = flags.DEFINE_list(
   'experiment',
@@ -86,7 +86,7 @@ def main(argv):
     plots.RunRecordError,
     data_lib.DataNotFoundError,
     data_lib.DataFormatError,
-    plot_lib.OutputError,
+    figure_files.OutputError,
   ) as error:
     sys.exit(f'launch.reproduce: error: {error}')
   logging.info('report written: %s', path)

@@ -3,7 +3,7 @@ r"""Trains a noisy network and records its information flow.
     python -m launch.train --config=szt --workdir=runs/szt
     python -m launch.train --config=szt --config.optimizer.learning_rate=1e-3
 
-`--config=NAME` picks `launch/configs/NAME.py` (an unknown name or field is an
+`--config=NAME` picks `infoflow/configs/NAME.py` (an unknown name or field is an
 error that lists what exists). Outputs go to the workdir (docs/run_record.md):
 config.json, run.json, metrics.jsonl (one record per analysed epoch and seed,
 estimates with standard errors), representations/ and orbax checkpoints.
@@ -14,7 +14,7 @@ The config is validated whole before anything is read or written; a bad
 field, workdir, data file or run record stops the command with a one-line
 error naming it (docs/errors.md).
 
-This module only parses flags; the run itself is `launch.runner`
+This module only parses flags; the run itself is `infoflow.experiment.runner`
 (`runner.train_and_analyse(config, workdir)`, importable and flag-free).
 """
 
@@ -28,14 +28,14 @@ from absl import app
 from absl import logging
 from ml_collections import config_flags
 
+from infoflow import configs
 from infoflow import data as data_lib
+from infoflow.experiment import runner
+from infoflow.experiment import workdir as run_files
 from launch import common_flags
-from launch import configs
-from launch import run_files
-from launch import runner
 
 _CONFIG = config_flags.DEFINE_config_file(
-  'config', None, 'Experiment: a name from launch/configs (e.g. szt).', lock_config=True
+  'config', None, 'Experiment: a name from infoflow/configs (e.g. szt).', lock_config=True
 )
 _WORKDIR = common_flags.WORKDIR
 

@@ -3,7 +3,7 @@
 import helpers
 import pytest
 
-from launch import runner
+from infoflow.experiment import runner
 
 
 @pytest.fixture(scope='session')

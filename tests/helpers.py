@@ -19,7 +19,7 @@ import jax
 import numpy as np
 from scipy import special
 
-from launch import configs
+from infoflow import configs
 
 # ------------------------------------------------------------------ builders
 

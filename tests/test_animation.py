@@ -15,11 +15,11 @@ import matplotlib
 
 matplotlib.use('Agg')
 
-from PIL import Image  # pylint: disable=g-import-not-at-top
-import pytest  # pylint: disable=g-import-not-at-top
+from PIL import Image
+import pytest
 
-from infoflow import plots  # pylint: disable=g-import-not-at-top
-from launch import plot as plot_cli  # pylint: disable=g-import-not-at-top
+from infoflow import plots
+from launch import plot as plot_cli
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 EPOCHS = helpers.fake_run_epochs(8)

@@ -5,10 +5,10 @@ import math
 import numpy as np
 import pytest
 
+from infoflow import configs
 from launch import bench_entropy
 from launch import bench_information
 from launch import bench_train
-from launch import configs
 
 
 def test_bench_train_times_and_formats():

@@ -1,4 +1,4 @@
-"""Tests of infoflow.clustering on constructed clusters and brute-force references."""
+"""Tests of infoflow.measures.clustering on constructed clusters and brute-force references."""
 
 import math
 
@@ -8,14 +8,14 @@ from scipy.cluster.hierarchy import fcluster
 from scipy.cluster.hierarchy import linkage
 from sklearn.metrics.pairwise import cosine_similarity
 
-from infoflow.clustering import DEFAULT_THRESHOLD
-from infoflow.clustering import class_similarity
-from infoflow.clustering import cosine_similarity_matrix
-from infoflow.clustering import k_nearest_neighbors
-from infoflow.clustering import knn_label_agreement
-from infoflow.clustering import num_distinguishable_clusters
-from infoflow.clustering import scatter_ratio
-from infoflow.clustering import single_linkage_tree
+from infoflow.measures.clustering import DEFAULT_THRESHOLD
+from infoflow.measures.clustering import class_similarity
+from infoflow.measures.clustering import cosine_similarity_matrix
+from infoflow.measures.clustering import k_nearest_neighbors
+from infoflow.measures.clustering import knn_label_agreement
+from infoflow.measures.clustering import num_distinguishable_clusters
+from infoflow.measures.clustering import scatter_ratio
+from infoflow.measures.clustering import single_linkage_tree
 
 
 def _entropy(p):

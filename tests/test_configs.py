@@ -1,4 +1,4 @@
-"""Tests of the named configs and their validation (launch.configs)."""
+"""Tests of the named configs and their validation (infoflow.configs)."""
 
 import re
 
@@ -6,10 +6,10 @@ import helpers
 import ml_collections
 import pytest
 
+from infoflow import configs
 from infoflow import train as train_lib
-from launch import configs
-from launch import runner
-from launch.configs import common as config_common
+from infoflow.configs import base as config_common
+from infoflow.experiment import runner
 
 
 def test_config_names_and_overrides():
@@ -132,8 +132,8 @@ def test_init_scheme_of_each_config():
   for name in ('minimal_tanh', 'minimal_lrelu', 'mnist', 'mnist_deterministic', 'tiny'):
     assert configs.get_config(name).model.init == 'lecun_normal', name
   assert config_common.base_config().model.init == 'lecun_normal'
-  import importlib  # pylint: disable=g-import-not-at-top
+  import importlib
 
   for name in configs.available():
-    doc = importlib.import_module(f'launch.configs.{name}').__doc__
+    doc = importlib.import_module(f'infoflow.configs.{name}').__doc__
     assert 'Where each setting comes from' in doc or 'Every setting is our choice' in doc, name

@@ -1,8 +1,8 @@
-"""Tests of the experiment set-up (launch.experiment)."""
+"""Tests of the experiment set-up (infoflow.experiment.setup)."""
 
 import numpy as np
 
-from launch import experiment
+from infoflow.experiment import setup as experiment
 
 
 def test_analysis_epochs_are_log_spaced():

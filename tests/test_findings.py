@@ -1,4 +1,4 @@
-"""Tests of the findings computed from run records (launch.findings)."""
+"""Tests of the findings computed from run records (infoflow.paper.findings)."""
 
 import math
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from launch import findings
+from infoflow.paper import findings
 
 
 def _records(curves, layer='T5', extra=None):

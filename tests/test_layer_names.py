@@ -10,11 +10,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from infoflow import configs
 from infoflow import models
 from infoflow import sampling
 from infoflow import train as train_lib
-from launch import configs
-from launch.configs import common as config_common
+from infoflow.configs import base as config_common
 
 
 def _model_of(config):

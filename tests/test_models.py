@@ -108,7 +108,7 @@ def test_lecun_normal_init_is_the_default_and_unchanged():
   np.testing.assert_array_equal(params['T1_weights']['bias'], 0.0)
   kernel = np.asarray(params['T1_weights']['kernel'])
   assert kernel.var() == pytest.approx(1 / 300, rel=0.1)
-  import flax.linen as nn  # pylint: disable=g-import-not-at-top
+  import flax.linen as nn
 
   ours = models.initializers('lecun_normal', 300)[0](jax.random.key(1), (300, 200))
   reference = nn.initializers.lecun_normal()(jax.random.key(1), (300, 200))

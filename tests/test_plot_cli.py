@@ -15,10 +15,11 @@ import matplotlib
 
 matplotlib.use('Agg')
 
-import pytest  # pylint: disable=g-import-not-at-top
+import pytest
 
-from infoflow import plots  # pylint: disable=g-import-not-at-top
-from launch import plot as plot_cli  # pylint: disable=g-import-not-at-top
+from infoflow import plots
+from infoflow.plots import files as figure_files
+from launch import plot as plot_cli
 
 PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -45,7 +46,7 @@ def _assert_png(path):
 
 
 def test_write_figures_png_full_run(run_dir):
-  written, skipped = plot_cli.write_figures(run_dir)
+  written, skipped = figure_files.write_figures(run_dir)
   names = sorted(p.name for p in written)
   expected = sorted([f'{n}.png' for n in CURVES] + ['cosine_similarity_T2.png', 'scatter_T2.png'])
   assert names == expected
@@ -65,7 +66,7 @@ def _small_run(path, **kwargs):
 @pytest.mark.parametrize('fmt, magic', [('svg', b'<?xml'), ('pdf', b'%PDF')])
 def test_write_figures_svg_pdf(tmp_path, fmt, magic):
   run_dir = _small_run(tmp_path / 'run')
-  written, _ = plot_cli.write_figures(run_dir, tmp_path / 'out', fmt=fmt)
+  written, _ = figure_files.write_figures(run_dir, tmp_path / 'out', fmt=fmt)
   assert len(written) == 6
   for path in written:
     assert path.suffix == f'.{fmt}' and path.parent == tmp_path / 'out'
@@ -74,7 +75,7 @@ def test_write_figures_svg_pdf(tmp_path, fmt, magic):
 
 def test_deterministic_run_skips_information_figures(tmp_path):
   run_dir, _ = helpers.write_fake_run(tmp_path / 'det', num_seeds=1, with_information=False)
-  written, skipped = plot_cli.write_figures(run_dir, dpi=50)
+  written, skipped = figure_files.write_figures(run_dir, dpi=50)
   names = {p.stem for p in written}
   assert names == {
     'training_curves',
@@ -92,7 +93,7 @@ def test_deterministic_run_skips_information_figures(tmp_path):
 
 def test_run_without_representations_skips_them(tmp_path):
   run_dir = _small_run(tmp_path / 'run', with_representations=False)
-  written, skipped = plot_cli.write_figures(run_dir, dpi=50)
+  written, skipped = figure_files.write_figures(run_dir, dpi=50)
   assert {p.stem for p in written} == {
     'training_curves',
     'information_curves',
@@ -105,7 +106,9 @@ def test_run_without_representations_skips_them(tmp_path):
 
 def test_layer_and_epochs_choose_representation_figures(tmp_path, caplog):
   run_dir = _small_run(tmp_path / 'run', with_information=False)
-  written, _ = plot_cli.write_figures(run_dir, layer='T1', dpi=50, epochs=[1, 5, 9], units='nats')
+  written, _ = figure_files.write_figures(
+    run_dir, layer='T1', dpi=50, epochs=[1, 5, 9], units='nats'
+  )
   assert {'cosine_similarity_T1', 'scatter_T1'} <= {p.stem for p in written}
   assert 'using epoch' in caplog.text  # 9 has no file: nearest is used
   with pytest.raises(
@@ -113,7 +116,7 @@ def test_layer_and_epochs_choose_representation_figures(tmp_path, caplog):
     match=r"unknown layer 'T9'; the layers of this run: "
     r'T1, T2\.',
   ):
-    plot_cli.write_figures(run_dir, layer='T9')
+    figure_files.write_figures(run_dir, layer='T9')
 
 
 def _main(**flag_values):
@@ -164,7 +167,7 @@ def test_truncated_representation_file_is_named_and_skipped(tmp_path, caplog):
   run_dir, _ = helpers.write_fake_run(tmp_path / 'run', num_seeds=1)
   last = sorted((run_dir / 'representations').iterdir())[-1]
   last.write_bytes(last.read_bytes()[:100])
-  written, skipped = plot_cli.write_figures(run_dir, dpi=50)
+  written, skipped = figure_files.write_figures(run_dir, dpi=50)
   assert sorted(p.stem for p in written) == sorted(CURVES)
   assert set(skipped) == {'cosine_similarity_T2', 'scatter_T2'}
   for stem in ('cosine_similarity_T2', 'scatter_T2'):
@@ -178,7 +181,7 @@ def test_truncated_representation_file_is_named_and_skipped(tmp_path, caplog):
   first = sorted((run_dir / 'representations').iterdir())[0]
   reasons = {
     stem: make
-    for stem, make in plot_cli.figure_makers(plots.load_run(run_dir))
+    for stem, make in figure_files.figure_makers(plots.load_run(run_dir))
     if isinstance(make, str)
   }
   assert set(reasons) == {'cosine_similarity', 'scatter'}
@@ -193,21 +196,22 @@ def test_workdir_or_out_that_is_a_file(tmp_path):
   a_file.write_text('x')
   with pytest.raises(plots.RunRecordError, match=f'{a_file} is a file, not a run directory'):
     plots.load_run(a_file)
-  with pytest.raises(plot_cli.OutputError, match=f'cannot create the output directory {a_file}'):
-    plot_cli.write_figures(run_dir, a_file / 'figures')
+  with pytest.raises(
+    figure_files.OutputError, match=f'cannot create the output directory {a_file}'
+  ):
+    figure_files.write_figures(run_dir, a_file / 'figures')
   with pytest.raises(SystemExit) as info:
     _main(workdir=str(run_dir), out=str(a_file / 'figures'))
   assert str(info.value.code).startswith('launch.plot: error: cannot create')
 
 
 def test_plot_command_on_a_real_run(finished_run, tmp_path):
-  import matplotlib  # pylint: disable=g-import-not-at-top
+  import matplotlib
 
   matplotlib.use('Agg')
-  from launch import plot  # pylint: disable=g-import-not-at-top
 
   workdir, _ = finished_run
-  written, skipped = plot.write_figures(workdir, tmp_path / 'figures')
+  written, skipped = figure_files.write_figures(workdir, tmp_path / 'figures')
   stems = {p.stem for p in written}
   for expected in (
     'training_curves',

@@ -8,10 +8,10 @@ import matplotlib
 
 matplotlib.use('Agg')
 
-import numpy as np  # pylint: disable=g-import-not-at-top
-import pytest  # pylint: disable=g-import-not-at-top
+import numpy as np
+import pytest
 
-from infoflow import plots  # pylint: disable=g-import-not-at-top
+from infoflow import plots
 
 
 @pytest.fixture(name='run_dir')

@@ -8,11 +8,11 @@ import matplotlib
 
 matplotlib.use('Agg')
 
-import numpy as np  # pylint: disable=g-import-not-at-top
-import pytest  # pylint: disable=g-import-not-at-top
+import numpy as np
+import pytest
 
-from infoflow import plots  # pylint: disable=g-import-not-at-top
-from launch import plot as plot_cli  # pylint: disable=g-import-not-at-top
+from infoflow import plots
+from infoflow.plots import files as figure_files
 
 
 @pytest.fixture(name='run_dir')
@@ -95,7 +95,7 @@ def test_old_layer_names_are_read_under_current_ones(tmp_path, caplog, model, ne
       assert list(r[field]) == new
     assert list(r['binning']) == ['bin_sizes'] + new
   assert sorted(run.load_representations(epochs[-1])) == sorted(['labels'] + new)
-  written, _ = plot_cli.write_figures(run_dir, layer=new[-1], dpi=30)
+  written, _ = figure_files.write_figures(run_dir, layer=new[-1], dpi=30)
   assert {f'cosine_similarity_{new[-1]}', f'scatter_{new[-1]}'} <= {p.stem for p in written}
   mapping = ', '.join(f'{o} -> {n}' for o, n in zip(old, new))
   assert caplog.text.count('uses old layer names') == 1  # once per run

@@ -1,8 +1,8 @@
-"""Tests of the progress estimate (launch.progress)."""
+"""Tests of the progress estimate (infoflow.experiment.progress)."""
 
 import pytest
 
-from launch import progress as progress_lib
+from infoflow.experiment import progress as progress_lib
 
 
 def test_progress_eta_adds_training_and_analysis_rates():

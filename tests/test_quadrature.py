@@ -1,4 +1,4 @@
-"""Tests of the exact I(X;T) of a one-unit noisy layer (infoflow.quadrature)."""
+"""Tests of the exact I(X;T) of a one-unit noisy layer (infoflow.measures.quadrature)."""
 
 import math
 
@@ -7,9 +7,8 @@ import pytest
 from scipy import integrate
 from scipy import stats
 
-from infoflow import quadrature
-
-LN2 = math.log(2)
+from infoflow import units
+from infoflow.measures import quadrature
 
 
 def _reference(points, beta, weights=None):
@@ -30,12 +29,14 @@ def test_closed_form_limits():
   """Far apart: H(X) (2 bits for 4 points); identical: 0; two far groups of
   3 and 1: H(3/4, 1/4); the minimal tanh neuron's 1.5-bit step."""
   info = quadrature.gaussian_channel_information
-  assert info([-3, -1, 1, 3], 0.01) / LN2 == pytest.approx(2.0, abs=1e-9)
-  assert info(np.array([[-3.0], [-1.0], [1.0], [3.0]]), 0.01) / LN2 == pytest.approx(2.0, abs=1e-9)
+  assert info([-3, -1, 1, 3], 0.01) * units.BITS_PER_NAT == pytest.approx(2.0, abs=1e-9)
+  assert info(np.array([[-3.0], [-1.0], [1.0], [3.0]]), 0.01) * units.BITS_PER_NAT == pytest.approx(
+    2.0, abs=1e-9
+  )
   assert info([0.5, 0.5, 0.5, 0.5], 0.1) == pytest.approx(0.0, abs=1e-12)
   h34 = -(0.75 * math.log2(0.75) + 0.25 * math.log2(0.25))
-  assert info([0.0, 0.0, 0.0, 10.0], 0.1) / LN2 == pytest.approx(h34, abs=1e-9)
-  assert info([-1.0, 0.0, 0.0, 1.0], 1e-3) / LN2 == pytest.approx(1.5, abs=1e-9)
+  assert info([0.0, 0.0, 0.0, 10.0], 0.1) * units.BITS_PER_NAT == pytest.approx(h34, abs=1e-9)
+  assert info([-1.0, 0.0, 0.0, 1.0], 1e-3) * units.BITS_PER_NAT == pytest.approx(1.5, abs=1e-9)
   assert info([0.0, 5.0], 0.1, weights=[0.9, 0.1]) == pytest.approx(
     -(0.9 * math.log(0.9) + 0.1 * math.log(0.1)), abs=1e-9
   )

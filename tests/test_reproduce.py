@@ -1,5 +1,5 @@
 """Tests of the reproduction command and its report (launch.reproduce,
-launch.paper, launch.report)."""
+infoflow.paper.experiments, infoflow.paper.report)."""
 
 import pathlib
 import re
@@ -11,12 +11,12 @@ import matplotlib
 
 matplotlib.use('Agg')
 
-import pytest  # pylint: disable=g-import-not-at-top
+import pytest
 
-from launch import configs  # pylint: disable=g-import-not-at-top
-from launch import paper  # pylint: disable=g-import-not-at-top
-from launch import report  # pylint: disable=g-import-not-at-top
-from launch import report_sections  # pylint: disable=g-import-not-at-top
+from infoflow import configs
+from infoflow.paper import experiments as paper
+from infoflow.paper import report
+from infoflow.paper import sections as report_sections
 
 # A seconds-long setting: every run shrunk (not the paper's settings).
 TINY = ('num_epochs=30', 'analysis.num_points=3', 'writers=()')
@@ -138,7 +138,7 @@ def test_overrides_and_configs_are_checked():
 
 
 def test_paper_values_outside_our_range_are_listed():
-  from launch import findings  # pylint: disable=g-import-not-at-top
+  from infoflow.paper import findings
 
   sec = report_sections.Section()
   inside = findings.Stat(1.0, 0.9, 1.1, 3)

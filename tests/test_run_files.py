@@ -1,4 +1,4 @@
-"""Tests of the launcher's files (launch.run_files): the workdir,
+"""Tests of the launcher's files (infoflow.experiment.workdir): the workdir,
 metrics.jsonl and the checkpoints, with their faults, through a run."""
 
 import os
@@ -8,8 +8,8 @@ import shutil
 import helpers
 import pytest
 
-from launch import run_files
-from launch import runner
+from infoflow.experiment import runner
+from infoflow.experiment import workdir as run_files
 
 
 def test_resume_refuses_a_different_config(finished_run):

@@ -1,4 +1,4 @@
-"""Tests of the runner (launch.runner): a tiny run end to end, resumption,
+"""Tests of the runner (infoflow.experiment.runner): a tiny run end to end, resumption,
 diverged seeds."""
 
 import json
@@ -7,9 +7,9 @@ import helpers
 import numpy as np
 import pytest
 
-from launch import configs
-from launch import progress as progress_lib
-from launch import runner
+from infoflow import configs
+from infoflow.experiment import progress as progress_lib
+from infoflow.experiment import runner
 
 
 def test_tiny_run_end_to_end(finished_run):

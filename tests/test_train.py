@@ -101,7 +101,7 @@ def test_random_order_is_a_permutation(n):
 def test_random_order_is_uniform():
   """All 24 orders of 4 items equally likely (chi-square), and for n = 4096
   (one sort round) every position's mean item is (n - 1) / 2."""
-  from scipy import stats  # pylint: disable=g-import-not-at-top
+  from scipy import stats
 
   orders = np.asarray(
     jax.vmap(lambda k: train_lib.random_order(k, 4))(jax.random.split(jax.random.key(0), 24_000))

@@ -10,9 +10,9 @@ import time
 import helpers
 import pytest
 
-from launch import configs
-from launch import experiment
-from launch import runner
+from infoflow import configs
+from infoflow.experiment import runner
+from infoflow.experiment import setup as experiment
 
 
 def test_launcher_command_line(tmp_path):

@@ -1,4 +1,4 @@
-"""Metric writers (launch/writers.py) and the analysed inputs setting."""
+"""Metric writers (infoflow/experiment/writers.py) and the analysed inputs setting."""
 
 import json
 import math
@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from tensorboardX.proto import event_pb2
 
+from infoflow import configs
 from infoflow import data as data_lib
-from launch import configs
-from launch import experiment
-from launch import runner
-from launch import writers
+from infoflow.experiment import runner
+from infoflow.experiment import setup as experiment
+from infoflow.experiment import writers
 
 
 def read_events(logdir: pathlib.Path) -> list:

@@ -9,12 +9,11 @@ in quadrature.
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import jax
 import jax.numpy as jnp
 
-LN2 = math.log(2.0)
+from infoflow import units
 
 
 @jax.tree_util.register_dataclass
@@ -39,12 +38,12 @@ class Estimate:
   @property
   def bits(self) -> jax.Array:
     """The estimate in bits (nats / ln 2)."""
-    return self.nats / LN2
+    return units.to_bits(self.nats)
 
   @property
   def stderr_bits(self) -> jax.Array:
     """The standard error in bits."""
-    return self.stderr / LN2
+    return units.to_bits(self.stderr)
 
   @classmethod
   def exact(cls, nats) -> Estimate:

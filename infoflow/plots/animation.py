@@ -223,7 +223,7 @@ def write_information_plane_animation(
 
 def _epoch_mappable(norm):
   """A colour-bar source for the epoch colours (no artist needed)."""
-  from matplotlib import cm  # pylint: disable=g-import-not-at-top
+  from matplotlib import cm
 
   return cm.ScalarMappable(norm=norm, cmap='viridis')
 

@@ -14,7 +14,6 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 import numpy as np
 
-LN2 = math.log(2.0)
 # Inches per panel: readable at README width with 3 panels side by side.
 PANEL_WIDTH = 4.0
 PANEL_HEIGHT = 3.2
@@ -24,15 +23,6 @@ PM = '\u00b1'  # plus-minus sign
 
 class NothingToPlot(ValueError):
   """The data lack what a figure needs; the message says what is missing."""
-
-
-def unit_scale(units: str) -> float:
-  """Factor from nats (the run record's unit) to ``units``."""
-  if units == 'nats':
-    return 1.0
-  if units == 'bits':
-    return 1.0 / LN2
-  raise ValueError(f"units must be 'bits' or 'nats'; got {units!r}.")
 
 
 def _finite(x) -> float:

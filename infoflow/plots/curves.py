@@ -20,6 +20,7 @@ from typing import Union
 from matplotlib.figure import Figure
 import numpy as np
 
+from infoflow import units as units_lib
 from infoflow.plots import common as c
 from infoflow.plots.common import NothingToPlot
 from infoflow.plots.run import Run
@@ -59,7 +60,7 @@ def plot_information_curves(
     spread: band across seeds, 'minmax' or 'std'.
   """
   records, layers, title, num_inputs = resolve(data, layers, title, num_inputs)
-  scale = c.unit_scale(units)
+  scale = units_lib.scale(units)
   names = c.layer_names(records, 'information', layers)
   curves = _information_curves(records, names)
   panels = [q for q in ('mi_input', 'mi_label') if any(k[0] == q for k in curves)]
@@ -126,7 +127,7 @@ def plot_binned_entropy_curves(
   records, layers, title, num_inputs = resolve(data, layers, title, num_inputs)
   if quantity not in ('entropy', 'mi_label'):
     raise ValueError(f"quantity must be 'entropy' or 'mi_label'; got {quantity!r}.")
-  scale = c.unit_scale(units)
+  scale = units_lib.scale(units)
   sizes = sorted({float(b) for r in records for b in (c.dig(r, 'binning', 'bin_sizes') or [])})
 
   def getter(layer, size):
@@ -192,12 +193,12 @@ def plot_clustering_curves(
   """Clustering measures vs epoch: a panel a measure, a line a layer.
 
   Needs the ``clustering`` field (per layer, a dict of scalar measures; see
-  :mod:`infoflow.clustering`). Known measures get labelled axes (ratios and
+  :mod:`infoflow.measures.clustering`). Known measures get labelled axes (ratios and
   counts on log axes, ``cluster_entropy`` converted to ``units``); unknown
   ones are plotted under their own name.
   """
   records, layers, title, _ = resolve(data, layers, title)
-  scale = c.unit_scale(units)
+  scale = units_lib.scale(units)
   names = c.layer_names(records, 'clustering', layers)
   found = list(
     dict.fromkeys(m for r in records for n in names for m in (c.dig(r, 'clustering', n) or {}))

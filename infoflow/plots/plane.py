@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 import numpy as np
 
+from infoflow import units as units_lib
 from infoflow.plots import common as c
 from infoflow.plots.common import NothingToPlot
 from infoflow.plots.run import resolve
@@ -68,7 +69,7 @@ def information_plane_series(data, layers=None, units: str = 'bits') -> dict[str
     NothingToPlot: no layer has both ``mi_input`` and ``mi_label``.
   """
   records, layers, _, _ = resolve(data, layers)
-  scale = c.unit_scale(units)
+  scale = units_lib.scale(units)
   found = {}
   for n in c.layer_names(records, 'information', layers):
     x = c.collect(records, lambda r, n=n: c.dig(r, 'information', n, 'mi_input'))
@@ -169,7 +170,9 @@ def plot_information_plane(
       Line2D([], [], marker=marker, linestyle='none', color='0.4', label=c.layer_label(n, layers))
     )
   if num_inputs:
-    ax.axvline(math.log(num_inputs) * c.unit_scale(units), color='0.5', linestyle=':', linewidth=1)
+    ax.axvline(
+      math.log(num_inputs) * units_lib.scale(units), color='0.5', linestyle=':', linewidth=1
+    )
     handles.append(Line2D([], [], color='0.5', linestyle=':', label='log m = H(X)'))
   _label_axes(ax, units)
   ax.legend(handles=handles, fontsize='small', title='layer', loc='best')

@@ -23,7 +23,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 import numpy as np
 
-from infoflow.clustering import cosine_similarity_matrix
+from infoflow.measures.clustering import cosine_similarity_matrix
 from infoflow.plots import common as c
 from infoflow.plots.common import NothingToPlot
 from infoflow.plots.run import Run
@@ -158,7 +158,7 @@ def plot_cosine_similarity_matrices(
   Entry ``(a, b)`` is ``cos(t_a, t_b)`` of the noise-free representations,
   rows and columns sorted by class (thin lines mark class boundaries), so
   within-class blocks on the diagonal show clustering (docs/method.md, section 6).
-  Uses :func:`infoflow.clustering.cosine_similarity_matrix` on at most
+  Uses :func:`infoflow.measures.clustering.cosine_similarity_matrix` on at most
   ``max_points`` inputs (stratified). Default layer: the deepest saved one.
   """
   data, layer, title = _resolve(snapshots, title, layer, epochs, False)

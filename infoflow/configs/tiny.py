@@ -8,7 +8,7 @@ conditional mixture). Initialisation 'lecun_normal' (Flax's default, not the
 with it, and they check mechanics, not the authors' set-up.
 """
 
-from launch.configs import szt
+from infoflow.configs import szt
 
 
 def get_config():

@@ -27,7 +27,7 @@ far apart, give the entropy of the group probabilities (e.g. H(3/4, 1/4) =
 0.811 bits). The minimal tanh example of the paper (docs/method.md, section
 7) walks down these steps, 2 -> 1.5 -> 0.81 bits, as its weight grows.
 This is the reference the launcher's reproduction report sets beside the
-Monte Carlo estimates of such layers (launch/findings.py).
+Monte Carlo estimates of such layers (infoflow/paper/findings.py).
 """
 
 from __future__ import annotations

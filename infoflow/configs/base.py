@@ -75,7 +75,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.checkpoint.keep = 3
   c.log_every_epochs = 0  # progress line period; 0 = about 100 lines a run
   # Metric writers besides metrics.jsonl (always written): 'tensorboard'
-  # (WORKDIR/tensorboard) and any registered with launch.writers.register.
+  # (WORKDIR/tensorboard) and any registered with infoflow.experiment.writers.register.
   c.writers = ('tensorboard',)
   return c
 
@@ -135,8 +135,8 @@ def _of_type(kind, what):
 
 
 def _writer_names(value):
-  """Names of registered metric writers (launch.writers)."""
-  from launch import writers  # pylint: disable=g-import-not-at-top
+  """Names of registered metric writers (infoflow.experiment.writers)."""
+  from infoflow.experiment import writers
 
   known = ', '.join(writers.names())
   if (
@@ -161,8 +161,8 @@ def _writer_names(value):
 def _checks():
   """{dotted field: check(value) -> None or what is wrong} for every field."""
   # Imported here: the names the library knows (data sets, activations).
-  from infoflow import data  # pylint: disable=g-import-not-at-top
-  from infoflow import models  # pylint: disable=g-import-not-at-top
+  from infoflow import data
+  from infoflow import models
 
   text, flag = _of_type(str, 'a string'), _of_type(bool, 'True or False')
   positive_ints = _sequence(_integer(1), 'positive integers')

@@ -4,8 +4,8 @@
 docs/run_record.md), draws their figures with `infoflow.plots` (through
 `launch.plot.write_figures`) into `WORKDIR/figures/<config>/`, and writes one
 Markdown page: how it was made (command, seeds, devices, wall time), then per
-experiment its findings tables (`launch.report_sections`,
-`launch.report_examples`; numbers from the records, mean and min-max range
+experiment its findings tables (`infoflow.paper.sections`,
+`infoflow.paper.examples`; numbers from the records, mean and min-max range
 over seeds, the authors' values beside them), the sentences saying where the
 results differ from the paper, and the figures. docs/reproduce.md describes
 the page.
@@ -24,10 +24,10 @@ import jax
 
 import infoflow
 from infoflow import plots
-from launch import plot as plot_lib
-from launch import report_examples as rex
-from launch import report_sections as rs
-from launch import run_files
+from infoflow.experiment import workdir as run_files
+from infoflow.paper import examples as rex
+from infoflow.paper import sections as rs
+from infoflow.plots import files as figure_files
 
 REPORT = 'report.md'
 FIGURES = 'figures'
@@ -72,7 +72,7 @@ def write_run_figures(run, out: pathlib.Path, workdir: pathlib.Path) -> list[str
   (paths relative to `workdir`) in `CAPTIONS` order, with captions."""
   analysed = run.meta.get('analysis_epochs') or [0]
   epochs = AUTHORS_SCATTER_EPOCHS if max(analysed) >= max(AUTHORS_SCATTER_EPOCHS) else None
-  written, _ = plot_lib.write_figures(run.workdir, out, epochs=epochs, dpi=100)
+  written, _ = figure_files.write_figures(run.workdir, out, epochs=epochs, dpi=100)
   stems = {p.stem: p for p in written}
   band = band_text(len(run.seeds))
   lines = []
@@ -94,7 +94,7 @@ def _header(command: str, outcomes, seconds: float, overrides: Sequence[str]) ->
   lines = [
     '# Reproducing Goldfeld et al. (ICML 2019) with infoflow',
     '',
-    f'Made by `{command or "launch.paper.reproduce(...)"}` on {now}: infoflow '
+    f'Made by `{command or "infoflow.paper.experiments.reproduce(...)"}` on {now}: infoflow '
     f'{infoflow.__version__}, JAX {jax.__version__} on {devices}, Python '
     f'{platform.python_version()}, {platform.machine()}. Wall time of the command: '
     f'{seconds:.0f} s (runs and this report).',
@@ -167,14 +167,14 @@ def write_report(
 
   Args:
     workdir: the reproduction's directory.
-    outcomes: `{experiment: [RunOutcome, ...]}` (`launch.paper`), the runs
+    outcomes: `{experiment: [RunOutcome, ...]}` (`infoflow.paper.experiments`), the runs
       of each experiment in config order.
     command, seconds, overrides: how it was made, for the header.
     abouts: `{experiment: one line}` for the section titles.
 
   Raises:
     plots.RunRecordError: a run directory without a readable record.
-    plot_lib.OutputError: the figures cannot be written.
+    figure_files.OutputError: the figures cannot be written.
   """
   start, workdir = time.time(), pathlib.Path(workdir)
   loaded = {e: [(o, plots.load_run(o.workdir)) for o in runs] for e, runs in outcomes.items()}

@@ -11,7 +11,7 @@ initialisation (the authors' code) and the bin sizes (2/30: Shwartz-Ziv &
 Tishby's 30 bins on [-1, 1]), as `szt` (see its docstring).
 """
 
-from launch.configs import szt
+from infoflow.configs import szt
 
 
 def get_config():

@@ -14,7 +14,7 @@ Entropies are in nats (bits = nats / ln 2). Everything except
 
 Similarity measures and k-nearest neighbours are here; the count of
 beta-distinguishable clusters (single linkage) is in
-:mod:`infoflow.distinguishable`, its names re-exported here.
+:mod:`infoflow.measures.distinguishable`, its names re-exported here.
 """
 
 from __future__ import annotations
@@ -30,15 +30,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from infoflow import checks
-from infoflow import neighbours
+from infoflow.measures import neighbours
 
 # Re-exported: distinguishable clusters are one of this module's measures.
-from infoflow.distinguishable import DEFAULT_THRESHOLD
-from infoflow.distinguishable import DistinguishableClusters
-from infoflow.distinguishable import as_representations
-from infoflow.distinguishable import num_distinguishable_clusters
-from infoflow.distinguishable import pow2_scale
-from infoflow.distinguishable import single_linkage_tree
+from infoflow.measures.distinguishable import DEFAULT_THRESHOLD
+from infoflow.measures.distinguishable import DistinguishableClusters
+from infoflow.measures.distinguishable import as_representations
+from infoflow.measures.distinguishable import num_distinguishable_clusters
+from infoflow.measures.distinguishable import pow2_scale
+from infoflow.measures.distinguishable import single_linkage_tree
 
 __all__ = [
   'ClassSimilarity',
@@ -256,13 +256,13 @@ def k_nearest_neighbors(representations, k: int = 10, *, chunk_size: int = 256, 
   clusters far tighter than their distance to the origin, where the matmul
   form ``|a|^2 + |b|^2 - 2<a,b>`` cancels), in chunks of ``chunk_size`` query
   rows against all rows; the ``k`` smallest per row are chosen among the
-  ``k`` column blocks with the smallest minima (:mod:`infoflow.neighbours`).
+  ``k`` column blocks with the smallest minima (:mod:`infoflow.measures.neighbours`).
   Peak memory ``O(chunk_size * m)``; no ``m x m`` array. Ties go to the lower
   index; self is excluded by index (duplicates are neighbours at distance 0).
   Rows wider than ``neighbours.MAX_DIRECT_DIM`` (32; conv maps) are screened
   by the matmul form instead, ``k + refine`` candidates per row re-ranked by
   direct differences and certified against its rounding bound (else redone
-  exhaustively): exact too (:func:`infoflow.neighbours.screened_knn`).
+  exhaustively): exact too (:func:`infoflow.measures.neighbours.screened_knn`).
 
   Returns:
     ``(indices, sq_distances)``, both ``(m, k)``, nearest first.
@@ -357,7 +357,7 @@ def layer_measures(
   :func:`num_distinguishable_clusters` at radius ``r = threshold * beta``
   (its ``num_clusters`` and ``entropy``, nats), up to float32 rounding:
   the clusters are the components of the radius graph found from the
-  neighbour pass (:mod:`infoflow.neighbours`, ``O(m^2 d)`` time in one or a
+  neighbour pass (:mod:`infoflow.measures.neighbours`, ``O(m^2 d)`` time in one or a
   few chunked passes, ``O(chunk_size * m)`` memory), not from a spanning
   tree built in ``m - 1`` sequential steps (rows wider than
   ``neighbours.MAX_DIRECT_DIM`` use the separate functions). One compilation per

@@ -14,7 +14,7 @@ import dataclasses
 import math
 from typing import Optional
 
-from launch import findings as f
+from infoflow.paper import findings as f
 
 # The authors' saved SZT run (tanh, beta = 0.005, R = 100, 10,000 epochs,
 # Adam 4e-4, batch 256): I(X;T) in nats. 'peak' is the highest value of the
@@ -46,7 +46,6 @@ AUTHORS_SZT_TRAINING = {
 TANH_STEPS_BITS = (2.0, 1.5, -(0.75 * math.log2(0.75) + 0.25 * math.log2(0.25)))
 # "Compresses": the last value at most this fraction of the peak (our threshold).
 COMPRESSION_RATIO = 0.9
-LN2 = math.log(2)
 
 
 @dataclasses.dataclass

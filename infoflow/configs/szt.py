@@ -23,7 +23,7 @@ Where each setting comes from:
   beta. Clustering at the scale beta: our choice.
 """
 
-from launch.configs import common
+from infoflow.configs import base as common
 
 
 def get_config():

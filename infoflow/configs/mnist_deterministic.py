@@ -6,7 +6,7 @@ counted at the scale 0.05 of `mnist`, our choice (the same resolution).
 Everything else as `mnist` (see its docstring).
 """
 
-from launch.configs import mnist
+from infoflow.configs import mnist
 
 
 def get_config():

@@ -44,8 +44,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from infoflow import checks
-
-LN2 = math.log(2.0)
+from infoflow import units
 
 # Columns consumed per sort in `symbol_ids`: a multi-key sort of a few columns
 # at once cuts the number of sequential scan steps (d / _COLUMN_BLOCK) without
@@ -70,7 +69,7 @@ class BinnedInformation(NamedTuple):
   @property
   def bits(self) -> 'BinnedInformation':
     """The same quantities in bits (``nats / ln 2``)."""
-    return BinnedInformation(*(v / LN2 for v in self))
+    return BinnedInformation(*(units.to_bits(v) for v in self))
 
 
 # ----------------------------------------------------------------------------

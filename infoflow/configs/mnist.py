@@ -22,7 +22,7 @@ inputs are a fixed subset: the first 1,000 test images (recorded in
 run.json; `analysis.inputs = 'test'`), R = 20 replicas.
 """
 
-from launch.configs import common
+from infoflow.configs import base as common
 
 
 def get_config():

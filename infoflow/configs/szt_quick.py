@@ -9,7 +9,7 @@ original SZT file when the data directory has it, else the built-in
 generator.
 """
 
-from launch.configs import szt
+from infoflow.configs import szt
 
 
 def get_config():

@@ -1,14 +1,14 @@
 """The paper's experiments from one call: the runs each needs, then the report.
 
-    from launch import paper
+    from infoflow.paper import experiments as paper
     path = paper.reproduce(['szt'], 'runs/paper', num_seeds=8)   # runs/paper/report.md
 
-An experiment is one or more named configs (`launch/configs`), each run into
-`WORKDIR/<config name>` by `launch.runner.train_and_analyse` with
+An experiment is one or more named configs (`infoflow/configs`), each run into
+`WORKDIR/<config name>` by `infoflow.experiment.runner.train_and_analyse` with
 `num_seeds` seeds. A run already finished there under the same config is
 reused without loading anything; an unfinished one is resumed from its last
 checkpoint (the runner's own resumption); one under another config is an
-error (`run_files.RunDirError`) naming the directory. Then `launch.report`
+error (`run_files.RunDirError`) naming the directory. Then `infoflow.paper.report`
 writes `WORKDIR/report.md`, its figures under `WORKDIR/figures/`.
 `launch.reproduce` is the command line of `reproduce`.
 """
@@ -25,10 +25,10 @@ from typing import Sequence
 
 from absl import logging
 
-from launch import configs
-from launch import report
-from launch import run_files
-from launch import runner
+from infoflow import configs
+from infoflow.experiment import runner
+from infoflow.experiment import workdir as run_files
+from infoflow.paper import report
 
 
 class ExperimentError(ValueError):

@@ -8,7 +8,7 @@ layers are unbounded, so no bin count on [-1, 1] applies; 2/30 keeps the
 tanh bin width for comparison).
 """
 
-from launch.configs import szt
+from infoflow.configs import szt
 
 
 def get_config():

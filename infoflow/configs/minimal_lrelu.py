@@ -13,7 +13,7 @@ matter), bin sizes 0.05 and 0.2. Initialisation 'lecun_normal' (Flax's
 default), our choice, for the reason given in `minimal_tanh`.
 """
 
-from launch.configs import common
+from infoflow.configs import base as common
 
 
 def get_config():

@@ -6,7 +6,7 @@
   evaluate       the metrics of every seed on every split
   train_until    train the seeds up to an epoch, with progress lines
 
-launch/runner.py runs them in its loop (and re-exports them);
+infoflow/experiment/runner.py runs them in its loop (and re-exports them);
 launch/bench_train.py times them.
 """
 
@@ -24,8 +24,8 @@ import numpy as np
 import optax
 
 from infoflow import train as train_lib
-from launch import experiment
-from launch import progress as progress_lib
+from infoflow.experiment import progress as progress_lib
+from infoflow.experiment import setup as experiment
 
 
 @dataclasses.dataclass(frozen=True)

@@ -8,7 +8,7 @@ the fit. Everything else, including the 'uniform_fan_in' initialisation (the
 authors' code), as `szt` (see its docstring).
 """
 
-from launch.configs import szt
+from infoflow.configs import szt
 
 
 def get_config():

@@ -1,6 +1,6 @@
 """Exact neighbour searches by chunked direct differences (no m x m array).
 
-Two measures of :mod:`infoflow.clustering` need the pairwise squared
+Two measures of :mod:`infoflow.measures.clustering` need the pairwise squared
 distances ``D_ij = sum_a (x_ia - x_ja)^2`` of ``m`` rows: the ``k`` nearest
 neighbours of every row, and the connected components of the radius graph
 ``i ~ j  iff  D_ij <= r^2`` (beta-distinguishable clusters). Both come from
@@ -42,7 +42,7 @@ from jax import lax
 import jax.numpy as jnp
 
 from infoflow import checks
-from infoflow.distinguishable import pow2_scale
+from infoflow.measures.distinguishable import pow2_scale
 
 __all__ = [
   'MAX_DIRECT_DIM',
@@ -130,7 +130,7 @@ def neighbour_pass(x, *, k: int, chunk: int) -> NeighbourPass:
   """The ``k`` nearest other rows of each row of ``x`` (m, d), ``1 <= k < m``.
 
   ``x`` should already be divided by a power of two, so that the squares
-  cannot overflow (:func:`infoflow.distinguishable.pow2_scale`).
+  cannot overflow (:func:`infoflow.measures.distinguishable.pow2_scale`).
   """
   m = x.shape[0]
   b = block_size(m, k + 1)

@@ -35,10 +35,9 @@ from typing import Sequence
 
 import numpy as np
 
-from launch import configs
-from launch import run_files
+from infoflow import units
+from infoflow.experiment import workdir as run_files
 
-BITS = 1 / math.log(2)  # nats -> bits
 SPLITS = ('train', 'test', 'validation')
 FIGURE_DPI = 50  # the images are thumbnails: cheap to draw, small to store
 
@@ -112,7 +111,7 @@ class TensorBoardWriter(Writer):
 
   def _open(self, step: int):
     if self._writer is None:
-      import tensorboardX  # pylint: disable=g-import-not-at-top
+      import tensorboardX
 
       self._writer = tensorboardX.SummaryWriter(str(self.logdir), purge_step=step)
     return self._writer
@@ -185,18 +184,18 @@ def record_scalars(record: Mapping[str, Any]) -> dict[str, float]:
   for layer, entry in (record.get('information') or {}).items():
     for q in ('mi_input', 'mi_label'):
       value, stderr = entry.get(q) or (None, None)
-      put(f'{q}_bits/{layer}', value, BITS)
-      put(f'{q}_stderr_bits/{layer}', stderr, BITS)
+      put(f'{q}_bits/{layer}', value, units.BITS_PER_NAT)
+      put(f'{q}_stderr_bits/{layer}', stderr, units.BITS_PER_NAT)
   binning = dict(record.get('binning') or {})
   sizes = binning.pop('bin_sizes', [])
   for layer, entry in binning.items():
     for q in ('entropy', 'mi_label'):
       for size, value in zip(sizes, entry.get(q) or ()):
-        put(f'binned_{q}_bits/{layer}/bin{size:g}', value, BITS)
+        put(f'binned_{q}_bits/{layer}/bin{size:g}', value, units.BITS_PER_NAT)
   for layer, entry in (record.get('clustering') or {}).items():
     for name, value in entry.items():
       if name == 'cluster_entropy':
-        put(f'clustering/{layer}/cluster_entropy_bits', value, BITS)
+        put(f'clustering/{layer}/cluster_entropy_bits', value, units.BITS_PER_NAT)
       else:
         put(f'clustering/{layer}/{name}', value)
   return scalars
@@ -226,7 +225,7 @@ def epoch_images(
   when information is estimated; `scatter/<layer>`: the narrowest of
   `representations` (seed 0's saved layers) at `epoch`, when any.
   """
-  from infoflow import plots  # pylint: disable=g-import-not-at-top
+  from infoflow import plots
 
   images = {}
   try:
@@ -295,11 +294,11 @@ def open_writers(config, workdir: pathlib.Path, extra: Sequence[MetricWriter] = 
   """metrics.jsonl's writer, those `config.writers` names, then `extra`.
 
   Raises:
-    configs.ConfigError: a name in `config.writers` that is not registered.
+    ValueError: a name in `config.writers` that is not registered.
   """
   unknown = [n for n in config.writers if n not in _FACTORIES]
   if unknown:
-    raise configs.ConfigError(f'unknown writers {", ".join(unknown)}; known: {", ".join(names())}.')
+    raise ValueError(f'unknown writers {", ".join(unknown)}; known: {", ".join(names())}.')
   owned = [JsonlWriter(workdir / 'metrics.jsonl')] + [
     _FACTORIES[n](workdir, config) for n in config.writers
   ]

@@ -4,7 +4,7 @@ The paper's reading of "compression": points of the constellation ``{s(x)}``
 closer than a few beta are confused through ``T = s(X) + Z``. Here they are
 counted directly: single linkage cut at ``threshold * beta``, with the
 entropy of the cluster sizes. Memory is ``O(m d)``: no ``m x m`` array is
-formed. Re-exported by :mod:`infoflow.clustering` with the other measures;
+formed. Re-exported by :mod:`infoflow.measures.clustering` with the other measures;
 :func:`as_representations` and :func:`pow2_scale` are shared with it.
 """
 

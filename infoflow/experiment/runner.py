@@ -1,6 +1,7 @@
 """An experiment run as named steps: the launcher without its flags.
 
-    from launch import configs, runner
+    from infoflow import configs
+    from infoflow.experiment import runner
     records = runner.train_and_analyse(configs.get_config('tiny'), 'runs/tiny')
 
 `train_and_analyse` is the loop of a run; each step is a function of its
@@ -17,7 +18,7 @@ own, so benchmarks and tests build exactly what a run builds:
   train_until       train the seeds up to it, with progress lines
   record_epoch      analyse_epoch (metrics and information of every seed),
                     write_record (each record to the writers: metrics.jsonl,
-                    TensorBoard), then figures (launch/writers.py) at the
+                    TensorBoard), then figures (infoflow/experiment/writers.py) at the
                     `figure_epochs` only (drawing them takes ~0.6 s)
   save_checkpoint   the train states of the epoch
 
@@ -44,18 +45,19 @@ import orbax.checkpoint as ocp
 
 import infoflow
 from infoflow import analysis
-from infoflow import clustering
-from launch import configs
-from launch import experiment
-from launch import progress as progress_lib
-from launch import run_files
-from launch import writers as writers_lib
-from launch.trainer import Data
-from launch.trainer import Trainer
-from launch.trainer import build_trainer
-from launch.trainer import evaluate
-from launch.trainer import load_data
-from launch.trainer import train_until
+from infoflow import configs
+from infoflow import units
+from infoflow.experiment import progress as progress_lib
+from infoflow.experiment import setup as experiment
+from infoflow.experiment import workdir as run_files
+from infoflow.experiment import writers as writers_lib
+from infoflow.experiment.trainer import Data
+from infoflow.experiment.trainer import Trainer
+from infoflow.experiment.trainer import build_trainer
+from infoflow.experiment.trainer import evaluate
+from infoflow.experiment.trainer import load_data
+from infoflow.experiment.trainer import train_until
+from infoflow.measures import clustering
 
 __all__ = (
   'Data',
@@ -236,12 +238,12 @@ def train_and_analyse(
   """Runs (or resumes) the experiment; returns every metrics record.
 
   Args:
-    config: a config from `launch.configs`.
+    config: a config from `infoflow.configs`.
     workdir: output directory (created).
     on_record: called with each new record after it is written (tests use it
       to simulate an interruption).
     writers: metric writers added to those of `config.writers`
-      (launch/writers.py); flushed at each analysed epoch, not closed.
+      (infoflow/experiment/writers.py); flushed at each analysed epoch, not closed.
 
   Raises:
     configs.ConfigError: a bad config field (before anything is written).
@@ -381,7 +383,7 @@ def _log_information(records: list[dict], epoch: int) -> None:
     'analysed epoch %d: %s',
     epoch,
     '  '.join(
-      f'{n} I(X;T)={v["mi_input"][0] / np.log(2):.3f} bits'
+      f'{n} I(X;T)={v["mi_input"][0] * units.BITS_PER_NAT:.3f} bits'
       if (v.get('mi_input') or [None])[0] is not None
       else f'{n} I(X;T)=non-finite'
       for n, v in info.items()

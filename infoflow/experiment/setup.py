@@ -1,7 +1,7 @@
 """From a config to the objects of an experiment: data set, evaluation set,
 model, targets, and the plan of the analysis (which epochs, layers, measures).
 
-The pieces `launch.runner` assembles into a run. A config that does not fit
+The pieces `infoflow.experiment.runner` assembles into a run. A config that does not fit
 its data set raises `configs.ConfigError` naming the field.
 """
 
@@ -13,10 +13,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from infoflow import analysis
+from infoflow import configs
 from infoflow import data as data_lib
 from infoflow import models
 from infoflow import sampling
-from launch import configs
 
 
 def read_dataset(config) -> data_lib.Dataset:

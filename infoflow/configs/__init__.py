@@ -1,4 +1,4 @@
-"""Named experiment configs: `--config=NAME` picks `launch/configs/NAME.py`.
+"""Named experiment configs: `--config=NAME` picks `infoflow/configs/NAME.py`.
 
 Each config module has `get_config() -> ml_collections.ConfigDict`. Fields are
 overridden on the command line as ml_collections does:
@@ -12,11 +12,11 @@ import importlib
 import pathlib
 import re
 
-from launch.configs.common import ConfigError  # pylint: disable=unused-import
-from launch.configs.common import validate  # pylint: disable=unused-import
+from infoflow.configs.base import ConfigError
+from infoflow.configs.base import validate
 
 _HERE = pathlib.Path(__file__).resolve().parent
-_NOT_CONFIGS = {'__init__', 'common'}
+_NOT_CONFIGS = {'__init__', 'base'}
 
 
 def available() -> list[str]:
@@ -28,7 +28,7 @@ def get_config(name: str):
   """The ConfigDict of config `name`; a clear error lists the known ones."""
   if name not in available():
     raise ValueError(f'unknown config {name!r}; available: {", ".join(available())}.')
-  return importlib.import_module(f'launch.configs.{name}').get_config()
+  return importlib.import_module(f'infoflow.configs.{name}').get_config()
 
 
 def _field_names(config, prefix=''):

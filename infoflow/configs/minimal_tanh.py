@@ -15,7 +15,7 @@ from, and with one input both schemes give w of the same order, so the steps
 the example shows do not depend on it.
 """
 
-from launch.configs import common
+from infoflow.configs import base as common
 
 
 def get_config():

@@ -1,6 +1,6 @@
 """The progress lines of a run: epoch, losses, accuracies, elapsed time, ETA.
 
-Written through absl logging (`launch.runner` reports; `launch.train` shows
+Written through absl logging (`infoflow.experiment.runner` reports; `launch.train` shows
 them on stderr).
 """
 

@@ -1,9 +1,9 @@
 """Report sections of the minimal examples and of MNIST (see
-`launch.report_sections` for the format and the SZT sections).
+`infoflow.paper.sections` for the format and the SZT sections).
 
 Minimal examples: the first hidden layer has one unit and is a function of
 the input before its noise, T = s(X) + N(0, beta^2), so its I(X;T) is known
-exactly by quadrature (`infoflow.quadrature`) from the noise-free outputs
+exactly by quadrature (`infoflow.measures.quadrature`) from the noise-free outputs
 s(x). Those are saved for seed 0 at every analysed epoch
 (`representations/`), so the exact value is seed 0's, set beside the
 estimates of every seed.
@@ -15,9 +15,10 @@ import math
 
 import numpy as np
 
-from infoflow import quadrature
-from launch import findings as f
-from launch import report_sections as rs
+from infoflow import units
+from infoflow.measures import quadrature
+from infoflow.paper import findings as f
+from infoflow.paper import sections as rs
 
 # An exact value within this of a paper step (bits) counts as reaching it.
 STEP_TOLERANCE_BITS = 0.1
@@ -33,7 +34,7 @@ def exact_bits(run, layer: str) -> dict[int, float]:
   for epoch in run.snapshots:
     points = run.snapshots[epoch].get(layer)
     if points is not None and points.ndim == 2 and points.shape[1] == 1:
-      out[epoch] = quadrature.gaussian_channel_information(points[:, 0], beta) / rs.LN2
+      out[epoch] = quadrature.gaussian_channel_information(points[:, 0], beta) * units.BITS_PER_NAT
   return out
 
 
@@ -42,7 +43,7 @@ def estimates_bits(records, layer: str) -> dict[int, dict[int, float]]:
   out: dict[int, dict[int, float]] = {}
   for seed, records_of_seed in f.by_seed(records).items():
     for epoch, value in zip(*f.trajectory(records_of_seed, f.mi_input(layer))):
-      out.setdefault(int(epoch), {})[seed] = value / rs.LN2
+      out.setdefault(int(epoch), {})[seed] = value * units.BITS_PER_NAT
   return out
 
 
@@ -102,7 +103,7 @@ def minimal_section(run, *, steps=()) -> rs.Section:
   layers = rs.layers_with(run)
   rows = []
   for n, s in f.information_summary(run.records, layers).items():
-    rows.append([n] + [rs.fmt(s[k], 3, 1 / rs.LN2) for k in ('first', 'peak', 'last')])
+    rows.append([n] + [rs.fmt(s[k], 3, units.BITS_PER_NAT) for k in ('first', 'peak', 'last')])
     rows[-1].append(rs.fmt(s['last_over_peak'], 3))
   sec.lines += ['I(X;T_l) in bits, mean (min to max) over the seeds:', '']
   sec.lines += rs.table(['layer', 'first', 'peak', 'last', 'last / peak'], rows) + ['']
@@ -114,7 +115,7 @@ def minimal_section(run, *, steps=()) -> rs.Section:
     sec.lines += [
       f"{first} at the paper's steps (docs/method.md, section 7): the analysed epoch whose "
       'mean estimate is nearest each step; the exact value is the quadrature of seed 0 '
-      '(infoflow.quadrature).',
+      '(infoflow.measures.quadrature).',
       '',
     ]
     header = ['paper [bits]', 'epoch', 'estimate [bits]', 'exact, seed 0', 'seed 0 - exact']
