@@ -21,6 +21,7 @@ from infoflow.estimators import mixture_entropy_bounds
 from infoflow.estimators import pooled_mixture_entropy
 from infoflow.estimators import posterior_information
 from infoflow.estimators import pruned_log_mixture_density
+from infoflow.information import InformationSettings
 from infoflow.information import layer_information
 from infoflow.information import network_information
 
@@ -28,6 +29,7 @@ __version__ = '0.2.0'
 
 __all__ = (
   'Estimate',
+  'InformationSettings',
   'LayerInformation',
   'PosteriorReport',
   'data',

@@ -127,14 +127,7 @@ def analyse(
   *,
   beta: float,
   estimated_layers: Sequence[str] = (),
-  num_replicas: int = 100,
-  form: str = 'posterior',
-  num_mc: Optional[int] = None,
-  num_mc_conditional: int = 64,
-  target_stderr_mi_input: float = information.DEFAULT_TARGET_MI_INPUT,
-  target_stderr_mi_label: float = information.DEFAULT_TARGET_MI_LABEL,
-  max_mc: int = 1 << 18,
-  input_chunk: int = 256,
+  settings: information.InformationSettings = information.InformationSettings(),
   hooks: Sequence[Hook] = (),
   keep_representations: Optional[Sequence[str]] = None,
 ) -> tuple[dict, dict[str, np.ndarray]]:
@@ -145,10 +138,7 @@ def analyse(
     inputs, labels, num_classes: (m, ...) inputs, taken as uniform; (m,) int labels; classes.
     beta: the network's noise std; the record's 'information' (of
       `estimated_layers`, e.g. ('T1', 'T2'), see `infoflow.models`) only if > 0.
-    num_replicas, form, num_mc, num_mc_conditional, target_stderr_mi_input,
-      target_stderr_mi_label, max_mc, input_chunk: estimator settings
-      (`infoflow.information.layer_information`; num_mc None or 0: the
-      form's default, adaptive for the posterior form).
+    settings: how the information is estimated (`information.InformationSettings`).
     hooks: measures of the noise-free representations (fields of the record).
     keep_representations: layers whose noise-free (m, d_l) float32 representations are returned.
   """
@@ -162,15 +152,8 @@ def analyse(
       beta,
       labels=labels,
       num_classes=num_classes,
-      num_replicas=num_replicas,
       layers=list(estimated_layers),
-      input_chunk=input_chunk,
-      form=form,
-      num_mc=num_mc or None,
-      num_mc_conditional=num_mc_conditional,
-      target_stderr_mi_input=target_stderr_mi_input,
-      target_stderr_mi_label=target_stderr_mi_label,
-      max_mc=max_mc,
+      settings=settings,
     )
     record['information'] = information_record(infos)
   clean = noise_free_representations(model, variables, inputs)

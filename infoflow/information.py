@@ -24,6 +24,7 @@ layers narrow enough is the caller's (the launcher's configs document theirs).
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 from typing import Optional
 from typing import Sequence
@@ -40,7 +41,54 @@ FORMS = ('posterior', 'difference')
 DEFAULT_TARGET_MI_INPUT = posterior.DEFAULT_TARGET_MI_INPUT
 DEFAULT_TARGET_MI_LABEL = posterior.DEFAULT_TARGET_MI_LABEL
 
-__all__ = ('FORMS', 'LayerInformation', 'layer_information', 'network_information')
+__all__ = (
+  'FORMS',
+  'InformationSettings',
+  'LayerInformation',
+  'layer_information',
+  'network_information',
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class InformationSettings:
+  """How the information of a network's layers is estimated.
+
+  One object instead of a keyword per setting, filled from a run's config
+  (`infoflow.configs.information_settings`) or built directly.
+
+  Attributes:
+    num_replicas: R, noisy passes per input (sample propagation).
+    input_chunk: inputs per forward pass when sampling.
+    form: 'posterior' (default) or 'difference' (module docstring).
+    num_mc: posterior form: a fixed number of draws instead of the adaptive
+      run (None: adaptive); difference form: draws for h(T) and each
+      h(T | Y = y) (None: 8192).
+    num_mc_conditional: difference form only: draws per h(T | X = x).
+    target_stderr_mi_input, target_stderr_mi_label: posterior form, adaptive
+      runs: the standard errors to reach, nats.
+    max_mc: posterior form, adaptive runs: the most draws per layer.
+  """
+
+  num_replicas: int = 100
+  input_chunk: int = 256
+  form: str = 'posterior'
+  num_mc: Optional[int] = None
+  num_mc_conditional: int = 64
+  target_stderr_mi_input: float = DEFAULT_TARGET_MI_INPUT
+  target_stderr_mi_label: float = DEFAULT_TARGET_MI_LABEL
+  max_mc: int = posterior.DEFAULT_MAX_MC
+
+  def estimator_kwargs(self) -> dict:
+    """The keyword arguments of `layer_information` these settings fix."""
+    return dict(
+      form=self.form,
+      num_mc=self.num_mc,
+      num_mc_conditional=self.num_mc_conditional,
+      target_stderr_mi_input=self.target_stderr_mi_input,
+      target_stderr_mi_label=self.target_stderr_mi_label,
+      max_mc=self.max_mc,
+    )
 
 
 def layer_information(
@@ -110,10 +158,8 @@ def network_information(
   *,
   labels=None,
   num_classes: Optional[int] = None,
-  num_replicas: int = 100,
   layers: Optional[Sequence[str]] = None,
-  input_chunk: int = 256,
-  **estimator_kwargs,
+  settings: InformationSettings = InformationSettings(),
 ) -> dict[str, LayerInformation]:
   """`layer_information` for every hidden layer of a noisy network.
 
@@ -125,22 +171,27 @@ def network_information(
     inputs: (m, ...) inputs, taken as uniformly distributed.
     beta: the noise standard deviation of the network (> 0).
     labels, num_classes: optional labels (m,) for I(T; Y).
-    num_replicas: R, noisy passes per input.
     layers: layer names to analyse, e.g. ['T5'] (default all; see
       `infoflow.models` for the naming).
-    input_chunk: inputs per forward pass when sampling.
-    **estimator_kwargs: form, num_mc, num_mc_conditional, target_stderr_*,
-      max_mc: as in `layer_information`.
+    settings: replicas, sampling chunk and Monte Carlo settings
+      (`InformationSettings`).
 
   Returns:
     Ordered dict: layer name -> `LayerInformation`.
   """
   sample_key, mc_key = jax.random.split(key)
   samples = sampling.sample_layers(
-    sample_key, model, variables, inputs, num_replicas, layers=layers, input_chunk=input_chunk
+    sample_key,
+    model,
+    variables,
+    inputs,
+    settings.num_replicas,
+    layers=layers,
+    input_chunk=settings.input_chunk,
   )
   keys = jax.random.split(mc_key, len(samples))
+  kwargs = settings.estimator_kwargs()
   return {
-    name: layer_information(k, s, beta, labels=labels, num_classes=num_classes, **estimator_kwargs)
+    name: layer_information(k, s, beta, labels=labels, num_classes=num_classes, **kwargs)
     for k, (name, s) in zip(keys, samples.items())
   }

@@ -32,7 +32,12 @@ def test_first_layer_information_against_quadrature(width, num_inputs, beta, for
   model = models.MLP(widths=(width,), num_outputs=2, activation='tanh', beta=beta)
   variables = helpers.init_variables(model, x, seed=num_inputs)
   info = infoflow.network_information(
-    jax.random.key(4), model, variables, x, beta, num_replicas=4, num_mc=20_000, form=form
+    jax.random.key(4),
+    model,
+    variables,
+    x,
+    beta,
+    settings=infoflow.InformationSettings(num_replicas=4, num_mc=20_000, form=form),
   )
   layer = info['T1']
   assert layer.deterministic_given_x
@@ -70,9 +75,7 @@ def test_minimal_example_against_quadrature(w, b, bits, form):
     data.x_all,
     beta,
     labels=data.y_all,
-    num_replicas=2,
-    num_mc=20_000,
-    form=form,
+    settings=infoflow.InformationSettings(num_replicas=2, num_mc=20_000, form=form),
   )['T1']
   centers = np.tanh(w * np.asarray(data.x_all) + b)
   exact = helpers.entropy_quadrature(centers, beta) - float(infoflow.gaussian_entropy(1, beta))
@@ -104,9 +107,7 @@ def test_bounds_and_data_processing(seed):
     x,
     0.1,
     labels=labels,
-    num_replicas=300,
-    num_mc=8000,
-    num_mc_conditional=200,
+    settings=infoflow.InformationSettings(num_replicas=300, num_mc=8000, num_mc_conditional=200),
   )
   counts = np.bincount(labels, minlength=2) / len(labels)
   h_y = -np.sum(counts[counts > 0] * np.log(counts[counts > 0]))
@@ -125,7 +126,14 @@ def test_bounds_and_data_processing(seed):
 
 def test_small_beta_distinct_representations_give_log_m():
   model, variables, x, _ = _random_deep_net(7, (3, 3), 1e-3, 32)
-  info = infoflow.network_information(jax.random.key(8), model, variables, x, 1e-3, num_replicas=20)
+  info = infoflow.network_information(
+    jax.random.key(8),
+    model,
+    variables,
+    x,
+    1e-3,
+    settings=infoflow.InformationSettings(num_replicas=20),
+  )
   first, second = info.values()
   # Far-apart centres: h(T_1) = log m + h(N(0, beta^2 I)) to float precision.
   assert float(first.mi_input.nats) == pytest.approx(math.log(32), abs=1e-4)

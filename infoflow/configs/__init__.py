@@ -13,6 +13,7 @@ import pathlib
 import re
 
 from infoflow.configs.base import ConfigError
+from infoflow.configs.base import information_settings
 from infoflow.configs.base import validate
 
 _HERE = pathlib.Path(__file__).resolve().parent

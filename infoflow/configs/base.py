@@ -10,6 +10,7 @@ import math
 import ml_collections
 import numpy as np
 
+from infoflow import information
 from infoflow import models
 
 # Names `infoflow.train.make_optimizer` knows.
@@ -288,3 +289,18 @@ def _validate_together(config) -> None:
       'regression targets (those that do: '
       f'{", ".join(REGRESSION_DATASETS)}).'
     )
+
+
+def information_settings(config) -> information.InformationSettings:
+  """The `InformationSettings` of a run's `config.analysis` (num_mc 0: None)."""
+  a = config.analysis
+  return information.InformationSettings(
+    num_replicas=a.num_replicas,
+    input_chunk=a.input_chunk,
+    form=a.form,
+    num_mc=a.num_mc or None,
+    num_mc_conditional=a.num_mc_conditional,
+    target_stderr_mi_input=a.target_stderr_mi_input,
+    target_stderr_mi_label=a.target_stderr_mi_label,
+    max_mc=a.max_mc,
+  )

@@ -343,7 +343,6 @@ def _analyse_seed(
   config, data: Data, model, plan: experiment.AnalysisPlan, params, key, *, keep
 ) -> tuple[dict, dict]:
   """`analysis.analyse` of one seed's parameters, as `config.analysis` says."""
-  a = config.analysis
   return analysis.analyse(
     key,
     model,
@@ -353,14 +352,7 @@ def _analyse_seed(
     data.dataset.num_classes,
     beta=plan.beta,
     estimated_layers=plan.estimated,
-    num_replicas=a.num_replicas,
-    form=a.form,
-    num_mc=a.num_mc,
-    num_mc_conditional=a.num_mc_conditional,
-    target_stderr_mi_input=a.target_stderr_mi_input,
-    target_stderr_mi_label=a.target_stderr_mi_label,
-    max_mc=a.max_mc,
-    input_chunk=a.input_chunk,
+    settings=configs.information_settings(config),
     hooks=plan.hooks,
     keep_representations=keep,
   )
