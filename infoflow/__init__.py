@@ -3,7 +3,8 @@
 The pipeline: data -> noisy model (`models`) -> samples (`sampling`) ->
 estimators (`estimators`) -> information (`information`) -> analysis ->
 figures (`plots`). The estimators and the per-layer information are
-importable from here; docs/method.md derives them.
+importable from here (`layer_information` is the posterior form,
+`difference_information` the difference form); docs/method.md derives them.
 """
 
 from infoflow import data
@@ -13,6 +14,7 @@ from infoflow import sampling
 from infoflow.estimators import Estimate
 from infoflow.estimators import LayerInformation
 from infoflow.estimators import PosteriorReport
+from infoflow.estimators import difference_information
 from infoflow.estimators import gaussian_entropy
 from infoflow.estimators import log_mixture_density
 from infoflow.estimators import mixture_entropies
@@ -33,6 +35,7 @@ __all__ = (
   'LayerInformation',
   'PosteriorReport',
   'data',
+  'difference_information',
   'estimators',
   'gaussian_entropy',
   'layer_information',

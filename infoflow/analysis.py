@@ -27,31 +27,13 @@ import jax
 import numpy as np
 
 from infoflow import information
+from infoflow import record as record_lib
 from infoflow import sampling
 from infoflow.measures import binning
 from infoflow.measures import clustering
 
 Hook = Callable[[Mapping[str, Any], np.ndarray, int], dict]
 KNN_K = 10  # neighbours of the k-NN label agreement
-
-
-def _pair(estimate) -> list[float]:
-  return [float(estimate.nats), float(estimate.stderr)]
-
-
-def information_record(infos: Mapping[str, information.LayerInformation]) -> dict:
-  """{'layer': {'mi_input': [nats, stderr], ...}} for the run record."""
-  record = {}
-  for name, info in infos.items():
-    entry = {
-      'mi_input': _pair(info.mi_input),
-      'entropy': _pair(info.entropy),
-      'conditional_entropy': _pair(info.conditional_entropy),
-    }
-    if info.mi_label is not None:
-      entry['mi_label'] = _pair(info.mi_label)
-    record[name] = entry
-  return record
 
 
 def binning_hook(bin_sizes: Sequence[float]) -> Hook:
@@ -155,7 +137,7 @@ def analyse(
       layers=list(estimated_layers),
       settings=settings,
     )
-    record['information'] = information_record(infos)
+    record['information'] = record_lib.information_record(infos)
   clean = noise_free_representations(model, variables, inputs)
   for hook in hooks:
     record.update(hook(clean, labels, num_classes))

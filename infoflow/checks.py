@@ -17,9 +17,8 @@ significant digits resolve no noise below ~1e-3 of the data scale); integer
 and bool inputs become the default float dtype; complex, string and object
 inputs are rejected.
 
-Scale. `check_beta_range` and `check_beta_resolves` (infoflow/scales.py,
-re-exported here) bound the ratio of the data's magnitude to the noise std
-beta that a floating dtype can represent; their docstrings derive the limits.
+The scale of data against the noise std beta (what a floating dtype can
+resolve) is its own concept: `infoflow.scales`.
 """
 
 from __future__ import annotations
@@ -31,31 +30,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-# The scale checks live in infoflow/scales.py; re-exported for the callers.
-from infoflow.scales import RESOLUTION_TOLERANCE
-from infoflow.scales import check_beta_range
-from infoflow.scales import check_beta_resolves
-from infoflow.scales import max_row_norm
-from infoflow.scales import power_of_two_scale
-from infoflow.scales import rescale_to_beta
-from infoflow.scales import smallest_resolved_beta
-
 __all__ = (
-  'RESOLUTION_TOLERANCE',
   'ArgumentTypeError',
-  'check_beta_range',
-  'check_beta_resolves',
   'check_count',
   'check_float_array',
   'check_key',
   'check_labels',
   'check_positive_scalar',
   'is_concrete',
-  'max_row_norm',
   'pad_to_multiple',
-  'power_of_two_scale',
-  'rescale_to_beta',
-  'smallest_resolved_beta',
 )
 
 
@@ -267,6 +250,13 @@ def check_labels(
       raise ValueError(f'{name} must lie in [0, {num_classes}); got values in [{lo}, {hi}].')
   labels = labels.astype(jnp.int32) if is_jax else labels.astype(np.int32, copy=False)
   return labels, num_classes
+
+
+def label_array(labels, num_rows: int, num_classes=None):
+  """`check_labels` of an argument named 'labels', as a device array:
+  ((num_rows,) int32 jax.Array, num_classes)."""
+  labels, num_classes = check_labels(labels, 'labels', num_rows=num_rows, num_classes=num_classes)
+  return jnp.asarray(labels), num_classes
 
 
 def pad_to_multiple(x, multiple: int, *, fill=None):

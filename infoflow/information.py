@@ -9,9 +9,10 @@ law is a Gaussian mixture and
 (the posterior form, `infoflow.estimators.posterior`, the default: one pass
 of Monte Carlo draws, every estimate within the hard bounds, adaptive
 to standard errors of 0.02 nats on I(X;T) and 0.005 nats on I(T;Y)). The
-difference form h(T) - (1/m) sum_x h(T|X=x) (`infoflow.estimators.
-difference`) estimates the same quantity with larger Monte Carlo error; pass
-form='difference' to compare. docs/method.md derives both.
+difference form h(T) - (1/m) sum_x h(T|X=x) (`difference_information`,
+`infoflow.estimators.difference`) estimates the same quantity with larger
+Monte Carlo error; it is kept to compare (`InformationSettings.form`
+chooses for `network_information`). docs/method.md derives both.
 
 All values in nats with Monte Carlo standard errors (`Estimate`).
 
@@ -32,19 +33,28 @@ from typing import Sequence
 import flax.linen as nn
 import jax
 
+from infoflow import estimators
 from infoflow import sampling
 from infoflow.estimators import difference
 from infoflow.estimators import posterior
-from infoflow.estimators.layer import LayerInformation
+from infoflow.estimators.results import LayerInformation
 
-FORMS = ('posterior', 'difference')
-DEFAULT_TARGET_MI_INPUT = posterior.DEFAULT_TARGET_MI_INPUT
-DEFAULT_TARGET_MI_LABEL = posterior.DEFAULT_TARGET_MI_LABEL
+# The estimators of a layer's information, by `InformationSettings.form`.
+ESTIMATORS = {
+  'posterior': posterior.posterior_information,
+  'difference': difference.difference_information,
+}
+FORMS = tuple(ESTIMATORS)
+# One layer's information: the posterior form (`posterior_information`,
+# same arguments), and the difference form to compare.
+layer_information = posterior.posterior_information
+difference_information = difference.difference_information
 
 __all__ = (
   'FORMS',
   'InformationSettings',
   'LayerInformation',
+  'difference_information',
   'layer_information',
   'network_information',
 )
@@ -60,93 +70,50 @@ class InformationSettings:
   Attributes:
     num_replicas: R, noisy passes per input (sample propagation).
     input_chunk: inputs per forward pass when sampling.
-    form: 'posterior' (default) or 'difference' (module docstring).
+    form: 'posterior' (default: `layer_information`) or 'difference'
+      (`difference_information`); module docstring.
     num_mc: posterior form: a fixed number of draws instead of the adaptive
       run (None: adaptive); difference form: draws for h(T) and each
-      h(T | Y = y) (None: 8192).
+      h(T | Y = y) (None: its default, 8192).
     num_mc_conditional: difference form only: draws per h(T | X = x).
     target_stderr_mi_input, target_stderr_mi_label: posterior form, adaptive
       runs: the standard errors to reach, nats.
     max_mc: posterior form, adaptive runs: the most draws per layer.
+
+  Raises:
+    ValueError: a form not in FORMS.
   """
 
   num_replicas: int = 100
   input_chunk: int = 256
   form: str = 'posterior'
   num_mc: Optional[int] = None
-  num_mc_conditional: int = 64
-  target_stderr_mi_input: float = DEFAULT_TARGET_MI_INPUT
-  target_stderr_mi_label: float = DEFAULT_TARGET_MI_LABEL
-  max_mc: int = posterior.DEFAULT_MAX_MC
+  num_mc_conditional: int = estimators.DEFAULT_NUM_MC_CONDITIONAL
+  target_stderr_mi_input: float = posterior.DEFAULT_TARGET_MI_INPUT
+  target_stderr_mi_label: float = posterior.DEFAULT_TARGET_MI_LABEL
+  max_mc: int = estimators.DEFAULT_MAX_MC
+
+  def __post_init__(self):
+    if self.form not in ESTIMATORS:
+      raise ValueError(f'form must be one of {FORMS}, got {self.form!r}.')
+
+  def estimator(self):
+    """The estimator of one layer this form uses (`layer_information` or
+    `difference_information`)."""
+    return ESTIMATORS[self.form]
 
   def estimator_kwargs(self) -> dict:
-    """The keyword arguments of `layer_information` these settings fix."""
+    """The keyword arguments of `estimator()` these settings fix (only those
+    that form takes)."""
+    if self.form == 'difference':
+      kwargs = dict(num_mc_conditional=self.num_mc_conditional)
+      return kwargs if self.num_mc is None else dict(kwargs, num_mc=self.num_mc)
     return dict(
-      form=self.form,
       num_mc=self.num_mc,
-      num_mc_conditional=self.num_mc_conditional,
       target_stderr_mi_input=self.target_stderr_mi_input,
       target_stderr_mi_label=self.target_stderr_mi_label,
       max_mc=self.max_mc,
     )
-
-
-def layer_information(
-  key: jax.Array,
-  samples,
-  beta,
-  *,
-  labels=None,
-  num_classes: Optional[int] = None,
-  deterministic_given_x: Optional[bool] = None,
-  form: str = 'posterior',
-  num_mc: Optional[int] = None,
-  num_mc_conditional: int = 64,
-  target_stderr_mi_input: float = DEFAULT_TARGET_MI_INPUT,
-  target_stderr_mi_label: float = DEFAULT_TARGET_MI_LABEL,
-  max_mc: int = posterior.DEFAULT_MAX_MC,
-) -> LayerInformation:
-  """I(X; T), and I(T; Y) when labels are given, from one layer's samples.
-
-  Args:
-    key: PRNG key for the Monte Carlo draws.
-    samples: (m, R, d) draws of S given each of m inputs (R replicas each).
-    beta: noise standard deviation (> 0).
-    labels: optional (m,) integer labels in [0, num_classes).
-    num_classes: number of classes (default: max label + 1).
-    deterministic_given_x: use the closed form (d/2) log(2 pi e beta^2) for
-      h(T | X). Default: detected, True exactly when every input's replicas
-      are identical (always for R = 1).
-    form: 'posterior' (default) or 'difference' (module docstring).
-    num_mc: posterior form: a fixed number of draws instead of the adaptive
-      run; difference form: draws for h(T) and each h(T | Y = y) (default
-      8192).
-    num_mc_conditional: difference form only: draws for each h(T | X = x).
-    target_stderr_mi_input, target_stderr_mi_label, max_mc: posterior form
-      only: the adaptive run's targets (nats) and cap on draws.
-
-  Returns:
-    A `LayerInformation` (h(T) = I(X;T) + h(T|X) = I(T;Y) + h(T|Y)).
-
-  Raises:
-    ValueError: on a wrong rank, non-finite samples, beta <= 0, labels of the
-      wrong shape or out of range, an unknown form, or (difference form) too
-      few replicas to estimate h(T | X).
-  """
-  common = dict(labels=labels, num_classes=num_classes, deterministic_given_x=deterministic_given_x)
-  if form == 'posterior':
-    targets = dict(
-      target_stderr_mi_input=target_stderr_mi_input, target_stderr_mi_label=target_stderr_mi_label
-    )
-    return posterior.posterior_information(
-      key, samples, beta, num_mc=num_mc, max_mc=max_mc, **common, **targets
-    )
-  if form == 'difference':
-    kwargs = {} if num_mc is None else {'num_mc': num_mc}
-    return difference.difference_information(
-      key, samples, beta, num_mc_conditional=num_mc_conditional, **common, **kwargs
-    )
-  raise ValueError(f'form must be one of {FORMS}, got {form!r}.')
 
 
 def network_information(
@@ -161,7 +128,10 @@ def network_information(
   layers: Optional[Sequence[str]] = None,
   settings: InformationSettings = InformationSettings(),
 ) -> dict[str, LayerInformation]:
-  """`layer_information` for every hidden layer of a noisy network.
+  """The information of every hidden layer of a noisy network.
+
+  Each layer is estimated by the form `settings.form` chooses:
+  `layer_information` (posterior) or `difference_information`.
 
   Args:
     key: PRNG key (noise for the samples and Monte Carlo draws).
@@ -190,8 +160,8 @@ def network_information(
     input_chunk=settings.input_chunk,
   )
   keys = jax.random.split(mc_key, len(samples))
-  kwargs = settings.estimator_kwargs()
+  estimator, kwargs = settings.estimator(), settings.estimator_kwargs()
   return {
-    name: layer_information(k, s, beta, labels=labels, num_classes=num_classes, **kwargs)
+    name: estimator(k, s, beta, labels=labels, num_classes=num_classes, **kwargs)
     for k, (name, s) in zip(keys, samples.items())
   }

@@ -4,8 +4,8 @@
 magnitude to beta that a floating dtype can represent (their docstrings
 derive the limits); `rescale_to_beta` divides by an exact power of two when
 the ratio leaves the range where squared distances stay finite unscaled.
-infoflow/checks.py re-exports every public name here. Traced values (inside
-jit) cannot be inspected: the checks return None for them.
+Traced values (inside jit) cannot be inspected (`checks.is_concrete`): the
+checks return None for them.
 """
 
 from __future__ import annotations
@@ -15,17 +15,14 @@ import math
 import jax
 import jax.numpy as jnp
 
+from infoflow import checks
+
 # Default bias budget, in nats, of the rounding of Monte Carlo draws (the
 # estimators' default `rounding_tolerance`); see `check_beta_resolves`.
 RESOLUTION_TOLERANCE = 1e-3
 _X64_HINT = (
   "use float64 centres with jax.config.update('jax_enable_x64', True), or rescale the data"
 )
-
-
-def _is_traced(*values) -> bool:
-  """True when a value is a jit tracer (`checks.is_concrete`, negated)."""
-  return any(isinstance(v, jax.core.Tracer) for v in values)
 
 
 @jax.jit
@@ -52,7 +49,7 @@ def max_row_norm(x) -> float:
 
 def _norm_ratio(points, beta, name, points_name):
   """max ||x_i|| / beta after checking beta is a normal number of the dtype."""
-  if _is_traced(points, beta):
+  if not checks.is_concrete(points, beta):
     return None
   info = jnp.finfo(points.dtype)
   beta = float(beta)

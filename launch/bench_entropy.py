@@ -8,10 +8,10 @@ y = c[owner] + beta z and turns log g(y) into the per-draw values
 v = (d/2) log(2 pi e beta^2) - log g(y) - ||z||^2/2 + ... (the control-variate
 form of `infoflow.estimators.entropy`); their mean is the entropy estimate. Methods:
 
-  infoflow   `infoflow.estimators.entropy.entropy_draw_values` (jit warm, float32); on
-             the szt_r100 cases the pruned path instead
-             (`infoflow.estimators.groups.build_groups` + `infoflow.estimators.draws.
-             pruned_draw_values`: group
+  infoflow   `infoflow.estimators._src.draws.entropy_draw_values` (jit warm,
+             float32); on the szt_r100 cases the pruned path instead
+             (`infoflow.estimators._src.groups.build_groups` +
+             `infoflow.estimators._src.draws.pruned_draw_values`: group
              building included in the time, every log g certified within
              1e-6 nats of the full sum)
   numpy64    brute-force float64 NumPy logsumexp over all centres (the
@@ -41,7 +41,7 @@ means at tanh-saturated points tanh(3 N(0, I_d)), R replicas spread by beta
              nats). Rows: the first call in a fresh process (jit compilation
              included) and a second call; peak memory of the process.
 
-The table: launch/bench_entropy_table.py.
+The table: `format_table`.
 """
 
 from __future__ import annotations
@@ -55,7 +55,6 @@ from absl import flags
 import numpy as np
 
 from infoflow.data import synthetic
-from launch.bench_entropy_table import format_table
 
 _CASES = flags.DEFINE_list(
   'cases',
@@ -114,31 +113,36 @@ def _flat(centers):
 def _draws(centers, num_mc):
   import jax
 
-  from infoflow.estimators import entropy
+  from infoflow.estimators._src import draws
 
   centers = _flat(centers)
-  owner, z = entropy.monte_carlo_draws(
-    jax.random.key(0), centers.shape[0], centers.shape[1], num_mc
-  )
+  owner, z = draws.monte_carlo_draws(jax.random.key(0), centers.shape[0], centers.shape[1], num_mc)
   return np.asarray(owner), np.asarray(z)
 
 
+def _log_gauss(dim, beta):
+  """-(d/2) log(2 pi beta^2) = d/2 - h0, h0 = (d/2) log(2 pi e beta^2)."""
+  from infoflow.estimators import entropy
+
+  return 0.5 * dim - entropy.gaussian_entropy(dim, float(beta))
+
+
 def _values_from_log_density(log_g, z, dim, beta):
-  """Control-variate per-draw values from log g(y) (float64)."""
-  h0 = 0.5 * dim * np.log(2 * np.pi * np.e * beta**2)
-  log_gauss = -0.5 * dim * np.log(2 * np.pi * beta**2)
-  return h0 - (log_g - log_gauss + 0.5 * np.sum(z.astype(np.float64) ** 2, 1))
+  """Control-variate per-draw values from log g(y) (float64):
+  h0 - (log g(y) - log N(0; 0, beta^2 I) + ||z||^2 / 2)."""
+  h0 = 0.5 * dim - _log_gauss(dim, beta)
+  return h0 - (log_g - _log_gauss(dim, beta) + 0.5 * np.sum(z.astype(np.float64) ** 2, 1))
 
 
 def _run_infoflow(centers, beta, owner, z, repeats):
   import jax
   import jax.numpy as jnp
 
-  from infoflow.estimators import entropy
+  from infoflow.estimators._src import draws
 
   if centers.ndim == 3:
     return _run_pruned(centers, beta, owner, z, repeats)
-  fn = jax.jit(entropy.entropy_draw_values)
+  fn = jax.jit(draws.entropy_draw_values)
   args = (jnp.asarray(centers), beta, jnp.asarray(owner), jnp.asarray(z))
   fn(*args).block_until_ready()
   best = np.inf
@@ -153,8 +157,8 @@ def _run_pruned(centers, beta, owner, z, repeats):
   """Group building plus certified per-draw values, timed together."""
   import jax.numpy as jnp
 
-  from infoflow.estimators import draws
-  from infoflow.estimators import groups as groups_lib
+  from infoflow.estimators._src import draws
+  from infoflow.estimators._src import groups as groups_lib
 
   args = (jnp.asarray(owner), jnp.asarray(z))
   centers = jnp.asarray(centers)
@@ -188,7 +192,7 @@ def _run_numpy(centers, beta, owner, z, repeats):
     a = -sq / (2 * beta**2)
     top = a.max(1)
     out[lo : lo + 256] = top + np.log(np.exp(a - top[:, None]).sum(1))
-  log_g = out - np.log(len(c64)) - 0.5 * c64.shape[1] * np.log(2 * np.pi * beta**2)
+  log_g = out - np.log(len(c64)) + _log_gauss(c64.shape[1], beta)
   elapsed = time.perf_counter() - start
   return _values_from_log_density(log_g, z, c64.shape[1], beta), elapsed
 
@@ -371,6 +375,51 @@ def run_case(case):
       )
     )
   return out
+
+
+def _opt(value, fmt, suffix=''):
+  return '' if np.isnan(value) else f'{value:{fmt}}{suffix}'
+
+
+def format_table(rows):
+  """The rows of `bench_entropy.run_case` as one text table, with its notes."""
+  header = (
+    f'{"case":<15} {"n":>7} {"d":>3} {"beta":>6} {"method":<14} '
+    f'{"draws":>6} {"time s":>8} {"peak MB":>8} {"Geval/s":>8} '
+    f'{"entropy":>9} {"|diff|":>9} {"stderr":>8} {"vs np64":>8} '
+    f'{"vs sk":>7}'
+  )
+  lines = [header, '-' * len(header)]
+  for r in rows:
+    note = ' *' if r['subset'] else ''
+    lines.append(
+      f'{r["case"]:<15} {r["n"]:>7} {r["d"]:>3} {r["beta"]:>6.3g} '
+      f'{r["method"]:<14} {r["draws"]:>6} {r["seconds"]:>8.3f} '
+      f'{r["memory_mb"]:>8.0f} {r["gevals"]:>8.3f} {r["estimate"]:>9.4f} '
+      f'{_opt(r["diff"], "9.2e"):>9} {_opt(r["stderr"], ".2e"):>8} '
+      f'{_opt(r["speedup"], "7.1f", "x"):>8} '
+      f'{_opt(r["vs_sklearn"], "6.1f", "x"):>7}{note}'
+    )
+  lines.append(
+    '* on a random subset of the draws (brute force over all would take '
+    'minutes); |diff| compares every method on that same subset.'
+  )
+  lines.append(
+    '|diff|: |estimate - float64 brute force| on identical draws '
+    '(nats). vs np64 / vs sk: kernel evaluations/s relative to '
+    'numpy64 / sklearn.'
+  )
+  lines.append(
+    'szt_r100_*: infoflow is the pruned path, group building '
+    'included; sklearn runs on the same 16,384 draws.'
+  )
+  lines.append(
+    'szt_layer_r1000: "entropy" is I(X;T) in nats, "draws" those '
+    'of h(T); the time is h(T) + all 4096 h(T|X=x) (data '
+    'generation excluded), peak MB the whole process above its '
+    'baseline after imports.'
+  )
+  return '\n'.join(lines)
 
 
 def main(argv):

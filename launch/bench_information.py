@@ -67,11 +67,10 @@ def run_case(kind: str, num_inputs: int, replicas: int, equal_draws: int):
   rows.append(('posterior @ N', info, equal_draws, seconds))
   conditional = max(2, -(-equal_draws // num_inputs))
   info, seconds = timed(
-    information.layer_information,
+    information.difference_information,
     samples,
     BETA,
     labels=labels,
-    form='difference',
     num_mc=equal_draws,
     num_mc_conditional=conditional,
   )
@@ -110,8 +109,8 @@ def stratification_gain(samples, labels, num_blocks: int = 8):
   """(share of the variance removed, stratified/i.i.d. stderr) of I(X;T).
 
   From `num_blocks` blocks of the estimator's stratified draws
-  (`infoflow.estimators.draws.stratified_draws`, blocks of
-  `posterior.BLOCK`): the variance of the mean from the pairs
+  (`infoflow.estimators._src.posterior_pass.posterior_sums`, blocks of
+  `montecarlo.BLOCK`): the variance of the mean from the pairs
   (`draws.paired_variance`, what the estimator reports) against the
   variance i.i.d. draws would give at equal draws (the sample variance of
   the same values over their count; each draw is marginally a draw from g).
@@ -119,17 +118,18 @@ def stratification_gain(samples, labels, num_blocks: int = 8):
   import jax
   import numpy as np
 
-  from infoflow.estimators import draws
-  from infoflow.estimators import posterior
-  from infoflow.estimators import posterior_passes
-  from infoflow.estimators import posterior_setup
+  from infoflow.estimators._src import draws
+  from infoflow.estimators._src import montecarlo
+  from infoflow.estimators._src import posterior_pass
 
   samples = jax.numpy.asarray(samples)
-  layout, method, _ = posterior_setup.prepare(samples, BETA, labels, 2, 'auto', 1e-6)
+  problem = posterior_pass.make_problem(
+    samples, BETA, np.asarray(labels), 2, None, 'auto', 1e-6, 1e-3, None
+  )
   values, paired = [], 0.0
   for i in range(num_blocks):
-    (_, h_x, _, _), _, _ = posterior_passes.draw_batch(
-      jax.random.key(i), posterior.BLOCK, samples, BETA, layout, method, 1e-6, None
+    (_, h_x, _, _), _, _ = posterior_pass.posterior_sums(
+      problem, jax.random.key(i), montecarlo.BLOCK
     )
     values.append(np.asarray(h_x, np.float64))
     paired += float(draws.paired_variance(h_x)[1]) / num_blocks**2
@@ -150,33 +150,31 @@ HEADER = (
 )
 
 
-def _define_flags():
-  """Flags, defined only when run as a program (tests import the module)."""
-  flags.DEFINE_list(
-    'cases',
-    ['separated', 'clustered'],
-    'Cases to run (kinds of `infoflow.data.synthetic.layer_samples`).',
-  )
-  flags.DEFINE_integer('num_inputs', 4096, 'm, inputs.')
-  flags.DEFINE_integer('replicas', 100, 'R, replicas per input.')
-  flags.DEFINE_integer('equal_draws', 4096, 'N, draws of the equal-draws rows.')
+_KINDS = flags.DEFINE_list(
+  'kinds',
+  ['separated', 'clustered'],
+  'Layers to run: kinds of `infoflow.data.synthetic.layer_samples`.',
+)
+_NUM_INPUTS = flags.DEFINE_integer('num_inputs', 4096, 'm, inputs.')
+_REPLICAS = flags.DEFINE_integer('replicas', 100, 'R, replicas per input.')
+_EQUAL_DRAWS = flags.DEFINE_integer('equal_draws', 4096, 'N, draws of the equal-draws rows.')
 
 
 def main(argv):
   del argv
   from infoflow.data import synthetic
 
-  f = flags.FLAGS
+  num_inputs, replicas = _NUM_INPUTS.value, _REPLICAS.value
   print(
-    f'm = {f.num_inputs}, R = {f.replicas}, beta = {BETA}, '
-    f'N = {f.equal_draws}; log m = {math.log(f.num_inputs):.4f} nats, '
+    f'm = {num_inputs}, R = {replicas}, beta = {BETA}, '
+    f'N = {_EQUAL_DRAWS.value}; log m = {math.log(num_inputs):.4f} nats, '
     f'H(Y) <= log 2 = {math.log(2):.4f} nats'
   )
   print(HEADER)
-  for kind in f.cases:
-    rows = run_case(kind, f.num_inputs, f.replicas, f.equal_draws)
+  for kind in _KINDS.value:
+    rows = run_case(kind, num_inputs, replicas, _EQUAL_DRAWS.value)
     print(format_rows(kind, rows), flush=True)
-    samples, labels = synthetic.layer_samples(kind, f.num_inputs, f.replicas, DIMS[kind], BETA)
+    samples, labels = synthetic.layer_samples(kind, num_inputs, replicas, DIMS[kind], BETA)
     share, gain = stratification_gain(samples, labels)
     print(
       f'{kind:10s} stratified draws: stderr of I(X;T) x{gain:.2f} of i.i.d. draws at '
@@ -186,5 +184,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  _define_flags()
   app.run(main)

@@ -1,6 +1,6 @@
 r"""Benchmark of whole runs: wall time, memory, compilation, precision.
 
-    python -m launch.bench_run [--configs=szt] [--num_seeds=1,8] \
+    python -m launch.bench_run [--configs=szt] [--seeds=1,8] \
         [--num_points=N] [--override=field=value ...] [--cpu_devices=N] \
         [--workdir=DIR] [--output=FILE]
 
@@ -44,10 +44,24 @@ from typing import NamedTuple
 from typing import Optional
 from typing import Sequence
 
+from absl import app
+from absl import flags
+
+from infoflow import record
+
+from . import common_flags
+
+_CONFIGS = flags.DEFINE_list('configs', ['szt'], 'Config names.')
+_NUM_POINTS = flags.DEFINE_integer('num_points', 0, 'Analysed epochs (0: the config value).')
+_OUTPUT = flags.DEFINE_string('output', None, 'Also write the table to this file.')
+# Also: --seeds, --override, --cpu_devices (passed to launch.train), --workdir
+# (where the runs go, kept; default: a temporary directory, deleted).
+
 STATS_ENV = 'INFOFLOW_BENCH_STATS'  # where the child writes its statistics
 STDERR_TAIL = 40  # lines of a failed child's stderr shown
 _REPO = pathlib.Path(__file__).resolve().parent.parent
-_CHILD = 'from launch import bench_run; bench_run.child_main()'
+# This package: `launch` in a clone, `infoflow_launch` installed.
+_CHILD = f'from {__package__} import bench_run; bench_run.child_main()'
 # The jax.monitoring event of one XLA backend compilation ends so
 # ('/jax/core/compile/backend_compile_duration' in jax 0.10).
 _COMPILE_EVENT_SUFFIX = 'backend_compile_duration'
@@ -87,7 +101,8 @@ def child_main() -> None:
   import jax
 
   from infoflow.experiment import progress
-  from launch import train
+
+  from . import train
 
   stats = {'compile_seconds': 0.0, 'compiles': 0, 'train_seconds': 0.0, 'analysis_seconds': 0.0}
 
@@ -223,16 +238,16 @@ def record_summary(path) -> tuple[int, float, float]:
   Standard errors are the second items of the records' `information` pairs
   `[nats, stderr]`; null (non-finite) ones are skipped; NaN if there are none.
   """
-  epochs, worst = set(), {'mi_input': math.nan, 'mi_label': math.nan}
-  for line in pathlib.Path(path).read_text().splitlines():
-    record = json.loads(line)
-    epochs.add(record['epoch'])
-    for layer in record.get('information', {}).values():
-      for field in worst:
-        se = (layer.get(field) or [None, None])[1]
-        if se is not None and not se <= worst[field]:  # NaN-safe max
-          worst[field] = float(se)
-  return len(epochs), worst['mi_input'], worst['mi_label']
+  records = record.read_metrics(pathlib.Path(path))
+  worst = {}
+  for field in ('mi_input', 'mi_label'):
+    errors = [
+      record.value_stderr(entry.get(field))[1]
+      for r in records
+      for entry in (r.get('information') or {}).values()
+    ]
+    worst[field] = max((se for se in errors if math.isfinite(se)), default=math.nan)
+  return len({r['epoch'] for r in records}), worst['mi_input'], worst['mi_label']
 
 
 _COLUMNS = (
@@ -270,20 +285,6 @@ def machine_line(load_before, load_after, rows: Sequence[Row]) -> str:
   )
 
 
-def _define_flags():
-  # Defined only when run as a program (tests import this module next to
-  # launch.train, which owns --workdir and --cpu_devices).
-  from absl import flags
-
-  flags.DEFINE_list('configs', ['szt'], 'Config names.')
-  flags.DEFINE_list('num_seeds', ['1', '8'], 'Seed counts, one run each.')
-  flags.DEFINE_integer('num_points', 0, 'Analysed epochs (0: the config value).')
-  flags.DEFINE_multi_string('override', [], "Config overrides 'field=value' (repeatable).")
-  flags.DEFINE_integer('cpu_devices', 0, "Passed to launch.train's --cpu_devices (0: not).")
-  flags.DEFINE_string('workdir', None, 'Where the runs go (kept); default: a temp dir, deleted.')
-  flags.DEFINE_string('output', None, 'Also write the table to this file.')
-
-
 def _on_sigterm(signum, frame):
   del frame
   raise KeyboardInterrupt(f'signal {signum}')  # the running child is killed
@@ -291,24 +292,22 @@ def _on_sigterm(signum, frame):
 
 def main(argv):
   """Runs every config x seed count, prints the table; exits 1 on a failure."""
-  from absl import flags
-
   if len(argv) > 1:
     sys.exit(f'launch.bench_run: error: unexpected arguments {argv[1:]}')
-  f = flags.FLAGS
   signal.signal(signal.SIGTERM, _on_sigterm)
-  workdir = f.workdir or tempfile.mkdtemp(prefix='bench_run_')
+  kept = common_flags.WORKDIR.value
+  workdir = kept or tempfile.mkdtemp(prefix='bench_run_')
   load_before, rows = os.getloadavg(), []
   try:
-    for config in f.configs:
-      for seeds in f.num_seeds:
+    for config in _CONFIGS.value:
+      for seeds in common_flags.SEED_COUNTS.value:
         row = run_one(
           config,
           int(seeds),
           workdir,
-          num_points=f.num_points or None,
-          overrides=f.override,
-          cpu_devices=f.cpu_devices,
+          num_points=_NUM_POINTS.value or None,
+          overrides=common_flags.OVERRIDE.value,
+          cpu_devices=common_flags.CPU_DEVICES.value,
         )
         rows.append(row)
         print(f'{config}, {seeds} seed(s): {row.wall_seconds:.1f} s', file=sys.stderr, flush=True)
@@ -317,16 +316,13 @@ def main(argv):
   except KeyboardInterrupt as error:
     sys.exit(f'launch.bench_run: interrupted ({error}); the running child was stopped.')
   finally:
-    if not f.workdir:
+    if not kept:
       shutil.rmtree(workdir, ignore_errors=True)
   table = format_table(rows) + '\n\n' + machine_line(load_before, os.getloadavg(), rows) + '\n'
   print(table)
-  if f.output:
-    pathlib.Path(f.output).write_text(table)
+  if _OUTPUT.value:
+    pathlib.Path(_OUTPUT.value).write_text(table)
 
 
 if __name__ == '__main__':
-  from absl import app
-
-  _define_flags()
   app.run(main)

@@ -5,8 +5,8 @@ r"""Benchmark of training alone (no analysis): one seed against many.
 
 Trains the config's network for `num_epochs` epochs (jit warm: the program is
 compiled on a 1-epoch call first) once per seed count, with the data and
-trainer of a run (`infoflow.experiment.runner`: the seeds vmapped together and spread over
-the devices, see --cpu_devices), and prints wall time, epochs per second,
+trainer of a run (`infoflow.experiment`: the seeds vmapped together and spread
+over the devices, see --cpu_devices), and prints wall time, epochs per second,
 time relative to one seed, and the final noise-free train/test accuracy
 (mean over seeds).
 """
@@ -22,23 +22,19 @@ import jax.numpy as jnp
 import numpy as np
 
 from infoflow import configs
+from infoflow import experiment
 from infoflow import train as train_lib
-from infoflow.experiment import runner
-from launch import common_flags
 
+from . import common_flags
 
-def _define_flags():
-  # Defined only when run as a program, so that tests can import this module
-  # next to launch.train (which owns --config).
-  flags.DEFINE_string('config', 'szt', 'Config name.')
-  flags.DEFINE_integer('num_epochs', 10_000, 'Epochs to train.')
-  flags.DEFINE_list('seeds', ['1', '8'], 'Seed counts to compare.')
+DEFAULT_CONFIG = 'szt'  # without --config
+_NUM_EPOCHS = flags.DEFINE_integer('num_epochs', 10_000, 'Epochs to train.')
 
 
 def time_training(config, num_seeds: int, num_epochs: int):
   """Seconds to train `num_seeds` vmapped runs for `num_epochs` epochs.
 
-  The data and trainer are those of a run (`infoflow.experiment.runner`), with
+  The data and trainer are those of a run (`infoflow.experiment`), with
   `num_seeds` in place of the config's seed count.
 
   Returns:
@@ -47,8 +43,8 @@ def time_training(config, num_seeds: int, num_epochs: int):
   """
   config = config.copy_and_resolve_references()
   config.num_seeds = num_seeds
-  data = runner.load_data(config)
-  trainer = runner.build_trainer(config, data)
+  data = experiment.load_data(config)
+  trainer = experiment.build_trainer(config, data)
   jax.block_until_ready(
     trainer.train_epochs(trainer.states, data.x_train, data.t_train, jnp.int32(1))
   )
@@ -57,7 +53,7 @@ def time_training(config, num_seeds: int, num_epochs: int):
     trainer.train_epochs(trainer.states, data.x_train, data.t_train, jnp.int32(num_epochs))
   )
   seconds = time.perf_counter() - start
-  metrics = runner.evaluate(trainer, data, states, num_epochs)
+  metrics = experiment.evaluate(trainer, data, states, num_epochs)
   return seconds, {split: float(np.mean(metrics[split]['accuracy'])) for split in ('train', 'test')}
 
 
@@ -86,12 +82,13 @@ def format_table(name, num_epochs, rows):
 
 
 def main(argv):
-  del argv
+  if len(argv) > 1:
+    raise app.UsageError(f'unexpected arguments: {argv[1:]}')
   common_flags.apply_cpu_devices()
-  config = configs.get_config(flags.FLAGS.config)
-  num_epochs = flags.FLAGS.num_epochs
+  config = common_flags.CONFIG.value or configs.get_config(DEFAULT_CONFIG)
+  num_epochs = _NUM_EPOCHS.value
   rows = []
-  for count in [int(s) for s in flags.FLAGS.seeds]:
+  for count in [int(s) for s in common_flags.SEED_COUNTS.value]:
     seconds, accuracy = time_training(config, count, num_epochs)
     rows.append((count, devices_used(count), seconds, accuracy))
     print(f'{count} seed(s): {seconds:.1f} s', flush=True)
@@ -103,5 +100,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  _define_flags()
-  app.run(main)
+  common_flags.run_with_config(main, 'launch.bench_train')

@@ -1,9 +1,21 @@
-"""Flags shared by the launchers (defined once: they can be imported together).
+"""Flags shared by several mains, defined once so that the mains import
+together (tests run them in one process; `bench_run` runs `train` in its
+child).
 
-Only entry points use them; `infoflow.experiment.runner` reads no flags.
+Only mains use them; the library reads no flags.
 """
 
+import sys
+
+from absl import app
 from absl import flags
+from ml_collections import config_flags
+
+from infoflow import configs
+
+CONFIG = config_flags.DEFINE_config_file(
+  'config', None, 'Experiment: a name from infoflow/configs (e.g. szt).', lock_config=True
+)
 
 WORKDIR = flags.DEFINE_string(
   'workdir',
@@ -21,6 +33,35 @@ CPU_DEVICES = flags.DEFINE_integer(
   'work at once; use a divisor of num_seeds, at most the number of cores. '
   '(On GPU/TPU hosts seeds spread over those devices without this flag.)',
 )
+
+OVERRIDE = flags.DEFINE_multi_string(
+  'override',
+  [],
+  'FIELD=VALUE config override applied to every run, e.g. --override=num_epochs=12 (repeatable).',
+)
+
+OUT = flags.DEFINE_string(
+  'out',
+  None,
+  'Where the output goes: launch.plot, a directory (default: WORKDIR/figures); '
+  'launch.estimate, a JSON file (default: the samples file with .information.json '
+  'in place of .npz).',
+)
+
+SEED_COUNTS = flags.DEFINE_list(
+  'seeds', ['1', '8'], 'Seed counts of a benchmark: one run (or timing) each.'
+)
+
+
+def run_with_config(main, program: str) -> None:
+  """Runs `main` under absl after resolving `--config=NAME` to the config's
+  file (`configs.resolve_argv`); an unknown name or field exits with one
+  line naming it and what exists."""
+  try:
+    argv = configs.resolve_argv(sys.argv)
+  except ValueError as error:
+    sys.exit(f'{program}: error: {error}')
+  app.run(main, argv=argv)
 
 
 def apply_cpu_devices():

@@ -1,7 +1,7 @@
 r"""Downloads the four MNIST IDX archives and verifies their checksums.
 
 Usage:
-  python -m launch.download_mnist [--data_dir=DIR]
+  python -m launch.download_mnist [--data_dir=DIR]     (installed: infoflow-download-mnist)
 
 ``--data_dir`` defaults to ``infoflow.data.default_data_dir() / "mnist"``
 (``$INFOFLOW_DATA_DIR/mnist``, else ``~/.cache/infoflow/mnist``), where
@@ -36,6 +36,9 @@ from absl import flags
 
 from infoflow.data import default_data_dir
 
+_DATA_DIR = flags.DEFINE_string(
+  'data_dir', None, 'Where to put the files (default: infoflow.data.default_data_dir()/mnist).'
+)
 MIRRORS = (
   'https://storage.googleapis.com/cvdf-datasets/mnist/',
   'https://ossci-datasets.s3.amazonaws.com/mnist/',
@@ -134,17 +137,17 @@ def download(data_dir: str | Path) -> list[str]:
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
-  value = flags.FLAGS.data_dir
-  data_dir = Path(value) if value else default_data_dir() / 'mnist'
+  data_dir = Path(_DATA_DIR.value) if _DATA_DIR.value else default_data_dir() / 'mnist'
   for line in download(data_dir):
     print(line)
   print(f'MNIST ready in {data_dir}')
 
 
-if __name__ == '__main__':
-  # Defined here, not at import, so that importing the helpers (tests, other
-  # launch scripts) does not register a global --data_dir flag that could clash.
-  flags.DEFINE_string(
-    'data_dir', None, 'Where to put the files (default: infoflow.data.default_data_dir()/mnist).'
-  )
+def run():
+  """The command (`python -m launch.download_mnist`, installed as
+  `infoflow-download-mnist`)."""
   app.run(main)
+
+
+if __name__ == '__main__':
+  run()

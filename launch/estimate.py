@@ -10,9 +10,10 @@ every layer on (`infoflow.sampling.sample_layers` gives them for Flax
 models). An (m, d) array is read as R = 1, one sample an input: right for
 the first hidden layer or a network noisy at that layer only, where S is a
 function of X (h(T|X) then has its closed form); a note says so. Every layer
-is estimated by `infoflow.layer_information` (posterior form by default,
-adaptive to standard errors of 0.02 nats on I(X;T) and 0.005 on I(T;Y); or
-`--num_mc` fixed draws) with key `fold_in(key(seed), i)` for the i-th layer.
+is estimated by `infoflow.layer_information` (the posterior form, adaptive
+to standard errors of 0.02 nats on I(X;T) and 0.005 on I(T;Y); or `--num_mc`
+fixed draws), or with --form=difference by `infoflow.difference_information`,
+with key `fold_in(key(seed), i)` for the i-th layer.
 
 --labels: a key of FILE holding (m,) integer labels (that key is then not a
 layer) or a `.npy` / `.npz` file with one (m,) array. Default: the key
@@ -46,6 +47,8 @@ from infoflow.samples_file import LABELS_KEY
 from infoflow.samples_file import EstimateInputError
 from infoflow.samples_file import read_samples
 
+from . import common_flags
+
 __all__ = (
   'FORMS',
   'LABELS_KEY',
@@ -62,30 +65,24 @@ FORMS = ('posterior', 'difference')
 _FIELDS = ('mi_input', 'mi_label', 'entropy', 'conditional_entropy', 'label_conditional_entropy')
 
 
-def _define_flags():
-  # Defined only when run as a program, so that tests can import this module
-  # next to the other launchers.
-  flags.DEFINE_string(
-    'samples',
-    None,
-    '.npz file: one (m, R, d) array of S samples per layer (and optionally the labels).',
-  )
-  flags.DEFINE_float('beta', None, 'Noise standard deviation of the network (> 0).')
-  flags.DEFINE_string(
-    'labels',
-    None,
-    'A key of the samples file, or a '
-    '.npy/.npz file, holding (m,) integer labels (default: '
-    'the key "labels" if present).',
-  )
-  flags.DEFINE_string(
-    'out', None, 'JSON output (default: the samples file with .information.json in place of .npz).'
-  )
-  flags.DEFINE_enum('form', 'posterior', list(FORMS), 'Estimator form.')
-  flags.DEFINE_integer(
-    'num_mc', None, 'Fixed number of Monte Carlo draws (default: adaptive, posterior form).'
-  )
-  flags.DEFINE_integer('seed', 0, 'Seed of the Monte Carlo draws.')
+_SAMPLES = flags.DEFINE_string(
+  'samples',
+  None,
+  '.npz file: one (m, R, d) array of S samples per layer (and optionally the labels).',
+)
+_BETA = flags.DEFINE_float('beta', None, 'Noise standard deviation of the network (> 0).')
+_LABELS = flags.DEFINE_string(
+  'labels',
+  None,
+  'A key of the samples file, or a .npy/.npz file, holding (m,) integer labels (default: '
+  'the key "labels" if present).',
+)
+_OUT = common_flags.OUT
+_FORM = flags.DEFINE_enum('form', 'posterior', list(FORMS), 'Estimator form.')
+_NUM_MC = flags.DEFINE_integer(
+  'num_mc', None, 'Fixed number of Monte Carlo draws (default: adaptive, posterior form).'
+)
+_SEED = flags.DEFINE_integer('seed', 0, 'Seed of the Monte Carlo draws.')
 
 
 def _pair(estimate) -> Optional[list]:
@@ -107,9 +104,8 @@ def estimate_layer(
     )
     method = f'posterior/{report.method}'
   else:
-    info = infoflow.layer_information(
-      key, samples, beta, labels=labels, form='difference', num_mc=num_mc
-    )
+    kwargs = {} if num_mc is None else {'num_mc': num_mc}
+    info = infoflow.difference_information(key, samples, beta, labels=labels, **kwargs)
     method = 'difference'
   entry = {'shape': list(samples.shape)}
   entry.update({field: _pair(getattr(info, field)) for field in _FIELDS})
@@ -251,19 +247,23 @@ def write_json(results: dict, out) -> pathlib.Path:
 def main(argv) -> None:
   if len(argv) > 1:
     sys.exit(f'launch.estimate: error: unexpected arguments: {" ".join(argv[1:])}')
-  fl = flags.FLAGS
   try:
-    if not fl.samples:
+    if not _SAMPLES.value:
       raise EstimateInputError('--samples=FILE.npz is required.')
-    if fl.beta is None:
+    if _BETA.value is None:
       raise EstimateInputError("--beta is required: the network's noise standard deviation (> 0).")
-    out = pathlib.Path(fl.out) if fl.out else default_out(fl.samples)
+    out = pathlib.Path(_OUT.value) if _OUT.value else default_out(_SAMPLES.value)
     if not out.parent.is_dir():
       raise EstimateInputError(
         f'cannot write {out}: {out.parent} is not a directory; pass another --out.'
       )
     results = estimate_file(
-      fl.samples, fl.beta, fl.labels, form=fl.form, num_mc=fl.num_mc, seed=fl.seed
+      _SAMPLES.value,
+      _BETA.value,
+      _LABELS.value,
+      form=_FORM.value,
+      num_mc=_NUM_MC.value,
+      seed=_SEED.value,
     )
     print(
       f'{results["file"]}: beta = {results["beta"]:g}, form = '
@@ -275,6 +275,10 @@ def main(argv) -> None:
     sys.exit(f'launch.estimate: error: {e}')
 
 
-if __name__ == '__main__':
-  _define_flags()
+def run():
+  """The command (`python -m launch.estimate`, installed as `infoflow-estimate`)."""
   app.run(main)
+
+
+if __name__ == '__main__':
+  run()

@@ -31,7 +31,8 @@ without a file is replaced by the nearest saved one). Exits non-zero, naming
 the path, when the directory is not a readable run record or the output
 directory cannot be written. An unreadable (e.g. truncated) representation
 file skips the figures that need it, with a warning naming the file; the
-other figures are written (docs/errors.md).
+other figures are written (docs/errors.md). The work is
+`infoflow.plots.files.write_figures`.
 """
 
 from __future__ import annotations
@@ -47,11 +48,13 @@ import matplotlib
 matplotlib.use('Agg')  # files only; before anything imports pyplot
 
 from infoflow import plots
+from infoflow import record
 from infoflow.plots import files as figure_files
-from launch import common_flags
+
+from . import common_flags
 
 _WORKDIR = common_flags.WORKDIR
-_OUT = flags.DEFINE_string('out', None, 'Output directory (default: WORKDIR/figures).')
+_OUT = common_flags.OUT
 _FORMAT = flags.DEFINE_enum('format', 'png', ['png', 'svg', 'pdf'], 'Image format.')
 _LAYER = flags.DEFINE_string(
   'layer',
@@ -92,7 +95,7 @@ def main(argv: Sequence[str]) -> None:
       dpi=_DPI.value,
       animate=_ANIMATE.value,
     )
-  except (plots.RunRecordError, plots.UnknownLayerError, figure_files.OutputError) as e:
+  except (record.RunRecordError, plots.UnknownLayerError, figure_files.OutputError) as e:
     sys.exit(f'launch.plot: error: {e}')
   folder = _OUT.value or pathlib.Path(_WORKDIR.value) / 'figures'
   print(f'wrote {len(written)} figure(s) to {folder}:')
@@ -102,5 +105,10 @@ def main(argv: Sequence[str]) -> None:
     print(f'skipped {stem}: {reason}')
 
 
-if __name__ == '__main__':
+def run():
+  """The command (`python -m launch.plot`, installed as `infoflow-plot`)."""
   app.run(main)
+
+
+if __name__ == '__main__':
+  run()

@@ -12,7 +12,8 @@ differ from the paper (docs/reproduce.md). A bad flag, config override,
 workdir or missing data file ends the command with one line,
 `launch.reproduce: error: ...` (docs/errors.md).
 
-This module only parses flags; the work is `infoflow.paper.experiments.reproduce`.
+This module only parses flags; the work is `infoflow.paper.reproduce`.
+Installed, the command is also `infoflow-reproduce`.
 """
 
 from __future__ import annotations
@@ -26,11 +27,12 @@ from absl import logging
 
 from infoflow import configs
 from infoflow import data as data_lib
-from infoflow import plots
-from infoflow.experiment import workdir as run_files
-from infoflow.paper import experiments as paper
+from infoflow import experiment
+from infoflow import paper
+from infoflow import record
 from infoflow.plots import files as figure_files
-from launch import common_flags
+
+from . import common_flags
 
 _EXPERIMENT = flags.DEFINE_list(
   'experiment',
@@ -49,14 +51,9 @@ _NUM_SEEDS = flags.DEFINE_integer(
   f'{paper.SEEDS_NOTE}).',
   lower_bound=1,
 )
-_OVERRIDE = flags.DEFINE_multi_string(
-  'override',
-  [],
-  'FIELD=VALUE config override applied to every run, e.g. --override=num_epochs=12 '
-  "(repeatable). For smoke tests: the report then no longer describes the paper's settings "
-  '(it says so).',
-)
 _WORKDIR = common_flags.WORKDIR
+# --override (common_flags.OVERRIDE): for smoke tests; the report then says
+# that it no longer describes the paper's settings.
 
 
 def main(argv):
@@ -76,14 +73,14 @@ def main(argv):
       _EXPERIMENT.value,
       _WORKDIR.value,
       num_seeds=_NUM_SEEDS.value,
-      overrides=_OVERRIDE.value,
+      overrides=common_flags.OVERRIDE.value,
       command=' '.join(['python -m launch.reproduce'] + [shlex.quote(a) for a in sys.argv[1:]]),
     )
   except (
     paper.ExperimentError,
     configs.ConfigError,
-    run_files.RunDirError,
-    plots.RunRecordError,
+    experiment.RunDirError,
+    record.RunRecordError,
     data_lib.DataNotFoundError,
     data_lib.DataFormatError,
     figure_files.OutputError,
@@ -93,5 +90,10 @@ def main(argv):
   print(f'wrote {path}')
 
 
-if __name__ == '__main__':
+def run():
+  """The command (`python -m launch.reproduce`, installed as `infoflow-reproduce`)."""
   app.run(main)
+
+
+if __name__ == '__main__':
+  run()

@@ -14,8 +14,9 @@ The config is validated whole before anything is read or written; a bad
 field, workdir, data file or run record stops the command with a one-line
 error naming it (docs/errors.md).
 
-This module only parses flags; the run itself is `infoflow.experiment.runner`
-(`runner.train_and_analyse(config, workdir)`, importable and flag-free).
+This module only parses flags; the run itself is `infoflow.experiment`
+(`experiment.train_and_analyse(config, workdir)`, importable and flag-free).
+Installed, the command is also `infoflow-train`.
 """
 
 from __future__ import annotations
@@ -26,18 +27,12 @@ import sys
 
 from absl import app
 from absl import logging
-from ml_collections import config_flags
 
 from infoflow import configs
 from infoflow import data as data_lib
-from infoflow.experiment import runner
-from infoflow.experiment import workdir as run_files
-from launch import common_flags
+from infoflow import experiment
 
-_CONFIG = config_flags.DEFINE_config_file(
-  'config', None, 'Experiment: a name from infoflow/configs (e.g. szt).', lock_config=True
-)
-_WORKDIR = common_flags.WORKDIR
+from . import common_flags
 
 
 class _QuietOrbax(pylogging.Filter):
@@ -48,8 +43,8 @@ class _QuietOrbax(pylogging.Filter):
 
 
 def main(argv):
-  """Flags -> config -> `runner.train_and_analyse`; a bad input exits 1 with
-  one line on stderr."""
+  """Flags -> config -> `experiment.train_and_analyse`; a bad input exits 1
+  with one line on stderr."""
   try:
     common_flags.apply_cpu_devices()
   except RuntimeError as error:
@@ -57,15 +52,15 @@ def main(argv):
   logging.get_absl_handler().addFilter(_QuietOrbax())
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
-  config = _CONFIG.value
+  config = common_flags.CONFIG.value
   if config is None:
     raise app.UsageError('--config=NAME is required; available: ' + ', '.join(configs.available()))
-  workdir = _WORKDIR.value or os.path.join('runs', config.name)
+  workdir = common_flags.WORKDIR.value or os.path.join('runs', config.name)
   try:
-    runner.train_and_analyse(config, workdir)
+    experiment.train_and_analyse(config, workdir)
   except (
     configs.ConfigError,
-    run_files.RunDirError,
+    experiment.RunDirError,
     data_lib.DataNotFoundError,
     data_lib.DataFormatError,
   ) as error:
@@ -79,12 +74,8 @@ def main(argv):
 
 
 def run():
-  """Resolves `--config=NAME` to its file, then runs `main` under absl."""
-  try:
-    argv = configs.resolve_argv(sys.argv)
-  except ValueError as error:
-    sys.exit(f'error: {error}')
-  app.run(main, argv=argv)
+  """The command: `main` under absl, `--config=NAME` resolved to its file."""
+  common_flags.run_with_config(main, 'launch.train')
 
 
 if __name__ == '__main__':

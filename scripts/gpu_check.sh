@@ -22,7 +22,7 @@
 #   tests        the fast tests of the estimators on the GPU (-m 'not slow' -x)
 #   estimators   launch.bench_information, launch.bench_entropy (P1 case)
 #   bench_train  launch.bench_train --seeds=1,8
-#   szt_run      launch.bench_run --configs=szt --num_seeds=1 (a full run, in
+#   szt_run      launch.bench_run --configs=szt --seeds=1 (a full run, in
 #                $OUT/bench_run: records and logs kept, checkpoints deleted)
 # Every log goes to $OUT (default gpu_logs/): STEP.log for each step, and
 # summary.txt (status and seconds of each step, then the tables).
@@ -40,7 +40,7 @@ WHEELS=${INFOFLOW_WHEELS:-wheels}
 PY=${PYTHON:-python3}
 BUDGET=${GPU_CHECK_BUDGET:-540}
 QUICK=${GPU_CHECK_QUICK:-0}
-TESTS=${GPU_CHECK_TESTS:-tests/test_matmul_precision.py tests/test_entropy.py tests/test_posterior.py tests/test_pruned.py tests/test_clustering.py}
+TESTS=${GPU_CHECK_TESTS:-tests/test_matmul_precision.py tests/test_entropy.py tests/test_posterior.py tests/test_pruned.py tests/measures/test_clustering.py}
 mkdir -p "$OUT" || exit 1
 SUMMARY=$OUT/summary.txt
 START=$SECONDS
@@ -126,17 +126,17 @@ for file in $TESTS; do # those of GPU_CHECK_TESTS that exist
   if [[ -e $file ]]; then tests+=("$file"); else echo "no test file $file: left out" >&2; fi
 done
 if [[ $QUICK == 1 ]]; then
-  step tests 120 "$PY" -m pytest -q -m 'not slow' -x tests/test_clustering.py -k 'duplicates or compiles'
-  step estimators 120 "$PY" -m launch.bench_information --cases=clustered --num_inputs=64 --replicas=4 --equal_draws=256
+  step tests 120 "$PY" -m pytest -q -m 'not slow' -x tests/measures/test_clustering.py -k 'duplicates or compiles'
+  step estimators 120 "$PY" -m launch.bench_information --kinds=clustered --num_inputs=64 --replicas=4 --equal_draws=256
   step bench_train 90 "$PY" -m launch.bench_train --config=tiny --num_epochs=20 --seeds=1,2
-  step szt_run 150 "$PY" -m launch.bench_run --configs=tiny --num_seeds=1 --num_points=2 \
+  step szt_run 150 "$PY" -m launch.bench_run --configs=tiny --seeds=1 --num_points=2 \
     --override='writers=()' --workdir="$OUT/bench_run" --output="$OUT/bench_run.md"
 else
   step tests 100 "$PY" -m pytest -q -m 'not slow' -x "${tests[@]}"
   step estimators 50 "$PY" -m launch.bench_information
   step bench_entropy 35 "$PY" -m launch.bench_entropy --cases=szt_r100_d5 --repeats=2
   step bench_train 70 "$PY" -m launch.bench_train --seeds=1,8
-  step szt_run 600 "$PY" -m launch.bench_run --configs=szt --num_seeds=1 "${writers[@]}" \
+  step szt_run 600 "$PY" -m launch.bench_run --configs=szt --seeds=1 "${writers[@]}" \
     --workdir="$OUT/bench_run" --output="$OUT/bench_run.md"
 fi
 # Keep the run's records and logs (progress lines with ETAs, if it timed out:

@@ -1,17 +1,65 @@
-"""Fixtures shared by several test files."""
+"""Fixtures shared by the test folders: finished tiny runs (session-wide,
+read-only: a test that changes a run works on a copy) and a synthetic run
+record. The session compiles through a persistent compilation cache of its
+own, which the mains it starts share: a program compiled once (a tiny run's
+training step, its estimators) is read back, not recompiled, by the next run
+or process that builds it."""
+
+import os
+import shutil
+import tempfile
 
 import helpers
+import jax
 import pytest
 
-from infoflow.experiment import runner
+from infoflow import configs
+from infoflow import experiment
+
+_CACHE_SETTINGS = {
+  'jax_compilation_cache_dir': None,  # set per session
+  'jax_persistent_cache_min_compile_time_secs': 0,
+  'jax_persistent_cache_min_entry_size_bytes': 0,
+}
+
+
+def pytest_configure(config):
+  del config
+  cache = tempfile.mkdtemp(prefix='infoflow_tests_jax_cache_')
+  for name, value in dict(_CACHE_SETTINGS, jax_compilation_cache_dir=cache).items():
+    jax.config.update(name, value)
+    os.environ[name.upper()] = str(value)  # for the mains run as processes
+
+
+def pytest_unconfigure(config):
+  del config
+  shutil.rmtree(os.environ.pop('JAX_COMPILATION_CACHE_DIR'), ignore_errors=True)
 
 
 @pytest.fixture(scope='session')
 def finished_run(tmp_path_factory):
-  """(workdir, records) of a finished two-seed tiny run (helpers.tiny_config).
-
-  Shared read-only: tests that change the run work on a copy.
-  """
+  """(workdir, records) of a finished two-seed tiny run (helpers.tiny_config:
+  12 epochs, analysed at 0, 1 and 12, on 128 inputs)."""
   workdir = tmp_path_factory.mktemp('full')
-  records = runner.train_and_analyse(helpers.tiny_config(num_seeds=2), workdir)
+  records = experiment.train_and_analyse(helpers.tiny_config(num_seeds=2), workdir)
   return workdir, records
+
+
+@pytest.fixture(scope='session')
+def tiny_run(tmp_path_factory):
+  """(workdir, records, keeper, scalars_only) of a run of the 'tiny' config
+  as it is (what `launch.train --config=tiny` runs), with TensorBoard and two
+  user writers: a `helpers.RecordKeeper` and a `helpers.ScalarsOnly`."""
+  workdir = tmp_path_factory.mktemp('tiny')
+  keeper, scalars_only = helpers.RecordKeeper(), helpers.ScalarsOnly()
+  records = experiment.train_and_analyse(
+    configs.get_config('tiny'), workdir, writers=[keeper, scalars_only]
+  )
+  return workdir, records, keeper, scalars_only
+
+
+@pytest.fixture
+def fake_run_dir(tmp_path):
+  """A synthetic run record (`helpers.write_fake_run`, docs/run_record.md):
+  2 seeds, 6 epochs, layers T1 and T2, every field and representation files."""
+  return helpers.write_fake_run(tmp_path / 'run')[0]

@@ -2,7 +2,8 @@
 
 Builders: synthetic centres and draws (for SZT-like layer samples with
 labels see `infoflow.data.synthetic.layer_samples`), model variables, tiny
-launcher runs and the launcher's command line, synthetic run records
+runs and the command lines of the mains, metric writers that keep what they
+are given and a reader of TensorBoard event files, synthetic run records
 (`write_fake_run`, in the format of docs/run_record.md). References: brute-force
 densities, quadrature and bounds, independent of infoflow's code paths
 (NumPy float64 and SciPy only).
@@ -12,14 +13,17 @@ import contextlib
 import json
 import math
 import pathlib
+import struct
 import subprocess
 import sys
 
 import jax
 import numpy as np
 from scipy import special
+from tensorboardX.proto import event_pb2
 
 from infoflow import configs
+from infoflow.experiment import writers
 
 # ------------------------------------------------------------------ builders
 
@@ -50,23 +54,31 @@ def init_variables(model, x, seed=0):
 
 @contextlib.contextmanager
 def count_compilations():
-  """Counts the XLA compilations inside the block: yields a list that gets
-  one entry (the seconds spent) per backend compilation."""
+  """Counts the programs built inside the block: yields a list that gets one
+  entry per XLA backend compilation (the seconds spent) or persistent
+  compilation cache hit (0.0; tests/conftest.py turns that cache on)."""
   seen = []
 
-  def listener(event, duration, **kwargs):
+  def on_duration(event, duration, **kwargs):
     del kwargs
     if event == '/jax/core/compile/backend_compile_duration':
       seen.append(duration)
 
-  jax.monitoring.register_event_duration_secs_listener(listener)
+  def on_event(event, **kwargs):
+    del kwargs
+    if event == '/jax/compilation_cache/cache_hits':
+      seen.append(0.0)
+
+  jax.monitoring.register_event_duration_secs_listener(on_duration)
+  jax.monitoring.register_event_listener(on_event)
   try:
     yield seen
   finally:
-    jax.monitoring.unregister_event_duration_listener(listener)
+    jax.monitoring.unregister_event_duration_listener(on_duration)
+    jax.monitoring.unregister_event_listener(on_event)
 
 
-# -------------------------------------------------------- launcher runs
+# -------------------------------------------------------- runs and mains
 
 
 def tiny_config(**overrides):
@@ -90,25 +102,109 @@ def without_time(records):
   return [{k: v for k, v in r.items() if k != 'wall_time'} for r in records]
 
 
-def launch_train(*args, **kwargs):
-  """Runs `python -m launch.train *args`; returns the CompletedProcess."""
+def run_main(module, *args, timeout=300):
+  """Runs `python -m launch.MODULE *args`; returns the CompletedProcess."""
   return subprocess.run(
-    [sys.executable, '-m', 'launch.train', *args],
+    [sys.executable, '-m', f'launch.{module}', *args],
     capture_output=True,
     text=True,
-    timeout=300,
-    **kwargs,
+    timeout=timeout,
   )
 
 
-def assert_one_line_error(result, *needles):
-  """Non-zero exit, no traceback, and a last line naming `needles`."""
+def assert_one_line_error(result, program, *needles):
+  """Non-zero exit, no traceback, and a last line `PROGRAM: error: ...`
+  naming `needles`."""
   assert result.returncode != 0
   assert 'Traceback' not in result.stderr, result.stderr[-3000:]
   last = result.stderr.strip().splitlines()[-1]
-  assert last.startswith('launch.train: error: '), last
+  assert last.startswith(f'{program}: error: '), last
   for needle in needles:
     assert needle in last, (needle, last)
+
+
+# -------------------------------------------------------- metric writers
+
+
+class RecordKeeper(writers.Writer):
+  """A user's writer: keeps what it is given."""
+
+  wants_images = True
+
+  def __init__(self):
+    self.records, self.images, self.flushes, self.closed = [], {}, 0, False
+
+  def write_record(self, record):
+    self.records.append(record)
+
+  def write_images(self, step, images):
+    self.images[step] = images
+
+  def flush(self):
+    self.flushes += 1
+
+  def close(self):
+    self.closed = True
+
+
+class ScalarsOnly:
+  """A writer with clu's four methods only (no write_record)."""
+
+  def __init__(self):
+    self.scalars, self.image_steps = [], []
+
+  def write_scalars(self, step, scalars):
+    self.scalars.append((step, dict(scalars)))
+
+  def write_images(self, step, images):
+    self.image_steps.append(step)
+
+  def flush(self):
+    pass
+
+  def close(self):
+    pass
+
+
+def read_events(logdir: pathlib.Path) -> list:
+  """Every `Event` of the event files in `logdir` (TFRecord framing: length,
+  its crc, the bytes, their crc), oldest file first."""
+  events = []
+  for path in sorted(logdir.glob('events.out.tfevents.*')):
+    data, at = path.read_bytes(), 0
+    while at < len(data):
+      (length,) = struct.unpack('<Q', data[at : at + 8])
+      event = event_pb2.Event()
+      event.ParseFromString(data[at + 12 : at + 12 + length])
+      events.append(event)
+      at += 12 + length + 4
+  return events
+
+
+def tagged(events) -> dict:
+  """{tag: [(step, value or image)]} of the summary values of `events`."""
+  out = {}
+  for event in events:
+    for value in event.summary.value:
+      kind = value.WhichOneof('value')
+      out.setdefault(value.tag, []).append(
+        (event.step, value.simple_value if kind == 'simple_value' else getattr(value, kind))
+      )
+  return out
+
+
+def visible(events) -> dict:
+  """`tagged(events)` as TensorBoard shows it: a session start at step S
+  (`purge_step`) hides the earlier events at steps >= S."""
+  shown = {}
+  for event in events:
+    if event.session_log.status == event.session_log.START:
+      shown = {
+        tag: [(step, v) for step, v in values if step < event.step] for tag, values in shown.items()
+      }
+    for tag, values in tagged([event]).items():
+      shown.setdefault(tag, []).extend(values)
+  return shown
 
 
 # -------------------------------------------------------- run records

@@ -11,7 +11,7 @@ import pytest
 
 import infoflow
 from infoflow.data import synthetic
-from infoflow.estimators import layer
+from infoflow.estimators import results as results_lib
 from launch import estimate
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -47,7 +47,7 @@ def test_matches_the_library_call(samples_file, results):
       jax.random.fold_in(root, index), samples, BETA, labels=arrays['labels'], num_mc=NUM_MC
     )
     entry = results['layers'][name]
-    for field in layer.FIELDS:
+    for field in results_lib.FIELDS:
       expected = getattr(info, field)
       np.testing.assert_allclose(
         entry[field], [float(expected.nats), float(expected.stderr)], rtol=1e-6, atol=1e-7

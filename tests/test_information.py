@@ -158,6 +158,29 @@ def test_layer_information_errors():
     information.layer_information(key, samples, 0.1, labels=np.zeros(4))
   noisy = np.random.default_rng(0).normal(size=(4, 1, 2))
   with pytest.raises(ValueError, match='R >= 2'):
-    information.layer_information(key, noisy, 0.1, form='difference', deterministic_given_x=False)
+    information.difference_information(key, noisy, 0.1, deterministic_given_x=False)
   with pytest.raises(ValueError, match='form must be one of'):
-    information.layer_information(key, samples, 0.1, form='posterior_v2')
+    information.InformationSettings(form='posterior_v2')
+
+
+def test_layer_information_is_the_posterior_form():
+  samples = np.random.default_rng(1).normal(size=(6, 3, 2)).astype(np.float32)
+  key = jax.random.key(2)
+  info, report = information.layer_information(
+    key, samples, 0.3, num_mc=256, method='dense', return_report=True
+  )
+  same = infoflow.posterior_information(key, samples, 0.3, num_mc=256, method='dense')
+  assert report.method == 'dense' and report.num_draws == 256
+  assert float(info.mi_input.nats) == float(same.mi_input.nats)
+
+
+@pytest.mark.parametrize('form', information.FORMS)
+def test_settings_pass_only_the_arguments_of_their_form(form):
+  settings = information.InformationSettings(form=form, num_mc=128, num_mc_conditional=4)
+  kwargs = settings.estimator_kwargs()
+  assert settings.estimator() is information.ESTIMATORS[form]
+  assert ('num_mc_conditional' in kwargs) == (form == 'difference')
+  assert ('target_stderr_mi_input' in kwargs) == (form == 'posterior')
+  samples = np.random.default_rng(3).normal(size=(6, 3, 2)).astype(np.float32)
+  info = settings.estimator()(jax.random.key(0), samples, 0.3, **kwargs)
+  assert 0.0 <= float(info.mi_input.nats) <= math.log(6) + 4 * float(info.mi_input.stderr)

@@ -1,7 +1,7 @@
 """Layer names: one scheme (infoflow.models) in models, configs and training.
 
 T1..TL for an MLP; conv1, conv2, dense3 (kind, numbered across the net) for
-the CNN. Old run records are covered in test_plots_run.py
+the CNN. Old run records are covered in tests/test_record.py
 (`test_current_layer_name`).
 """
 

@@ -1,6 +1,6 @@
-"""Tests of the training library (infoflow.train). The launcher's tests are
-in test_runner.py, test_run_files.py, test_configs.py, test_train_cli.py,
-test_experiment.py and test_progress.py."""
+"""Tests of the training library (infoflow.train). The run loop's tests are
+in tests/experiment/, the configs' in tests/configs/, the commands' in
+tests/launch/."""
 
 import jax
 import jax.numpy as jnp

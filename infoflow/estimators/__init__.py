@@ -2,48 +2,65 @@
 
 Everything infoflow estimates is a functional of an equal-weight isotropic
 Gaussian mixture g = (1/n) sum_j N(c_j, beta^2 I) whose centres are samples of
-a layer's pre-noise activations S. The modules, from the bottom up:
+a layer's pre-noise activations S. The public modules:
 
-  estimate   `Estimate`: a value in nats with its Monte Carlo standard error
-  dense      log-mean-kernel sums over every centre (chunked, exact for tiny beta)
-  groups     centres in groups: centroids, radii, neighbour lists
-  pruned_kernels  jitted kernels of the pruned evaluation (candidates, certificates)
-  pruned     certified pruned log-densities (top-K groups, the rest bounded)
-  sharding   splitting draws or mixtures over the devices of a Mesh
-  draws      Monte Carlo draws and the per-draw entropy integrand
-  adaptive   drawing until a target standard error is reached
-  density    Kolchinsky-Tracey entropy bounds and exact mixture log-densities
-  entropy    mixture entropies: pooled, grouped and batched forms
-  layer      `LayerInformation`: the estimates of one layer
-  posterior_sums    per-draw posterior entropies from per-input kernel sums
-  posterior_passes  those sums over all draws, dense or pruned, on a mesh
-  posterior_setup   argument checks and sample layout of the posterior form
-  posterior  one-pass I(X;T), I(T;Y) and h(T) (the default form)
-  difference I(X;T), I(T;Y) as differences of entropies (kept to compare)
+  posterior   `posterior_information`: one-pass I(X;T), I(T;Y) and h(T) from
+              posterior entropies (the default form)
+  difference  `difference_information`: I(X;T), I(T;Y) as differences of
+              entropies (the baseline form, kept to compare)
+  entropy     mixture entropies (`mixture_entropy`, `pooled_mixture_entropy`,
+              `mixture_entropies`, `gaussian_entropy`), the Kolchinsky-Tracey
+              bounds and mixture log-densities (exact and pruned)
+  results     `Estimate` (nats with a standard error), `LayerInformation`,
+              and the reports (`PosteriorReport`, `EntropyReport`, `PruneInfo`)
 
-The derivations are in docs/method.md.
+The internals, in `infoflow.estimators._src`, from the bottom up:
 
-This front door lists the public names; the modules are importable for their
-lower-level pieces (e.g. `infoflow.estimators.pruned.log_mean_kernel_pruned`).
+  sharding       splitting draws or mixtures over the devices of a Mesh
+  dense          dense kernel sums: log-mean-kernels (chunked, exact for tiny
+                 beta), the posterior sums with far chunks skipped, and the
+                 certificates of a bounded remainder
+  groups         centres in groups: centroids, radii, neighbour lists; the
+                 dense-or-pruned rule
+  pruned         pruned kernels (top-K candidates, the rest bounded) and
+                 their host drivers, for log-densities and posterior sums
+  draws          Monte Carlo draws (i.i.d. and stratified) and the per-draw
+                 entropy integrand
+  montecarlo     the one Monte Carlo loop: blocks, moments, stopping rule, cap
+  posterior_pass the posterior pass over a block of draws (posterior form and
+                 pooled entropy)
+
+The derivations are in docs/method.md. This front door lists the public
+names, with the defaults other settings refer to: DEFAULT_MAX_MC (the cap on
+an adaptive run's draws) and DEFAULT_NUM_MC_CONDITIONAL (the difference
+form's draws per h(T | X = x)).
 """
 
-from infoflow.estimators.density import log_mixture_density
-from infoflow.estimators.density import mixture_entropy_bounds
+from infoflow.estimators._src.montecarlo import DEFAULT_MAX_MC
+from infoflow.estimators.difference import DEFAULT_NUM_MC_CONDITIONAL
 from infoflow.estimators.difference import difference_information
 from infoflow.estimators.entropy import gaussian_entropy
+from infoflow.estimators.entropy import log_mixture_density
 from infoflow.estimators.entropy import mixture_entropies
 from infoflow.estimators.entropy import mixture_entropy
+from infoflow.estimators.entropy import mixture_entropy_bounds
 from infoflow.estimators.entropy import pooled_mixture_entropy
-from infoflow.estimators.estimate import Estimate
-from infoflow.estimators.layer import LayerInformation
-from infoflow.estimators.posterior import PosteriorReport
+from infoflow.estimators.entropy import pruned_log_mixture_density
 from infoflow.estimators.posterior import posterior_information
-from infoflow.estimators.pruned import pruned_log_mixture_density
+from infoflow.estimators.results import EntropyReport
+from infoflow.estimators.results import Estimate
+from infoflow.estimators.results import LayerInformation
+from infoflow.estimators.results import PosteriorReport
+from infoflow.estimators.results import PruneInfo
 
 __all__ = (
+  'DEFAULT_MAX_MC',
+  'DEFAULT_NUM_MC_CONDITIONAL',
+  'EntropyReport',
   'Estimate',
   'LayerInformation',
   'PosteriorReport',
+  'PruneInfo',
   'difference_information',
   'gaussian_entropy',
   'log_mixture_density',

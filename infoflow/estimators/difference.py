@@ -11,7 +11,9 @@ h(T | Y = y) pools the replicas of every input labelled y; each is estimated
 with its own Monte Carlo draws (`infoflow.estimators.entropy`), and the
 differences add their standard errors in quadrature. When the replicas of
 every input coincide (the first hidden layer), h(T | X = x) =
-(d/2) log(2 pi e beta^2) exactly.
+(d/2) log(2 pi e beta^2) exactly. h(T) and h(T | Y = y) are
+`entropy.pooled_mixture_entropy` (stratified draws over the inputs), the
+h(T | X = x) `entropy.mixture_entropies`.
 
 This is the form of the original sample-propagation estimator. It estimates
 the same quantity as the posterior form (`infoflow.estimators.posterior`,
@@ -30,12 +32,12 @@ import numpy as np
 
 from infoflow import checks
 from infoflow.estimators import entropy
-from infoflow.estimators.estimate import Estimate
-from infoflow.estimators.layer import LayerInformation
+from infoflow.estimators._src import draws
+from infoflow.estimators.results import Estimate
+from infoflow.estimators.results import LayerInformation
 
-
-def _replicas_identical(samples) -> bool:
-  return bool(jnp.all(samples == samples[:, :1]))
+# Draws of each h(T | X = x) (m of them).
+DEFAULT_NUM_MC_CONDITIONAL = 64
 
 
 def _input_conditional_entropy(
@@ -45,7 +47,7 @@ def _input_conditional_entropy(
   the m conditional mixtures' Monte Carlo entropies."""
   _, replicas, dim = samples.shape
   if deterministic_given_x:
-    return Estimate.exact(entropy.gaussian_entropy(dim, beta).astype(samples.dtype))
+    return Estimate.exact(jnp.asarray(entropy.gaussian_entropy(dim, beta), samples.dtype))
   if replicas < 2:
     raise ValueError('h(T | X) needs R >= 2 replicas when the layer is not deterministic given X.')
   return entropy.mixture_entropies(key, samples, beta, num_mc=num_mc_conditional).mean()
@@ -79,7 +81,7 @@ def difference_information(
   num_classes: Optional[int] = None,
   deterministic_given_x: Optional[bool] = None,
   num_mc: int = entropy.DEFAULT_NUM_MC,
-  num_mc_conditional: int = 64,
+  num_mc_conditional: int = DEFAULT_NUM_MC_CONDITIONAL,
 ) -> LayerInformation:
   """I(X; T), and I(T; Y) when labels are given, from one layer's samples.
 
@@ -104,7 +106,7 @@ def difference_information(
   """
   samples = _checked_samples(key, samples, beta, num_mc, num_mc_conditional)
   if deterministic_given_x is None:
-    deterministic_given_x = _replicas_identical(samples)
+    deterministic_given_x = draws.replicas_identical(samples)
 
   keys = jax.random.split(key, 3)
   # The replicas of each input are the groups of the pruned evaluation,

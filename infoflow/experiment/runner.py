@@ -1,34 +1,30 @@
-"""An experiment run as named steps: the launcher without its flags.
+"""The loop of a run: `train_and_analyse(config, workdir)`, step by step.
 
-    from infoflow import configs
-    from infoflow.experiment import runner
-    records = runner.train_and_analyse(configs.get_config('tiny'), 'runs/tiny')
-
-`train_and_analyse` is the loop of a run; each step is a function of its
-own, so benchmarks and tests build exactly what a run builds:
+Each step is a function of its own, so benchmarks and tests build exactly
+what a run builds:
 
   open_workdir      validate the config whole, create the workdir
   load_data         the data set's arrays and the evaluation inputs
   build_trainer     model, optimizer, the train states of all seeds (with
                     their shuffle and noise keys), the jitted steps
-  plan_run          what is analysed when (experiment.plan_analysis),
-                    written to run.json (run_info)
+  plan_run          what is analysed when (setup.plan_analysis), written to
+                    run.json (run_info)
   resume_or_start   the newest readable checkpoint, or a fresh start
   then, for each analysed epoch:
   train_until       train the seeds up to it, with progress lines
   record_epoch      analyse_epoch (metrics and information of every seed),
                     write_record (each record to the writers: metrics.jsonl,
-                    TensorBoard), then figures (infoflow/experiment/writers.py) at the
+                    TensorBoard), then the writers' figures at the
                     `figure_epochs` only (drawing them takes ~0.6 s)
   save_checkpoint   the train states of the epoch
 
-load_data, build_trainer, evaluate and train_until live in launch/trainer.py
-(re-exported here). Outputs: docs/run_record.md; errors: docs/errors.md.
+load_data, build_trainer, evaluate and train_until live in trainer.py; the
+run directory and its checkpoints in workdir.py; the files of the record in
+`infoflow.record`. Outputs: docs/run_record.md; errors: docs/errors.md.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import pathlib
 import time
@@ -46,10 +42,11 @@ import orbax.checkpoint as ocp
 import infoflow
 from infoflow import analysis
 from infoflow import configs
+from infoflow import record as record_lib
 from infoflow import units
 from infoflow.experiment import progress as progress_lib
-from infoflow.experiment import setup as experiment
-from infoflow.experiment import workdir as run_files
+from infoflow.experiment import setup
+from infoflow.experiment import workdir as workdir_lib
 from infoflow.experiment import writers as writers_lib
 from infoflow.experiment.trainer import Data
 from infoflow.experiment.trainer import Trainer
@@ -58,25 +55,6 @@ from infoflow.experiment.trainer import evaluate
 from infoflow.experiment.trainer import load_data
 from infoflow.experiment.trainer import train_until
 from infoflow.measures import clustering
-
-__all__ = (
-  'Data',
-  'Trainer',
-  'analyse_epoch',
-  'build_trainer',
-  'evaluate',
-  'load_data',
-  'open_workdir',
-  'plan_run',
-  'record_epoch',
-  'resume_or_start',
-  'run_info',
-  'save_checkpoint',
-  'train_and_analyse',
-  'train_until',
-  'write_record',
-)
-
 
 FIGURE_POINTS = 10  # analysed epochs whose figures go to the writers (and the last)
 
@@ -93,18 +71,20 @@ def open_workdir(config, workdir) -> pathlib.Path:
   """Validates `config` whole, then creates `workdir` and writes config.json.
 
   Raises:
-    configs.ConfigError: a bad config field (before anything is written).
-    run_files.RunDirError: an unusable workdir, or one holding a run of
+    configs.ConfigError: a bad config field, or an unregistered writer name
+      (before anything is written).
+    workdir_lib.RunDirError: an unusable workdir, or one holding a run of
       another config.
   """
   configs.validate(config)
-  workdir = run_files.prepare_workdir(workdir)
-  run_files.check_same_config(workdir, config)
-  run_files.write_text(workdir / 'config.json', config.to_json(indent=2))
+  writers_lib.check_names(config)
+  workdir = workdir_lib.prepare_workdir(workdir)
+  workdir_lib.check_same_config(workdir, config)
+  record_lib.write_text(workdir / record_lib.CONFIG, config.to_json(indent=2))
   return workdir
 
 
-def run_info(config, data: Data, plan: experiment.AnalysisPlan) -> dict:
+def run_info(config, data: Data, plan: setup.AnalysisPlan) -> dict:
   """The contents of run.json (docs/run_record.md)."""
   return {
     'config': config.name,
@@ -140,20 +120,19 @@ def resume_or_start(workdir: pathlib.Path, config, states):
     `(checkpoint manager, start epoch, states, records kept)`.
 
   Raises:
-    run_files.RunDirError: a corrupt metrics line, no readable checkpoint.
+    workdir_lib.RunDirError: a corrupt metrics line, no readable checkpoint.
   """
-  directory = workdir / 'checkpoints'
-  manager = run_files.open_checkpoints(directory, config.checkpoint.keep)
-  metrics_path = workdir / 'metrics.jsonl'
-  records = run_files.read_records(metrics_path)
-  step, states = run_files.restore_newest(manager, states, directory)
+  directory = workdir / workdir_lib.CHECKPOINTS
+  manager = workdir_lib.open_checkpoints(directory, config.checkpoint.keep)
+  records = workdir_lib.read_records(workdir)
+  step, states = workdir_lib.restore_newest(manager, states, directory)
   start_epoch = 0 if step is None else int(step)
   if step is None:
     records = []
   else:
     records = [r for r in records if r['epoch'] <= start_epoch]
     logging.info('resumed from epoch %d (%s)', start_epoch, workdir)
-  run_files.write_text(metrics_path, ''.join(json.dumps(r) + '\n' for r in records))
+  record_lib.write_metrics(workdir / record_lib.METRICS, records)
   return manager, start_epoch, states, records
 
 
@@ -161,7 +140,7 @@ def analyse_epoch(
   config,
   data: Data,
   trainer: Trainer,
-  plan: experiment.AnalysisPlan,
+  plan: setup.AnalysisPlan,
   states,
   epoch: int,
   metrics: dict,
@@ -218,13 +197,8 @@ def write_record(
   metrics.jsonl (non-finite numbers as null) and the other `writers`
   (default: metrics.jsonl alone); returns the record as written."""
   if representations:
-    (workdir / 'representations').mkdir(exist_ok=True)
-    run_files.save_npz(
-      workdir / 'representations' / f'epoch_{record["epoch"]:06d}.npz',
-      labels=np.asarray(labels, np.int32),
-      **representations,
-    )
-  writers = writers or writers_lib.Writers([writers_lib.JsonlWriter(workdir / 'metrics.jsonl')])
+    record_lib.save_representations(workdir, record['epoch'], labels, representations)
+  writers = writers or writers_lib.Writers([writers_lib.JsonlWriter(workdir / record_lib.METRICS)])
   return writers.write_record(record)
 
 
@@ -243,11 +217,11 @@ def train_and_analyse(
     on_record: called with each new record after it is written (tests use it
       to simulate an interruption).
     writers: metric writers added to those of `config.writers`
-      (infoflow/experiment/writers.py); flushed at each analysed epoch, not closed.
+      (writers.py); flushed at each analysed epoch, not closed.
 
   Raises:
     configs.ConfigError: a bad config field (before anything is written).
-    run_files.RunDirError: an unusable workdir, metrics.jsonl or checkpoints.
+    workdir_lib.RunDirError: an unusable workdir, metrics.jsonl or checkpoints.
   """
   workdir = open_workdir(config, workdir)
   data = load_data(config)
@@ -283,18 +257,16 @@ def train_and_analyse(
   finally:
     out.close()
   manager.close()
-  logging.info('done: %d records in %s', len(records), workdir / 'metrics.jsonl')
+  logging.info('done: %d records in %s', len(records), workdir / record_lib.METRICS)
   return records
 
 
-def plan_run(
-  workdir: pathlib.Path, config, data: Data, trainer: Trainer
-) -> experiment.AnalysisPlan:
-  """`experiment.plan_analysis` of the run, written to run.json (`run_info`)."""
-  plan = experiment.plan_analysis(
+def plan_run(workdir: pathlib.Path, config, data: Data, trainer: Trainer) -> setup.AnalysisPlan:
+  """`setup.plan_analysis` of the run, written to run.json (`run_info`)."""
+  plan = setup.plan_analysis(
     config, trainer.model, jax.tree.map(lambda a: a[0], trainer.states.params), data.eval_x[:1]
   )
-  run_files.write_text(workdir / 'run.json', json.dumps(run_info(config, data, plan), indent=1))
+  record_lib.write_json(workdir / record_lib.RUN_INFO, run_info(config, data, plan))
   return plan
 
 
@@ -303,7 +275,7 @@ def record_epoch(
   config,
   data: Data,
   trainer: Trainer,
-  plan: experiment.AnalysisPlan,
+  plan: setup.AnalysisPlan,
   states,
   epoch: int,
   metrics: Optional[dict],
@@ -340,7 +312,7 @@ def save_checkpoint(manager, epoch: int, states) -> None:
 
 
 def _analyse_seed(
-  config, data: Data, model, plan: experiment.AnalysisPlan, params, key, *, keep
+  config, data: Data, model, plan: setup.AnalysisPlan, params, key, *, keep
 ) -> tuple[dict, dict]:
   """`analysis.analyse` of one seed's parameters, as `config.analysis` says."""
   return analysis.analyse(

@@ -6,8 +6,7 @@
   evaluate       the metrics of every seed on every split
   train_until    train the seeds up to an epoch, with progress lines
 
-infoflow/experiment/runner.py runs them in its loop (and re-exports them);
-launch/bench_train.py times them.
+The run loop (runner.py) calls them; launch/bench_train.py times them.
 """
 
 from __future__ import annotations
@@ -25,7 +24,7 @@ import optax
 
 from infoflow import train as train_lib
 from infoflow.experiment import progress as progress_lib
-from infoflow.experiment import setup as experiment
+from infoflow.experiment import setup
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,15 +64,15 @@ def load_data(config) -> Data:
     configs.ConfigError: the config does not fit the data set.
     infoflow.data.DataNotFoundError, DataFormatError: unreadable data.
   """
-  dataset = experiment.read_dataset(config)
+  dataset = setup.read_dataset(config)
   has_test = len(dataset.x_test) > 0
   test = 'test' if has_test else 'train'
-  t_train = jnp.asarray(experiment.targets(config, dataset, 'train'))
+  t_train = jnp.asarray(setup.targets(config, dataset, 'train'))
   splits = {
     'train': (jnp.asarray(dataset.x_train), t_train, jnp.asarray(dataset.y_train)),
     'test': (
       jnp.asarray(getattr(dataset, f'x_{test}')),
-      jnp.asarray(experiment.targets(config, dataset, test)),
+      jnp.asarray(setup.targets(config, dataset, test)),
       jnp.asarray(getattr(dataset, f'y_{test}')),
     ),
   }
@@ -81,7 +80,7 @@ def load_data(config) -> Data:
     # Held out of training (MNIST): the paper's validation error.
     y_val = jnp.asarray(dataset.y_val)
     splits['validation'] = (jnp.asarray(dataset.x_val), y_val, y_val)
-  eval_x, eval_y, eval_indices = experiment.evaluation_set(config, dataset)
+  eval_x, eval_y, eval_indices = setup.evaluation_set(config, dataset)
   num_outputs = dataset.num_classes if config.loss != 'mse' else t_train.shape[-1]
   return Data(
     dataset=dataset,
@@ -91,7 +90,7 @@ def load_data(config) -> Data:
     eval_x=eval_x,
     eval_y=eval_y,
     eval_indices=eval_indices,
-    class_values=experiment.class_values(config, dataset),
+    class_values=setup.class_values(config, dataset),
     num_outputs=num_outputs,
   )
 
@@ -124,7 +123,7 @@ class Trainer:
 
 def build_trainer(config, data: Data) -> Trainer:
   """Model, optimizer and the train states of `config.num_seeds`."""
-  model = experiment.build_model(config, data.num_outputs)
+  model = setup.build_model(config, data.num_outputs)
   optimizer = train_lib.make_optimizer(config.optimizer.name, config.optimizer.learning_rate)
   init_key, eval_key, analysis_key = jax.random.split(jax.random.key(config.seed), 3)
   states = train_lib.init_states(init_key, config.num_seeds, model, optimizer, data.x_train[:1])

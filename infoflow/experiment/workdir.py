@@ -1,8 +1,10 @@
-"""The launcher's files: the workdir, metrics.jsonl and the checkpoints.
+"""The run directory of a run being trained: preparing it, refusing to resume
+another config's run, its metrics for resuming, and the orbax checkpoints.
 
-Every fault here (a workdir that is a file or not writable, a corrupt
-metrics line, no readable checkpoint) raises `RunDirError`, whose message
-names the path and says what to do; `launch.train` prints it as one line.
+(The files of the run record themselves are `infoflow.record`'s.) Every
+fault here (a workdir that is a file or not writable, a corrupt metrics
+line, no readable checkpoint) raises `RunDirError`, whose message names the
+path and says what to do; `launch.train` prints it as one line.
 A torn last metrics line (a crash mid-write) and a corrupt newest checkpoint
 are recovered from, with a warning: the run resumes from the newest
 checkpoint that reads, dropping the records after it (docs/errors.md).
@@ -12,9 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import pathlib
-import re
 import shutil
 import sys
 import tempfile
@@ -22,13 +22,13 @@ from typing import Any
 from typing import Optional
 
 from absl import logging
-import numpy as np
 import orbax.checkpoint as ocp
 
-from infoflow.plots import run as plots_run
+from infoflow import record as record_lib
 
 # Fields that may change between a run and its resumption.
 RESUMABLE_CHANGES = ('log_every_epochs', 'checkpoint', 'writers')
+CHECKPOINTS = 'checkpoints'  # the folder of the orbax checkpoints
 
 
 class RunDirError(ValueError):
@@ -59,23 +59,14 @@ def prepare_workdir(workdir) -> pathlib.Path:
   return workdir
 
 
-def check_same_config(workdir: pathlib.Path, config) -> None:
-  """Refuses to resume a run in `workdir` under a different config.
+def config_changes(workdir: pathlib.Path, config) -> list[str]:
+  """The config fields (top level) in which `workdir/config.json` differs
+  from `config`, besides the `RESUMABLE_CHANGES`.
 
   Raises:
-    RunDirError: the fields that differ, and what to do.
+    RunDirError: config.json is not valid JSON.
   """
-  saved = workdir / 'config.json'
-  if not saved.exists() or not (workdir / 'checkpoints').exists():
-    return
-  info = workdir / 'run.json'
-  if info.exists() and re.search(r'"noise_\d+"', info.read_text()):
-    raise RunDirError(
-      f'{workdir} holds a run from before the layer names T1.. / conv1..: '
-      'its checkpoints do not load under this version. `launch.plot` still '
-      'draws it (old names are mapped); to train, use another --workdir or '
-      f'delete {workdir}.'
-    )
+  saved = workdir / record_lib.CONFIG
   try:
     old = json.loads(saved.read_text())
   except json.JSONDecodeError as error:
@@ -83,9 +74,27 @@ def check_same_config(workdir: pathlib.Path, config) -> None:
       f'{saved} is not valid JSON ({error}); delete {workdir} to start over.'
     ) from None
   new = json.loads(config.to_json())
-  changed = sorted(
+  return sorted(
     k for k in set(old) | set(new) if k not in RESUMABLE_CHANGES and old.get(k) != new.get(k)
   )
+
+
+def check_same_config(workdir: pathlib.Path, config) -> None:
+  """Refuses to resume a run in `workdir` under a different config.
+
+  Raises:
+    RunDirError: the fields that differ, and what to do.
+  """
+  if not (workdir / record_lib.CONFIG).exists() or not (workdir / CHECKPOINTS).exists():
+    return
+  if any(record_lib.is_old_layer_name(n) for n in _recorded_layers(workdir)):
+    raise RunDirError(
+      f'{workdir} holds a run from before the layer names T1.. / conv1..: '
+      'its checkpoints do not load under this version. `launch.plot` still '
+      'draws it (old names are mapped); to train, use another --workdir or '
+      f'delete {workdir}.'
+    )
+  changed = config_changes(workdir, config)
   if changed:
     raise RunDirError(
       f'{workdir} holds a run with a different config (fields differing: '
@@ -94,49 +103,18 @@ def check_same_config(workdir: pathlib.Path, config) -> None:
     )
 
 
-def write_text(path: pathlib.Path, text: str) -> None:
-  """Writes `path` whole or not at all (a temporary file, then a rename)."""
-  tmp = path.with_name(f'.{path.name}.tmp')
-  tmp.write_text(text)
-  os.replace(tmp, path)
+def _recorded_layers(workdir: pathlib.Path) -> list[str]:
+  """The layer names of run.json (none when it is absent or unreadable: the
+  run rewrites it)."""
+  try:
+    layers = json.loads((workdir / record_lib.RUN_INFO).read_text()).get('layers')
+  except (OSError, json.JSONDecodeError, AttributeError):
+    return []
+  return list(layers) if isinstance(layers, dict) else []
 
 
-def save_npz(path: pathlib.Path, **arrays: np.ndarray) -> None:
-  """`np.savez_compressed`, whole or not at all: a crash leaves no torn file
-  for `launch.plot` to trip on."""
-  tmp = path.with_name(f'.{path.name}.tmp')
-  with tmp.open('wb') as f:
-    np.savez_compressed(f, **arrays)
-  os.replace(tmp, path)
-
-
-def finite_or_null(value):
-  """`value` with non-finite floats as None, so that it is strict JSON."""
-  if isinstance(value, float):
-    return value if np.isfinite(value) else None
-  if isinstance(value, dict):
-    return {k: finite_or_null(v) for k, v in value.items()}
-  if isinstance(value, list):
-    return [finite_or_null(v) for v in value]
-  return value
-
-
-def append_record(path: pathlib.Path, record: dict) -> dict:
-  """Appends `record` to metrics.jsonl at `path` as one line (non-finite
-  numbers as null); returns the record as written."""
-  record = finite_or_null(record)
-  append_line(path, record)
-  return record
-
-
-def append_line(path: pathlib.Path, record: dict) -> None:
-  """Appends an already JSON-clean `record` to `path` as one line."""
-  with path.open('a') as f:
-    f.write(json.dumps(record) + '\n')
-
-
-def read_records(path: pathlib.Path) -> list[dict]:
-  """The records of metrics.jsonl ([] if absent).
+def read_records(workdir: pathlib.Path) -> list[dict]:
+  """The records of the run's metrics.jsonl ([] if absent).
 
   A torn last line (no final newline: a crash mid-write) is dropped with a
   warning, as `launch.plot` does.
@@ -144,9 +122,10 @@ def read_records(path: pathlib.Path) -> list[dict]:
   Raises:
     RunDirError: another line is not a JSON record; names file and line.
   """
+  path = workdir / record_lib.METRICS
   if not path.exists():
     return []
-  return plots_run.read_metrics(
+  return record_lib.read_metrics(
     path,
     error=RunDirError,
     advice=' Fix or delete that line (its epoch is then redone), or delete the workdir '

@@ -35,11 +35,11 @@ from typing import Sequence
 
 import numpy as np
 
+from infoflow import configs
+from infoflow import record as record_lib
 from infoflow import units
-from infoflow.experiment import workdir as run_files
 
 SPLITS = ('train', 'test', 'validation')
-FIGURE_DPI = 50  # the images are thumbnails: cheap to draw, small to store
 
 
 class MetricWriter(Protocol):
@@ -85,14 +85,13 @@ class Writer:
 
 
 class JsonlWriter(Writer):
-  """Appends each record to metrics.jsonl (`run_files.append_record`)."""
+  """Appends each record to metrics.jsonl (`record.append_metrics`)."""
 
   def __init__(self, path: pathlib.Path):
     self.path = pathlib.Path(path)
 
   def write_record(self, record: dict) -> None:
-    # `Writers.write_record` has already replaced non-finite numbers by null.
-    run_files.append_line(self.path, record)
+    record_lib.append_metrics(self.path, record)
 
 
 class TensorBoardWriter(Writer):
@@ -201,46 +200,6 @@ def record_scalars(record: Mapping[str, Any]) -> dict[str, float]:
   return scalars
 
 
-def figure_image(fig, dpi: int = FIGURE_DPI) -> np.ndarray:
-  """A matplotlib Figure drawn (Agg) into an (H, W, 3) uint8 array."""
-  # pylint: disable-next=g-import-not-at-top
-  from matplotlib.backends import backend_agg
-
-  fig.set_dpi(dpi)
-  canvas = backend_agg.FigureCanvasAgg(fig)
-  canvas.draw()
-  return np.array(canvas.buffer_rgba())[..., :3]
-
-
-def epoch_images(
-  records: Sequence[Mapping],
-  representations: Mapping,
-  labels,
-  epoch: int,
-  layers: Optional[Mapping[str, int]],
-) -> dict[str, np.ndarray]:
-  """The figures of an analysed epoch, as images.
-
-  `information_plane`: the plane of the records so far (mean over seeds),
-  when information is estimated; `scatter/<layer>`: the narrowest of
-  `representations` (seed 0's saved layers) at `epoch`, when any.
-  """
-  from infoflow import plots
-
-  images = {}
-  try:
-    images['information_plane'] = figure_image(plots.plot_information_plane(records, layers=layers))
-  except plots.NothingToPlot:
-    pass
-  if representations:
-    arrays = {'labels': np.asarray(labels), **representations}
-    layer = plots.pick_layer(arrays, narrowest=True, order=list(layers or representations))
-    images[f'scatter/{layer}'] = figure_image(
-      plots.plot_scatter_layers({epoch: arrays}, layer=layer, max_points=500)
-    )
-  return images
-
-
 class Writers:
   """The writers of a run, written to together.
 
@@ -257,7 +216,7 @@ class Writers:
   def write_record(self, record: dict) -> dict:
     """Writes `record` (non-finite numbers as None) to every writer;
     returns it as written."""
-    record = run_files.finite_or_null(record)
+    record = record_lib.finite_or_null(record)
     for writer in self.writers:
       if hasattr(writer, 'write_record'):
         writer.write_record(record)
@@ -273,10 +232,13 @@ class Writers:
     labels,
     layers: Optional[Mapping[str, int]] = None,
   ) -> None:
-    """`epoch_images` to the writers that want images (drawn only then)."""
+    """`infoflow.plots.images.epoch_images` to the writers that want images
+    (drawn, and the plotting code imported, only then)."""
     wanting = [w for w in self.writers if getattr(w, 'wants_images', True)]
     if wanting:
-      images = epoch_images(records, representations, labels, epoch, layers)
+      from infoflow.plots import images as images_lib
+
+      images = images_lib.epoch_images(records, representations, labels, epoch, layers)
       for writer in wanting:
         writer.write_images(epoch, images)
 
@@ -290,15 +252,28 @@ class Writers:
       writer.close()
 
 
+def check_names(config) -> None:
+  """Checks that `config.writers` names registered writers (`configs.validate`
+  checks the rest of the field).
+
+  Raises:
+    configs.ConfigError: an unknown name, naming it and the known ones.
+  """
+  unknown = [n for n in config.writers if n not in _FACTORIES]
+  if unknown:
+    raise configs.ConfigError(
+      f'config field writers names unknown writers {", ".join(unknown)}; known: '
+      f'{", ".join(names())} (or () for metrics.jsonl alone). Fix it with --config.writers=VALUE.'
+    )
+
+
 def open_writers(config, workdir: pathlib.Path, extra: Sequence[MetricWriter] = ()) -> Writers:
   """metrics.jsonl's writer, those `config.writers` names, then `extra`.
 
   Raises:
-    ValueError: a name in `config.writers` that is not registered.
+    configs.ConfigError: a name in `config.writers` that is not registered.
   """
-  unknown = [n for n in config.writers if n not in _FACTORIES]
-  if unknown:
-    raise ValueError(f'unknown writers {", ".join(unknown)}; known: {", ".join(names())}.')
+  check_names(config)
   owned = [JsonlWriter(workdir / 'metrics.jsonl')] + [
     _FACTORIES[n](workdir, config) for n in config.writers
   ]

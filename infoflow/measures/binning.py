@@ -81,11 +81,6 @@ def _as_representations(x, name: str = 'representations') -> jax.Array:
   return jnp.asarray(checks.check_float_array(x, name, rank=2, shape='(m, d)'))
 
 
-def _as_labels(labels, m: int, num_classes: Optional[int]):
-  y, k = checks.check_labels(labels, 'labels', num_rows=m, num_classes=num_classes)
-  return jnp.asarray(y), k
-
-
 def _check_bin_size_range(x, bin_size: float, name: str = 'bin_size'):
   """floor(t / b) must not overflow the dtype (it would merge symbols)."""
   if checks.is_concrete(x):
@@ -317,7 +312,7 @@ def binned_information(
     :class:`BinnedInformation` of scalars (nats; ``.bits`` for bits).
   """
   x = _as_representations(representations)
-  y, _ = _as_labels(labels, x.shape[0], num_classes)
+  y, _ = checks.label_array(labels, x.shape[0], num_classes)
   b, e = _pick_scheme(bin_size, edges)
   if b is not None:
     _check_bin_size_range(x, b)
@@ -354,7 +349,7 @@ def binned_information_all(
   for i, x in enumerate(xs):
     if x.shape[0] != m:
       raise ValueError(f'layers[{i}] has {x.shape[0]} rows; layers[0] has {m}.')
-  y, _ = _as_labels(labels, m, num_classes)
+  y, _ = checks.label_array(labels, m, num_classes)
   for x in xs:
     _check_bin_size_range(x, float(np.min(sizes)), 'bin_sizes')
   rows = [_info_bin_sizes(x, y, jnp.asarray(sizes, x.dtype)) for x in xs]

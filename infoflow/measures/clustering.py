@@ -62,11 +62,6 @@ __all__ = [
 _HI = lax.Precision.HIGHEST
 
 
-def _as_labels(labels, m, num_classes):
-  y, k = checks.check_labels(labels, 'labels', num_rows=m, num_classes=num_classes)
-  return jnp.asarray(y), k
-
-
 def _unit_rows(x):
   """Rows scaled to unit norm; zero rows stay zero (cosine with 0 := 0).
 
@@ -126,7 +121,7 @@ def cosine_similarity_matrix(
   ``[0, num_classes)``; ``num_classes`` defaults to ``max(labels) + 1``.
   """
   x = as_representations(representations)
-  y, k = _as_labels(labels, x.shape[0], num_classes)
+  y, k = checks.label_array(labels, x.shape[0], num_classes)
   return _sorted_similarity(x, y, k)
 
 
@@ -177,7 +172,7 @@ def class_similarity(representations, labels, num_classes: int) -> ClassSimilari
   cannot be checked and a mean over no pairs is NaN.
   """
   x = as_representations(representations)
-  y, k = _as_labels(labels, x.shape[0], num_classes)
+  y, k = checks.label_array(labels, x.shape[0], num_classes)
   if checks.is_concrete(y):
     _check_pairs(np.asarray(y), k)
   return _class_similarity(x, y, k)
@@ -237,7 +232,7 @@ def scatter_ratio(representations, labels, num_classes: int) -> ScatterRatio:
   Returns :class:`ScatterRatio` of scalars.
   """
   x = as_representations(representations)
-  y, k = _as_labels(labels, x.shape[0], num_classes)
+  y, k = checks.label_array(labels, x.shape[0], num_classes)
   return _scatter(x, y, k)
 
 
@@ -301,7 +296,7 @@ def knn_label_agreement(
   and ``refine`` are as in :func:`k_nearest_neighbors`. Returns a scalar.
   """
   x = as_representations(representations)
-  y, _ = _as_labels(labels, x.shape[0], num_classes)
+  y, _ = checks.label_array(labels, x.shape[0], num_classes)
   nbr, _ = k_nearest_neighbors(x, k, chunk_size=chunk_size, refine=refine)
   return jnp.mean(y[nbr] == y[:, None])
 
@@ -370,7 +365,7 @@ def layer_measures(
       ``k``, ``beta``, ``threshold``; no within- or between-class pair).
   """
   x = as_representations(representations)
-  y, num_classes = _as_labels(labels, x.shape[0], num_classes)
+  y, num_classes = checks.label_array(labels, x.shape[0], num_classes)
   _check_pairs(np.asarray(y), num_classes)
   m = x.shape[0]
   k = checks.check_count(k, 'k')

@@ -1,16 +1,17 @@
 """The paper's experiments from one call: the runs each needs, then the report.
 
-    from infoflow.paper import experiments as paper
+    from infoflow import paper
     path = paper.reproduce(['szt'], 'runs/paper', num_seeds=8)   # runs/paper/report.md
 
-An experiment is one or more named configs (`infoflow/configs`), each run into
-`WORKDIR/<config name>` by `infoflow.experiment.runner.train_and_analyse` with
-`num_seeds` seeds. A run already finished there under the same config is
-reused without loading anything; an unfinished one is resumed from its last
-checkpoint (the runner's own resumption); one under another config is an
-error (`run_files.RunDirError`) naming the directory. Then `infoflow.paper.report`
-writes `WORKDIR/report.md`, its figures under `WORKDIR/figures/`.
-`launch.reproduce` is the command line of `reproduce`.
+An experiment (`infoflow.paper.registry`) is one or more named configs
+(`infoflow/configs`), each run into `WORKDIR/<config name>` by
+`infoflow.experiment.train_and_analyse` with `num_seeds` seeds. A run already
+finished there under the same config is reused without loading anything; an
+unfinished one is resumed from its last checkpoint (the runner's own
+resumption); one under another config is an error (`RunDirError`) naming the
+directory. Then `infoflow.paper.report` writes `WORKDIR/report.md`, its
+figures under `WORKDIR/figures/`. `launch.reproduce` is the command line of
+`reproduce`.
 """
 
 from __future__ import annotations
@@ -26,60 +27,11 @@ from typing import Sequence
 from absl import logging
 
 from infoflow import configs
-from infoflow.experiment import runner
-from infoflow.experiment import workdir as run_files
+from infoflow import experiment
+from infoflow import record as record_lib
+from infoflow.experiment import workdir as workdir_lib
+from infoflow.paper import registry
 from infoflow.paper import report
-
-
-class ExperimentError(ValueError):
-  """An unknown experiment name; the message lists the known ones."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Experiment:
-  """One of the paper's experiments.
-
-  Attributes:
-    name: the name `--experiment` takes.
-    configs: the runs it needs (config names); the first is the main one.
-    default_seeds: seeds when none are asked for (see `SEEDS_NOTE`).
-    about: one line for the help text and the report.
-  """
-
-  name: str
-  configs: tuple[str, ...]
-  default_seeds: int
-  about: str
-
-
-EXPERIMENTS = {
-  e.name: e
-  for e in (
-    Experiment('szt', ('szt',), 8, 'the tanh SZT net, beta = 0.005, as the authors ran it'),
-    Experiment('szt_relu', ('szt_relu',), 8, 'the SZT net with ReLU layers'),
-    Experiment(
-      'szt_orthonormal',
-      ('szt_orthonormal', 'szt'),
-      4,
-      'orthonormality regularisation against the plain szt run',
-    ),
-    Experiment(
-      'szt_deterministic', ('szt_deterministic',), 8, 'beta = 0: binning at several bin sizes'
-    ),
-    Experiment('minimal_tanh', ('minimal_tanh',), 8, 'one noisy tanh neuron'),
-    Experiment('minimal_lrelu', ('minimal_lrelu',), 8, 'two noisy leaky-ReLU neurons'),
-    Experiment(
-      'mnist', ('mnist', 'mnist_deterministic'), 2, 'a small CNN, noisy and deterministic'
-    ),
-  )
-}
-# What the default seed counts rest on (the --num_seeds help text).
-SEEDS_NOTE = (
-  'minimal_tanh, minimal_lrelu: 8 seeds, about a minute each (measured); szt_deterministic: '
-  '8, about 10 minutes (extrapolated from a shortened run); szt, szt_relu: 8 (szt: 35 minutes '
-  'on 2 cores, measured; szt_relu not measured); szt_orthonormal: 4 (two runs, szt_orthonormal '
-  'and szt); mnist: 2 (two runs; not measured here: the data must be downloaded first)'
-)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,17 +101,13 @@ def build_config(name: str, num_seeds: int, overrides: Sequence[tuple[str, objec
 def is_finished(config, workdir: pathlib.Path) -> bool:
   """Whether `workdir` holds this config's run with a record for every seed
   at its last analysed epoch (`config.num_epochs`)."""
-  saved, metrics = workdir / 'config.json', workdir / 'metrics.jsonl'
-  if not (saved.is_file() and metrics.is_file()):
+  if not (workdir / record_lib.CONFIG).is_file():
     return False
   try:
-    old = json.loads(saved.read_text())
-    records = run_files.read_records(metrics)
-  except (json.JSONDecodeError, ValueError):
-    return False
-  new = json.loads(config.to_json())
-  skip = run_files.RESUMABLE_CHANGES
-  if any(old.get(k) != new.get(k) for k in set(old) | set(new) if k not in skip):
+    if workdir_lib.config_changes(workdir, config):
+      return False
+    records = workdir_lib.read_records(workdir)
+  except workdir_lib.RunDirError:
     return False
   done = {r.get('seed', 0) for r in records if r['epoch'] == config.num_epochs}
   return done >= set(range(config.num_seeds))
@@ -169,22 +117,22 @@ def ensure_run(config, workdir) -> RunOutcome:
   """Runs `config` into `workdir`, or reuses it there when finished.
 
   Raises:
-    configs.ConfigError, run_files.RunDirError: as
-      `runner.train_and_analyse` (a workdir holding another config's run).
+    configs.ConfigError, RunDirError: as `experiment.train_and_analyse` (a
+      workdir holding another config's run).
   """
   workdir = pathlib.Path(workdir)
   if is_finished(config, workdir):
     logging.info('%s: finished run found in %s; reusing it.', config.name, workdir)
     return RunOutcome(config.name, workdir, 0.0, True)
   start = time.time()
-  runner.train_and_analyse(config, workdir)
+  experiment.train_and_analyse(config, workdir)
   return RunOutcome(config.name, workdir, time.time() - start, False)
 
 
 def existing_seeds(run_dir: pathlib.Path) -> Optional[int]:
   """`num_seeds` of the run already in `run_dir` (its config.json), or None."""
   try:
-    seeds = json.loads((run_dir / 'config.json').read_text()).get('num_seeds')
+    seeds = json.loads((run_dir / record_lib.CONFIG).read_text()).get('num_seeds')
   except (OSError, json.JSONDecodeError, AttributeError):
     return None
   return seeds if isinstance(seeds, int) and seeds >= 1 else None
@@ -198,19 +146,15 @@ def plan_runs(name: str, workdir, *, num_seeds: Optional[int] = None, overrides=
   made it), else the experiment's `default_seeds`.
 
   Raises:
-    ExperimentError: an unknown experiment (the message lists them).
+    registry.ExperimentError: an unknown experiment (the message lists them).
     configs.ConfigError: a bad override or config.
   """
-  if name not in EXPERIMENTS:
-    raise ExperimentError(f'unknown experiment {name!r}; known: {", ".join(EXPERIMENTS)}.')
-  experiment = EXPERIMENTS[name]
+  (planned,) = registry.get([name])
   return [
     build_config(
-      c,
-      num_seeds or existing_seeds(pathlib.Path(workdir) / c) or experiment.default_seeds,
-      overrides,
+      c, num_seeds or existing_seeds(pathlib.Path(workdir) / c) or planned.default_seeds, overrides
     )
-    for c in experiment.configs
+    for c in planned.configs
   ]
 
 
@@ -221,8 +165,9 @@ def run_experiment(
   then `ensure_run`).
 
   Raises:
-    ExperimentError, configs.ConfigError: as `plan_runs`, before any run.
-    run_files.RunDirError: as `ensure_run`.
+    registry.ExperimentError, configs.ConfigError: as `plan_runs`, before
+      any run.
+    RunDirError: as `ensure_run`.
   """
   built = plan_runs(name, workdir, num_seeds=num_seeds, overrides=overrides)
   return [ensure_run(config, pathlib.Path(workdir) / config.name) for config in built]
@@ -239,7 +184,7 @@ def reproduce(
   """Runs the experiments (reusing finished runs), then writes the report.
 
   Args:
-    experiments: names from `EXPERIMENTS`.
+    experiments: names from `registry.EXPERIMENTS`.
     workdir: where the runs (`workdir/<config>`) and `report.md` go.
     num_seeds: seeds of every run (default: those of a run of the config
       already in `workdir`, else each experiment's; `plan_runs`).
@@ -251,16 +196,12 @@ def reproduce(
     The path of `report.md`.
 
   Raises:
-    ExperimentError: an unknown experiment; configs.ConfigError: a bad override
-      or config; run_files.RunDirError: an unusable run directory; the data
-      loaders' errors (MNIST files absent).
+    registry.ExperimentError: an unknown experiment; configs.ConfigError: a
+      bad override or config; RunDirError: an unusable run directory; the
+      data loaders' errors (MNIST files absent); record.RunRecordError,
+      figure_files.OutputError: as `report.write_report`.
   """
-  unknown = [e for e in experiments if e not in EXPERIMENTS]
-  if unknown or not experiments:
-    raise ExperimentError(
-      f'unknown experiment(s) {", ".join(unknown) or "(none given)"}; known: '
-      f'{", ".join(EXPERIMENTS)}.'
-    )
+  registry.get(experiments)
   parsed, start = parse_overrides(overrides), time.time()
   # Every config is checked before the first run starts.
   plans = {e: plan_runs(e, workdir, num_seeds=num_seeds, overrides=parsed) for e in experiments}
@@ -268,10 +209,5 @@ def reproduce(
     e: [ensure_run(c, pathlib.Path(workdir) / c.name) for c in built] for e, built in plans.items()
   }
   return report.write_report(
-    workdir,
-    outcomes,
-    command=command,
-    seconds=time.time() - start,
-    overrides=list(overrides),
-    abouts={e: EXPERIMENTS[e].about for e in experiments},
+    workdir, outcomes, command=command, seconds=time.time() - start, overrides=list(overrides)
   )

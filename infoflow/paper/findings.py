@@ -33,6 +33,9 @@ from typing import Sequence
 
 import numpy as np
 
+from infoflow.record import dig
+from infoflow.record import value_stderr
+
 # The first epoch whose train accuracy reaches this counts as "fitted".
 FIT_ACCURACY = 0.9
 # Windows of `shape_summary` (epochs): the early peak, and the dip after it.
@@ -70,30 +73,10 @@ def by_seed(records: Sequence[dict]) -> dict[int, list[dict]]:
   return {s: sorted(rs, key=lambda r: r['epoch']) for s, rs in sorted(out.items())}
 
 
-def _value(entry) -> float:
-  """A record entry as a float: `[value, stderr]` pairs give the value;
-  None and non-numbers give NaN."""
-  if isinstance(entry, (list, tuple)):
-    entry = entry[0] if entry else None
-  try:
-    return float(entry)
-  except (TypeError, ValueError):
-    return math.nan
-
-
-def dig(record: dict, *keys):
-  """`record[k0][k1]...`, or None where a level is absent."""
-  for key in keys:
-    if not isinstance(record, dict) or key not in record:
-      return None
-    record = record[key]
-  return record
-
-
 def trajectory(records: Sequence[dict], getter: Callable[[dict], object]):
   """`(epochs, values)` of one seed's records where `getter` gives a finite
   number (a `[value, stderr]` pair gives its value)."""
-  pairs = [(r['epoch'], _value(getter(r))) for r in records]
+  pairs = [(r['epoch'], value_stderr(getter(r))[0]) for r in records]
   pairs = [(e, v) for e, v in pairs if math.isfinite(v)]
   return np.array([e for e, _ in pairs], int), np.array([v for _, v in pairs], float)
 
@@ -193,7 +176,7 @@ def _training_row(rs: list[dict]) -> dict[str, float]:
     'last_test_loss': loss[-1] if len(loss) else math.nan,
     'fit_epoch': fitted[0] if len(fitted) else math.nan,
     'train_accuracy': train_acc[-1] if len(train_acc) else math.nan,
-    'test_accuracy': _value(dig(rs[-1], 'test', 'accuracy')),
+    'test_accuracy': value_stderr(dig(rs[-1], 'test', 'accuracy'))[0],
   }
 
 
@@ -212,7 +195,7 @@ def final_metrics(records: Sequence[dict], fields: Sequence[tuple[str, str]]) ->
   `(split, metric)` pairs present (e.g. ('validation', 'accuracy'))."""
   out = {}
   for split, metric in fields:
-    s = stat([_value(dig(rs[-1], split, metric)) for rs in by_seed(records).values()])
+    s = stat([value_stderr(dig(rs[-1], split, metric))[0] for rs in by_seed(records).values()])
     if s.count:
       out[split, metric] = s
   return out

@@ -1,14 +1,14 @@
 """The reproduction report: `WORKDIR/report.md` and its figures.
 
 `write_report` reads the runs of each experiment (their run records,
-docs/run_record.md), draws their figures with `infoflow.plots` (through
-`launch.plot.write_figures`) into `WORKDIR/figures/<config>/`, and writes one
+docs/run_record.md), draws their figures (`infoflow.plots.files.write_figures`,
+as `launch.plot` does) into `WORKDIR/figures/<config>/`, and writes one
 Markdown page: how it was made (command, seeds, devices, wall time), then per
-experiment its findings tables (`infoflow.paper.sections`,
-`infoflow.paper.examples`; numbers from the records, mean and min-max range
-over seeds, the authors' values beside them), the sentences saying where the
-results differ from the paper, and the figures. docs/reproduce.md describes
-the page.
+experiment its findings section (the registry's `section` builder:
+`infoflow.paper.sections`, `infoflow.paper.examples`; numbers from the
+records, mean and min-max range over seeds, the authors' values beside
+them), the sentences saying where the results differ from the paper, and the
+figures. docs/reproduce.md describes the page.
 """
 
 from __future__ import annotations
@@ -17,15 +17,13 @@ import datetime
 import pathlib
 import platform
 import time
-from typing import Callable
 from typing import Sequence
 
 import jax
 
 import infoflow
-from infoflow import plots
-from infoflow.experiment import workdir as run_files
-from infoflow.paper import examples as rex
+from infoflow import record as record_lib
+from infoflow.paper import registry
 from infoflow.paper import sections as rs
 from infoflow.plots import files as figure_files
 
@@ -48,16 +46,6 @@ CAPTIONS = (
   ('scatter', 'The narrowest layer by class'),
   ('information_plane_panels', 'Extra: the information plane with a panel a layer'),
 )
-# The findings section of each experiment, from its runs in config order.
-SECTIONS: dict[str, Callable[[list], rs.Section]] = {
-  'szt': lambda runs: rs.szt_section(runs[0], authors=True),
-  'szt_relu': lambda runs: rs.szt_section(runs[0], authors=False),
-  'szt_orthonormal': lambda runs: rs.orthonormal_section(runs[0], runs[1]),
-  'szt_deterministic': lambda runs: rs.deterministic_section(runs[0]),
-  'minimal_tanh': lambda runs: rex.minimal_section(runs[0], steps=rs.TANH_STEPS_BITS),
-  'minimal_lrelu': lambda runs: rex.minimal_section(runs[0]),
-  'mnist': lambda runs: rex.mnist_section(runs[0], runs[1]),
-}
 
 
 def band_text(num_seeds: int) -> str:
@@ -94,7 +82,7 @@ def _header(command: str, outcomes, seconds: float, overrides: Sequence[str]) ->
   lines = [
     '# Reproducing Goldfeld et al. (ICML 2019) with infoflow',
     '',
-    f'Made by `{command or "infoflow.paper.experiments.reproduce(...)"}` on {now}: infoflow '
+    f'Made by `{command or "infoflow.paper.reproduce(...)"}` on {now}: infoflow '
     f'{infoflow.__version__}, JAX {jax.__version__} on {devices}, Python '
     f'{platform.python_version()}, {platform.machine()}. Wall time of the command: '
     f'{seconds:.0f} s (runs and this report).',
@@ -143,10 +131,11 @@ def difference_lines(section: rs.Section) -> list[str]:
   return lines
 
 
-def experiment_lines(experiment: str, about: str, runs, workdir: pathlib.Path) -> list[str]:
-  """The report's section of one experiment: findings, differences, figures."""
-  section = SECTIONS[experiment]([run for _, run in runs])
-  lines = [f'## {experiment}: {about}', '', '### Findings', ''] + section.lines
+def experiment_lines(name: str, runs, workdir: pathlib.Path) -> list[str]:
+  """The report's section of experiment `name`: findings, differences, figures."""
+  (entry,) = registry.get([name])
+  section = entry.section([run for _, run in runs])
+  lines = [f'## {name}: {entry.about}', '', '### Findings', ''] + section.lines
   lines += ['### Where the results differ from the paper', ''] + difference_lines(section)
   lines += ['### Figures', '']
   for o, run in runs:
@@ -155,34 +144,29 @@ def experiment_lines(experiment: str, about: str, runs, workdir: pathlib.Path) -
 
 
 def write_report(
-  workdir,
-  outcomes: dict,
-  *,
-  command: str = '',
-  seconds: float = 0.0,
-  overrides: Sequence[str] = (),
-  abouts: dict[str, str] | None = None,
+  workdir, outcomes: dict, *, command: str = '', seconds: float = 0.0, overrides: Sequence[str] = ()
 ) -> pathlib.Path:
   """Writes `workdir/report.md` and its figures; returns the report's path.
 
   Args:
     workdir: the reproduction's directory.
-    outcomes: `{experiment: [RunOutcome, ...]}` (`infoflow.paper.experiments`), the runs
-      of each experiment in config order.
+    outcomes: `{experiment name: [RunOutcome, ...]}`
+      (`infoflow.paper.experiments`), the runs of each experiment in config
+      order.
     command, seconds, overrides: how it was made, for the header.
-    abouts: `{experiment: one line}` for the section titles.
 
   Raises:
-    plots.RunRecordError: a run directory without a readable record.
+    registry.ExperimentError: an experiment not in the registry.
+    record.RunRecordError: a run directory without a readable record.
     figure_files.OutputError: the figures cannot be written.
   """
   start, workdir = time.time(), pathlib.Path(workdir)
-  loaded = {e: [(o, plots.load_run(o.workdir)) for o in runs] for e, runs in outcomes.items()}
+  loaded = {e: [(o, record_lib.load_run(o.workdir)) for o in runs] for e, runs in outcomes.items()}
   body = []
-  for experiment, runs in loaded.items():
-    body += experiment_lines(experiment, (abouts or {}).get(experiment, ''), runs, workdir)
+  for name, runs in loaded.items():
+    body += experiment_lines(name, runs, workdir)
   seconds += time.time() - start
   text = '\n'.join(_header(command, loaded, seconds, overrides) + body)
   path = workdir / REPORT
-  run_files.write_text(path, text.rstrip('\n') + '\n')
+  record_lib.write_text(path, text.rstrip('\n') + '\n')
   return path

@@ -1,7 +1,7 @@
 """The findings sections of the reproduction report (Markdown), one per kind
 of experiment, with the authors' values beside ours where they exist.
 
-Each `*_section` function takes loaded runs (`infoflow.plots.Run`) and
+Each `*_section` function takes loaded runs (`infoflow.record.Run`) and
 returns a `Section`: Markdown lines of tables, and `differences`, sentences
 computed from the numbers that say where the results differ from the paper
 (and where they agree). Numbers are `findings.Stat`s: the mean over seeds and

@@ -1,10 +1,12 @@
 """Figures of a training run, read from its run record (docs/run_record.md).
 
-    run = load_run('runs/szt')
-    fig = plot_information_curves(run)          # a matplotlib Figure
+    from infoflow import plots
+    from infoflow import record
+    run = record.load_run('runs/szt')
+    fig = plots.plot_information_curves(run)    # a matplotlib Figure
     fig.savefig('information.png')
 
-Every ``plot_*`` function is pure: it takes a :class:`Run` (or, for the
+Every ``plot_*`` function is pure: it takes a run (`infoflow.record.Run`; or, for the
 curves, a list of metric records; for the representation figures, a mapping
 ``{epoch: arrays}``) and returns a new :class:`matplotlib.figure.Figure`
 without touching pyplot's global state, so it works under any backend. A
@@ -30,8 +32,3 @@ from infoflow.plots.representations import pick_layer
 from infoflow.plots.representations import plot_cosine_similarity_matrices
 from infoflow.plots.representations import plot_scatter_layers
 from infoflow.plots.representations import stratified_subsample
-from infoflow.plots.run import Run
-from infoflow.plots.run import RunRecordError
-from infoflow.plots.run import Snapshots
-from infoflow.plots.run import current_layer_name
-from infoflow.plots.run import load_run

@@ -32,14 +32,14 @@ import numpy as np
 
 from infoflow.plots import common as c
 from infoflow.plots.common import NothingToPlot
+from infoflow.plots.common import resolve
 from infoflow.plots.plane import information_plane_points
 from infoflow.plots.representations import LABELS
 from infoflow.plots.representations import pick_layer
 from infoflow.plots.representations import project
 from infoflow.plots.representations import stratified_subsample
-from infoflow.plots.run import Run
-from infoflow.plots.run import RunRecordError
-from infoflow.plots.run import resolve
+from infoflow.record import Run
+from infoflow.record import RunRecordError
 
 DEFAULT_DPI = 70
 DEFAULT_FPS = 2

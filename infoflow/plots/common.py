@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from collections.abc import Mapping
 from collections.abc import Sequence
-import math
 from typing import Any
 from typing import NamedTuple
 from typing import Optional
@@ -13,6 +12,8 @@ from typing import Optional
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 import numpy as np
+
+from infoflow import record as record_lib
 
 # Inches per panel: readable at README width with 3 panels side by side.
 PANEL_WIDTH = 4.0
@@ -23,37 +24,6 @@ PM = '\u00b1'  # plus-minus sign
 
 class NothingToPlot(ValueError):
   """The data lack what a figure needs; the message says what is missing."""
-
-
-def _finite(x) -> float:
-  try:
-    x = float(x)
-  except (TypeError, ValueError):  # JSON null, or not a number
-    return np.nan
-  return x if math.isfinite(x) else np.nan
-
-
-def value_stderr(entry) -> tuple[float, float]:
-  """``(value, stderr)`` of a scalar or a ``[value, stderr]`` pair.
-
-  Non-finite or null entries (JSON ``NaN``, ``Infinity``, ``null``) become
-  NaN, which the figures leave out; a scalar has no stderr (NaN).
-  """
-  if isinstance(entry, (list, tuple)):
-    value = _finite(entry[0]) if entry else np.nan
-    err = _finite(entry[1]) if len(entry) > 1 else np.nan
-    return value, err
-  return _finite(entry), np.nan
-
-
-def dig(record: Mapping[str, Any], *keys):
-  """``record[k0][k1]...``, or None where any level is absent."""
-  node = record
-  for key in keys:
-    if not isinstance(node, Mapping) or key not in node:
-      return None
-    node = node[key]
-  return node
 
 
 class Series(NamedTuple):
@@ -98,7 +68,7 @@ def collect(
   stderr = np.full_like(values, np.nan)
   for seed, epoch, entry in found:
     i, j = seeds.index(seed), int(np.searchsorted(epochs, epoch))
-    values[i, j], stderr[i, j] = value_stderr(entry)
+    values[i, j], stderr[i, j] = record_lib.value_stderr(entry)
   return Series(epochs, values, stderr)
 
 
@@ -212,6 +182,23 @@ def layer_label(name: str, layers: Optional[Mapping[str, int]]) -> str:
 def depth_colors(n: int, cmap: str = 'viridis') -> list:
   """``n`` colours, shallow to deep, from a perceptual colour map."""
   return list(colormaps[cmap](np.linspace(0.0, 0.85, max(n, 1))))
+
+
+def resolve(data, layers=None, title=None, num_inputs=None):
+  """``(records, layers, title, num_inputs)`` from a :class:`infoflow.record.Run`
+  or records.
+
+  Explicit arguments win; a run supplies the defaults (its layer widths, its
+  name, its number of evaluation inputs).
+  """
+  if isinstance(data, record_lib.Run):
+    return (
+      data.records,
+      layers if layers is not None else data.layers,
+      title if title is not None else data.name,
+      num_inputs if num_inputs is not None else data.num_inputs,
+    )
+  return list(data), layers, title, num_inputs
 
 
 def titled(title: Optional[str], what: str) -> str:

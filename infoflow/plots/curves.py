@@ -1,6 +1,6 @@
 """Figures of the metrics over training (from ``metrics.jsonl`` records).
 
-Every function takes ``data``: a :class:`~infoflow.plots.run.Run` or a
+Every function takes ``data``: a :class:`~infoflow.record.Run` or a
 sequence of metric records (dicts in the ``docs/run_record.md`` format), and
 returns a :class:`matplotlib.figure.Figure` (no pyplot state). With a ``Run``,
 ``layers`` (name -> width, depth order), ``title`` and ``num_inputs`` default
@@ -23,8 +23,9 @@ import numpy as np
 from infoflow import units as units_lib
 from infoflow.plots import common as c
 from infoflow.plots.common import NothingToPlot
-from infoflow.plots.run import Run
-from infoflow.plots.run import resolve
+from infoflow.plots.common import resolve
+from infoflow.record import Run
+from infoflow.record import dig
 
 Data = Union[Run, Sequence[Mapping]]
 Layers = Optional[Union[Mapping[str, int], Sequence[str]]]
@@ -97,7 +98,7 @@ def _information_curves(records, names) -> dict:
   curves = {}
   for q in ('mi_input', 'mi_label'):
     for n in names:
-      s = c.collect(records, lambda r, n=n, q=q: c.dig(r, 'information', n, q))
+      s = c.collect(records, lambda r, n=n, q=q: dig(r, 'information', n, q))
       if s is not None:
         curves[q, n] = s
   if not any(q == 'mi_input' for q, _ in curves):
@@ -128,12 +129,12 @@ def plot_binned_entropy_curves(
   if quantity not in ('entropy', 'mi_label'):
     raise ValueError(f"quantity must be 'entropy' or 'mi_label'; got {quantity!r}.")
   scale = units_lib.scale(units)
-  sizes = sorted({float(b) for r in records for b in (c.dig(r, 'binning', 'bin_sizes') or [])})
+  sizes = sorted({float(b) for r in records for b in (dig(r, 'binning', 'bin_sizes') or [])})
 
   def getter(layer, size):
     def get(r):
-      values = c.dig(r, 'binning', layer, quantity)
-      bins = [float(b) for b in c.dig(r, 'binning', 'bin_sizes') or []]
+      values = dig(r, 'binning', layer, quantity)
+      bins = [float(b) for b in dig(r, 'binning', 'bin_sizes') or []]
       if values is None or size not in bins or len(values) != len(bins):
         return None
       return values[bins.index(size)]
@@ -201,7 +202,7 @@ def plot_clustering_curves(
   scale = units_lib.scale(units)
   names = c.layer_names(records, 'clustering', layers)
   found = list(
-    dict.fromkeys(m for r in records for n in names for m in (c.dig(r, 'clustering', n) or {}))
+    dict.fromkeys(m for r in records for n in names for m in (dig(r, 'clustering', n) or {}))
   )
   measures = [m for m in _MEASURES if m in found] + sorted(m for m in found if m not in _MEASURES)
   if not measures:
@@ -212,7 +213,7 @@ def plot_clustering_curves(
     name, label, log = _MEASURES.get(m, (m, m, False))
     factor = scale if m == 'cluster_entropy' else 1.0
     for n in names:
-      s = c.collect(records, lambda r, n=n, m=m: c.dig(r, 'clustering', n, m))
+      s = c.collect(records, lambda r, n=n, m=m: dig(r, 'clustering', n, m))
       if s is not None:
         c.draw_series(
           ax, s, scale=factor, color=palette[n], label=c.layer_label(n, layers), spread=spread
@@ -250,7 +251,7 @@ def plot_training_curves(
   for ax, (metric, ylabel) in zip(axes, panels.items()):
     for split, color in (('train', 'C0'), ('test', 'C1')):
       for suffix, style, what in (('', '-', 'noise-free'), ('_noisy', '--', 'noisy')):
-        s = c.collect(records, lambda r, k=metric + suffix, p=split: c.dig(r, p, k))
+        s = c.collect(records, lambda r, k=metric + suffix, p=split: dig(r, p, k))
         if s is not None:
           drawn = True
           c.draw_series(

@@ -14,26 +14,27 @@ import pathlib
 from typing import Optional
 
 from infoflow import plots
+from infoflow import record as record_lib
 
 
 class OutputError(OSError):
   """The figures cannot be written; the message names the path."""
 
 
-def _first_readable(snapshots: plots.Snapshots):
+def _first_readable(snapshots: record_lib.Snapshots):
   """The arrays of the first readable representation file, or the error of
   the first file when none is readable."""
   first_error = None
   for epoch in snapshots:
     try:
       return snapshots[epoch]
-    except plots.RunRecordError as e:
+    except record_lib.RunRecordError as e:
       first_error = first_error or e
   raise first_error
 
 
 def figure_makers(
-  run: plots.Run,
+  run: record_lib.Run,
   *,
   layer: Optional[str] = None,
   epochs: Optional[Sequence[int]] = None,
@@ -65,7 +66,7 @@ def figure_makers(
     return makers + [('cosine_similarity', reason), ('scatter', reason)]
   try:
     first = _first_readable(snapshots)
-  except plots.RunRecordError as e:
+  except record_lib.RunRecordError as e:
     return makers + [('cosine_similarity', str(e)), ('scatter', str(e))]
   # Resolve layers now: they name the files. A bad --layer is a usage error.
   for stem, narrowest, plot in (
@@ -94,12 +95,12 @@ def write_figures(
     ``(written paths, {skipped figure: reason})``.
 
   Raises:
-    plots.RunRecordError: ``workdir`` is not a readable run record.
+    record_lib.RunRecordError: ``workdir`` is not a readable run record.
     plots.UnknownLayerError: ``layer`` is not among the saved
       representations.
     OutputError: ``out`` cannot be created or written.
   """
-  run = plots.load_run(workdir)
+  run = record_lib.load_run(workdir)
   out = pathlib.Path(out) if out else run.workdir / 'figures'
   makers = figure_makers(run, layer=layer, epochs=epochs, units=units)
   try:
@@ -142,7 +143,7 @@ def _make_figure(stem: str, make, skipped: dict[str, str]):
   except plots.NothingToPlot as e:
     skipped[stem] = str(e)
     logging.info('skipping %s: %s', stem, e)
-  except plots.RunRecordError as e:  # an unreadable representation file
+  except record_lib.RunRecordError as e:  # an unreadable representation file
     skipped[stem] = str(e)
     logging.warning('skipping %s: %s', stem, e)
   return None

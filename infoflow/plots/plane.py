@@ -4,7 +4,7 @@
 figure of the literature (Shwartz-Ziv & Tishby; Goldfeld et al.): colour =
 epoch, one marker per layer. :func:`plot_information_plane_panels` gives each
 layer a panel of its own (axes fitted to the layer, for detail). Both take a
-:class:`~infoflow.plots.run.Run` or metric records, need
+:class:`~infoflow.record.Run` or metric records, need
 ``information.<layer>.mi_input`` and ``mi_label``, and draw at each analysed
 epoch the mean over seeds with bars on both axes: the min-max across seeds
 (several seeds) or +-1 stderr (one seed).
@@ -24,7 +24,8 @@ import numpy as np
 from infoflow import units as units_lib
 from infoflow.plots import common as c
 from infoflow.plots.common import NothingToPlot
-from infoflow.plots.run import resolve
+from infoflow.plots.common import resolve
+from infoflow.record import dig
 
 # One marker per layer, shallow to deep (repeats after the last).
 MARKERS = ('o', 's', '^', 'D', 'v', 'P', 'X', '*', 'h', '<', '>')
@@ -72,8 +73,8 @@ def information_plane_series(data, layers=None, units: str = 'bits') -> dict[str
   scale = units_lib.scale(units)
   found = {}
   for n in c.layer_names(records, 'information', layers):
-    x = c.collect(records, lambda r, n=n: c.dig(r, 'information', n, 'mi_input'))
-    y = c.collect(records, lambda r, n=n: c.dig(r, 'information', n, 'mi_label'))
+    x = c.collect(records, lambda r, n=n: dig(r, 'information', n, 'mi_input'))
+    y = c.collect(records, lambda r, n=n: dig(r, 'information', n, 'mi_label'))
     if x is None or y is None:
       continue
     epochs = np.intersect1d(x.epochs, y.epochs)

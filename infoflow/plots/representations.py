@@ -1,6 +1,6 @@
 """Figures of the saved representations (``representations/*.npz``).
 
-Both functions take ``snapshots``: a :class:`~infoflow.plots.run.Run` or a
+Both functions take ``snapshots``: a :class:`~infoflow.record.Run` or a
 mapping ``{epoch: {'labels': (m,) ints, layer: (m, d_l) floats, ...}}`` (the
 npz files' contents), and return a :class:`matplotlib.figure.Figure`. Epochs
 not available are replaced by the nearest available one (on a log scale);
@@ -26,7 +26,7 @@ import numpy as np
 from infoflow.measures.clustering import cosine_similarity_matrix
 from infoflow.plots import common as c
 from infoflow.plots.common import NothingToPlot
-from infoflow.plots.run import Run
+from infoflow.record import Run
 
 Snapshots = Union[Run, Mapping[int, Mapping[str, np.ndarray]]]
 LABELS = 'labels'

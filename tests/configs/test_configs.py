@@ -1,0 +1,139 @@
+"""Tests of the named configs and their validation (infoflow.configs)."""
+
+import re
+
+import helpers
+import ml_collections
+import pytest
+
+from infoflow import configs
+from infoflow import experiment
+from infoflow import train as train_lib
+from infoflow.configs import base as config_common
+
+
+def test_config_names_and_overrides():
+  names = configs.available()
+  for required in (
+    'minimal_tanh',
+    'minimal_lrelu',
+    'szt',
+    'szt_relu',
+    'szt_orthonormal',
+    'szt_deterministic',
+    'mnist',
+    'mnist_deterministic',
+  ):
+    assert required in names
+    assert configs.get_config(required).name == required
+  argv = configs.resolve_argv(['prog', '--config=szt', '--config.optimizer.learning_rate=1e-3'])
+  assert argv[1].endswith('szt.py') and argv[2].endswith('=1e-3')
+  spaced = configs.resolve_argv(['prog', '--config', 'szt_relu', '--config.num_epochs=5'])
+  assert spaced[1].endswith('szt_relu.py') and len(spaced) == 3
+  with pytest.raises(ValueError, match='available:'):
+    configs.resolve_argv(['prog', '--config', 'nope'])
+  with pytest.raises(ValueError, match='available: .*szt_relu'):
+    configs.resolve_argv(['prog', '--config=nope'])
+  with pytest.raises(ValueError, match='fields of optimizer: .*learning_rate'):
+    configs.resolve_argv(['prog', '--config=szt', '--config.optimizer.learnin_rate=1'])
+  with pytest.raises(ValueError, match='unknown optimizer'):
+    train_lib.make_optimizer('adagrad2', 0.1)
+
+
+def _unchecked(config):
+  """A copy of `config` whose fields take any value (no type safety)."""
+  return ml_collections.ConfigDict(config.to_dict(), type_safe=False)
+
+
+@pytest.mark.parametrize(
+  'field, value, message',
+  [
+    # Types.
+    ('num_seeds', True, 'num_seeds must be an integer'),
+    ('batch_size', 2.5, 'batch_size must be an integer'),
+    ('model.widths', ('4,x',), 'model.widths must be a sequence of positive'),
+    ('analysis.binning', 'yes', 'analysis.binning must be True or False'),
+    ('data.data_dir', None, 'data.data_dir must be a string'),
+    # Ranges.
+    ('batch_size', 0, 'batch_size must be >= 1'),
+    ('batch_size', -4, 'batch_size must be >= 1'),
+    ('num_seeds', 0, 'num_seeds must be >= 1'),
+    ('optimizer.learning_rate', 0.0, 'learning_rate must be > 0'),
+    ('optimizer.learning_rate', float('nan'), 'must be a finite number'),
+    ('data.test_fraction', 1.0, 'test_fraction must be < 1'),
+    ('analysis.num_points', 1, 'num_points must be >= 2'),
+    ('analysis.bin_sizes', (0.1, -0.2), 'bin_sizes must be a sequence of'),
+    ('checkpoint.keep', 0, 'checkpoint.keep must be >= 1'),
+    # Names.
+    ('data.name', 'szz', 'data.name must be one of szt, '),
+    ('model.activation', 'tanhh', 'must be one of leaky_relu, linear'),
+    ('model.kind', 'rnn', 'model.kind must be one of mlp, cnn'),
+    ('model.init', 'xavier', 'model.init must be one of lecun_normal, uniform_fan_in'),
+    ('model.init', 3, 'model.init must be one of lecun_normal, uniform_fan_in'),
+    ('optimizer.name', 'adagrad', 'optimizer.name must be one of adam'),
+    ('loss', 'hinge', 'loss must be one of cross_entropy, mse'),
+    (
+      'analysis.estimated_layers',
+      ('T7',),
+      'names T7, not a layer of this model; its layers: T1, T2',
+    ),
+    # Fields together.
+    ('model.widths', (), 'model.widths is empty'),
+    ('analysis.bin_sizes', (), 'bin_sizes is empty while analysis.binning'),
+    ('loss', 'mse', 'data set szt has no regression targets'),
+  ],
+)
+def test_config_validation_names_each_kind_of_bad_field(field, value, message):
+  """Item 9: every bad field is refused up front, named, with the fix."""
+  config = _unchecked(configs.get_config('tiny'))
+  *parents, leaf = field.split('.')
+  target = config
+  for p in parents:
+    target = target[p]
+  target[leaf] = value
+  with pytest.raises(configs.ConfigError, match=re.escape(message)):
+    configs.validate(config)
+
+
+def test_config_validation_covers_every_field(tmp_path):
+  """Item 9: each field of common.base_config is checked; unknown and
+  missing fields are errors; the named configs pass; a bad config writes
+  nothing (so the corrected command is not refused as another config)."""
+  for name in configs.available():
+    configs.validate(configs.get_config(name))
+  for field in config_common.leaf_fields(config_common.base_config()):
+    config = _unchecked(configs.get_config('tiny'))
+    *parents, leaf = field.split('.')
+    target = config
+    for p in parents:
+      target = target[p]
+    target[leaf] = object()
+    with pytest.raises(configs.ConfigError, match=re.escape(field)):
+      configs.validate(config)
+  config = _unchecked(configs.get_config('tiny'))
+  config.analysis.num_mcc = 3
+  with pytest.raises(configs.ConfigError, match='unknown config field analysis.num_mcc'):
+    configs.validate(config)
+  del config.analysis['num_mcc'], config.analysis['num_replicas']
+  with pytest.raises(configs.ConfigError, match='analysis.num_replicas is missing'):
+    configs.validate(config)
+  for bad in ({'batch_size': 0}, {'batch_size': -1}, {'num_seeds': 0}):
+    with pytest.raises(configs.ConfigError):
+      experiment.train_and_analyse(helpers.tiny_config(**bad), tmp_path / 'w')
+    assert not (tmp_path / 'w').exists()
+
+
+def test_init_scheme_of_each_config():
+  """The SZT configs use the authors' initialisation (PyTorch's default);
+  the others keep Flax's, and every named config states where each of its
+  settings comes from."""
+  for name in ('szt', 'szt_relu', 'szt_orthonormal', 'szt_deterministic', 'szt_quick'):
+    assert configs.get_config(name).model.init == 'uniform_fan_in', name
+  for name in ('minimal_tanh', 'minimal_lrelu', 'mnist', 'mnist_deterministic', 'tiny'):
+    assert configs.get_config(name).model.init == 'lecun_normal', name
+  assert config_common.base_config().model.init == 'lecun_normal'
+  import importlib
+
+  for name in configs.available():
+    doc = importlib.import_module(f'infoflow.configs.{name}').__doc__
+    assert 'Where each setting comes from' in doc or 'Every setting is our choice' in doc, name
