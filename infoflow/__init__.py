@@ -1,10 +1,13 @@
 """infoflow: information flow in noisy deep networks (Goldfeld et al., 2019).
 
-The pipeline: data -> noisy model (`models`) -> samples (`sampling`) ->
-estimators (`estimators`) -> information (`information`) -> analysis ->
-figures (`plots`). The estimators and the per-layer information are
-importable from here (`layer_information` is the posterior form,
-`difference_information` the difference form); docs/method.md derives them.
+The pipeline, one package or module a stage: data (`data`) -> noisy model
+(`models`) -> samples (`sampling`) -> estimators (`estimators`) ->
+information (`information`) -> analysis with the clustering view (`analysis`,
+`measures`) -> run record (`record`) -> figures (`plots`) -> the paper's
+report (`paper`); `experiment` runs the loop of a config (`configs`). The
+estimators and the per-layer information are importable from here
+(`layer_information` is the posterior form, `difference_information` the
+difference form); docs/method.md derives them, docs/api.md lists them.
 """
 
 from infoflow import data

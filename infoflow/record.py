@@ -76,13 +76,8 @@ def representation_path(workdir: pathlib.Path, epoch: int) -> pathlib.Path:
 
 def information_entry(info: LayerInformation) -> dict[str, list[float]]:
   """A layer's `information` entry: `{field: [nats, stderr]}` of
-  `INFORMATION_FIELDS` (those that are not None)."""
-  entry = {}
-  for field in INFORMATION_FIELDS:
-    estimate = getattr(info, field)
-    if estimate is not None:
-      entry[field] = [float(estimate.nats), float(estimate.stderr)]
-  return entry
+  `INFORMATION_FIELDS` (those that are not None; `LayerInformation.pairs`)."""
+  return {k: v for k, v in info.pairs(INFORMATION_FIELDS).items() if v is not None}
 
 
 def information_record(infos: Mapping[str, LayerInformation]) -> dict[str, dict]:

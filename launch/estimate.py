@@ -62,7 +62,6 @@ __all__ = (
 )
 
 FORMS = ('posterior', 'difference')
-_FIELDS = ('mi_input', 'mi_label', 'entropy', 'conditional_entropy', 'label_conditional_entropy')
 
 
 _SAMPLES = flags.DEFINE_string(
@@ -85,12 +84,6 @@ _NUM_MC = flags.DEFINE_integer(
 _SEED = flags.DEFINE_integer('seed', 0, 'Seed of the Monte Carlo draws.')
 
 
-def _pair(estimate) -> Optional[list]:
-  if estimate is None:
-    return None
-  return [float(estimate.nats), float(estimate.stderr)]
-
-
 def estimate_layer(
   key, samples, beta: float, *, labels=None, form: str = 'posterior', num_mc: Optional[int] = None
 ) -> dict:
@@ -108,7 +101,7 @@ def estimate_layer(
     info = infoflow.difference_information(key, samples, beta, labels=labels, **kwargs)
     method = 'difference'
   entry = {'shape': list(samples.shape)}
-  entry.update({field: _pair(getattr(info, field)) for field in _FIELDS})
+  entry.update(info.pairs())
   entry.update(
     deterministic_given_x=bool(info.deterministic_given_x),
     num_draws=int(np.max(info.mi_input.num_draws)),

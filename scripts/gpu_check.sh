@@ -40,7 +40,7 @@ WHEELS=${INFOFLOW_WHEELS:-wheels}
 PY=${PYTHON:-python3}
 BUDGET=${GPU_CHECK_BUDGET:-540}
 QUICK=${GPU_CHECK_QUICK:-0}
-TESTS=${GPU_CHECK_TESTS:-tests/test_matmul_precision.py tests/test_entropy.py tests/test_posterior.py tests/test_pruned.py tests/measures/test_clustering.py}
+TESTS=${GPU_CHECK_TESTS:-tests/estimators/test_matmul_precision.py tests/estimators/test_entropy.py tests/estimators/test_posterior.py tests/estimators/test_pruned.py tests/measures/test_clustering.py}
 mkdir -p "$OUT" || exit 1
 SUMMARY=$OUT/summary.txt
 START=$SECONDS

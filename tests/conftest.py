@@ -23,17 +23,44 @@ _CACHE_SETTINGS = {
 }
 
 
+_OWNER = 'INFOFLOW_TESTS_CACHE_OWNER'
+
+
 def pytest_configure(config):
-  del config
-  cache = tempfile.mkdtemp(prefix='infoflow_tests_jax_cache_')
+  """One cache per test session, shared by its xdist workers (they inherit
+  the controller's environment) and by the mains it starts as processes."""
+  cache = os.environ.get('JAX_COMPILATION_CACHE_DIR') if hasattr(config, 'workerinput') else None
+  if cache is None:
+    cache = tempfile.mkdtemp(prefix='infoflow_tests_jax_cache_')
+    os.environ[_OWNER] = str(os.getpid())
   for name, value in dict(_CACHE_SETTINGS, jax_compilation_cache_dir=cache).items():
     jax.config.update(name, value)
-    os.environ[name.upper()] = str(value)  # for the mains run as processes
+    os.environ[name.upper()] = str(value)
 
 
 def pytest_unconfigure(config):
   del config
-  shutil.rmtree(os.environ.pop('JAX_COMPILATION_CACHE_DIR'), ignore_errors=True)
+  if os.environ.get(_OWNER) == str(os.getpid()):
+    shutil.rmtree(os.environ.pop('JAX_COMPILATION_CACHE_DIR'), ignore_errors=True)
+
+
+_RUN_FIXTURES = ('finished_run', 'tiny_run')
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+  """Groups for xdist (`-n`, with `--dist loadgroup` from setup.cfg): the
+  tests of the session-wide runs share one worker, so each run is trained
+  once; every other test runs on the worker of its file's other tests, so a
+  module-scoped fixture (the docs' process, the sharding subprocess) is
+  built once."""
+  del config
+  for item in items:
+    if any(name in getattr(item, 'fixturenames', ()) for name in _RUN_FIXTURES):
+      group = 'session_runs'
+    else:
+      group = item.nodeid.split('::')[0]
+    item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope='session')

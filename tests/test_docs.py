@@ -1,20 +1,18 @@
 """The documentation runs: every ```python block of README.md and docs/api.md.
 
-Each block runs in a fresh Python process with a temporary directory as its
-working directory, the repository root on PYTHONPATH and INFOFLOW_DATA_DIR
-pointing at an empty folder there (so SZT labels are generated and nothing is
-read from, or written to, the user's data). A block whose first line starts
-with `# continued` runs after the block before it, in the same process and
-namespace (used where a page builds one run and then reads it). Blocks fenced
-as anything other than `python` (```bash, ```py sketches, output) are not run.
+All blocks run in one fresh Python process (JAX is imported, and each program
+compiled, once for all of them), each group of blocks in a fresh namespace
+with its own temporary working directory; the repository root is on
+PYTHONPATH and INFOFLOW_DATA_DIR points at an empty folder (so SZT labels are
+generated and nothing is read from, or written to, the user's data). A block
+whose first line starts with `# continued` runs after the block before it, in
+the same namespace (used where a page builds one run and then reads it).
+Blocks fenced as anything other than `python` (```bash, ```py sketches,
+output) are not run.
 
 A failure names the block (file and line of its first code line) and the line
 of the document where the error was raised: each block is compiled with the
 document as its file name and its own line numbers.
-
-Most of a block's time is importing JAX and compiling, mostly on one core, so
-the selected blocks run `INFOFLOW_DOCS_JOBS` (default 2) at a time, started in
-test order; each test waits for its own block.
 """
 
 from __future__ import annotations
@@ -26,8 +24,6 @@ import pathlib
 import re
 import subprocess
 import sys
-import time
-from typing import Optional
 
 import pytest
 
@@ -35,19 +31,30 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 DOCUMENTS = ('README.md', 'docs/api.md')
 LINKED = ('README.md', 'docs/api.md', 'docs/benchmarks.md')
 CONTINUED = '# continued'
-TIMEOUT_S = 300
+TIMEOUT_S = 600
 _FENCE = re.compile(r'^(\s*)```(\S*)\s*$')
 _LINK = re.compile(r'\]\(([^)\s#]+)(?:#[^)]*)?\)')
 
-# Runs the blocks of one group: [(document, first line, code), ...] on stdin.
+# Runs every group: [[(document, first line, code), ...], ...] on stdin; after
+# each group, one line RESULT_MARK + JSON {index, ok, traceback}.
+RESULT_MARK = '@@docs-block-result@@'
 _DRIVER = """
-import json, sys
-namespace = None
-for path, line, code in json.load(sys.stdin):
-  if namespace is None or not code.startswith({continued!r}):
-    namespace = {{'__name__': '__main__'}}
-  exec(compile('\\n' * (line - 1) + code, path, 'exec'), namespace)
-""".format(continued=CONTINUED)
+import json, os, sys, traceback
+base = os.getcwd()
+for index, group in enumerate(json.load(sys.stdin)):
+  folder = os.path.join(base, f'group{{index}}')
+  os.makedirs(folder)
+  os.chdir(folder)
+  namespace = {{'__name__': '__main__'}}
+  try:
+    for path, line, code in group:
+      exec(compile('\\n' * (line - 1) + code, path, 'exec'), namespace)
+    result = dict(index=index, ok=True, traceback='')
+  except BaseException:
+    result = dict(index=index, ok=False, traceback=traceback.format_exc())
+  sys.stdout.flush()
+  print({mark!r} + json.dumps(result), flush=True)
+""".format(mark=RESULT_MARK)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,93 +105,40 @@ def block_groups() -> list[tuple[Block, ...]]:
 _GROUPS = block_groups()
 
 
-@dataclasses.dataclass
-class _Job:
-  group: tuple[Block, ...]
-  folder: pathlib.Path
-  process: Optional[subprocess.Popen] = None
-  started: float = 0.0
-  timed_out: bool = False
-
-  def start(self) -> None:
-    data_dir, work = self.folder / 'data', self.folder / 'work'
-    data_dir.mkdir(parents=True)
-    work.mkdir()
-    env = dict(os.environ)
-    env['PYTHONPATH'] = os.pathsep.join([str(ROOT), env.get('PYTHONPATH', '')]).rstrip(os.pathsep)
-    env['INFOFLOW_DATA_DIR'] = str(data_dir)
-    env['MPLBACKEND'] = 'Agg'
-    payload = json.dumps([(str(ROOT / b.document), b.line, b.code) for b in self.group])
-    (self.folder / 'stdin.json').write_text(payload)
-    with open(self.folder / 'stdin.json') as stdin, open(self.folder / 'output.txt', 'w') as out:
-      self.process = subprocess.Popen(
-        [sys.executable, '-c', _DRIVER],
-        stdin=stdin,
-        stdout=out,
-        stderr=subprocess.STDOUT,
-        cwd=work,
-        env=env,
-      )
-    self.started = time.monotonic()
-
-  def running(self) -> bool:
-    if self.process is None or self.process.poll() is not None:
-      return False
-    if time.monotonic() - self.started > TIMEOUT_S:
-      self.process.kill()
-      self.process.wait()
-      self.timed_out = True
-      return False
-    return True
-
-  def output(self) -> str:
-    return (self.folder / 'output.txt').read_text(errors='replace')
-
-
-class _Pool:
-  """Runs the selected groups `jobs` at a time, in order."""
-
-  def __init__(self, groups, folder: pathlib.Path, jobs: int):
-    self.jobs = [_Job(g, folder / f'block{i}') for i, g in enumerate(groups)]
-    self.by_group = {job.group: job for job in self.jobs}
-    self.limit = max(1, jobs)
-
-  def _fill(self) -> None:
-    running = sum(job.running() for job in self.jobs)
-    for job in self.jobs:
-      if running >= self.limit:
-        break
-      if job.process is None:
-        job.start()
-        running += 1
-
-  def finished(self, group) -> _Job:
-    job = self.by_group[group]
-    self._fill()
-    while job.process is None or job.running():
-      time.sleep(0.05)
-      self._fill()
-    return job
-
-  def close(self) -> None:
-    for job in self.jobs:
-      if job.process is not None and job.process.poll() is None:
-        job.process.kill()
-        job.process.wait()
-
-
 @pytest.fixture(scope='module')
-def pool(request, tmp_path_factory):
-  """The block runner, over the groups this session selected (all by default)."""
-  selected = []
-  for item in request.session.items:
-    callspec = getattr(item, 'callspec', None)
-    if getattr(item, 'function', None) is test_python_block_runs and callspec is not None:
-      selected.append(callspec.params['group'])
-  jobs = int(os.environ.get('INFOFLOW_DOCS_JOBS', '2'))
-  runner = _Pool(selected or _GROUPS, tmp_path_factory.mktemp('docs'), jobs)
-  yield runner
-  runner.close()
+def block_results(tmp_path_factory) -> dict[int, dict]:
+  """{group index: {ok, traceback}} of every group, run in one process."""
+  folder = tmp_path_factory.mktemp('docs')
+  data_dir, work = folder / 'data', folder / 'work'
+  data_dir.mkdir()
+  work.mkdir()
+  env = dict(os.environ)
+  env['PYTHONPATH'] = os.pathsep.join([str(ROOT), env.get('PYTHONPATH', '')]).rstrip(os.pathsep)
+  env['INFOFLOW_DATA_DIR'] = str(data_dir)
+  env['MPLBACKEND'] = 'Agg'
+  payload = json.dumps([[(str(ROOT / b.document), b.line, b.code) for b in g] for g in _GROUPS])
+  try:
+    proc = subprocess.run(
+      [sys.executable, '-c', _DRIVER],
+      input=payload,
+      capture_output=True,
+      text=True,
+      cwd=work,
+      env=env,
+      timeout=TIMEOUT_S,
+      check=False,
+    )
+    output = proc.stdout + proc.stderr
+  except subprocess.TimeoutExpired as error:
+    output = f'timed out after {TIMEOUT_S} s\n{error.stdout or ""}'
+  results = {}
+  for line in output.splitlines():
+    if line.startswith(RESULT_MARK):
+      result = json.loads(line[len(RESULT_MARK) :])
+      results[result['index']] = result
+  for index in range(len(_GROUPS)):
+    results.setdefault(index, dict(ok=False, traceback=f'did not run; output:\n{output[-4000:]}'))
+  return results
 
 
 def _failure_line(output: str) -> str:
@@ -198,18 +152,15 @@ def _failure_line(output: str) -> str:
   return found
 
 
-@pytest.mark.parametrize('group', _GROUPS, ids=[g[0].where for g in _GROUPS])
-def test_python_block_runs(group, pool):
-  job = pool.finished(group)
-  if job.timed_out or job.process.returncode != 0:
-    output = job.output()
-    blocks = ', '.join(b.where for b in group)
-    at = _failure_line(output)
-    status = f'timed out after {TIMEOUT_S} s' if job.timed_out else f'exit {job.process.returncode}'
+@pytest.mark.parametrize('index', range(len(_GROUPS)), ids=[g[0].where for g in _GROUPS])
+def test_python_block_runs(index, block_results):
+  result = block_results[index]
+  if not result['ok']:
+    blocks = ', '.join(b.where for b in _GROUPS[index])
+    at = _failure_line(result['traceback'])
     pytest.fail(
-      f'python block {blocks} failed ({status})'
-      + (f', raised at {at}' if at else '')
-      + f':\n{output[-4000:]}',
+      f'python block {blocks} failed' + (f', raised at {at}' if at else '') + f':\n'
+      f'{result["traceback"][-4000:]}',
       pytrace=False,
     )
 

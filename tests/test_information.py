@@ -24,7 +24,14 @@ def _within(estimate, reference, extra=1e-3):
 
 @pytest.mark.parametrize('form', information.FORMS)
 @pytest.mark.parametrize(
-  'width,num_inputs,beta', [(1, 8, 0.1), (1, 32, 0.05), (2, 16, 0.1), (2, 24, 0.03)]
+  'width,num_inputs,beta',
+  [
+    (1, 8, 0.1),
+    (2, 16, 0.1),
+    # Other sizes of the same computation (new shapes to compile): -m slow.
+    pytest.param(1, 32, 0.05, marks=pytest.mark.slow),
+    pytest.param(2, 24, 0.03, marks=pytest.mark.slow),
+  ],
 )
 def test_first_layer_information_against_quadrature(width, num_inputs, beta, form):
   rng = np.random.default_rng(width * 100 + num_inputs)
@@ -55,15 +62,18 @@ def _single_neuron(w, b, beta):
   return model, {'params': params}
 
 
-@pytest.mark.parametrize('form', information.FORMS)
 @pytest.mark.parametrize(
-  'w,b,bits',
+  'w,b,bits,form',
   [
-    (0.3, 0.0, 2.0),  # 4 clusters
-    (6.0, -6.0, 1.5),  # 3: {-3,-1},{1},{3}
-    (6.0, 0.0, 1.0),
+    (0.3, 0.0, 2.0, 'posterior'),  # 4 clusters
+    (6.0, -6.0, 1.5, 'posterior'),  # 3: {-3,-1},{1},{3}
+    (6.0, 0.0, 1.0, 'posterior'),  # 2: saturated
+    (0.3, 0.0, 2.0, 'difference'),
+    # The difference form at the other plateaus (more compilation): -m slow.
+    pytest.param(6.0, -6.0, 1.5, 'difference', marks=pytest.mark.slow),
+    pytest.param(6.0, 0.0, 1.0, 'difference', marks=pytest.mark.slow),
   ],
-)  # 2: saturated
+)
 def test_minimal_example_against_quadrature(w, b, bits, form):
   beta = 0.05
   data = infoflow.data.minimal_tanh()

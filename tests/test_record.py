@@ -2,9 +2,9 @@
 (docs/run_record.md; synthetic records from `helpers.write_fake_run`, so the
 reader is pinned to the documented format) and mapping old layer names."""
 
+import dataclasses
 import json
 import math
-import types
 
 import helpers
 import matplotlib
@@ -14,6 +14,7 @@ matplotlib.use('Agg')
 import numpy as np
 import pytest
 
+import infoflow
 from infoflow import plots
 from infoflow import record
 from infoflow.plots import files as figure_files
@@ -166,13 +167,13 @@ def test_run_in_progress_without_run_json(tmp_path):
 
 
 def _estimate(nats, stderr):
-  return types.SimpleNamespace(nats=np.float32(nats), stderr=np.float32(stderr))
+  return infoflow.Estimate(np.float32(nats), np.float32(stderr), np.int32(64))
 
 
 def test_information_entry_is_the_one_serialisation_of_a_layer():
   """Pairs [nats, stderr] as Python floats, in the record's field order;
   mi_label only with labels; h(T|Y) is not recorded."""
-  info = types.SimpleNamespace(
+  info = infoflow.LayerInformation(
     mi_input=_estimate(1.5, 0.25),
     entropy=_estimate(-2.0, 0.25),
     conditional_entropy=_estimate(-3.5, 0.0),
@@ -187,7 +188,7 @@ def test_information_entry_is_the_one_serialisation_of_a_layer():
   }
   assert list(entry) == list(record.INFORMATION_FIELDS[:3])
   assert all(type(v) is float for pair in entry.values() for v in pair)
-  labelled = types.SimpleNamespace(**{**vars(info), 'mi_label': _estimate(0.5, 0.125)})
+  labelled = dataclasses.replace(info, mi_label=_estimate(0.5, 0.125))
   written = record.information_record({'T1': labelled})
   assert list(written['T1']) == list(record.INFORMATION_FIELDS)
   assert written['T1']['mi_label'] == [0.5, 0.125]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from typing import Optional
+from typing import Sequence
 
 import jax
 import jax.numpy as jnp
@@ -103,6 +104,10 @@ class Estimate:
     return f'Estimate(nats={self.nats!r}, stderr={self.stderr!r}, num_draws={self.num_draws!r})'
 
 
+# The `Estimate` fields of a `LayerInformation`, in a fixed order.
+FIELDS = ('mi_input', 'entropy', 'conditional_entropy', 'mi_label', 'label_conditional_entropy')
+
+
 @jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)
 class LayerInformation:
@@ -129,9 +134,16 @@ class LayerInformation:
   label_conditional_entropy: Optional[Estimate] = None
   deterministic_given_x: bool = dataclasses.field(default=False, metadata=dict(static=True))
 
+  def pairs(self, fields: Sequence[str] = FIELDS) -> dict[str, Optional[list[float]]]:
+    """`{field: [nats, stderr]}` of `fields`, None for an estimate not made.
 
-# The `Estimate` fields of a `LayerInformation`, in a fixed order.
-FIELDS = ('mi_input', 'entropy', 'conditional_entropy', 'mi_label', 'label_conditional_entropy')
+    The one serialisation of a layer's estimates: the run record's
+    `information` entries and `launch.estimate`'s JSON are made of it.
+    """
+    return {
+      field: None if (e := getattr(self, field)) is None else [float(e.nats), float(e.stderr)]
+      for field in fields
+    }
 
 
 @dataclasses.dataclass(frozen=True)

@@ -28,10 +28,12 @@ def _label_entropy(labels):
   return float(-np.sum(p * np.log(p)))
 
 
+# The clustered case runs in the fast suite; the other two (the same code
+# paths at other shapes, ~30 s of compilation) with -m slow.
 CASES = [
-  ('separated', 256, 16, 5, 0.005, 2),
+  pytest.param('separated', 256, 16, 5, 0.005, 2, marks=pytest.mark.slow),
   ('clustered', 256, 16, 3, 0.005, 2),
-  ('multiclass', 300, 12, 2, 0.05, 5),
+  pytest.param('multiclass', 300, 12, 2, 0.05, 5, marks=pytest.mark.slow),
 ]
 
 
