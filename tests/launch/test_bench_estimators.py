@@ -1,4 +1,5 @@
-"""Smoke tests of the benchmark scripts (their numbers come from full runs)."""
+"""Smoke tests of launch/bench_entropy.py and launch/bench_information.py (their
+numbers come from full runs: docs/benchmarks.md)."""
 
 import math
 
