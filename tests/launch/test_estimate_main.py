@@ -14,7 +14,7 @@ from infoflow.data import synthetic
 from infoflow.estimators import results as results_lib
 from launch import estimate
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 BETA = 0.05
 NUM_MC = 2048
 
