@@ -75,8 +75,9 @@ def test_count():
 
 
 def test_key():
-  assert checks.check_key(jax.random.key(0)) is not None
-  checks.check_key(jax.random.PRNGKey(0))
+  key, raw = jax.random.key(0), jax.random.PRNGKey(0)
+  assert checks.check_key(key) is key  # returned unchanged
+  assert checks.check_key(raw) is raw
   for bad in (0, np.zeros(3, np.uint32), jax.random.split(jax.random.key(0))):
     with pytest.raises(TypeError, match='rng must be one JAX PRNG key'):
       checks.check_key(bad, 'rng')

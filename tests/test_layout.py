@@ -97,6 +97,17 @@ def _closure(graph, start: str) -> set[str]:
 def test_find_cycle_finds_one():
   assert find_cycle({'a': {'b'}, 'b': {'c'}, 'c': {'a'}}) == ['a', 'b', 'c', 'a']
   assert find_cycle({'a': {'b'}, 'b': set()}) is None
+  assert find_cycle({'a': {'b'}, 'b': {'c'}, 'c': {'b'}}) == ['b', 'c', 'b']
+
+
+def test_import_graph_sees_the_imports():
+  """The graph the checks walk is not empty: module-level and
+  function-level imports are edges, the latter only without
+  `module_level_only`."""
+  graph, top = import_graph(), import_graph(module_level_only=True)
+  assert {'infoflow.record', 'infoflow.experiment.workdir'} <= top['infoflow.experiment.runner']
+  assert 'infoflow.plots.images' in graph['infoflow.experiment.writers']
+  assert 'infoflow.plots.images' not in top['infoflow.experiment.writers']
 
 
 def test_no_import_circle():

@@ -206,19 +206,32 @@ def mixture_entropy(
   method, groups = groups_lib.choose_method(method, centers, beta, prune_tolerance)
   n, dim = centers.shape
   beta = jnp.asarray(beta, centers.dtype)
+  # The pruned path's host float (same rounded value): synced once, not per block.
+  host_beta = float(beta) if method == 'pruned' else None
   pruned_runs = []
+  # Placed once per call, not per block: only the draws change.
+  placed_centers, placed_beta, placed_tolerance = sharding.replicate(
+    (centers, beta, jnp.asarray(rounding_tolerance, centers.dtype)), mesh
+  )
 
   def draw_block(block_key, size):
     owner, z = draws.jitted_draws(block_key, n, dim, size, centers.dtype)
     if method == 'pruned':
       values, _, info = draws.pruned_draw_values(
-        groups, beta, owner, z, prune_tolerance=prune_tolerance, mesh=mesh
+        groups, host_beta, owner, z, prune_tolerance=prune_tolerance, mesh=mesh
       )
       pruned_runs.append((size, info))
       return values
-    args = (centers, beta, owner, z, jnp.asarray(rounding_tolerance, centers.dtype))
+    owner, z = sharding.replicate((owner, z), mesh)
     return draws.dense_draw_values(
-      *sharding.replicate(args, mesh), mesh=mesh, query_chunk=query_chunk, center_chunk=center_chunk
+      placed_centers,
+      placed_beta,
+      owner,
+      z,
+      placed_tolerance,
+      mesh=mesh,
+      query_chunk=query_chunk,
+      center_chunk=center_chunk,
     )
 
   moments, met = montecarlo.run(
@@ -358,11 +371,20 @@ def mixture_entropies(
   )
   num_mc, target = montecarlo.plan(num_mc, target_stderr, max_mc, DEFAULT_NUM_MC_PER_MIXTURE)
   mesh = _resolve_mesh(mesh, target, centers, beta, key)
-  args = (jnp.asarray(beta, centers.dtype), jnp.asarray(rounding_tolerance, centers.dtype))
+  # Placed once per call, not per block: only the key changes.
+  placed = sharding.replicate(
+    (centers, jnp.asarray(beta, centers.dtype), jnp.asarray(rounding_tolerance, centers.dtype)),
+    mesh,
+  )
 
   def draw_block(block_key, size):
-    placed = sharding.replicate((block_key, centers, *args), mesh)
-    return draws.batched_draw_values(*placed, num_mc=size, mixture_chunk=mixture_chunk, mesh=mesh)
+    return draws.batched_draw_values(
+      sharding.replicate(block_key, mesh),
+      *placed,
+      num_mc=size,
+      mixture_chunk=mixture_chunk,
+      mesh=mesh,
+    )
 
   def mean_stderr(moments):
     return [math.sqrt(float((moments.stderr() ** 2).sum())) / centers.shape[0]]

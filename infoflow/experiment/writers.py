@@ -274,7 +274,7 @@ def open_writers(config, workdir: pathlib.Path, extra: Sequence[MetricWriter] = 
     configs.ConfigError: a name in `config.writers` that is not registered.
   """
   check_names(config)
-  owned = [JsonlWriter(workdir / 'metrics.jsonl')] + [
+  owned = [JsonlWriter(workdir / record_lib.METRICS)] + [
     _FACTORIES[n](workdir, config) for n in config.writers
   ]
   return Writers(owned + list(extra), owned)

@@ -236,6 +236,14 @@ def scatter_ratio(representations, labels, num_classes: int) -> ScatterRatio:
   return _scatter(x, y, k)
 
 
+def _check_neighbor_args(k, chunk_size, m: int) -> tuple[int, int]:
+  """The checked ``k`` (``1 <= k <= m - 1``) and ``chunk_size`` (at most ``m``)."""
+  k = checks.check_count(k, 'k')
+  if k > m - 1:
+    raise ValueError(f'k must be <= m - 1 = {m - 1}; got {k}.')
+  return k, min(checks.check_count(chunk_size, 'chunk_size'), m)
+
+
 @functools.partial(jax.jit, static_argnames=('k', 'chunk_size'))
 def _knn(x, k, chunk_size):
   scale = pow2_scale(x)  # exact; squared distances cannot overflow
@@ -263,11 +271,7 @@ def k_nearest_neighbors(representations, k: int = 10, *, chunk_size: int = 256, 
     ``(indices, sq_distances)``, both ``(m, k)``, nearest first.
   """
   x = as_representations(representations)
-  m = x.shape[0]
-  k = checks.check_count(k, 'k')
-  if k > m - 1:
-    raise ValueError(f'k must be <= m - 1 = {m - 1}; got {k}.')
-  chunk_size = min(checks.check_count(chunk_size, 'chunk_size'), m)
+  k, chunk_size = _check_neighbor_args(k, chunk_size, x.shape[0])
   refine = checks.check_count(refine, 'refine', minimum=0)
   if x.shape[1] > neighbours.MAX_DIRECT_DIM:
     return neighbours.screened_knn(x, k, chunk_size, refine)
@@ -367,11 +371,7 @@ def layer_measures(
   x = as_representations(representations)
   y, num_classes = checks.label_array(labels, x.shape[0], num_classes)
   _check_pairs(np.asarray(y), num_classes)
-  m = x.shape[0]
-  k = checks.check_count(k, 'k')
-  if k > m - 1:
-    raise ValueError(f'k must be <= m - 1 = {m - 1}; got {k}.')
-  chunk_size = min(checks.check_count(chunk_size, 'chunk_size'), m)
+  k, chunk_size = _check_neighbor_args(k, chunk_size, x.shape[0])
   sq_radius = 0.0
   if beta is not None:
     beta = checks.check_positive_scalar(beta, 'beta', allow_zero=True)
