@@ -32,14 +32,22 @@ import numpy as np
 
 __all__ = (
   'ArgumentTypeError',
+  'check_concrete',
   'check_count',
   'check_float_array',
   'check_key',
+  'check_label_fits',
   'check_labels',
   'check_positive_scalar',
+  'compact_labels',
   'is_concrete',
   'pad_to_multiple',
+  'partition_labels',
 )
+
+
+# The largest class label: labels are computed on as int32.
+MAX_LABEL = int(np.iinfo(np.int32).max)
 
 
 class ArgumentTypeError(TypeError, ValueError):
@@ -49,6 +57,17 @@ class ArgumentTypeError(TypeError, ValueError):
 def is_concrete(*values) -> bool:
   """True when no value is a jit tracer (so its contents can be read)."""
   return not any(isinstance(v, jax.core.Tracer) for v in values)
+
+
+def check_concrete(name: str, *values) -> None:
+  """ValueError unless no value is traced: for functions whose host-side
+  loops read values (adaptive draws, labels, replica checks), which cannot
+  run inside `jax.jit` or `jax.vmap`. `name` is the function's public name.
+  """
+  if not is_concrete(*values):
+    raise ValueError(
+      f'{name} needs concrete inputs: call it outside jax.jit / jax.vmap (it jits its own work).'
+    )
 
 
 def _describe(value) -> str:
@@ -210,6 +229,9 @@ def check_labels(
 ):
   """Integer class labels of shape (num_rows,) in [0, num_classes).
 
+  Labels are computed on as int32: a concrete label above MAX_LABEL
+  (2^31 - 1) raises before any cast (a cast would wrap it, e.g. 2^32 to 0).
+
   Args:
     labels: the labels (bool is read as 0/1).
     name: the caller's argument name.
@@ -222,7 +244,8 @@ def check_labels(
     else becomes NumPy.
 
   Raises:
-    ValueError: wrong shape or dtype, or labels out of range.
+    ValueError: wrong shape or dtype, or labels out of range (negative, at
+      least num_classes, or above MAX_LABEL).
   """
   is_jax = isinstance(labels, jax.Array)
   if not is_jax:
@@ -239,17 +262,34 @@ def check_labels(
       f'{labels.shape[0] if labels.ndim else "-"}).'
     )
   concrete = is_concrete(labels)
+  lo = hi = 0
+  if concrete and labels.size:
+    lo, hi = int(labels.min()), int(labels.max())
+    check_label_fits(hi, name)
+    if lo < 0:
+      bound = classes_name if num_classes is None else num_classes
+      raise ValueError(f'{name} must lie in [0, {bound}); got values in [{lo}, {hi}].')
   if num_classes is None:
     if not concrete:
       raise ValueError(f'{classes_name} is required when {name} are traced.')
-    num_classes = int(labels.max()) + 1 if labels.size else 1
+    num_classes = hi + 1
   num_classes = check_count(num_classes, classes_name)
-  if concrete and labels.size:
-    lo, hi = int(labels.min()), int(labels.max())
-    if lo < 0 or hi >= num_classes:
-      raise ValueError(f'{name} must lie in [0, {num_classes}); got values in [{lo}, {hi}].')
+  if hi >= num_classes:  # (lo = hi = 0 for traced or empty labels)
+    raise ValueError(f'{name} must lie in [0, {num_classes}); got values in [{lo}, {hi}].')
   labels = labels.astype(jnp.int32) if is_jax else labels.astype(np.int32, copy=False)
   return labels, num_classes
+
+
+def check_label_fits(largest: int, name: str) -> None:
+  """ValueError unless the largest label `largest` of `name` is at most
+  MAX_LABEL: labels are computed on as int32, and a cast would wrap a
+  larger one (2^32 to 0) into a wrong class."""
+  if largest > MAX_LABEL:
+    raise ValueError(
+      f'{name} must be class indices <= {MAX_LABEL} (they are computed on as int32); '
+      f'got a label of {largest}. Number the classes 0, 1, ..., e.g. with '
+      'np.unique(labels, return_inverse=True)[1].'
+    )
 
 
 def label_array(labels, num_rows: int, num_classes=None):
@@ -257,6 +297,40 @@ def label_array(labels, num_rows: int, num_classes=None):
   ((num_rows,) int32 jax.Array, num_classes)."""
   labels, num_classes = check_labels(labels, 'labels', num_rows=num_rows, num_classes=num_classes)
   return jnp.asarray(labels), num_classes
+
+
+def compact_labels(labels, num_classes: int):
+  """Checked labels renumbered to the classes present: (labels, count).
+
+  For what depends only on the partition of the rows into classes (I(T;Y),
+  class similarities, scatter ratios): absent classes contribute nothing,
+  so per-class arrays need only the classes present, at most one per row,
+  whatever num_classes is. Labels that use every class of [0, num_classes)
+  come back unchanged (the same array, so the same computation); traced
+  labels too.
+
+  Args:
+    labels: (m,) int32 labels from `check_labels` (NumPy or jax.Array).
+    num_classes: their checked number of classes.
+
+  Returns:
+    (labels of the same kind, the number of classes they use).
+  """
+  if not is_concrete(labels) or labels.size == 0:
+    return labels, num_classes
+  present, inverse = np.unique(np.asarray(labels), return_inverse=True)
+  if present.size == num_classes:
+    return labels, num_classes
+  inverse = inverse.reshape(labels.shape).astype(np.int32)
+  return (jnp.asarray(inverse) if isinstance(labels, jax.Array) else inverse), int(present.size)
+
+
+def partition_labels(labels, name: str, *, num_rows: int, num_classes=None, rows_name: str):
+  """`check_labels`, then `compact_labels`: for what depends only on the
+  partition of the rows into classes. Returns (labels, classes present)."""
+  return compact_labels(
+    *check_labels(labels, name, num_rows=num_rows, num_classes=num_classes, rows_name=rows_name)
+  )
 
 
 def pad_to_multiple(x, multiple: int, *, fill=None):

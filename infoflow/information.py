@@ -26,6 +26,7 @@ layers narrow enough is the caller's (the launcher's configs document theirs).
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 from typing import Optional
 from typing import Sequence
@@ -33,6 +34,7 @@ from typing import Sequence
 import flax.linen as nn
 import jax
 
+from infoflow import checks
 from infoflow import estimators
 from infoflow import sampling
 from infoflow.estimators import difference
@@ -80,8 +82,15 @@ class InformationSettings:
       runs: the standard errors to reach, nats.
     max_mc: posterior form, adaptive runs: the most draws per layer.
 
+  Settings of the other form keep their defaults or are ignored (a config
+  may preset num_mc_conditional for switching forms), except the targets:
+  a target other than its default that no estimate would use (with num_mc
+  set, or with the difference form) raises, as the estimators do for
+  num_mc together with a target.
+
   Raises:
-    ValueError: a form not in FORMS.
+    ValueError: a form not in FORMS; a target other than its default with
+      num_mc set or with the difference form.
   """
 
   num_replicas: int = 100
@@ -96,6 +105,21 @@ class InformationSettings:
   def __post_init__(self):
     if self.form not in ESTIMATORS:
       raise ValueError(f'form must be one of {FORMS}, got {self.form!r}.')
+    targets = dict(
+      target_stderr_mi_input=(self.target_stderr_mi_input, posterior.DEFAULT_TARGET_MI_INPUT),
+      target_stderr_mi_label=(self.target_stderr_mi_label, posterior.DEFAULT_TARGET_MI_LABEL),
+    )
+    unused = [f'{name} = {value}' for name, (value, default) in targets.items() if value != default]
+    if unused and self.form == 'difference':
+      raise ValueError(
+        f'{" and ".join(unused)}: only the posterior form draws to a target; the difference '
+        'form draws num_mc and num_mc_conditional (fixed counts).'
+      )
+    if unused and self.num_mc is not None:
+      raise ValueError(
+        f'pass num_mc (a fixed number of draws, {self.num_mc}) or {" and ".join(unused)} '
+        '(adaptive), not both.'
+      )
 
   def estimator(self):
     """The estimator of one layer this form uses (`layer_information` or
@@ -108,8 +132,9 @@ class InformationSettings:
     if self.form == 'difference':
       kwargs = dict(num_mc_conditional=self.num_mc_conditional)
       return kwargs if self.num_mc is None else dict(kwargs, num_mc=self.num_mc)
+    if self.num_mc is not None:
+      return dict(num_mc=self.num_mc)
     return dict(
-      num_mc=self.num_mc,
       target_stderr_mi_input=self.target_stderr_mi_input,
       target_stderr_mi_label=self.target_stderr_mi_label,
       max_mc=self.max_mc,
@@ -135,11 +160,13 @@ def network_information(
 
   Args:
     key: PRNG key (noise for the samples and Monte Carlo draws).
-    model: a Flax module whose hidden layers use `models.GaussianNoise` (with
-      the same `beta` as passed here).
+    model: a Flax module whose hidden layers use `models.GaussianNoise`.
     variables: the model's variables, e.g. {'params': params}.
     inputs: (m, ...) inputs, taken as uniformly distributed.
-    beta: the noise standard deviation of the network (> 0).
+    beta: the noise standard deviation of the network (> 0). A model with
+      a `beta` field (`models.MLP`, `models.CNN`) must have this beta, or
+      beta 0: a deterministic network, each analysed layer then taken with
+      noise beta (`_check_model_beta`).
     labels, num_classes: optional labels (m,) for I(T; Y).
     layers: layer names to analyse, e.g. ['T5'] (default all; see
       `infoflow.models` for the naming).
@@ -148,7 +175,12 @@ def network_information(
 
   Returns:
     Ordered dict: layer name -> `LayerInformation`.
+
+  Raises:
+    ValueError: beta other than the model's noise std (`_check_model_beta`),
+      and the errors of `sampling.sample_layers` and of the estimator.
   """
+  _check_model_beta(model, beta)
   sample_key, mc_key = jax.random.split(key)
   samples = sampling.sample_layers(
     sample_key,
@@ -165,3 +197,29 @@ def network_information(
     name: estimator(k, s, beta, labels=labels, num_classes=num_classes, **kwargs)
     for k, (name, s) in zip(keys, samples.items())
   }
+
+
+def _check_model_beta(model, beta) -> None:
+  """beta is the noise std the model samples with, when it has one.
+
+  Samples of layer l carry the noise of layers 1..l-1 at the model's
+  `beta`; the estimate adds noise beta to layer l. Two different values
+  would estimate a network that does not exist, so they must agree (to
+  float32 rounding). A model without a `beta` field, or with beta 0 (a
+  deterministic network: every earlier layer is noise-free, and
+  I(X; S_l + Z) at the given beta is well defined), is accepted.
+
+  Raises:
+    ValueError: naming both values.
+  """
+  beta = checks.check_positive_scalar(beta, 'beta')
+  model_beta = getattr(model, 'beta', None)
+  if model_beta is None or not checks.is_concrete(model_beta, beta):
+    return
+  model_beta = float(model_beta)
+  if model_beta != 0 and not math.isclose(beta, model_beta, rel_tol=1e-6):
+    raise ValueError(
+      f"beta = {beta!r} differs from the model's noise std beta = {model_beta!r}: the samples "
+      "carry the model's noise, so the estimate would mix two networks. Pass the model's "
+      'beta (or a model with that beta).'
+    )

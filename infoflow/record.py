@@ -19,6 +19,12 @@ the representation files); only metrics.jsonl is required, so a run in
 progress can be read. `read_metrics` drops a torn last line with a warning.
 `dig` and `value_stderr` read fields of a record.
 
+Layer names go into file names (figures, animations), npz keys and
+TensorBoard tags, and a run record is data that may come from anyone: every
+name is checked by `layer_file_name` (the pattern `LAYER_NAME`) where it is
+written and where it is read, so that no name can lead a write outside its
+directory (docs/errors.md, "Path safety").
+
 Layers are named as in `infoflow.models` (T1.. for an MLP; conv1, conv2,
 dense3 for the CNN). Records written before that scheme named hidden layer l
 by its noise module, counted from 0; `load_run` reads them under the current
@@ -60,10 +66,46 @@ _NPZ = re.compile(r'epoch_(\d+)\.npz')
 # A layer name of the records written before the current scheme.
 _OLD_LAYER = re.compile(r'noise_(\d+)')
 _warned_old_names = set()  # run directories already warned about
+# What a layer name may be: it becomes part of file names (`scatter_T5.png`),
+# npz keys and TensorBoard tags. Every name of `infoflow.models` (T1, conv1,
+# dense3) and the old noise_N match; '/', '..' as a name, a leading '.' or
+# '-', control characters and long names do not.
+LAYER_NAME = r'[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}'
+_SAFE_LAYER = re.compile(LAYER_NAME)
 
 
 class RunRecordError(ValueError):
   """The directory is not a readable run record; the message says why."""
+
+
+class UnreadableFileError(RunRecordError):
+  """A representation file cannot be read (truncated, corrupt): only what
+  needs it is skipped. Any other `RunRecordError` refuses the whole record."""
+
+
+def _short_repr(value, limit: int = 80) -> str:
+  """`repr(value)`, cut to `limit` characters: one line in a message."""
+  text = repr(value)
+  return text if len(text) <= limit else f'{text[: limit - 3]}...'
+
+
+def layer_file_name(name) -> str:
+  """`name`, checked to be safe as part of a file name, npz key or tag.
+
+  The one check of a layer name, wherever it comes from (a model, run.json,
+  metrics.jsonl, an npz key, `launch.plot --layer`) and wherever it goes
+  (figure and animation file names, `save_representations`, TensorBoard tags).
+
+  Raises:
+    ValueError: `name` is not a string matching `LAYER_NAME`: 1 to 64 of
+      A-Z a-z 0-9 _ . -, not starting with '.' or '-'; names the name.
+  """
+  if isinstance(name, str) and _SAFE_LAYER.fullmatch(name):
+    return name
+  raise ValueError(
+    f'layer name {_short_repr(name)} is not allowed: a layer name is 1 to 64 of the '
+    f"characters A-Z a-z 0-9 _ . - and does not start with '.' or '-' ({LAYER_NAME})."
+  )
 
 
 # ------------------------------------------------------------------ writing
@@ -118,7 +160,13 @@ def save_npz(path: pathlib.Path, **arrays: np.ndarray) -> None:
 
 
 def save_representations(workdir: pathlib.Path, epoch: int, labels, arrays: Mapping) -> None:
-  """`{layer: (m, d_l) array}` and the `(m,)` labels as the npz of `epoch`."""
+  """`{layer: (m, d_l) array}` and the `(m,)` labels as the npz of `epoch`.
+
+  Raises:
+    ValueError: a layer name `layer_file_name` refuses (nothing is written).
+  """
+  for name in arrays:
+    layer_file_name(name)
   path = representation_path(workdir, epoch)
   path.parent.mkdir(exist_ok=True)
   save_npz(path, labels=np.asarray(labels, np.int32), **arrays)
@@ -177,30 +225,37 @@ def read_metrics(path: pathlib.Path, *, error=RunRecordError, advice: str = '') 
 
   A torn last line (no final newline: a run caught or stopped mid-write) is
   dropped with a warning naming the file; a run in progress, or a crash,
-  leaves one. Any other invalid line raises `error` naming file and line,
-  followed by `advice` (what to do).
+  leaves one. Any other invalid line (not UTF-8, not JSON) raises `error`
+  naming file and line, followed by `advice` (what to do).
 
   Raises:
-    error: a line that is not a JSON object with an integer "epoch".
+    error: a line that is not a JSON object with an integer "epoch" (and an
+      integer "seed" where it has one).
   """
-  text = path.read_text()
-  lines = text.splitlines()
+  data = path.read_bytes()
+  lines = data.splitlines()
   records = []
-  for number, line in enumerate(lines, start=1):
-    if not line.strip():
+  for number, raw in enumerate(lines, start=1):
+    if not raw.strip():
       continue
     try:
-      record = json.loads(line)
-    except json.JSONDecodeError as e:
-      if number == len(lines) and not text.endswith('\n'):
+      record = json.loads(raw.decode('utf-8'))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+      if number == len(lines) and not data.endswith(b'\n'):
         logging.warning(
           '%s: dropping the incomplete last line %d (written mid-write).', path, number
         )
         continue
-      raise error(f'{path}, line {number}: invalid JSON ({e}).{advice}') from None
-    if not isinstance(record, dict) or not isinstance(record.get('epoch'), int):
+      what = 'UTF-8' if isinstance(e, UnicodeDecodeError) else 'JSON'
+      raise error(f'{path}, line {number}: invalid {what} ({e}).{advice}') from None
+    if (
+      not isinstance(record, dict)
+      or not isinstance(record.get('epoch'), int)
+      or not isinstance(record.get('seed', 0), int)
+    ):
       raise error(
-        f'{path}, line {number}: not a record (a JSON object with an integer "epoch").{advice}'
+        f'{path}, line {number}: not a record (a JSON object with an integer "epoch" '
+        f'and an integer "seed" if any).{advice}'
       )
     records.append(record)
   return records
@@ -211,7 +266,8 @@ class Snapshots(Mapping):
 
   Keys (epochs) come from the file names; a file is read when indexed (and
   not kept), so listing epochs is free and memory stays small. An unreadable
-  file (truncated, corrupt) raises `RunRecordError` naming it.
+  file (truncated, corrupt) raises `UnreadableFileError` naming it; a file
+  holding a layer name `layer_file_name` refuses, `RunRecordError`.
   """
 
   def __init__(self, paths: Mapping[int, pathlib.Path], num_conv: Optional[int] = None):
@@ -222,13 +278,15 @@ class Snapshots(Mapping):
     path = self._paths[epoch]
     try:
       with np.load(path, allow_pickle=False) as npz:
-        _note_old_names(path.parent.parent, npz.files, self._num_conv)
-        return {current_layer_name(key, self._num_conv): npz[key] for key in npz.files}
+        arrays = {key: npz[key] for key in npz.files}
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as e:
-      raise RunRecordError(
+      raise UnreadableFileError(
         f'{path} is not a readable .npz file (truncated or corrupt: {e}); '
         'delete it to plot the other epochs.'
       ) from None
+    _check_layer_names(path, arrays)
+    _note_old_names(path.parent.parent, arrays, self._num_conv)
+    return {current_layer_name(key, self._num_conv): value for key, value in arrays.items()}
 
   def __iter__(self) -> Iterator[int]:
     return iter(self._paths)
@@ -319,15 +377,104 @@ class Run:
     return self.snapshots[epoch]
 
 
+def read_json_object(path: pathlib.Path, *, error=RunRecordError, advice: str = '') -> dict:
+  """The JSON object in the file at `path` (config.json, run.json).
+
+  Raises:
+    error: the file is not UTF-8 text, not JSON, or holds something other
+      than an object; the message names the file, then `advice`.
+  """
+  try:
+    value = json.loads(path.read_bytes().decode('utf-8'))
+  except UnicodeDecodeError as e:
+    raise error(f'{path} is not UTF-8 text ({e}).{advice}') from None
+  except json.JSONDecodeError as e:
+    raise error(f'{path} is not valid JSON: {e}.{advice}') from None
+  if not isinstance(value, dict):
+    raise error(f'{path} must hold a JSON object {{...}}; it holds {_json_kind(value)}.{advice}')
+  return value
+
+
+def _json_kind(value) -> str:
+  """What a JSON value is, for messages: 'an array', 'a string', ..."""
+  if isinstance(value, bool):
+    return 'true or false'
+  kinds = {dict: 'an object', list: 'an array', str: 'a string', int: 'a number', float: 'a number'}
+  return kinds.get(type(value), 'null')
+
+
 def _read_json(path: pathlib.Path) -> dict:
-  """An optional JSON file of the record (`{}` with a warning when absent)."""
+  """An optional JSON object of the record (`{}` with a warning when absent)."""
   if not path.exists():
     logging.warning('%s not found; reading the run without it.', path)
     return {}
-  try:
-    return json.loads(path.read_text())
-  except json.JSONDecodeError as e:
-    raise RunRecordError(f'{path} is not valid JSON: {e}') from e
+  return read_json_object(path)
+
+
+def _check_layer_names(path: pathlib.Path, names) -> None:
+  """Refuses a file of the record that holds a layer name `layer_file_name`
+  refuses: the record is corrupt or was made to write outside its folders."""
+  for name in names:
+    try:
+      layer_file_name(name)
+    except ValueError as e:
+      raise RunRecordError(
+        f'{path}: {e} Refusing this run record: it is corrupt or was tampered with.'
+      ) from None
+
+
+def _is_count(value) -> bool:
+  return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _wrong(place, field: str, expected: str, value) -> RunRecordError:
+  """The error of a `field` of another shape; `place` names the file."""
+  return RunRecordError(
+    f'{place}: "{field}" must be {expected}; got {_json_kind(value)} {_short_repr(value)}.'
+  )
+
+
+def _check_meta(path: pathlib.Path, meta: dict) -> None:
+  """Refuses run.json fields that `Run` reads when they have another shape,
+  or name a layer `layer_file_name` refuses."""
+  layers = meta.get('layers')
+  if layers is not None:
+    if not isinstance(layers, dict) or not all(_is_count(v) for v in layers.values()):
+      raise _wrong(path, 'layers', 'an object {layer name: integer width}', layers)
+    _check_layer_names(path, layers)
+  for key in ('estimated_layers', 'representation_layers'):
+    names = meta.get(key)
+    if names is not None:
+      if not isinstance(names, list):
+        raise _wrong(path, key, 'an array of layer names', names)
+      _check_layer_names(path, names)
+  inputs = meta.get('num_eval_inputs')
+  if inputs is not None and not _is_count(inputs):
+    raise _wrong(path, 'num_eval_inputs', 'an integer >= 0', inputs)
+
+
+def _check_model(path: pathlib.Path, source: dict) -> None:
+  """Refuses a CNN `model` (config.json, run.json) whose `conv_features` is
+  not an array (`_num_conv` counts it)."""
+  model = source.get('model')
+  if isinstance(model, Mapping) and model.get('kind') == 'cnn':
+    features = model.get('conv_features')
+    if features is not None and not isinstance(features, list):
+      raise _wrong(path, 'model.conv_features', 'an array of integers', features)
+
+
+def _check_records(path: pathlib.Path, records: list) -> None:
+  """Refuses records whose layer fields are not objects or name a layer
+  `layer_file_name` refuses."""
+  for r in records:
+    for field in LAYER_FIELDS:
+      entry = r.get(field)
+      if entry is None:
+        continue
+      if not isinstance(entry, dict):
+        place = f'{path}, the record of epoch {r["epoch"]}, seed {r.get("seed", 0)}'
+        raise _wrong(place, field, 'an object {layer name: ...}', entry)
+      _check_layer_names(path, (k for k in entry if k != 'bin_sizes'))
 
 
 def load_run(workdir) -> Run:
@@ -336,8 +483,9 @@ def load_run(workdir) -> Run:
   Raises:
     RunRecordError: the directory does not exist (or is a file), has no
       metrics.jsonl, or it holds no records (e.g. the run has not reached
-      its first analysed epoch); or a file is malformed. The message names
-      the path.
+      its first analysed epoch); or a file is malformed: not UTF-8 or JSON,
+      a field of another shape, a layer name `layer_file_name` refuses. The
+      message names the path.
   """
   workdir = pathlib.Path(workdir).expanduser()
   if workdir.exists() and not workdir.is_dir():
@@ -366,6 +514,10 @@ def load_run(workdir) -> Run:
   config = _read_json(workdir / CONFIG)
   meta = _read_json(workdir / RUN_INFO)
   records = [unique[k] for k in sorted(unique)]
+  _check_records(metrics, records)
+  _check_meta(workdir / RUN_INFO, meta)
+  _check_model(workdir / CONFIG, config)
+  _check_model(workdir / RUN_INFO, meta)
   _rename_old_layers(workdir, config, meta, records)
   return Run(workdir=workdir, config=config, meta=meta, records=records)
 

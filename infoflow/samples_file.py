@@ -4,8 +4,8 @@
 array is read as R = 1) and optional (m,) integer labels, from a key of the
 file or a `.npy` / `.npz` file of their own. Bad input (a missing, foreign,
 truncated or corrupt file; an array of the wrong rank, dtype or with NaN /
-inf; labels of the wrong length or dtype) raises `EstimateInputError`
-naming the file and key (docs/errors.md).
+inf; labels of the wrong length or dtype, negative or above int32) raises
+`EstimateInputError` naming the file and key (docs/errors.md).
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ import zipfile
 import zlib
 
 import numpy as np
+
+from infoflow import checks
 
 LABELS_KEY = 'labels'
 _ZIP_MAGIC = b'PK\x03\x04'
@@ -95,7 +97,8 @@ def _check_layer(key: str, x: np.ndarray, path) -> tuple[np.ndarray, str]:
 
 
 def _check_labels(labels: np.ndarray, where: str, num_inputs: dict[str, int]) -> np.ndarray:
-  """(m,) integer labels >= 0 matching every layer's m."""
+  """(m,) integer labels in [0, checks.MAX_LABEL] matching every layer's m,
+  as int32 (checked before the cast, which would wrap 2^32 to 0)."""
   if labels.dtype.kind not in 'biu':
     raise EstimateInputError(
       f'{where} must hold integer class indices; got dtype {labels.dtype} '
@@ -111,6 +114,10 @@ def _check_labels(labels: np.ndarray, where: str, num_inputs: dict[str, int]) ->
       )
   if labels.size and int(labels.min()) < 0:
     raise EstimateInputError(f'{where} must be >= 0; got {int(labels.min())}.')
+  try:
+    checks.check_label_fits(int(labels.max()) if labels.size else 0, where)
+  except ValueError as e:
+    raise EstimateInputError(str(e)) from None
   return labels.astype(np.int32)
 
 

@@ -150,6 +150,8 @@ def child_command(
     ValueError: an override that is not 'field=value' (names --override).
   """
   argv = [sys.executable, '-c', _CHILD, f'--config={config}', f'--workdir={workdir}']
+  # Cold compiles: what a first run on a fresh machine costs.
+  argv.append('--compile_cache=off')
   argv.append(f'--config.num_seeds={num_seeds}')
   if num_points:
     argv.append(f'--config.analysis.num_points={num_points}')

@@ -5,12 +5,16 @@ child).
 Only mains use them; the library reads no flags.
 """
 
+import logging as pylogging
+import os
 import sys
 
 from absl import app
 from absl import flags
+from absl import logging
 from ml_collections import config_flags
 
+from infoflow import compile_cache
 from infoflow import configs
 
 CONFIG = config_flags.DEFINE_config_file(
@@ -48,6 +52,14 @@ OUT = flags.DEFINE_string(
   'in place of .npz).',
 )
 
+COMPILE_CACHE = flags.DEFINE_string(
+  'compile_cache',
+  None,
+  'Directory of the persistent XLA compilation cache, so that a resumed run or a '
+  f'repeated command compiles nothing new; "off" turns it off. Default: ${compile_cache.ENV}, '
+  'else $XDG_CACHE_HOME/infoflow/xla (~/.cache/infoflow/xla).',
+)
+
 SEED_COUNTS = flags.DEFINE_list(
   'seeds', ['1', '8'], 'Seed counts of a benchmark: one run (or timing) each.'
 )
@@ -62,6 +74,12 @@ def run_with_config(main, program: str) -> None:
   except ValueError as error:
     sys.exit(f'{program}: error: {error}')
   app.run(main, argv=argv)
+
+
+def apply_compile_cache() -> None:
+  """Turns on the persistent compilation cache of --compile_cache
+  (`infoflow.compile_cache.enable`)."""
+  compile_cache.enable(COMPILE_CACHE.value)
 
 
 def apply_cpu_devices():
@@ -87,3 +105,21 @@ def apply_cpu_devices():
       f'--cpu_devices={count}: JAX made {found} CPU '
       'device(s) (is XLA_FLAGS forcing a device count?).'
     )
+
+
+class _QuietOrbax(pylogging.Filter):
+  """Drops orbax's per-save INFO chatter (warnings and errors pass)."""
+
+  def filter(self, record):
+    return record.levelno >= pylogging.WARNING or f'{os.sep}orbax{os.sep}' not in record.pathname
+
+
+_QUIET_ORBAX = _QuietOrbax()
+
+
+def quiet_orbax() -> None:
+  """Keeps orbax's INFO lines (several per checkpoint saved) out of a main's
+  log. Orbax logs through absl's logger, so the filter sits on that logger:
+  no handler sees those lines (absl's stderr one, or a test's). Calling it
+  again changes nothing."""
+  logging.get_absl_logger().addFilter(_QUIET_ORBAX)

@@ -23,10 +23,11 @@ Prints a table (nats and bits, each with its Monte Carlo standard error) and
 writes the numbers as JSON to --out (default: FILE with `.information.json`
 in place of `.npz`). Bad input (a missing, foreign, truncated or corrupt
 file; an array of the wrong rank, dtype or with NaN / inf; labels of the
-wrong length or dtype; beta missing or <= 0) ends the command with one line
-on stderr, `launch.estimate: error: ...` naming the file, key or flag, and
-exit status 1 (docs/errors.md). The file is read and checked by
-launch/samples_file.py.
+wrong length or dtype; beta missing or <= 0; a seed outside [0, 2**32);
+--out a directory or not writable: all checked before any estimate) ends
+the command with one line on stderr, `launch.estimate: error: ...` naming
+the file, key or flag, and exit status 1 (docs/errors.md). The file is read
+and checked by infoflow/samples_file.py.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import pathlib
 import sys
 from typing import Optional
@@ -42,6 +44,8 @@ from absl import app
 from absl import flags
 import numpy as np
 
+from infoflow import configs
+from infoflow import estimators
 from infoflow import units
 from infoflow.samples_file import LABELS_KEY
 from infoflow.samples_file import EstimateInputError
@@ -53,6 +57,7 @@ __all__ = (
   'FORMS',
   'LABELS_KEY',
   'EstimateInputError',
+  'check_out',
   'default_out',
   'estimate_file',
   'estimate_layer',
@@ -81,7 +86,7 @@ _FORM = flags.DEFINE_enum('form', 'posterior', list(FORMS), 'Estimator form.')
 _NUM_MC = flags.DEFINE_integer(
   'num_mc', None, 'Fixed number of Monte Carlo draws (default: adaptive, posterior form).'
 )
-_SEED = flags.DEFINE_integer('seed', 0, 'Seed of the Monte Carlo draws.')
+_SEED = flags.DEFINE_integer('seed', 0, 'Seed of the Monte Carlo draws, in [0, 2**32).')
 
 
 def estimate_layer(
@@ -128,12 +133,14 @@ def _check_settings(beta, form, num_mc, seed):
     )
   if form not in FORMS:
     raise EstimateInputError(f'--form must be one of {", ".join(FORMS)}; got {form!r}.')
-  if num_mc is not None and num_mc < 2:
+  if num_mc is not None and not 2 <= num_mc <= estimators.MAX_DRAWS:
     raise EstimateInputError(
-      f'--num_mc must be >= 2 (a standard error needs two draws); got {num_mc}.'
+      f'--num_mc must be >= 2 (a standard error needs two draws) and at most '
+      f'{estimators.MAX_DRAWS} (2**30); got {num_mc}.'
     )
-  if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
-    raise EstimateInputError(f'--seed must be an integer; got {seed!r}.')
+  problem = configs.seed_problem(seed)
+  if problem:
+    raise EstimateInputError(f'--seed {problem}; got {seed!r}.')
 
 
 def estimate_file(
@@ -225,6 +232,28 @@ def default_out(path) -> pathlib.Path:
   return path.with_name(f'{path.stem}.information.json')
 
 
+def check_out(out) -> pathlib.Path:
+  """`out` if a JSON file can be written there, checked before any estimate.
+
+  Raises:
+    EstimateInputError: `out` is a directory or an unwritable file, or its
+      parent is not an existing, writable directory.
+  """
+  out = pathlib.Path(out).expanduser()
+  parent = out.parent
+  if out.is_dir():
+    problem = 'it is a directory (--out takes a file path)'
+  elif not parent.is_dir():
+    problem = f'{parent} is not a directory'
+  elif out.exists() and not os.access(out, os.W_OK):
+    problem = 'the file is not writable'
+  elif not out.exists() and not os.access(parent, os.W_OK | os.X_OK):
+    problem = f'{parent} is not writable'
+  else:
+    return out
+  raise EstimateInputError(f'cannot write {out}: {problem}; pass another --out.')
+
+
 def write_json(results: dict, out) -> pathlib.Path:
   """Writes ``results`` to ``out``; EstimateInputError naming it on failure."""
   out = pathlib.Path(out).expanduser()
@@ -245,11 +274,8 @@ def main(argv) -> None:
       raise EstimateInputError('--samples=FILE.npz is required.')
     if _BETA.value is None:
       raise EstimateInputError("--beta is required: the network's noise standard deviation (> 0).")
-    out = pathlib.Path(_OUT.value) if _OUT.value else default_out(_SAMPLES.value)
-    if not out.parent.is_dir():
-      raise EstimateInputError(
-        f'cannot write {out}: {out.parent} is not a directory; pass another --out.'
-      )
+    out = check_out(_OUT.value or default_out(_SAMPLES.value))
+    common_flags.apply_compile_cache()
     results = estimate_file(
       _SAMPLES.value,
       _BETA.value,

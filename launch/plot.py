@@ -31,8 +31,10 @@ without a file is replaced by the nearest saved one). Exits non-zero, naming
 the path, when the directory is not a readable run record or the output
 directory cannot be written. An unreadable (e.g. truncated) representation
 file skips the figures that need it, with a warning naming the file; the
-other figures are written (docs/errors.md). The work is
-`infoflow.plots.files.write_figures`.
+other figures are written (docs/errors.md). A run record that names a layer
+outside `infoflow.record.LAYER_NAME` (e.g. `../x`: layer names become file
+names) is refused whole, naming the file; every file is written inside --out.
+The work is `infoflow.plots.files.write_figures`.
 """
 
 from __future__ import annotations
@@ -67,7 +69,11 @@ _EPOCHS = flags.DEFINE_list(
   'epochs', None, 'Epochs of the representation figures (default: first, middle and last saved).'
 )
 _UNITS = flags.DEFINE_enum('units', 'bits', ['bits', 'nats'], 'Units of information and entropies.')
-_DPI = flags.DEFINE_integer('dpi', 120, 'Resolution of PNG files.')
+_DPI = flags.DEFINE_integer(
+  'dpi',
+  120,
+  f'Resolution of PNG files, {figure_files.MIN_DPI} to {figure_files.MAX_DPI} dots per inch.',
+)
 _ANIMATE = flags.DEFINE_bool(
   'animate',
   False,
@@ -84,6 +90,15 @@ def main(argv: Sequence[str]) -> None:
     epochs = [int(e) for e in _EPOCHS.value] if _EPOCHS.value else None
   except ValueError as e:
     raise app.UsageError(f'--epochs must be integers: {e}') from e
+  try:
+    figure_files.check_dpi(_DPI.value, '--dpi')
+  except ValueError as e:
+    sys.exit(f'launch.plot: error: {e}')
+  if _LAYER.value is not None:
+    try:
+      record.layer_file_name(_LAYER.value)
+    except ValueError as e:
+      sys.exit(f'launch.plot: error: --layer: {e}')
   try:
     written, skipped = figure_files.write_figures(
       _WORKDIR.value,

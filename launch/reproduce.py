@@ -68,6 +68,8 @@ def main(argv):
     common_flags.apply_cpu_devices()
   except RuntimeError as error:
     sys.exit(f'launch.reproduce: error: {error}')
+  common_flags.quiet_orbax()
+  common_flags.apply_compile_cache()
   try:
     path = paper.reproduce(
       _EXPERIMENT.value,

@@ -21,25 +21,16 @@ Installed, the command is also `infoflow-train`.
 
 from __future__ import annotations
 
-import logging as pylogging
 import os
 import sys
 
 from absl import app
-from absl import logging
 
 from infoflow import configs
 from infoflow import data as data_lib
 from infoflow import experiment
 
 from . import common_flags
-
-
-class _QuietOrbax(pylogging.Filter):
-  """Drops orbax's per-save INFO chatter from the progress log."""
-
-  def filter(self, record):
-    return record.levelno >= pylogging.WARNING or f'{os.sep}orbax{os.sep}' not in record.pathname
 
 
 def main(argv):
@@ -49,7 +40,8 @@ def main(argv):
     common_flags.apply_cpu_devices()
   except RuntimeError as error:
     sys.exit(f'launch.train: error: {error}')
-  logging.get_absl_handler().addFilter(_QuietOrbax())
+  common_flags.quiet_orbax()
+  common_flags.apply_compile_cache()
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
   config = common_flags.CONFIG.value

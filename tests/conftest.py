@@ -10,38 +10,32 @@ import shutil
 import tempfile
 
 import helpers
-import jax
 import pytest
 
+from infoflow import compile_cache
 from infoflow import configs
 from infoflow import experiment
-
-_CACHE_SETTINGS = {
-  'jax_compilation_cache_dir': None,  # set per session
-  'jax_persistent_cache_min_compile_time_secs': 0,
-  'jax_persistent_cache_min_entry_size_bytes': 0,
-}
-
 
 _OWNER = 'INFOFLOW_TESTS_CACHE_OWNER'
 
 
 def pytest_configure(config):
-  """One cache per test session, shared by its xdist workers (they inherit
-  the controller's environment) and by the mains it starts as processes."""
-  cache = os.environ.get('JAX_COMPILATION_CACHE_DIR') if hasattr(config, 'workerinput') else None
+  """One compilation cache per test session (`infoflow.compile_cache`),
+  shared by its xdist workers (they inherit the controller's environment)
+  and by the mains it starts, in process or as processes: they all find it
+  through INFOFLOW_COMPILE_CACHE."""
+  cache = os.environ.get(compile_cache.ENV) if hasattr(config, 'workerinput') else None
   if cache is None:
     cache = tempfile.mkdtemp(prefix='infoflow_tests_jax_cache_')
     os.environ[_OWNER] = str(os.getpid())
-  for name, value in dict(_CACHE_SETTINGS, jax_compilation_cache_dir=cache).items():
-    jax.config.update(name, value)
-    os.environ[name.upper()] = str(value)
+    os.environ[compile_cache.ENV] = cache
+  compile_cache.enable(cache)
 
 
 def pytest_unconfigure(config):
   del config
   if os.environ.get(_OWNER) == str(os.getpid()):
-    shutil.rmtree(os.environ.pop('JAX_COMPILATION_CACHE_DIR'), ignore_errors=True)
+    shutil.rmtree(os.environ.pop(compile_cache.ENV), ignore_errors=True)
 
 
 _RUN_FIXTURES = ('finished_run', 'tiny_run')

@@ -215,3 +215,44 @@ def test_no_warning_for_float32():
   with warnings.catch_warnings():
     warnings.simplefilter('error')
     checks.check_float_array(np.ones((2, 2), np.float32), 'x')
+
+
+# ------------------------------------------------------------ issue 22
+
+
+def test_labels_beyond_int32_raise_before_the_cast():
+  # Issue 22 row 7: int64 labels holding 2**32 were cast to int32, so 2**32
+  # became class 0 (a wrong I(T;Y), no error).
+  for big in (2**31, 2**32, 2**40):
+    with pytest.raises(ValueError, match=f'labels must be class indices <= 2147483647.*{big}'):
+      checks.check_labels(np.array([0, big], np.int64), 'labels', num_rows=2)
+  with pytest.raises(ValueError, match='labels must be class indices <= 2147483647'):
+    checks.check_labels(np.array([1, 2**63], np.uint64), 'labels', num_rows=2)
+  with pytest.raises(ValueError, match='labels must be class indices'):
+    checks.check_labels(np.array([0, 2**32]), 'labels', num_rows=2, num_classes=2**33)
+  y, k = checks.check_labels(np.array([0, 2**31 - 1], np.int64), 'labels', num_rows=2)
+  assert k == 2**31 and y.dtype == np.int32 and int(y[1]) == 2**31 - 1
+  # Negative labels name the labels, also without num_classes.
+  with pytest.raises(
+    ValueError, match=r'labels must lie in \[0, num_classes\); got values in \[-3, -1\]'
+  ):
+    checks.check_labels(np.array([-1, -3]), 'labels', num_rows=2)
+
+
+def test_compact_labels_keeps_full_labels_and_renumbers_sparse_ones():
+  # Issue 22 row 14: the classes present, at most one per row, whatever num_classes.
+  full = np.array([1, 0, 1], np.int32)
+  assert checks.compact_labels(full, 2) == (full, 2)
+  assert checks.compact_labels(full, 2)[0] is full  # the same array: the same computation
+  y, k = checks.compact_labels(np.array([7, 10**7, 7], np.int32), 10**9)
+  assert k == 2 and y.dtype == np.int32 and y.tolist() == [0, 1, 0]
+  y, k = checks.partition_labels(
+    jnp.asarray([5, 2, 5]), 'labels', num_rows=3, num_classes=None, rows_name='x'
+  )
+  assert isinstance(y, jax.Array) and k == 2 and y.tolist() == [1, 0, 1]
+
+
+def test_check_concrete_names_the_function():
+  checks.check_concrete('f', np.ones(2), 0.3)
+  with pytest.raises(ValueError, match='f needs concrete inputs: call it outside jax.jit'):
+    jax.jit(lambda x: checks.check_concrete('f', x))(1.0)

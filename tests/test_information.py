@@ -190,7 +190,46 @@ def test_settings_pass_only_the_arguments_of_their_form(form):
   kwargs = settings.estimator_kwargs()
   assert settings.estimator() is information.ESTIMATORS[form]
   assert ('num_mc_conditional' in kwargs) == (form == 'difference')
-  assert ('target_stderr_mi_input' in kwargs) == (form == 'posterior')
+  assert 'target_stderr_mi_input' not in kwargs  # a fixed num_mc: no targets
+  adaptive = information.InformationSettings(form=form).estimator_kwargs()
+  assert ('target_stderr_mi_input' in adaptive) == (form == 'posterior')
   samples = np.random.default_rng(3).normal(size=(6, 3, 2)).astype(np.float32)
   info = settings.estimator()(jax.random.key(0), samples, 0.3, **kwargs)
   assert 0.0 <= float(info.mi_input.nats) <= math.log(6) + 4 * float(info.mi_input.stderr)
+
+
+# ------------------------------------------------------------ issue 22
+
+
+def test_settings_refuse_targets_no_estimate_uses():
+  # Issue 22 row 10: with num_mc (or the difference form) the targets were
+  # silently ignored; the estimators raise for num_mc with a target.
+  with pytest.raises(ValueError, match=r'pass num_mc .* or target_stderr_mi_input = 0.0001'):
+    information.InformationSettings(num_mc=64, target_stderr_mi_input=1e-4)
+  with pytest.raises(
+    ValueError, match='target_stderr_mi_label = 0.001: only the posterior form draws to a target'
+  ):
+    information.InformationSettings(form='difference', target_stderr_mi_label=1e-3)
+  kwargs = information.InformationSettings(num_mc=64, max_mc=4096).estimator_kwargs()
+  assert kwargs == {'num_mc': 64}
+  with pytest.raises(ValueError, match='target_stderr_mi_label'):
+    information.layer_information(
+      jax.random.key(0), np.zeros((4, 3, 2)), 0.1, num_mc=64, target_stderr_mi_label=0.01
+    )
+
+
+def test_a_beta_other_than_the_models_raises_naming_both():
+  # Issue 22 row 12: the samples carry the model's noise (beta 0.1) and the
+  # estimate added beta 0.2: a network that does not exist, silently.
+  x = jnp.asarray(np.random.default_rng(0).normal(size=(4, 3)), jnp.float32)
+  model = models.MLP(widths=(2,), num_outputs=2, activation='tanh', beta=0.1)
+  variables = helpers.init_variables(model, x, seed=0)
+  with pytest.raises(ValueError, match=r"beta = 0.2 differs from the model's noise std beta = 0.1"):
+    infoflow.network_information(jax.random.key(0), model, variables, x, 0.2)
+  # float32 rounding of the same beta is the same beta, and a deterministic
+  # network (beta 0) is analysed at the given noise: both pass the check
+  # (and stop at the next one, the layer names, before any estimate).
+  for net_beta, beta in ((0.1, np.float32(0.1)), (0.0, 0.1)):
+    net = models.MLP(widths=(2,), num_outputs=2, activation='tanh', beta=net_beta)
+    with pytest.raises(ValueError, match='unknown layers'):
+      infoflow.network_information(jax.random.key(0), net, variables, x, beta, layers=['T9'])

@@ -5,6 +5,7 @@ reader is pinned to the documented format) and mapping old layer names."""
 import dataclasses
 import json
 import math
+import re
 
 import helpers
 import matplotlib
@@ -15,6 +16,7 @@ import numpy as np
 import pytest
 
 import infoflow
+from infoflow import models
 from infoflow import plots
 from infoflow import record
 from infoflow.plots import files as figure_files
@@ -232,3 +234,139 @@ def test_dig_and_value_stderr_read_fields():
   assert value == 0.5 and math.isnan(stderr)
   assert all(math.isnan(v) for v in record.value_stderr(None))
   assert record.value_stderr(2)[0] == 2.0 and math.isnan(record.value_stderr(math.inf)[0])
+
+
+# ------------------------------------------------- issue 22 row 21: layer names
+
+
+def test_layer_file_name_passes_every_model_and_old_name():
+  names = models.mlp_layer_names(12) + models.cnn_layer_names(2, 1)
+  names += ['noise_0', 'noise_10', 'labels', 'dense_3.b-2', 'a' * 64]
+  assert [record.layer_file_name(name) for name in names] == names
+
+
+@pytest.mark.parametrize(
+  'name',
+  ['../x', 'x/../../PWNED', 'a/b', '', '.hidden', '..', '/etc/x', 'a\\b', 'a\x00b', 'a b', '-x']
+  + ['T1\n', 'é', 'a' * 65, None, 5],
+)
+def test_layer_file_name_refuses_unsafe_names(name):
+  with pytest.raises(ValueError, match=r'layer name .* is not allowed') as info:
+    record.layer_file_name(name)
+  message = str(info.value)
+  assert record.LAYER_NAME in message and '\n' not in message and len(message) < 300
+
+
+def _plant(run_dir, where, bad):
+  """Puts the layer name `bad` into the file `where` of a fake run; returns
+  the path of that file."""
+  if where == 'npz':
+    path = sorted((run_dir / record.REPRESENTATIONS).iterdir())[0]
+    with np.load(path) as npz:
+      arrays = dict(npz)
+    arrays[bad] = arrays.pop('T2')
+    np.savez(path, **arrays)
+    return path
+  if where == 'metrics':
+    path = run_dir / record.METRICS
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    records[-1]['clustering'][bad] = records[-1]['clustering'].pop('T2')
+    record.write_metrics(path, records)
+    return path
+  path = run_dir / record.RUN_INFO
+  meta = json.loads(path.read_text())
+  if where == 'run.json layers':
+    meta['layers'][bad] = meta['layers'].pop('T2')
+  else:
+    meta['estimated_layers'].append(bad)
+  path.write_text(json.dumps(meta))
+  return path
+
+
+@pytest.mark.parametrize('where', ['run.json layers', 'run.json estimated', 'metrics', 'npz'])
+def test_run_record_with_an_unsafe_layer_name_is_refused(tmp_path, where):
+  """Issue 22 row 21: a layer name that would lead a file name out of its
+  folder is refused wherever the record holds it, naming file and name."""
+  run_dir, epochs = helpers.write_fake_run(tmp_path / 'run', num_epochs=2, num_seeds=1)
+  bad = 'x/../../../PWNED'
+  path = _plant(run_dir, where, bad)
+  with pytest.raises(record.RunRecordError) as info:
+    run = record.load_run(run_dir)
+    run.load_representations(epochs[0])
+  assert str(path) in str(info.value) and repr(bad) in str(info.value)
+  assert not isinstance(info.value, record.UnreadableFileError)  # not skipped: refused
+
+
+def test_save_representations_refuses_an_unsafe_layer_name(tmp_path):
+  """Issue 22 row 21: npz keys are checked as they are written."""
+  with pytest.raises(ValueError, match=r"layer name '\.\./T1' is not allowed"):
+    record.save_representations(tmp_path, 0, [0, 1], {'../T1': np.ones((2, 1), np.float32)})
+  assert not list(tmp_path.rglob('*.npz'))
+
+
+# ------------------------------------- issue 22 rows 17, 18: malformed files
+
+
+def test_non_utf8_bytes_are_an_error_naming_file_and_line(fake_run_dir, caplog):
+  """Issue 22 row 17: bytes that are not UTF-8 in metrics.jsonl (not the
+  torn last line), config.json or run.json: a RunRecordError naming the file
+  (and the line), not a UnicodeDecodeError."""
+  metrics = fake_run_dir / record.METRICS
+  lines = metrics.read_bytes().splitlines()
+  metrics.write_bytes(b'\n'.join([lines[0], b'{"epoch": 1, "x": "\xff\xfe"}', lines[1]]) + b'\n')
+  with pytest.raises(record.RunRecordError, match=r'metrics\.jsonl, line 2: invalid UTF-8'):
+    record.load_run(fake_run_dir)
+  # A torn last line is dropped as before, whatever its bytes.
+  metrics.write_bytes(b'\n'.join(lines) + b'\n{"epoch": 99, "\xe2\x82')
+  assert len(record.read_metrics(metrics)) == len(lines)
+  assert 'dropping the incomplete last line' in caplog.text
+  for name in (record.CONFIG, record.RUN_INFO):
+    (fake_run_dir / name).write_bytes(b'{"name": "\xff"}')
+    with pytest.raises(record.RunRecordError, match=f'{fake_run_dir / name} is not UTF-8 text'):
+      record.load_run(fake_run_dir)
+    (fake_run_dir / name).write_text('{}')
+
+
+@pytest.mark.parametrize(
+  'name, value, message',
+  [
+    (record.RUN_INFO, [1, 2], 'must hold a JSON object {...}; it holds an array'),
+    (record.CONFIG, 'fake', 'must hold a JSON object {...}; it holds a string'),
+    (record.RUN_INFO, {'layers': ['T1', 'T2']}, '"layers" must be an object'),
+    (record.RUN_INFO, {'layers': {'T1': 'wide'}}, '"layers" must be an object'),
+    (record.RUN_INFO, {'estimated_layers': 'T1'}, '"estimated_layers" must be an array'),
+    (record.RUN_INFO, {'num_eval_inputs': 'many'}, '"num_eval_inputs" must be an integer'),
+    (
+      record.CONFIG,
+      {'model': {'kind': 'cnn', 'conv_features': 8}},
+      '"model.conv_features" must be an array',
+    ),
+  ],
+)
+def test_json_files_of_another_shape_are_an_error_naming_them(fake_run_dir, name, value, message):
+  """Issue 22 row 18: config.json / run.json that are JSON but not of the
+  documented shape: a RunRecordError naming the file, not a traceback from
+  `Run`'s properties."""
+  (fake_run_dir / name).write_text(json.dumps(value))
+  with pytest.raises(record.RunRecordError, match=re.escape(message)) as info:
+    run = record.load_run(fake_run_dir)
+    (run.name, run.layers, run.layer_order, run.num_inputs, run.snapshots)
+  assert str(fake_run_dir / name) in str(info.value)
+
+
+@pytest.mark.parametrize(
+  'change, message',
+  [
+    ({'seed': 'a'}, 'line 1: not a record'),
+    ({'information': [1, 2]}, 'the record of epoch 0, seed 0: "information" must be an object'),
+  ],
+)
+def test_records_of_another_shape_are_an_error_naming_them(fake_run_dir, change, message):
+  """Issue 22 row 18: a record whose seed is not an integer, or whose layer
+  field is not an object: an error naming metrics.jsonl."""
+  metrics = fake_run_dir / record.METRICS
+  lines = metrics.read_text().splitlines()
+  metrics.write_text('\n'.join([json.dumps(dict(json.loads(lines[0]), **change))] + lines[1:]))
+  with pytest.raises(record.RunRecordError, match=re.escape(message)) as info:
+    record.load_run(fake_run_dir).layer_order
+  assert str(metrics) in str(info.value)

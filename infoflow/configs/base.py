@@ -6,6 +6,7 @@ touches data or disk.
 """
 
 import math
+import re
 
 import ml_collections
 import numpy as np
@@ -19,13 +20,19 @@ from infoflow import models
 OPTIMIZERS = ('adam', 'adamw', 'sgd', 'momentum')
 # Data sets with regression targets (`loss = 'mse'` needs them).
 REGRESSION_DATASETS = ('minimal_tanh', 'minimal_lrelu')
+# Seeds are integers in [0, SEED_LIMIT): `jax.random.key` keeps 32 bits, so a
+# larger seed would silently repeat the run of seed % 2**32.
+SEED_LIMIT = 2**32
+# A config name is one plain path component (it names the run's directory,
+# runs/<name> or WORKDIR/<name>): no '/', not '.', '..' or hidden.
+_NAME = re.compile(r'[A-Za-z0-9_][A-Za-z0-9_.-]*')
 
 
 def base_config() -> ml_collections.ConfigDict:
   """The fields every run has, with defaults."""
   c = ml_collections.ConfigDict()
-  c.name = ''
-  c.seed = 0  # root seed: parameters, data order, noise, analysis
+  c.name = ''  # the run's name (runs/<name> by default): letters, digits, _ - .
+  c.seed = 0  # root seed in [0, 2**32): parameters, data order, noise, analysis
   c.num_seeds = 1  # independent runs trained together with vmap
 
   c.data = ml_collections.ConfigDict()
@@ -59,7 +66,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.analysis.num_replicas = 100  # R noisy passes per input
   c.analysis.estimated_layers = ()  # () = all hidden layers, or T1, ...
   c.analysis.form = 'posterior'  # or 'difference' (docs/method.md)
-  c.analysis.num_mc = 0  # fixed MC draws per layer; 0 = adaptive
+  c.analysis.num_mc = 0  # fixed MC draws per layer (>= 2); 0 = adaptive
   # (difference form: 8192 for h(T), h(T|Y=y))
   c.analysis.num_mc_conditional = (
     estimators.DEFAULT_NUM_MC_CONDITIONAL
@@ -104,6 +111,46 @@ def _integer(low):
     return None if value >= low else f'must be >= {low}'
 
   return check
+
+
+def _draw_count(*, zero=None):
+  """A Monte Carlo draw count: an integer >= 2 (a standard error needs two
+  draws); with `zero`, 0 is allowed too and means `zero`."""
+  at_least_two = _integer(2)
+
+  def check(value):
+    if zero is not None and _is_int(value) and value == 0:
+      return None
+    problem = at_least_two(value)
+    if problem is None and value <= estimators.MAX_DRAWS:
+      return None
+    allowed = f'0 ({zero}) or an integer >= 2' if zero else 'an integer >= 2'
+    return (
+      f'must be {allowed} (a standard error needs two draws) and at most '
+      f'estimators.MAX_DRAWS = 2**30'
+    )
+
+  return check
+
+
+def seed_problem(value):
+  """None for a seed in [0, SEED_LIMIT), else what is wrong (for messages:
+  `configs.validate`'s `seed`, `launch.estimate`'s --seed)."""
+  if _is_int(value) and 0 <= value < SEED_LIMIT:
+    return None
+  return (
+    'must be an integer in [0, 2**32): JAX keys keep 32 bits, so seed 2**32 + s would '
+    'silently repeat the run of seed s'
+  )
+
+
+def _run_name(value):
+  if isinstance(value, str) and _NAME.fullmatch(value):
+    return None
+  return (
+    "must be a plain name (letters, digits, '_', '-', '.'; not starting with '.'): "
+    "it names the run's directory"
+  )
 
 
 def _real(low, *, above=False, high=None):
@@ -159,8 +206,8 @@ def _checks():
   text, flag = _of_type(str, 'a string'), _of_type(bool, 'True or False')
   positive_ints = _sequence(_integer(1), 'positive integers')
   return {
-    'name': text,
-    'seed': _integer(0),
+    'name': _run_name,
+    'seed': seed_problem,
     'num_seeds': _integer(1),
     'data.name': _choice(data.DATASETS),
     'data.data_dir': text,
@@ -184,11 +231,11 @@ def _checks():
     'analysis.num_replicas': _integer(1),
     'analysis.estimated_layers': _sequence(text, 'layer names'),
     'analysis.form': _choice(('posterior', 'difference')),
-    'analysis.num_mc': _integer(0),
-    'analysis.num_mc_conditional': _integer(1),
+    'analysis.num_mc': _draw_count(zero='adaptive'),
+    'analysis.num_mc_conditional': _draw_count(),
     'analysis.target_stderr_mi_input': _real(0.0, above=True),
     'analysis.target_stderr_mi_label': _real(0.0, above=True),
-    'analysis.max_mc': _integer(1),
+    'analysis.max_mc': _draw_count(),
     'analysis.inputs': _choice(('all', 'train', 'test')),
     'analysis.num_eval_inputs': _integer(0),
     'analysis.input_chunk': _integer(1),
@@ -280,6 +327,10 @@ def _validate_together(config) -> None:
       'regression targets (those that do: '
       f'{", ".join(REGRESSION_DATASETS)}).'
     )
+  try:
+    information_settings(config)
+  except ValueError as error:  # fields of config.analysis that do not go together
+    raise ConfigError(f'config fields analysis.*: {error}') from None
 
 
 def information_settings(config) -> information.InformationSettings:

@@ -32,11 +32,13 @@ The internals, in `infoflow.estimators._src`, from the bottom up:
 
 The derivations are in docs/method.md. This front door lists the public
 names, with the defaults other settings refer to: DEFAULT_MAX_MC (the cap on
-an adaptive run's draws) and DEFAULT_NUM_MC_CONDITIONAL (the difference
-form's draws per h(T | X = x)).
+an adaptive run's draws), DEFAULT_NUM_MC_CONDITIONAL (the difference form's
+draws per h(T | X = x)) and MAX_DRAWS (2^30, the most draws any num_mc or
+max_mc may ask for).
 """
 
 from infoflow.estimators._src.montecarlo import DEFAULT_MAX_MC
+from infoflow.estimators._src.montecarlo import MAX_DRAWS
 from infoflow.estimators.difference import DEFAULT_NUM_MC_CONDITIONAL
 from infoflow.estimators.difference import difference_information
 from infoflow.estimators.entropy import gaussian_entropy
@@ -59,6 +61,7 @@ __all__ = (
   'EntropyReport',
   'Estimate',
   'LayerInformation',
+  'MAX_DRAWS',
   'PosteriorReport',
   'PruneInfo',
   'difference_information',

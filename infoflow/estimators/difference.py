@@ -33,6 +33,7 @@ import numpy as np
 from infoflow import checks
 from infoflow.estimators import entropy
 from infoflow.estimators._src import draws
+from infoflow.estimators._src import montecarlo
 from infoflow.estimators.results import Estimate
 from infoflow.estimators.results import LayerInformation
 
@@ -93,18 +94,26 @@ def difference_information(
     num_classes: number of classes (default: max label + 1).
     deterministic_given_x: use the closed form for h(T | X = x). Default:
       detected, True exactly when every input's replicas are identical.
-    num_mc: Monte Carlo draws for h(T) and each h(T | Y = y).
+    num_mc: Monte Carlo draws for h(T) and each h(T | Y = y) (2 to
+      MAX_DRAWS = 2^30).
     num_mc_conditional: draws for each h(T | X = x) (m of them; their mean's
-      standard error shrinks like 1/sqrt(m num_mc_conditional)).
+      standard error shrinks like 1/sqrt(m num_mc_conditional); 2 to
+      MAX_DRAWS).
+
+  Labels only partition the inputs: h(T | Y) sums over the classes present
+  (`checks.partition_labels`), whatever num_classes is.
 
   Returns:
     A `LayerInformation`.
 
   Raises:
     ValueError: on a wrong rank, non-finite samples, beta <= 0, labels of the
-      wrong shape or out of range, or too few replicas to estimate h(T | X).
+      wrong shape or out of range, too few replicas to estimate h(T | X), a
+      draw count out of range, or traced inputs (call it outside jit / vmap).
   """
+  checks.check_concrete('difference_information', key, samples, beta, labels)
   samples = _checked_samples(key, samples, beta, num_mc, num_mc_conditional)
+  labels, num_classes = _checked_labels(samples, labels, num_classes)
   if deterministic_given_x is None:
     deterministic_given_x = draws.replicas_identical(samples)
 
@@ -115,7 +124,9 @@ def difference_information(
   h_t_x = _input_conditional_entropy(
     keys[1], samples, beta, deterministic_given_x, num_mc_conditional
   )
-  h_t_y = _label_part(keys[2], samples, beta, labels, num_classes, num_mc)
+  h_t_y = None
+  if labels is not None:
+    h_t_y = _label_conditional_entropy(keys[2], samples, beta, labels, num_classes, num_mc)
   return LayerInformation(
     mi_input=h_t - h_t_x,
     entropy=h_t,
@@ -131,16 +142,17 @@ def _checked_samples(key, samples, beta, num_mc, num_mc_conditional):
   checks.check_key(key)
   samples = jnp.asarray(checks.check_float_array(samples, 'samples', rank=3, shape='(m, R, d)'))
   checks.check_positive_scalar(beta, 'beta')
-  checks.check_count(num_mc, 'num_mc', minimum=2)
-  checks.check_count(num_mc_conditional, 'num_mc_conditional', minimum=2)
+  montecarlo.check_draws(num_mc, 'num_mc')
+  montecarlo.check_draws(num_mc_conditional, 'num_mc_conditional')
   return samples
 
 
-def _label_part(key, samples, beta, labels, num_classes, num_mc) -> Optional[Estimate]:
-  """h(T | Y) from checked labels, or None without labels."""
+def _checked_labels(samples, labels, num_classes):
+  """(labels as NumPy int32 renumbered to the classes present, their
+  count), or (None, None) without labels."""
   if labels is None:
-    return None
-  labels, num_classes = checks.check_labels(
+    return None, None
+  labels, num_classes = checks.partition_labels(
     labels, 'labels', num_rows=samples.shape[0], num_classes=num_classes, rows_name='samples'
   )
-  return _label_conditional_entropy(key, samples, beta, np.asarray(labels), num_classes, num_mc)
+  return np.asarray(labels), num_classes

@@ -160,8 +160,9 @@ def mixture_entropy(
     key: a JAX PRNG key.
     centers: (n, d) mixture centres (e.g. samples of a layer's S).
     beta: the noise standard deviation (> 0), a scalar.
-    num_mc: a fixed number of i.i.d. draws, rounded up to even
-      (DEFAULT_NUM_MC = 8192 when target_stderr is not given either).
+    num_mc: a fixed number of i.i.d. draws, rounded up to even, at most
+      montecarlo.MAX_DRAWS = 2^30 (DEFAULT_NUM_MC = 8192 when target_stderr
+      is not given either).
     target_stderr: draw adaptively until the standard error is at most this
       many nats, at most `max_mc` draws. Give num_mc or target_stderr, not
       both.
@@ -185,7 +186,8 @@ def mixture_entropy(
   Raises:
     ValueError: on bad centres (non-finite, empty, wrong rank), a bad beta
       (<= 0, non-finite, or too small for the centres' magnitude in their
-      dtype: `scales.check_beta_resolves`), num_mc or max_mc < 2, both num_mc
+      dtype: `scales.check_beta_resolves`), num_mc or max_mc outside
+      [2, MAX_DRAWS], both num_mc
       and target_stderr, a bad tolerance, a chunk size < 1, a bad method.
     infoflow.checks.ArgumentTypeError: (a TypeError and a ValueError) for a
       non-key key, non-numeric arguments, complex or string centres.
@@ -301,8 +303,7 @@ def pooled_mixture_entropy(
     key, centers, beta, 3, rounding_tolerance=rounding_tolerance, prune_tolerance=prune_tolerance
   )
   num_mc, target = montecarlo.plan(num_mc, target_stderr, max_mc, None)
-  if not checks.is_concrete(centers, beta, key):
-    raise ValueError('pooled_mixture_entropy needs concrete inputs: call it outside jit.')
+  checks.check_concrete('pooled_mixture_entropy', centers, beta, key)
   problem = posterior_pass.make_problem(
     centers, beta, None, 1, False, method, prune_tolerance, rounding_tolerance, mesh
   )
@@ -358,7 +359,9 @@ def mixture_entropies(
       I(X;T) uses), is at most this many nats; at most `max_mc` draws per
       mixture. Individual estimates are then noisier than the mean.
     rounding_tolerance: as in `mixture_entropy`.
-    mixture_chunk: mixtures per block; peak memory ~ mixture_chunk * num_mc * r.
+    mixture_chunk: mixtures per step of a block; peak memory ~ m *
+      BLOCK_PER_MIXTURE * d for a block's draws plus mixture_chunk *
+      BLOCK_PER_MIXTURE * r kernel terms, whatever num_mc or max_mc.
     mesh: a `jax.sharding.Mesh` to split the mixtures over (see
       `infoflow.estimators._src.sharding.resolve`).
 

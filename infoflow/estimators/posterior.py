@@ -89,6 +89,7 @@ from infoflow.estimators._src import posterior_pass
 
 DEFAULT_TARGET_MI_INPUT = 0.02
 DEFAULT_TARGET_MI_LABEL = 0.005
+_TARGET_NAMES = ('target_stderr_mi_input', 'target_stderr_mi_label')
 
 
 def posterior_information(
@@ -100,8 +101,8 @@ def posterior_information(
   num_classes: int | None = None,
   deterministic_given_x: bool | None = None,
   num_mc: int | None = None,
-  target_stderr_mi_input: float = DEFAULT_TARGET_MI_INPUT,
-  target_stderr_mi_label: float = DEFAULT_TARGET_MI_LABEL,
+  target_stderr_mi_input: float | None = None,
+  target_stderr_mi_label: float | None = None,
   max_mc: int = montecarlo.DEFAULT_MAX_MC,
   method: str = 'auto',
   prune_tolerance: float = groups.DEFAULT_PRUNE_TOLERANCE,
@@ -118,11 +119,15 @@ def posterior_information(
     num_classes: number of classes (default: max label + 1).
     deterministic_given_x: use the closed form for h(T | X). Default:
       detected, True exactly when every input's replicas are identical.
-    num_mc: a fixed number of draws (>= 2, rounded up to even: the draws
-      come in stratified pairs); default adaptive.
+    num_mc: a fixed number of draws (2 to montecarlo.MAX_DRAWS = 2^30,
+      rounded up to even: the draws come in stratified pairs); default
+      adaptive.
     target_stderr_mi_input, target_stderr_mi_label: the standard errors, in
-      nats, to draw until (adaptive runs).
-    max_mc: the most draws of an adaptive run (then a RuntimeWarning).
+      nats, to draw until (adaptive runs; None: DEFAULT_TARGET_MI_INPUT =
+      0.02 and DEFAULT_TARGET_MI_LABEL = 0.005). Give num_mc or targets,
+      not both.
+    max_mc: the most draws of an adaptive run (then a RuntimeWarning), at
+      most MAX_DRAWS.
     method: 'auto', 'dense' or 'pruned' (`infoflow.estimators._src.pruned`).
     prune_tolerance: certified error of each log g on the pruned path, nats.
     mesh: a `jax.sharding.Mesh` to split the draws over (see
@@ -132,11 +137,15 @@ def posterior_information(
   Returns:
     A `LayerInformation` (nats), and with return_report a `PosteriorReport`.
 
+  Labels only partition the inputs: I(T;Y) uses the classes present
+  (`checks.partition_labels`), whatever num_classes is.
+
   Raises:
     ValueError: on a wrong rank, non-finite samples, a bad beta, labels of
-      the wrong shape, type or range, or bad draw settings.
+      the wrong shape, type or range, bad draw settings (num_mc together
+      with a target), or traced inputs (call it outside jit / vmap).
   """
-  targets = (target_stderr_mi_input, target_stderr_mi_label)
+  targets = _targets(num_mc, target_stderr_mi_input, target_stderr_mi_label)
   samples, labels, num_classes, ratio = _check_arguments(
     key, samples, beta, labels, num_classes, num_mc, targets, max_mc, prune_tolerance
   )
@@ -158,23 +167,40 @@ def posterior_information(
   return (info, _report(problem, run)) if return_report else info
 
 
+def _targets(num_mc, *targets) -> tuple:
+  """The (I(X;T), I(T;Y)) targets of a call, defaults for None.
+
+  Raises:
+    ValueError: num_mc together with a target (which a fixed run ignores).
+  """
+  given = [name for name, value in zip(_TARGET_NAMES, targets) if value is not None]
+  if num_mc is not None and given:
+    raise ValueError(
+      f'pass num_mc (a fixed number of draws) or {" and ".join(given)} (adaptive), not both.'
+    )
+  defaults = (DEFAULT_TARGET_MI_INPUT, DEFAULT_TARGET_MI_LABEL)
+  return tuple(d if v is None else v for v, d in zip(targets, defaults))
+
+
 def _check_arguments(
   key, samples, beta, labels, num_classes, num_mc, targets, max_mc, prune_tolerance
 ):
-  """The checked (samples, labels, num_classes, C / beta) of a call."""
+  """The checked (samples, labels, num_classes, C / beta) of a call; the
+  labels renumbered to the classes present."""
+  checks.check_concrete('posterior_information', key, samples, beta, labels)
   checks.check_key(key)
   samples = jnp.asarray(checks.check_float_array(samples, 'samples', rank=3, shape='(m, R, d)'))
   checks.check_positive_scalar(beta, 'beta')
   ratio = scales.check_beta_resolves(samples, beta, centers_name='samples')
   if num_mc is not None:
-    checks.check_count(num_mc, 'num_mc', minimum=2)
-  checks.check_count(max_mc, 'max_mc', minimum=2)
-  for name, value in zip(('target_stderr_mi_input', 'target_stderr_mi_label'), targets):
+    montecarlo.check_draws(num_mc, 'num_mc')
+  montecarlo.check_draws(max_mc, 'max_mc')
+  for name, value in zip(_TARGET_NAMES, targets):
     checks.check_positive_scalar(value, name)
   checks.check_positive_scalar(prune_tolerance, 'prune_tolerance')
   if labels is None:
     return samples, None, 1, ratio
-  labels, num_classes = checks.check_labels(
+  labels, num_classes = checks.partition_labels(
     labels, 'labels', num_rows=samples.shape[0], num_classes=num_classes, rows_name='samples'
   )
   return samples, np.asarray(labels), num_classes, ratio

@@ -6,14 +6,16 @@
 
 `train_and_analyse` trains a config's seeds and analyses them at the
 analysed epochs, writing the run record (docs/run_record.md, read back with
-`infoflow.record.load_run`); rerun on the same workdir it resumes. Its steps
-(runner.py) are exported too, for benchmarks and tests that build what a run
-builds. Metric writers besides metrics.jsonl: `Writer`, `register_writer`
+`infoflow.record.load_run`); rerun on the same workdir it resumes, redoing
+whatever the record lacks. One process at a time writes a workdir (its lock,
+lock.py). Its steps (runner.py) are exported too, for benchmarks and tests
+that build what a run builds. Metric writers besides metrics.jsonl: `Writer`, `register_writer`
 (writers.py). Errors: `configs.ConfigError`, `RunDirError` (docs/errors.md).
 
 Modules: runner (the loop), trainer (data, model, training), setup (config
-to data set, model, analysis plan), workdir (the run directory and its
-checkpoints), writers (metric writers), progress (progress lines).
+to data set, model, analysis plan), workdir (the run directory, its
+checkpoints, and what a resumed run redoes), lock (the workdir lock), writers
+(metric writers), progress (progress lines).
 """
 
 from infoflow.experiment.runner import analyse_epoch

@@ -3,13 +3,16 @@
 Each step is a function of its own, so benchmarks and tests build exactly
 what a run builds:
 
-  open_workdir      validate the config whole, create the workdir
+  open_workdir      validate the config whole, create the workdir, take its
+                    lock (held for the whole run; lock.py), refuse another
+                    config's run
   load_data         the data set's arrays and the evaluation inputs
   build_trainer     model, optimizer, the train states of all seeds (with
                     their shuffle and noise keys), the jitted steps
   plan_run          what is analysed when (setup.plan_analysis), written to
                     run.json (run_info)
-  resume_or_start   the newest readable checkpoint, or a fresh start
+  resume_or_start   where to resume: records and checkpoints reconciled
+                    (workdir.reconcile), or a fresh start
   then, for each analysed epoch:
   train_until       train the seeds up to it, with progress lines
   record_epoch      analyse_epoch (metrics and information of every seed),
@@ -25,8 +28,14 @@ run directory and its checkpoints in workdir.py; the files of the record in
 
 from __future__ import annotations
 
+import _thread
+import contextlib
+import functools
+import json
 import math
 import pathlib
+import sys
+import threading
 import time
 from typing import Callable
 from typing import Iterator
@@ -44,6 +53,7 @@ from infoflow import analysis
 from infoflow import configs
 from infoflow import record as record_lib
 from infoflow import units
+from infoflow.experiment import lock as lock_lib
 from infoflow.experiment import progress as progress_lib
 from infoflow.experiment import setup
 from infoflow.experiment import workdir as workdir_lib
@@ -57,6 +67,7 @@ from infoflow.experiment.trainer import train_until
 from infoflow.measures import clustering
 
 FIGURE_POINTS = 10  # analysed epochs whose figures go to the writers (and the last)
+INTERRUPT_DELAY = 0.01  # seconds before an unraisable Ctrl-C is delivered again
 
 
 def figure_epochs(epochs: Sequence[int]) -> set[int]:
@@ -67,18 +78,29 @@ def figure_epochs(epochs: Sequence[int]) -> set[int]:
   return set(epochs[::stride]) | set(epochs[-1:])
 
 
-def open_workdir(config, workdir) -> pathlib.Path:
+def open_workdir(config, workdir, *, hold: Optional[contextlib.ExitStack] = None) -> pathlib.Path:
   """Validates `config` whole, then creates `workdir` and writes config.json.
+
+  Args:
+    config: the run's config.
+    workdir: its directory.
+    hold: where the workdir lock (lock.py) is held: taken right after the
+      workdir is created, before anything in it is read or written, and
+      released when `hold` closes (`train_and_analyse` holds it for the whole
+      run). Under multi-process JAX only process 0 takes it. None: no lock
+      (a caller that only builds the steps of a run).
 
   Raises:
     configs.ConfigError: a bad config field, or an unregistered writer name
       (before anything is written).
-    workdir_lib.RunDirError: an unusable workdir, or one holding a run of
-      another config.
+    workdir_lib.RunDirError: an unusable workdir, one another process writes
+      (its lock is held), or one holding a run of another config.
   """
   configs.validate(config)
   writers_lib.check_names(config)
   workdir = workdir_lib.prepare_workdir(workdir)
+  if hold is not None and jax.process_index() == 0:
+    hold.enter_context(lock_lib.hold(workdir))
   workdir_lib.check_same_config(workdir, config)
   record_lib.write_text(workdir / record_lib.CONFIG, config.to_json(indent=2))
   return workdir
@@ -88,6 +110,7 @@ def run_info(config, data: Data, plan: setup.AnalysisPlan) -> dict:
   """The contents of run.json (docs/run_record.md)."""
   return {
     'config': config.name,
+    workdir_lib.FULL_CONFIG: json.loads(config.to_json()),
     'data_source': data.dataset.source,
     'num_classes': data.dataset.num_classes,
     'beta': plan.beta,
@@ -110,11 +133,13 @@ def run_info(config, data: Data, plan: setup.AnalysisPlan) -> dict:
   }
 
 
-def resume_or_start(workdir: pathlib.Path, config, states):
-  """Restores the newest readable checkpoint, or starts afresh.
+def resume_or_start(workdir: pathlib.Path, config, states, epochs: Sequence[int]):
+  """Where the run resumes, its records and checkpoints reconciled
+  (`workdir.reconcile`: the newest checkpoint from which every missing
+  analysed epoch of `epochs` can be redone), or a fresh start.
 
-  Rewrites metrics.jsonl without the records after that checkpoint (the
-  run redoes their epochs).
+  Rewrites metrics.jsonl with the records kept; the run redoes the analysed
+  epochs at or after the start epoch that have none (`epochs_to_do`).
 
   Returns:
     `(checkpoint manager, start epoch, states, records kept)`.
@@ -122,18 +147,19 @@ def resume_or_start(workdir: pathlib.Path, config, states):
   Raises:
     workdir_lib.RunDirError: a corrupt metrics line, no readable checkpoint.
   """
-  directory = workdir / workdir_lib.CHECKPOINTS
-  manager = workdir_lib.open_checkpoints(directory, config.checkpoint.keep)
-  records = workdir_lib.read_records(workdir)
-  step, states = workdir_lib.restore_newest(manager, states, directory)
-  start_epoch = 0 if step is None else int(step)
-  if step is None:
-    records = []
-  else:
-    records = [r for r in records if r['epoch'] <= start_epoch]
-    logging.info('resumed from epoch %d (%s)', start_epoch, workdir)
+  manager, start_epoch, states, records = workdir_lib.reconcile(
+    workdir, config.checkpoint.keep, states, epochs, config.num_seeds
+  )
   record_lib.write_metrics(workdir / record_lib.METRICS, records)
   return manager, start_epoch, states, records
+
+
+def epochs_to_do(epochs: Sequence[int], start: int, records: list[dict]) -> list[int]:
+  """The analysed `epochs` a run resumed at `start` with `records` analyses:
+  those from `start` on without records (`start` itself when its records
+  are missing: its checkpoint is re-analysed, or epoch 0 at a fresh start)."""
+  recorded = {r['epoch'] for r in records}
+  return [e for e in epochs if e >= start and e not in recorded]
 
 
 def analyse_epoch(
@@ -211,6 +237,9 @@ def train_and_analyse(
 ) -> list[dict]:
   """Runs (or resumes) the experiment; returns every metrics record.
 
+  The workdir's lock (lock.py) is held for the whole run, and a Ctrl-C that
+  lands in a garbage-collection callback stops it too (`interrupts_delivered`).
+
   Args:
     config: a config from `infoflow.configs`.
     workdir: output directory (created).
@@ -221,14 +250,23 @@ def train_and_analyse(
 
   Raises:
     configs.ConfigError: a bad config field (before anything is written).
-    workdir_lib.RunDirError: an unusable workdir, metrics.jsonl or checkpoints.
+    workdir_lib.RunDirError: an unusable workdir, metrics.jsonl or checkpoints;
+      a workdir another process writes (its lock, lock.py), or one holding a
+      run of another config.
   """
-  workdir = open_workdir(config, workdir)
+  with contextlib.ExitStack() as stack:
+    stack.enter_context(interrupts_delivered())
+    workdir = open_workdir(config, workdir, hold=stack)
+    return _run(config, workdir, on_record, writers)
+
+
+def _run(config, workdir: pathlib.Path, on_record, writers) -> list[dict]:
+  """`train_and_analyse` in an opened (and locked) `workdir`."""
   data = load_data(config)
   trainer = build_trainer(config, data)
   plan = plan_run(workdir, config, data, trainer)
-  manager, epoch, states, records = resume_or_start(workdir, config, trainer.states)
-  todo = [e for e in plan.epochs if e > epoch or (e == 0 and epoch == 0 and not records)]
+  manager, epoch, states, records = resume_or_start(workdir, config, trainer.states, plan.epochs)
+  todo = epochs_to_do(plan.epochs, epoch, records)
   progress = progress_lib.Progress(epoch, config.num_epochs, len(todo))
   out, started = writers_lib.open_writers(config, workdir, writers), time.time()
   drawn = figure_epochs(plan.epochs)
@@ -256,7 +294,7 @@ def train_and_analyse(
       _log_information(records, epoch)
   finally:
     out.close()
-  manager.close()
+    manager.close()
   logging.info('done: %d records in %s', len(records), workdir / record_lib.METRICS)
   return records
 
@@ -306,9 +344,48 @@ def record_epoch(
 
 
 def save_checkpoint(manager, epoch: int, states) -> None:
-  """Saves the train states of `epoch` and waits until they are written."""
+  """Saves the train states of `epoch` and waits until they are written;
+  nothing when `epoch` is saved already (the checkpoint a resumed run
+  restored to re-analyse its epoch: the same states)."""
+  if epoch in manager.all_steps():
+    return
   manager.save(epoch, args=ocp.args.StandardSave(states), force=True)
   manager.wait_until_finished()
+
+
+@contextlib.contextmanager
+def interrupts_delivered():
+  """Within the block, a Ctrl-C that lands where Python cannot raise it (in
+  a garbage-collection callback, such as JAX's, or a `__del__`) stops the
+  run as a Ctrl-C anywhere else does, instead of being printed as
+  "Exception ignored" and lost: `sys.unraisablehook` (`deliver_interrupt`)
+  delivers it again to the main thread."""
+  previous = sys.unraisablehook
+  sys.unraisablehook = functools.partial(deliver_interrupt, previous)
+  try:
+    yield
+  finally:
+    sys.unraisablehook = previous
+
+
+def deliver_interrupt(previous: Callable, unraisable) -> None:
+  """An unraisable KeyboardInterrupt raised again in the main thread, as
+  SIGINT would (`_thread.interrupt_main`); any other goes to `previous`.
+
+  Delivered from a timer thread `INTERRUPT_DELAY` seconds later: raised at
+  once, it would be raised in this hook, or in the garbage collection that
+  called it, and be unraisable again. Should it land in such a place once
+  more, this hook delivers it again.
+  """
+  if not isinstance(unraisable.exc_value, KeyboardInterrupt):
+    previous(unraisable)
+    return
+  timer = threading.Timer(INTERRUPT_DELAY, _thread.interrupt_main)
+  timer.daemon = True
+  try:
+    timer.start()
+  except RuntimeError:  # no new threads at interpreter shutdown
+    previous(unraisable)
 
 
 def _analyse_seed(

@@ -167,6 +167,10 @@ def record_scalars(record: Mapping[str, Any]) -> dict[str, float]:
   `seed0/mi_input_stderr_bits/T1`, `seed0/mi_label_bits/T1`,
   `seed0/binned_entropy_bits/T1/bin0.01`); clustering measures as recorded
   (`seed0/clustering/T1/gap`; `cluster_entropy_bits` in bits).
+
+  Raises:
+    ValueError: a layer name that `record.layer_file_name` refuses (a tag
+      is a path in TensorBoard's hierarchy; names go in only as checked).
   """
   prefix = f'seed{record.get("seed", 0)}/'
   scalars = {}
@@ -175,23 +179,28 @@ def record_scalars(record: Mapping[str, Any]) -> dict[str, float]:
     if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
       scalars[prefix + tag] = float(value) * scale
 
+  def layers(field):
+    """`[(layer, entry)]` of a record's layer field, each name checked."""
+    entries = dict(record.get(field) or {})
+    entries.pop('bin_sizes', None)
+    return [(record_lib.layer_file_name(name), entry) for name, entry in entries.items()]
+
   if record.get('diverged'):
     put('diverged', 1.0)
   for split in SPLITS:
     for name, value in (record.get(split) or {}).items():
       put(f'{split}/{name}', value)
-  for layer, entry in (record.get('information') or {}).items():
+  for layer, entry in layers('information'):
     for q in ('mi_input', 'mi_label'):
       value, stderr = entry.get(q) or (None, None)
       put(f'{q}_bits/{layer}', value, units.BITS_PER_NAT)
       put(f'{q}_stderr_bits/{layer}', stderr, units.BITS_PER_NAT)
-  binning = dict(record.get('binning') or {})
-  sizes = binning.pop('bin_sizes', [])
-  for layer, entry in binning.items():
+  sizes = (record.get('binning') or {}).get('bin_sizes', [])
+  for layer, entry in layers('binning'):
     for q in ('entropy', 'mi_label'):
       for size, value in zip(sizes, entry.get(q) or ()):
         put(f'binned_{q}_bits/{layer}/bin{size:g}', value, units.BITS_PER_NAT)
-  for layer, entry in (record.get('clustering') or {}).items():
+  for layer, entry in layers('clustering'):
     for name, value in entry.items():
       if name == 'cluster_entropy':
         put(f'clustering/{layer}/cluster_entropy_bits', value, units.BITS_PER_NAT)

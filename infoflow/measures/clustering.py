@@ -20,6 +20,7 @@ beta-distinguishable clusters (single linkage) is in
 from __future__ import annotations
 
 import functools
+import math
 from typing import NamedTuple
 from typing import Optional
 
@@ -30,6 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from infoflow import checks
+from infoflow import scales
 from infoflow.measures import neighbours
 
 # Re-exported: distinguishable clusters are one of this module's measures.
@@ -164,7 +166,8 @@ def class_similarity(representations, labels, num_classes: int) -> ClassSimilari
   Computed without any ``m x m`` array: with unit rows ``u_i`` and class sums
   ``S_c``, ``sum_{i,j in c} <u_i,u_j> = <S_c,S_c>`` and the between-class sum
   is ``sum_{c != c'} <S_c,S_c'>``; the diagonal ``i = j`` is subtracted
-  exactly. Cost ``O(m d K)``, memory ``O(m (d + K))``.
+  exactly. Cost ``O(m d K)``, memory ``O(m (d + K))``, ``K`` the number of
+  classes present (at most ``m``; ``num_classes`` only bounds the labels).
 
   Returns :class:`ClassSimilarity` of scalars. Raises ValueError on bad
   input, or when there is no within-class pair (all classes have < 2
@@ -172,10 +175,20 @@ def class_similarity(representations, labels, num_classes: int) -> ClassSimilari
   cannot be checked and a mean over no pairs is NaN.
   """
   x = as_representations(representations)
-  y, k = checks.label_array(labels, x.shape[0], num_classes)
+  y, k = _class_labels(labels, x.shape[0], num_classes)
   if checks.is_concrete(y):
     _check_pairs(np.asarray(y), k)
   return _class_similarity(x, y, k)
+
+
+def _class_labels(labels, num_rows: int, num_classes):
+  """Checked labels as a device array, renumbered to the classes present
+  (`checks.partition_labels`: absent classes add nothing to these measures,
+  and per-class arrays stay within the rows whatever num_classes is)."""
+  y, k = checks.partition_labels(
+    labels, 'labels', num_rows=num_rows, num_classes=num_classes, rows_name='representations'
+  )
+  return jnp.asarray(y), k
 
 
 def _check_pairs(labels: np.ndarray, num_classes: int) -> None:
@@ -232,7 +245,7 @@ def scatter_ratio(representations, labels, num_classes: int) -> ScatterRatio:
   Returns :class:`ScatterRatio` of scalars.
   """
   x = as_representations(representations)
-  y, k = checks.label_array(labels, x.shape[0], num_classes)
+  y, k = _class_labels(labels, x.shape[0], num_classes)
   return _scatter(x, y, k)
 
 
@@ -318,14 +331,16 @@ class LayerMeasures(NamedTuple):
 
 
 @functools.partial(jax.jit, static_argnames=('num_classes', 'k', 'clusters', 'chunk_size'))
-def _layer_measures(x, labels, sq_radius, num_classes, k, clusters, chunk_size):
-  """All measures of one layer in one program (``sq_radius``: ``r^2``)."""
+def _layer_measures(x, labels, radius_scale, sq_radius, num_classes, k, clusters, chunk_size):
+  """All measures of one layer in one program (radius r = ``radius_scale``
+  ``* sqrt(sq_radius)``: `_scaled_sq_radius`)."""
   sim = _class_similarity(x, labels, num_classes)
   scatter = _scatter(x, labels, num_classes)
   scale = pow2_scale(x)
-  inv = 1.0 / scale  # a power of two: x * inv and r^2 * inv^2 are exact
+  inv = 1.0 / scale  # a power of two: x * inv is exact
   x = x * inv
-  r2 = sq_radius * inv * inv
+  factor = radius_scale * inv  # powers of two: (r / p)^2 exact in range
+  r2 = sq_radius * factor * factor
   found = neighbours.neighbour_pass(x, k=k, chunk=chunk_size)
   agreement = jnp.mean(labels[found.indices] == labels[:, None])
   num = entropy = None
@@ -369,19 +384,36 @@ def layer_measures(
       ``k``, ``beta``, ``threshold``; no within- or between-class pair).
   """
   x = as_representations(representations)
-  y, num_classes = checks.label_array(labels, x.shape[0], num_classes)
+  y, num_classes = _class_labels(labels, x.shape[0], num_classes)
   _check_pairs(np.asarray(y), num_classes)
   k, chunk_size = _check_neighbor_args(k, chunk_size, x.shape[0])
-  sq_radius = 0.0
+  radius_scale, sq_radius = 1.0, 0.0
   if beta is not None:
     beta = checks.check_positive_scalar(beta, 'beta', allow_zero=True)
     threshold = checks.check_positive_scalar(threshold, 'threshold')
-    with np.errstate(over='ignore'):
-      sq_radius = np.float32(np.float64(threshold * beta) ** 2)  # as the tree's radius
+    radius_scale, sq_radius = _scaled_sq_radius(threshold * beta, x.dtype)
   if x.shape[1] > neighbours.MAX_DIRECT_DIM:  # wide rows: the separate functions
     return _separate_measures(x, y, num_classes, beta, k, threshold, chunk_size)
-  sq_radius = jnp.asarray(sq_radius, x.dtype)
-  return _layer_measures(x, y, sq_radius, num_classes, k, beta is not None, chunk_size)
+  radius_scale, sq_radius = (jnp.asarray(v, x.dtype) for v in (radius_scale, sq_radius))
+  return _layer_measures(
+    x, y, radius_scale, sq_radius, num_classes, k, beta is not None, chunk_size
+  )
+
+
+def _scaled_sq_radius(radius: float, dtype) -> tuple[float, np.ndarray]:
+  """(q, (radius / q)^2 in dtype): q a power of two near the radius.
+
+  The square of the radius itself leaves the dtype's range far sooner than
+  the radius (float32: r below ~1e-19 squares to a subnormal or 0, above
+  ~1e19 to inf), so it is squared at unit scale; the kernel multiplies it by
+  (q / p)^2 with p the rows' scale (`pow2_scale`), all exact powers of two.
+  In range this is the tree's radius float32(r^2) / p^2 bit for bit.
+  """
+  if radius == 0 or not math.isfinite(radius):  # r^2 = 0 or inf exactly
+    return 1.0, np.asarray(radius * radius).astype(dtype)
+  scale = scales.power_of_two_scale(radius, dtype)
+  with np.errstate(over='ignore', under='ignore'):
+    return scale, np.asarray((radius / scale) ** 2).astype(dtype)
 
 
 def _separate_measures(x, y, num_classes, beta, k, threshold, chunk_size) -> LayerMeasures:

@@ -75,12 +75,19 @@ def build_config(name: str, num_seeds: int, overrides: Sequence[tuple[str, objec
   """The named config with `num_seeds` seeds and the overrides, validated.
 
   Raises:
-    configs.ConfigError: an unknown field, a value of the wrong type, or a
-      config that fails `configs.validate`.
+    configs.ConfigError: an unknown field, a value of the wrong type, an
+      override of `name` (the run's directory `WORKDIR/<config>` and its
+      figures' are fixed by the experiment), or a config that fails
+      `configs.validate`.
   """
   config = configs.get_config(name)
   config.num_seeds = num_seeds
   for field, value in overrides:
+    if field == 'name':
+      raise configs.ConfigError(
+        f'override name={value!r} is not allowed: the runs of an experiment go to '
+        f'WORKDIR/<config> (here WORKDIR/{name}); pass another --workdir instead.'
+      )
     *parents, leaf = field.split('.')
     target = config
     try:

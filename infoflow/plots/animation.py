@@ -32,6 +32,7 @@ import numpy as np
 
 from infoflow.plots import common as c
 from infoflow.plots.common import NothingToPlot
+from infoflow.plots.common import output_path
 from infoflow.plots.common import resolve
 from infoflow.plots.plane import information_plane_points
 from infoflow.plots.representations import LABELS
@@ -39,7 +40,8 @@ from infoflow.plots.representations import pick_layer
 from infoflow.plots.representations import project
 from infoflow.plots.representations import stratified_subsample
 from infoflow.record import Run
-from infoflow.record import RunRecordError
+from infoflow.record import UnreadableFileError
+from infoflow.record import layer_file_name
 
 DEFAULT_DPI = 70
 DEFAULT_FPS = 2
@@ -62,7 +64,8 @@ def scatter_frames(
   Raises:
     NothingToPlot: no epochs, or an epoch lacks the layer or the labels.
     UnknownLayerError: ``layer`` is not saved.
-    RunRecordError: a representation file is unreadable (names it).
+    RunRecordError: a representation file is unreadable (`UnreadableFileError`)
+      or holds a layer name `layer_file_name` refuses; names it.
   """
   epochs = sorted(snapshots)
   if not epochs:
@@ -256,20 +259,23 @@ def write_animations(
 
   Raises:
     UnknownLayerError: ``layer`` is not among the saved representations.
+    RunRecordError: a representation file holds a layer name that
+      `layer_file_name` refuses.
+    OutputError: a path would lie outside ``out`` (`output_path`).
     OSError: a file cannot be written.
   """
-  out = pathlib.Path(out)
   written, skipped = [], {}
   try:
     found = scatter_frames(run.snapshots, layer, order=run.layer_order)
-    written.append(_write_scatter(found, out / f'scatter_{found[0]}.gif', run.name, dpi, fps))
-  except (NothingToPlot, RunRecordError) as e:
+    path = output_path(out, f'scatter_{layer_file_name(found[0])}.gif')
+    written.append(_write_scatter(found, path, run.name, dpi, fps))
+  except (NothingToPlot, UnreadableFileError) as e:
     skipped['scatter.gif'] = str(e)
     logging.info('skipping the scatter animation: %s', e)
   try:
     written.append(
       write_information_plane_animation(
-        run, out / 'information_plane.gif', units=units, dpi=dpi, fps=fps
+        run, output_path(out, 'information_plane.gif'), units=units, dpi=dpi, fps=fps
       )
     )
   except NothingToPlot as e:

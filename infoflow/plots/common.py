@@ -1,10 +1,12 @@
-"""Helpers shared by the figures: seeds and epochs, units, axes, grids."""
+"""Helpers shared by the figures: seeds and epochs, units, axes, grids, and
+the one check of where a figure file is written (`output_path`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from collections.abc import Mapping
 from collections.abc import Sequence
+import pathlib
 from typing import Any
 from typing import NamedTuple
 from typing import Optional
@@ -24,6 +26,31 @@ PM = '\u00b1'  # plus-minus sign
 
 class NothingToPlot(ValueError):
   """The data lack what a figure needs; the message says what is missing."""
+
+
+class OutputError(OSError):
+  """The figures cannot be written; the message names the path."""
+
+
+def output_path(out, name: str) -> pathlib.Path:
+  """`out / name`, refused unless it lies inside the directory `out`.
+
+  Both are resolved (symbolic links followed, '..' removed), so neither a
+  name from a run record nor a link planted in `out` can lead a write
+  elsewhere.
+
+  Raises:
+    OutputError: the path resolves to `out` itself or outside it; names both.
+  """
+  out = pathlib.Path(out)
+  path = out / name
+  inside, resolved = out.resolve(), path.resolve()
+  if resolved == inside or not resolved.is_relative_to(inside):
+    raise OutputError(
+      f'refusing to write {path}: it resolves to {resolved}, outside the output directory '
+      f'{inside}; pass another --out.'
+    )
+  return path
 
 
 class Series(NamedTuple):

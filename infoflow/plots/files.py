@@ -10,15 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 import logging
+import numbers
 import pathlib
 from typing import Optional
 
 from infoflow import plots
 from infoflow import record as record_lib
+from infoflow.plots.common import OutputError
+from infoflow.plots.common import output_path
 
-
-class OutputError(OSError):
-  """The figures cannot be written; the message names the path."""
+# The resolutions `write_figures` accepts (dots per inch): below, text is
+# unreadable; above, one figure takes gigabytes.
+MIN_DPI = 10
+MAX_DPI = 1000
 
 
 def _first_readable(snapshots: record_lib.Snapshots):
@@ -28,7 +32,7 @@ def _first_readable(snapshots: record_lib.Snapshots):
   for epoch in snapshots:
     try:
       return snapshots[epoch]
-    except record_lib.RunRecordError as e:
+    except record_lib.UnreadableFileError as e:
       first_error = first_error or e
   raise first_error
 
@@ -45,6 +49,8 @@ def figure_makers(
   Raises:
     plots.UnknownLayerError: ``layer`` is not a layer of the run, or has no
       saved representations.
+    record_lib.RunRecordError: a representation file holds a layer name
+      that ``record_lib.layer_file_name`` refuses.
   """
   if layer is not None and run.layer_order and layer not in run.layer_order:
     raise plots.UnknownLayerError(
@@ -66,7 +72,7 @@ def figure_makers(
     return makers + [('cosine_similarity', reason), ('scatter', reason)]
   try:
     first = _first_readable(snapshots)
-  except record_lib.RunRecordError as e:
+  except record_lib.UnreadableFileError as e:
     return makers + [('cosine_similarity', str(e)), ('scatter', str(e))]
   # Resolve layers now: they name the files. A bad --layer is a usage error.
   for stem, narrowest, plot in (
@@ -74,7 +80,8 @@ def figure_makers(
     ('scatter', True, plots.plot_scatter_layers),
   ):
     name = plots.pick_layer(first, layer, narrowest=narrowest, order=run.layer_order)
-    makers.append((f'{stem}_{name}', lambda p=plot, n=name: p(run, layer=n, epochs=epochs)))
+    file_name = record_lib.layer_file_name(name)
+    makers.append((f'{stem}_{file_name}', lambda p=plot, n=name: p(run, layer=n, epochs=epochs)))
   return makers
 
 
@@ -91,17 +98,23 @@ def write_figures(
 ) -> tuple[list[pathlib.Path], dict[str, str]]:
   """Writes the figures of the run in ``workdir``; the core of the command.
 
+  Every file is written inside ``out`` (default ``workdir/figures``, which
+  must itself lie inside ``workdir``), as ``output_path`` checks.
+
   Returns:
     ``(written paths, {skipped figure: reason})``.
 
   Raises:
+    ValueError: ``dpi`` is not an integer in [MIN_DPI, MAX_DPI].
     record_lib.RunRecordError: ``workdir`` is not a readable run record.
     plots.UnknownLayerError: ``layer`` is not among the saved
       representations.
-    OutputError: ``out`` cannot be created or written.
+    OutputError: ``out`` cannot be created or written, or a path would lie
+      outside it.
   """
+  check_dpi(dpi)
   run = record_lib.load_run(workdir)
-  out = pathlib.Path(out) if out else run.workdir / 'figures'
+  out = pathlib.Path(out) if out else output_path(run.workdir, 'figures')
   makers = figure_makers(run, layer=layer, epochs=epochs, units=units)
   try:
     out.mkdir(parents=True, exist_ok=True)
@@ -114,7 +127,7 @@ def write_figures(
     fig = _make_figure(stem, make, skipped)
     if fig is None:
       continue
-    path = out / f'{stem}.{fmt}'
+    path = output_path(out, f'{stem}.{fmt}')
     try:
       fig.savefig(path, format=fmt, dpi=dpi)
     except OSError as e:
@@ -123,6 +136,8 @@ def write_figures(
   if animate:
     try:
       gifs, not_animated = plots.write_animations(run, out, layer=layer, units=units)
+    except OutputError:
+      raise
     except OSError as e:
       raise OutputError(
         f'cannot write an animation in {out}: {e.strerror or e}; pass another --out.'
@@ -130,6 +145,19 @@ def write_figures(
     written.extend(gifs)
     skipped.update(not_animated)
   return written, skipped
+
+
+def check_dpi(dpi, name: str = 'dpi') -> int:
+  """``dpi``, checked to be an integer in [MIN_DPI, MAX_DPI].
+
+  Raises:
+    ValueError: otherwise, naming the argument as ``name``.
+  """
+  if (
+    isinstance(dpi, bool) or not isinstance(dpi, numbers.Integral) or not MIN_DPI <= dpi <= MAX_DPI
+  ):
+    raise ValueError(f'{name} must be an integer from {MIN_DPI} to {MAX_DPI}; got {dpi!r}.')
+  return dpi
 
 
 def _make_figure(stem: str, make, skipped: dict[str, str]):
@@ -143,7 +171,7 @@ def _make_figure(stem: str, make, skipped: dict[str, str]):
   except plots.NothingToPlot as e:
     skipped[stem] = str(e)
     logging.info('skipping %s: %s', stem, e)
-  except record_lib.RunRecordError as e:  # an unreadable representation file
+  except record_lib.UnreadableFileError as e:
     skipped[stem] = str(e)
     logging.warning('skipping %s: %s', stem, e)
   return None

@@ -14,6 +14,7 @@ from typing import Sequence
 from matplotlib.backends import backend_agg
 import numpy as np
 
+from infoflow import record as record_lib
 from infoflow.plots.common import NothingToPlot
 from infoflow.plots.plane import plot_information_plane
 from infoflow.plots.representations import pick_layer
@@ -42,6 +43,9 @@ def epoch_images(
   `information_plane`: the plane of the records so far (mean over seeds),
   when information is estimated; `scatter/<layer>`: the narrowest of
   `representations` (seed 0's saved layers) at `epoch`, when any.
+
+  Raises:
+    ValueError: that layer's name is one `record.layer_file_name` refuses.
   """
   images = {}
   try:
@@ -51,7 +55,6 @@ def epoch_images(
   if representations:
     arrays = {'labels': np.asarray(labels), **representations}
     layer = pick_layer(arrays, narrowest=True, order=list(layers or representations))
-    images[f'scatter/{layer}'] = figure_image(
-      plot_scatter_layers({epoch: arrays}, layer=layer, max_points=500)
-    )
+    tag = f'scatter/{record_lib.layer_file_name(layer)}'
+    images[tag] = figure_image(plot_scatter_layers({epoch: arrays}, layer=layer, max_points=500))
   return images

@@ -77,6 +77,20 @@ def _unchecked(config):
       ('T7',),
       'names T7, not a layer of this model; its layers: T1, T2',
     ),
+    # Issue 22 row 6: every Monte Carlo count needs two draws (a stderr).
+    ('analysis.num_mc', 1, 'analysis.num_mc must be 0 (adaptive) or an integer >= 2'),
+    ('analysis.num_mc', -2, 'analysis.num_mc must be 0 (adaptive) or an integer >= 2'),
+    ('analysis.max_mc', 1, 'analysis.max_mc must be an integer >= 2'),
+    ('analysis.num_mc_conditional', 1, 'analysis.num_mc_conditional must be an integer >= 2'),
+    # Issue 22 row 9: JAX keys keep 32 bits of the seed.
+    ('seed', 2**32 + 5, 'seed must be an integer in [0, 2**32)'),
+    ('seed', -1, 'seed must be an integer in [0, 2**32)'),
+    # Issue 22 row 20: the name is a directory (runs/<name>, WORKDIR/<name>).
+    ('name', '/abs/dir', 'name must be a plain name'),
+    ('name', '../up', 'name must be a plain name'),
+    ('name', 'a/b', 'name must be a plain name'),
+    ('name', '..', 'name must be a plain name'),
+    ('name', '', 'name must be a plain name'),
     # Fields together.
     ('model.widths', (), 'model.widths is empty'),
     ('analysis.bin_sizes', (), 'bin_sizes is empty while analysis.binning'),
@@ -93,6 +107,47 @@ def test_config_validation_names_each_kind_of_bad_field(field, value, message):
   target[leaf] = value
   with pytest.raises(configs.ConfigError, match=re.escape(message)):
     configs.validate(config)
+
+
+def test_config_validation_keeps_the_edge_values():
+  """Issue 22 rows 6, 9, 20: the smallest draw counts, the largest seed and
+  dotted or dashed names stay valid."""
+  config = configs.get_config('tiny')
+  config.analysis.num_mc, config.analysis.max_mc, config.analysis.num_mc_conditional = 2, 2, 2
+  config.seed, config.name = config_common.SEED_LIMIT - 1, 'tiny-v1.2'
+  configs.validate(config)
+  config.analysis.num_mc = 0  # adaptive
+  configs.validate(config)
+
+
+def test_unknown_config_name_or_path_lists_the_configs():
+  """Issue 22 row 16: an empty name or a file path is an unknown config (no
+  traceback from ml_collections' file loader)."""
+  for value in ('', '/nonexistent.py', 'infoflow/configs/tiny.py', '../tiny'):
+    with pytest.raises(ValueError, match=f'unknown config {re.escape(repr(value))}.*available: '):
+      configs.resolve_argv(['prog', f'--config={value}'])
+  with pytest.raises(ValueError, match=r"'/nonexistent.py' \(a config name, not a file path\)"):
+    configs.resolve_argv(['prog', '--config', '/nonexistent.py'])
+
+
+def test_unknown_group_lists_the_fields_and_groups():
+  """Issue 22, also seen (a): a typo in a group name lists the top-level
+  fields and groups (it listed nothing: 'fields of optimiser: .')."""
+  groups = 'groups: analysis, checkpoint, data, model, optimizer.'
+  with pytest.raises(ValueError) as info:
+    configs.resolve_argv(['prog', '--config=tiny', '--config.optimiser.learning_rate=1'])
+  message = str(info.value)
+  assert message.startswith(
+    "unknown config field 'optimiser.learning_rate' in config 'tiny': no field or group "
+    "'optimiser'; fields: batch_size, "
+  ), message
+  assert message.endswith(groups) and 'num_epochs' in message
+  with pytest.raises(ValueError, match=re.escape('seed is a field, not a group; fields: ')):
+    configs.resolve_argv(['prog', '--config=tiny', '--config.seed.x=1'])
+  with pytest.raises(
+    ValueError, match=re.escape("'learnin_rate' in optimizer; fields of optimizer")
+  ):
+    configs.resolve_argv(['prog', '--config=tiny', '--config.optimizer.learnin_rate=1'])
 
 
 def test_config_validation_covers_every_field(tmp_path):
@@ -137,3 +192,26 @@ def test_init_scheme_of_each_config():
   for name in configs.available():
     doc = importlib.import_module(f'infoflow.configs.{name}').__doc__
     assert 'Where each setting comes from' in doc or 'Every setting is our choice' in doc, name
+
+
+@pytest.mark.parametrize(
+  'overrides, match',
+  [
+    # issue 22 row 13 at the config: more draws than any estimator takes.
+    ({'analysis.num_mc': 2**31}, 'analysis.num_mc must be .* at most estimators.MAX_DRAWS'),
+    ({'analysis.max_mc': 2**40}, 'analysis.max_mc must be .* at most'),
+    # issue 22 row 10 at the config: a fixed num_mc with a target no draw follows.
+    (
+      {'analysis.num_mc': 64, 'analysis.target_stderr_mi_input': 1e-4},
+      r'analysis\.\*: pass num_mc .* not both',
+    ),
+    ({'analysis.form': 'difference', 'analysis.target_stderr_mi_label': 1e-3}, 'difference'),
+  ],
+)
+def test_draw_settings_that_no_estimate_follows_are_refused(overrides, match):
+  config = configs.get_config('tiny')
+  for name, value in overrides.items():
+    group, field = name.split('.')
+    config[group][field] = value
+  with pytest.raises(configs.ConfigError, match=match):
+    configs.validate(config)

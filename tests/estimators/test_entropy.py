@@ -414,3 +414,24 @@ def test_pooled_entropy_is_the_posterior_h_t_on_the_same_draws():
   lower, upper = infoflow.mixture_entropy_bounds(samples.reshape(-1, 2), 0.2)
   assert float(lower) - 4 * float(pooled.stderr) <= float(pooled.nats)
   assert float(pooled.nats) <= float(upper) + 4 * float(pooled.stderr)
+
+
+# ------------------------------------------------------------ issue 22
+
+
+@pytest.mark.parametrize(
+  'dim,beta,error,match',
+  [
+    (2, -0.1, ValueError, 'beta must be a finite number > 0; got -0.1'),
+    (2, 0, ValueError, 'beta must be a finite number > 0; got 0.0'),
+    (2, float('nan'), ValueError, 'beta must be a finite number > 0'),
+    (-3, 0.1, ValueError, 'dim must be an integer >= 1; got -3'),
+    (0, 0.1, ValueError, 'dim must be an integer >= 1; got 0'),
+    (2, '0.1', TypeError, "beta must be a real number; got str '0.1'"),
+    (2.5, 0.1, TypeError, 'dim must be an integer >= 1; got float'),
+  ],
+)
+def test_gaussian_entropy_checks_its_arguments(dim, beta, error, match):
+  # Issue 22 row 11: NaN, -inf, 2.65 or a raw TypeError.
+  with pytest.raises(error, match=match):
+    infoflow.gaussian_entropy(dim, beta)

@@ -186,3 +186,118 @@ def test_fixed_run_under_jit_keeps_traced_moments():
 
   jitted = jax.jit(mean_of)(_key(4))
   np.testing.assert_allclose(jitted, mean_of(_key(4)), rtol=1e-6)
+
+
+# ------------------------------------------------------------ issue 22
+
+
+def test_check_draws_bounds_counts_by_int32():
+  assert montecarlo.check_draws(montecarlo.MAX_DRAWS, 'num_mc') == 2**30
+  assert 2 * montecarlo.MAX_DRAWS <= np.iinfo(np.int32).max + 1  # even rounding stays in int32
+  with pytest.raises(ValueError, match='num_mc must be an integer >= 2'):
+    montecarlo.check_draws(1, 'num_mc')
+  with pytest.raises(ValueError, match=r'max_mc must be at most MAX_DRAWS = 2\*\*30'):
+    montecarlo.check_draws(2**30 + 1, 'max_mc')
+
+
+def _run_spy(monkeypatch, stop_after=3):
+  """Replaces every block of draws by standard normal values, recording the
+  block sizes, and stops the run after `stop_after` blocks: what a huge run
+  would hold."""
+  sizes, run = [], montecarlo.run
+  rng = np.random.default_rng(0)
+
+  class Stop(Exception):
+    pass
+
+  def spied(draw_block, key, **kwargs):
+    def fake_block(block_key, size):
+      sizes.append(size)
+      if len(sizes) == stop_after:
+        raise Stop
+      return rng.normal(size=size)
+
+    return run(fake_block, key, **kwargs)
+
+  monkeypatch.setattr(montecarlo, 'run', spied)
+  return sizes, Stop
+
+
+_SAMPLES = np.random.default_rng(0).normal(size=(4, 3, 2)).astype(np.float32)
+
+
+@pytest.mark.parametrize(
+  'call,block',
+  [
+    (lambda k: infoflow.mixture_entropy(k, _SAMPLES[:, 0], 0.3, num_mc=10**9), montecarlo.BLOCK),
+    (lambda k: infoflow.mixture_entropies(k, _SAMPLES, 0.3, num_mc=10**8), 32),
+    (lambda k: infoflow.pooled_mixture_entropy(k, _SAMPLES, 0.3, num_mc=10**9), montecarlo.BLOCK),
+    (lambda k: infoflow.posterior_information(k, _SAMPLES, 0.3, num_mc=10**9), montecarlo.BLOCK),
+    (
+      lambda k: infoflow.mixture_entropy(k, _SAMPLES[:, 0], 0.3, target_stderr=1e-9, max_mc=2**30),
+      montecarlo.BLOCK,
+    ),
+  ],
+  ids=['mixture_entropy', 'mixture_entropies', 'pooled', 'posterior', 'adaptive'],
+)
+def test_huge_runs_draw_in_blocks_of_bounded_size(monkeypatch, call, block):
+  # Issue 22 row 13: every estimator holds one block of draws at a time
+  # whatever num_mc or max_mc (num_mc = 10**9 was reported as 44-52 GB).
+  sizes, stop = _run_spy(monkeypatch)
+  with pytest.raises(stop):
+    call(_key())
+  assert sizes == [block] * 3
+  assert entropy.BLOCK_PER_MIXTURE == 32
+
+
+@pytest.mark.parametrize(
+  'call,name',
+  [
+    (lambda k: infoflow.mixture_entropy(k, _SAMPLES[:, 0], 0.3, num_mc=2**31), 'num_mc'),
+    (
+      lambda k: infoflow.mixture_entropy(k, _SAMPLES[:, 0], 0.3, target_stderr=1e-9, max_mc=2**40),
+      'max_mc',
+    ),
+    (lambda k: infoflow.mixture_entropies(k, _SAMPLES, 0.3, num_mc=2**31), 'num_mc'),
+    (lambda k: infoflow.pooled_mixture_entropy(k, _SAMPLES, 0.3, num_mc=2**30 + 2), 'num_mc'),
+  ],
+  ids=['mixture_entropy', 'adaptive', 'mixture_entropies', 'pooled'],
+)
+def test_draw_counts_beyond_the_limit_raise_before_drawing(monkeypatch, call, name):
+  # Issue 22 row 13: num_mc=2**31 or max_mc=2**40 ran for hours, then the
+  # int32 count overflowed (a raw OverflowError).
+  sizes, _ = _run_spy(monkeypatch, stop_after=1)
+  with pytest.raises(ValueError, match=f'{name} must be at most MAX_DRAWS'):
+    call(_key())
+  assert sizes == []
+
+
+def _compiled_temp_bytes(num_mc):
+  centers = jnp.asarray(helpers.normal_centres(8))
+  jitted = jax.jit(lambda k, c: infoflow.mixture_entropy(k, c, 0.3, num_mc=num_mc).nats)
+  analysis = jitted.lower(_key(), centers).compile().memory_analysis()
+  if analysis is None:
+    pytest.skip('this backend reports no memory analysis')
+  return analysis.temp_size_in_bytes
+
+
+def test_a_fixed_run_under_jit_holds_one_block():
+  # Issue 22 row 13: under jit the blocks were unrolled into one program
+  # that kept every draw (~50 bytes a draw: 44-52 GB for num_mc = 10**9, the
+  # reported out-of-memory) and compiled in time linear in num_mc. Now the
+  # full blocks run in one lax.fori_loop; 10**9 is compiled, not run.
+  few = _compiled_temp_bytes(3 * montecarlo.BLOCK)
+  assert _compiled_temp_bytes(16 * montecarlo.BLOCK) <= few
+  assert _compiled_temp_bytes(10**9) <= 1.5 * few  # (another remainder block)
+
+
+def test_batched_blocks_looped_under_jit_equal_the_eager_run():
+  # (The loop itself: test_fixed_run_under_jit_keeps_traced_moments.)
+  grouped = jnp.asarray(helpers.normal_centres(8)).reshape(4, 2, 3)
+  num_mc = 3 * entropy.BLOCK_PER_MIXTURE + 4  # block 0, two looped blocks, a remainder
+  jitted = jax.jit(lambda k, c: infoflow.mixture_entropies(k, c, 0.3, num_mc=num_mc))(
+    _key(), grouped
+  )
+  eager = infoflow.mixture_entropies(_key(), grouped, 0.3, num_mc=num_mc)
+  np.testing.assert_allclose(jitted.nats, eager.nats, rtol=1e-6)
+  np.testing.assert_allclose(jitted.stderr, eager.stderr, rtol=1e-5, atol=1e-8)

@@ -239,3 +239,101 @@ def test_a_second_layer_of_the_same_shape_compiles_nothing(method):
   with helpers.count_compilations() as second:
     _, report = estimate(1)
   assert second == [], f'{len(second)} new compilations for new samples of the same shape'
+
+
+# ------------------------------------------------------------ issue 22
+
+
+def _classes_seen(monkeypatch):
+  """The num_classes of every posterior problem built; more classes than
+  inputs fail before the (m, num_classes) one-hot is allocated."""
+  seen, make = [], posterior.posterior_pass.make_problem
+
+  def bounded(samples, beta, labels, num_classes, *args):
+    seen.append(num_classes)
+    assert num_classes <= samples.shape[0], f'a one-hot of {num_classes} classes'
+    return make(samples, beta, labels, num_classes, *args)
+
+  monkeypatch.setattr(posterior.posterior_pass, 'make_problem', bounded)
+  return seen
+
+
+def test_sparse_labels_are_renumbered_to_the_classes_present(monkeypatch):
+  # Issue 22 row 14: one label of 10**7 (classes inferred as max + 1), or
+  # num_classes=10**9, built an (m, num_classes) one-hot: 7.7 GB, out of memory.
+  samples, labels = synthetic.layer_samples('multiclass', 40, 4, 2, 0.05, seed=2)
+  key = jax.random.key(3)
+  seen = _classes_seen(monkeypatch)
+  base = posterior.posterior_information(key, samples, 0.05, labels=labels, num_mc=1024)
+  sparse = np.where(labels == 1, 10**7, labels)
+  for kwargs in (dict(labels=sparse), dict(labels=labels, num_classes=10**9)):
+    info = posterior.posterior_information(key, samples, 0.05, num_mc=1024, **kwargs)
+    assert float(info.mi_label.nats) == float(base.mi_label.nats)  # I(T;Y): the partition
+    assert float(info.mi_label.stderr) == float(base.mi_label.stderr)
+  assert seen == [2, 2, 2]
+
+
+@pytest.mark.parametrize(
+  'labels', [[0, 1, 0, 2**40], np.array([0, 1, 0, 2**32]), np.array([0, 1, 0, 2**63], np.uint64)]
+)
+def test_labels_beyond_int32_name_the_labels(monkeypatch, labels):
+  # Issue 22 rows 7 and 14: 2**40 asked numpy for 8 TiB, uint64 2**63 raised a
+  # TypeError, int64 2**32 was cast to class 0.
+  _classes_seen(monkeypatch)
+  samples = np.zeros((4, 3, 2), np.float32)
+  with pytest.raises(ValueError, match='labels must be class indices <= 2147483647'):
+    posterior.posterior_information(jax.random.key(0), samples, 0.1, labels=labels)
+
+
+def test_num_mc_with_a_target_raises_naming_both():
+  # Issue 22 row 10: a fixed num_mc silently ignored target_stderr_mi_input.
+  samples = np.zeros((4, 3, 2), np.float32)
+  key = jax.random.key(0)
+  for target in ('target_stderr_mi_input', 'target_stderr_mi_label'):
+    with pytest.raises(ValueError, match=f'pass num_mc .* or {target} .*not both'):
+      posterior.posterior_information(key, samples, 0.1, num_mc=64, **{target: 1e-4})
+
+
+def _no_draws(monkeypatch):
+  """Fails any call that reaches the Monte Carlo loop (before drawing)."""
+
+  def refuse(*args, **kwargs):
+    raise AssertionError('the Monte Carlo loop started')
+
+  monkeypatch.setattr(posterior.posterior_pass.montecarlo, 'run', refuse)
+
+
+@pytest.mark.parametrize(
+  'kwargs,name',
+  [
+    (dict(num_mc=2**31), 'num_mc'),
+    (dict(num_mc=2**30 + 2), 'num_mc'),
+    (dict(target_stderr_mi_input=1e-9, max_mc=2**40), 'max_mc'),
+  ],
+)
+def test_draw_counts_beyond_the_limit_raise(monkeypatch, kwargs, name):
+  # Issue 22 row 13: counts past int32 overflowed (after hours of draws).
+  _no_draws(monkeypatch)
+  samples = np.zeros((4, 3, 2), np.float32)
+  with pytest.raises(ValueError, match=f'{name} must be at most MAX_DRAWS = 2\\*\\*30'):
+    posterior.posterior_information(jax.random.key(0), samples, 0.1, **kwargs)
+  with pytest.raises(ValueError, match='num_mc_conditional must be at most MAX_DRAWS'):
+    difference.difference_information(jax.random.key(0), samples, 0.1, num_mc_conditional=2**31)
+
+
+@pytest.mark.parametrize('transform', ['jit', 'vmap'])
+def test_inside_jit_or_vmap_says_call_it_outside(transform):
+  # Issue 22 row 15: a raw TracerBoolConversionError.
+  samples = np.zeros((2, 4, 3, 2), np.float32)
+  forms = (posterior.posterior_information, difference.difference_information)
+  for form in forms:
+
+    def estimate(s, form=form):
+      return form(jax.random.key(0), s, 0.1, num_mc=64).mi_input.nats
+
+    name = form.__name__
+    with pytest.raises(ValueError, match=f'{name} needs concrete inputs: call it outside jax.jit'):
+      if transform == 'jit':
+        jax.jit(estimate)(samples[0])
+      else:
+        jax.vmap(estimate)(samples)

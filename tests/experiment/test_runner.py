@@ -1,7 +1,13 @@
 """Tests of the run loop (infoflow.experiment.runner): a tiny run end to end,
 resumption, diverged seeds, compilations."""
 
+import gc
 import json
+import signal
+import sys
+import threading
+import time
+import types
 
 import helpers
 import numpy as np
@@ -132,3 +138,61 @@ def test_figures_are_drawn_at_about_ten_epochs_and_the_last():
   drawn = runner.figure_epochs(epochs)
   assert 0 in drawn and 890 in drawn and 8 <= len(drawn) <= 11
   assert runner.figure_epochs([0, 5, 9]) == {0, 5, 9}
+
+
+@pytest.fixture
+def python_sigint_handler():
+  """SIGINT handled by Python (raising KeyboardInterrupt), as in a command;
+  the previous handler restored after."""
+  previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+  yield
+  signal.signal(signal.SIGINT, previous)
+
+
+def _until_interrupted(seconds=1.0):
+  """Runs Python code for up to `seconds`: a KeyboardInterrupt delivered
+  meanwhile is raised within it."""
+  deadline = time.time() + seconds
+  while time.time() < deadline:
+    pass
+
+
+def test_ctrl_c_in_a_garbage_collection_callback_stops_the_run(python_sigint_handler):
+  """Issue 22, also seen: a Ctrl-C landing in JAX's garbage-collection
+  callback was printed as "Exception ignored" and the run went on. In the
+  run it reaches the main thread as a Ctrl-C anywhere else does."""
+  del python_sigint_handler
+
+  def interrupted(phase, info):
+    del info
+    if phase == 'start':
+      gc.callbacks.remove(interrupted)
+      raise KeyboardInterrupt
+
+  previous = sys.unraisablehook
+  with pytest.raises(KeyboardInterrupt):
+    with runner.interrupts_delivered():
+      gc.callbacks.append(interrupted)
+      gc.collect()
+      _until_interrupted()
+  assert sys.unraisablehook is previous
+  assert interrupted not in gc.callbacks
+
+
+def test_unraisable_interrupts_reach_the_main_thread(python_sigint_handler):
+  """`deliver_interrupt` raises an unraisable KeyboardInterrupt again in the
+  main thread, from any thread; another exception goes to the previous hook."""
+  del python_sigint_handler
+  passed_on = []
+  fake = types.SimpleNamespace(
+    exc_type=KeyboardInterrupt, exc_value=KeyboardInterrupt(), exc_traceback=None, object=None
+  )
+  with pytest.raises(KeyboardInterrupt):
+    thread = threading.Thread(target=runner.deliver_interrupt, args=(passed_on.append, fake))
+    thread.start()
+    thread.join()
+    _until_interrupted()
+  other = types.SimpleNamespace(exc_type=ValueError, exc_value=ValueError('x'))
+  runner.deliver_interrupt(passed_on.append, other)
+  _until_interrupted(10 * runner.INTERRUPT_DELAY)  # nothing delivered
+  assert passed_on == [other]

@@ -13,6 +13,7 @@ from infoflow import configs
 from infoflow import experiment
 from infoflow.experiment import setup
 from infoflow.experiment import writers
+from infoflow.plots import images
 
 
 def test_tensorboard_events_of_a_tiny_run(tiny_run):
@@ -133,3 +134,21 @@ def test_record_scalars_skip_missing_values():
     'seed2/mi_input_bits/T1': 1.0,
     'seed2/mi_input_stderr_bits/T1': 0.0,
   }
+
+
+@pytest.mark.parametrize('field', ['information', 'binning', 'clustering'])
+def test_tensorboard_tags_refuse_unsafe_layer_names(field):
+  """Issue 22 row 21: layer names go into tags only as `record.layer_file_name`
+  passes them (a tag is a path in TensorBoard's hierarchy)."""
+  entry = {'mi_input': [1.0, 0.0], 'entropy': [1.0], 'gap': 0.5}
+  record = {'epoch': 0, 'seed': 0, field: {'../../T1': entry}}
+  if field == 'binning':
+    record[field]['bin_sizes'] = [0.1]
+  with pytest.raises(ValueError, match=r"layer name '\.\./\.\./T1' is not allowed"):
+    writers.record_scalars(record)
+
+
+def test_image_tags_refuse_unsafe_layer_names():
+  """Issue 22 row 21: the scatter image's tag names the layer: checked too."""
+  with pytest.raises(ValueError, match=r"layer name 'x/\.\./y' is not allowed"):
+    images.epoch_images([], {'x/../y': np.zeros((4, 2), np.float32)}, [0, 1, 0, 1], 0, None)

@@ -8,10 +8,10 @@ import pytest
 from launch import bench_run
 
 
-def test_bench_run_measures_a_tiny_run(tmp_path, monkeypatch):
-  # The child compiles for itself: the test session's compilation cache
-  # (tests/conftest.py) would hide the compilations it measures.
-  monkeypatch.delenv('JAX_COMPILATION_CACHE_DIR')
+def test_bench_run_measures_a_tiny_run(tmp_path):
+  # The child compiles for itself (bench_run turns the cache off): the test
+  # session's compilation cache (tests/conftest.py) would hide the
+  # compilations it measures.
   overrides = ['writers=()', 'analysis.num_replicas=2', 'analysis.clustering=False']
   row = bench_run.run_one('tiny', 1, tmp_path, num_points=2, overrides=overrides)
   assert row.config == 'tiny' and row.num_seeds == 1 and row.analysed_epochs == 2

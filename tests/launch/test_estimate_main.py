@@ -1,7 +1,9 @@
 """Tests of launch.estimate: a samples file in, the library's numbers out."""
 
+import functools
 import json
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -149,6 +151,51 @@ def test_bad_files_get_one_clear_error(tmp_path, case):
 def test_bad_beta(samples_file, beta):
   with pytest.raises(estimate.EstimateInputError, match='--beta'):
     estimate.estimate_file(samples_file, beta)
+
+
+@pytest.mark.parametrize('num_mc', [1, 2**30 + 1])
+def test_num_mc_out_of_range_is_refused_before_reading(tmp_path, num_mc):
+  # issue 22 row 13 at the command: 2**30 + 1 draws used to fail at the first layer.
+  with pytest.raises(estimate.EstimateInputError, match='--num_mc must be >= 2 .* at most'):
+    estimate.estimate_file(tmp_path / 'absent.npz', BETA, num_mc=num_mc)
+
+
+@pytest.mark.parametrize('seed', [2**32 + 3, -1])
+def test_seed_outside_32_bits_is_refused(samples_file, call_main, seed):
+  """Issue 22 row 9: seed 2**32 + 3 gave seed 3's numbers (JAX keys keep 32
+  bits) while the JSON recorded 2**32 + 3."""
+  with pytest.raises(
+    estimate.EstimateInputError, match=re.escape('--seed must be an integer in [0, 2**32)')
+  ):
+    estimate.estimate_file(samples_file, BETA, num_mc=256, seed=seed)
+  error = call_main(
+    estimate, f'--samples={samples_file}', f'--beta={BETA}', '--num_mc=256', f'--seed={seed}'
+  )
+  assert error == (
+    f'launch.estimate: error: --seed must be an integer in [0, 2**32): JAX keys keep 32 bits, '
+    f'so seed 2**32 + s would silently repeat the run of seed s; got {seed}.'
+  )
+
+
+def test_out_is_checked_before_any_estimate(samples_file, tmp_path, call_main, monkeypatch):
+  """Issue 22, also seen (b): --out a directory (or in a missing one) is
+  refused before any layer is estimated (it was refused after all of them)."""
+
+  def no_estimate(*args, **kwargs):
+    raise AssertionError('a layer was estimated before --out was checked')
+
+  monkeypatch.setattr(estimate, 'estimate_layer', no_estimate)
+  run = functools.partial(call_main, estimate, f'--samples={samples_file}', f'--beta={BETA}')
+  assert run(f'--out={tmp_path}') == (
+    f'launch.estimate: error: cannot write {tmp_path}: it is a directory (--out takes a file '
+    'path); pass another --out.'
+  )
+  missing = tmp_path / 'no' / 'r.json'
+  assert run(f'--out={missing}') == (
+    f'launch.estimate: error: cannot write {missing}: {missing.parent} is not a directory; '
+    'pass another --out.'
+  )
+  assert estimate.check_out(tmp_path / 'r.json') == tmp_path / 'r.json'
 
 
 def test_command_writes_json_and_exits_1_on_bad_input(samples_file, tmp_path):

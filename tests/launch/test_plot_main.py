@@ -1,6 +1,7 @@
 """Tests of the plot command (launch/plot.py): what it prints, its one-line
 errors and exit status, --animate."""
 
+import json
 import shutil
 
 import helpers
@@ -8,6 +9,7 @@ import matplotlib
 
 matplotlib.use('Agg')
 
+import numpy as np
 from PIL import Image
 import pytest
 
@@ -96,3 +98,67 @@ def test_a_real_run_animates(tiny_run, tmp_path, call_main):
   assert _frames(plane) == len(epochs)
   scatter = [p for p in gifs if p.name.startswith('scatter_')]
   assert len(scatter) == 1 and _frames(scatter[0]) == len(run.snapshots)
+
+
+def _plant_traversal(run_dir, bad):
+  """Issue 22 row 21's shared run record: layer T2 renamed `bad` in run.json
+  and every npz, and the folders the traversal climbs out of."""
+  meta = json.loads((run_dir / 'run.json').read_text())
+  meta['layers'][bad] = meta['layers'].pop('T2')
+  (run_dir / 'run.json').write_text(json.dumps(meta))
+  for path in (run_dir / 'representations').iterdir():
+    with np.load(path) as npz:
+      arrays = dict(npz)
+    arrays[bad] = arrays.pop('T2')
+    np.savez(path, **arrays)
+  for stem in ('scatter', 'cosine_similarity'):
+    (run_dir / 'figures' / f'{stem}_x').mkdir(parents=True)
+
+
+@pytest.mark.parametrize('args', [(), ('--animate',), ('--layer=T1',), ('--animate', '--layer=T1')])
+def test_a_layer_name_that_climbs_out_is_refused(tmp_path, call_main, args):
+  """Issue 22 row 21: a run record whose run.json and npz files name a layer
+  `x/../../../PWNED`: one line naming the file and the name; nothing is
+  written (it used to write tmp_path/PWNED.png and exit 0)."""
+  run_dir = _small_run(tmp_path / 'run')
+  bad = 'x/../../../PWNED'
+  _plant_traversal(run_dir, bad)
+  error = call_main(plot, f'--workdir={run_dir}', '--dpi=30', *args)
+  assert error.startswith(f"launch.plot: error: {run_dir / 'run.json'}: layer name '{bad}'")
+  assert 'is not allowed' in error and '\n' not in error
+  assert not [p for p in tmp_path.rglob('*') if p.is_file() and p.suffix in ('.png', '.gif')]
+
+
+def _non_object_run_json(run_dir):
+  (run_dir / 'run.json').write_text('[1, 2]')
+
+
+def _non_utf8_metrics_line(run_dir):
+  metrics = run_dir / 'metrics.jsonl'
+  lines = metrics.read_bytes().splitlines()
+  metrics.write_bytes(b'\n'.join([lines[0], b'{"epoch": 1, "x": "\xff"}', *lines[1:]]) + b'\n')
+
+
+@pytest.mark.parametrize(
+  'args, spoil, message',
+  [
+    (['--layer=../T1'], None, "--layer: layer name '../T1' is not allowed"),
+    (['--dpi=0'], None, '--dpi must be an integer from 10 to 1000; got 0.'),
+    (['--dpi=100000'], None, '--dpi must be an integer from 10 to 1000; got 100000.'),
+    ([], _non_object_run_json, 'run.json must hold a JSON object {...}; it holds an array'),
+    ([], _non_utf8_metrics_line, 'metrics.jsonl, line 2: invalid UTF-8'),
+  ],
+)
+def test_bad_flags_and_malformed_records_are_one_line_errors(
+  tmp_path, call_main, args, spoil, message
+):
+  """Issue 22 rows 17, 18: --dpi out of range (it was a ValueError or a
+  MemoryError traceback), a run.json that is not an object (AttributeError),
+  bytes that are not UTF-8 in metrics.jsonl (UnicodeDecodeError), an unsafe
+  --layer: one line `launch.plot: error: ...`; nothing drawn."""
+  run_dir = _small_run(tmp_path / 'run', with_representations=False)
+  if spoil:
+    spoil(run_dir)
+  error = call_main(plot, f'--workdir={run_dir}', *args)
+  assert error.startswith('launch.plot: error: ') and message in error, error
+  assert not (run_dir / 'figures').exists()

@@ -2,6 +2,7 @@
 a real process on two CPU devices, a real process killed and resumed."""
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import pytest
 
 from infoflow import configs
 from infoflow import experiment
+from infoflow.experiment import lock
 from infoflow.experiment import setup
 from launch import train
 
@@ -50,9 +52,42 @@ def test_unknown_config_field_lists_the_fields(monkeypatch):
   with pytest.raises(SystemExit) as info:
     train.run()
   assert str(info.value.code).startswith(
-    "launch.train: error: unknown config field 'num_epoch' in config 'tiny'; fields: "
+    "launch.train: error: unknown config field 'num_epoch' in config 'tiny': no field or group "
+    "'num_epoch'; fields: "
   )
   assert 'num_epochs' in str(info.value.code)
+
+
+@pytest.mark.parametrize('value', ['', '/nonexistent.py'])
+def test_empty_or_path_config_is_the_unknown_config_error(monkeypatch, value):
+  """Issue 22 row 16: one line listing the configs, not ml_collections' traceback."""
+  monkeypatch.setattr(sys, 'argv', ['train', f'--config={value}'])
+  with pytest.raises(SystemExit) as info:
+    train.run()
+  assert str(info.value.code).startswith(f'launch.train: error: unknown config {value!r}')
+  assert 'available: ' in str(info.value.code) and 'tiny' in str(info.value.code)
+
+
+@pytest.mark.parametrize(
+  'override, message',
+  [
+    # Issue 22 row 6: it trained, wrote the run, then the estimator's traceback.
+    ('analysis.num_mc=1', 'analysis.num_mc must be 0 (adaptive) or an integer >= 2'),
+    ('analysis.max_mc=1', 'analysis.max_mc must be an integer >= 2'),
+    ('analysis.num_mc_conditional=1', 'analysis.num_mc_conditional must be an integer >= 2'),
+    # Issue 22 row 9: it ran seed 5 (JAX keys keep 32 bits) and recorded 4294967301.
+    ('seed=4294967301', 'seed must be an integer in [0, 2**32)'),
+    # Issue 22 row 20: the default workdir runs/<name> must stay under runs/.
+    ('name=../escaped', 'name must be a plain name'),
+  ],
+)
+def test_bad_count_seed_or_name_is_refused_before_anything_is_written(
+  tmp_path, monkeypatch, call_main, override, message
+):
+  monkeypatch.chdir(tmp_path)  # the default workdir, runs/<name>, lies here
+  error = call_main(train, '--config=tiny', f'--config.{override}')
+  assert error.startswith(f'launch.train: error: config field {message}'), error
+  assert list(tmp_path.iterdir()) == []
 
 
 def test_negative_num_epochs_is_refused(tmp_path, call_main):
@@ -78,6 +113,20 @@ def test_workdir_that_is_a_file_is_a_one_line_error(tmp_path, call_main):
     f'launch.train: error: --workdir {a_file} is a file, not a directory; pass a '
     'directory (it is created if absent).'
   )
+
+
+def test_a_workdir_another_run_writes_is_a_one_line_error(tmp_path, call_main):
+  """Issue 22 row 1: a second `launch.train` on a workdir in use wrote every
+  record a second time. It stops before writing anything, naming the pid of
+  the process that writes there (here this one: a lock is held once, even
+  within a process) and the lock file."""
+  with lock.hold(tmp_path):
+    error = call_main(train, '--config=tiny', f'--workdir={tmp_path}')
+  assert error == (
+    f'launch.train: error: another process (pid {os.getpid()}) is writing the run in {tmp_path} '
+    f'(it holds the lock {tmp_path / lock.LOCK}); wait for it to end, or use another --workdir.'
+  )
+  assert list(tmp_path.iterdir()) == []
 
 
 def _kill_9_after_first_checkpoint(workdir, overrides):

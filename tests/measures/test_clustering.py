@@ -445,3 +445,45 @@ def test_wide_rows_use_the_screened_search_and_stay_exact(spread):
   fused = clustering.layer_measures(x, y, 2, beta=0.01, k=4)
   assert float(fused.knn_agreement) == float(knn_label_agreement(x, y, 4))
   assert int(fused.num_clusters) == int(num_distinguishable_clusters(x, 0.01).num_clusters)
+
+
+# ------------------------------------------------------------ issue 22
+
+
+@pytest.mark.parametrize('scale', [1e-20, 1e-30, 1e20, 1e30])
+def test_layer_measures_clusters_at_extreme_scales(scale):
+  # Issue 22 row 8: layer_measures squared threshold * beta before rescaling,
+  # so r^2 underflowed (4 clusters from s ~ 1e-20) or overflowed (1 cluster
+  # from s ~ 1e20), where num_distinguishable_clusters was right.
+  from infoflow.measures import clustering
+
+  x = np.array([[0.0, 0.0], [0.1, 0.0], [5.0, 5.0], [5.1, 5.0]])
+  y = np.array([0, 1, 0, 1])
+  unit = clustering.layer_measures(x.astype(np.float32), y, 2, beta=0.05, k=1)
+  assert int(unit.num_clusters) == 2  # the pairs, 0.1 apart, merge at r = 0.2
+  scaled = clustering.layer_measures((x * scale).astype(np.float32), y, 2, beta=0.05 * scale, k=1)
+  assert int(scaled.num_clusters) == 2
+  assert float(scaled.cluster_entropy) == float(unit.cluster_entropy)
+
+
+def test_per_class_work_is_over_the_classes_present(monkeypatch):
+  # Issue 22 row 14: class_similarity(num_classes=10**9) built (m, 10**9)
+  # one-hot arrays and a bincount of 10**9 (7.7 GB and more: out of memory).
+  from infoflow.measures import clustering
+
+  check_pairs = clustering._check_pairs  # pylint: disable=protected-access
+
+  def bounded(labels, num_classes):
+    # Stop before a per-class allocation larger than the rows.
+    assert num_classes <= labels.size, f'per-class arrays of {num_classes} classes'
+    check_pairs(labels, num_classes)
+
+  monkeypatch.setattr(clustering, '_check_pairs', bounded)
+  x, y = _orthogonal_clusters(n_per=4, num_classes=2, d=3)
+  ref_sim, ref_scatter = class_similarity(x, y, 2), scatter_ratio(x, y, 2)
+  sparse = np.where(y == 1, 10**7, y)
+  for labels, num_classes in ((y, 10**9), (sparse, None), (sparse, 2**31 - 1)):
+    assert class_similarity(x, labels, num_classes) == ref_sim
+    assert scatter_ratio(x, labels, num_classes) == ref_scatter
+    fused = clustering.layer_measures(x, labels, num_classes, beta=0.1, k=2)
+    assert float(fused.gap) == float(ref_sim.gap)

@@ -1,6 +1,8 @@
 """Tests of running the paper's experiments (infoflow.paper.experiments,
 infoflow.paper.registry): configs and overrides, seeds, finished runs."""
 
+import re
+
 import pytest
 
 from infoflow import configs
@@ -34,6 +36,16 @@ def test_overrides_and_configs_are_checked():
     'mnist',
   }
   assert all(callable(e.section) and e.configs for e in paper.EXPERIMENTS.values())
+
+
+@pytest.mark.parametrize('name', ['/abs/dir', '../up', 'szt_relu'])
+def test_name_override_is_refused(name):
+  """Issue 22 row 20: a run goes to WORKDIR/<config> and its figures to
+  WORKDIR/figures/<config>; `name=/abs/dir` sent both outside WORKDIR."""
+  with pytest.raises(
+    configs.ConfigError, match=f"override name='{re.escape(name)}' is not allowed"
+  ):
+    experiments.build_config('szt', 2, [('name', name)])
 
 
 def test_seeds_default_to_those_of_a_run_already_there(tmp_path):

@@ -4,11 +4,14 @@ The run records are synthetic, written in the format of docs/run_record.md
 by `helpers.write_fake_run`.
 """
 
+import re
+
 import helpers
 import matplotlib
 
 matplotlib.use('Agg')
 
+import numpy as np
 from PIL import Image
 import pytest
 
@@ -78,3 +81,24 @@ def test_scatter_skipped_without_representations(tmp_path):
   written, skipped = plots.write_animations(run, tmp_path)
   assert [p.name for p in written] == ['information_plane.gif']
   assert 'no representation files' in skipped['scatter.gif']
+
+
+def test_write_animations_refuses_unsafe_names_and_paths(tmp_path):
+  """Issue 22 row 21: a layer key that climbs out of `out` is refused, naming
+  the file and the name; a GIF name linked out of `out` is refused; nothing
+  is written outside."""
+  run_dir = write_run(tmp_path / 'run', with_information=False)
+  out = tmp_path / 'out'
+  (out / 'scatter_x').mkdir(parents=True)
+  (out / 'scatter_T2.gif').symlink_to(tmp_path / 'victim.gif')
+  with pytest.raises(plots.OutputError, match='scatter_T2.gif: it resolves to'):
+    plots.write_animations(record.load_run(run_dir), out)
+  bad = 'x/../../PWNED'
+  first = sorted((run_dir / 'representations').iterdir())[0]
+  with np.load(first) as npz:
+    arrays = dict(npz)
+  arrays[bad] = arrays.pop('T2')
+  np.savez(first, **arrays)
+  with pytest.raises(record.RunRecordError, match=re.escape(f"{first}: layer name '{bad}'")):
+    plots.write_animations(record.load_run(run_dir), out)
+  assert not list(tmp_path.glob('*.gif'))

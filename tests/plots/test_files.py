@@ -10,6 +10,7 @@ import matplotlib
 
 matplotlib.use('Agg')
 
+import numpy as np
 import pytest
 
 from infoflow import plots
@@ -166,3 +167,64 @@ def test_figures_of_a_real_run(finished_run, tmp_path):
   for path in written:
     assert path.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
     assert path.stat().st_size > 1000
+
+
+def test_output_path_keeps_every_file_inside_out(tmp_path):
+  """Issue 22 row 21: a file name with '..', or a link planted in the output
+  directory, cannot lead a write outside it."""
+  out = tmp_path / 'out'
+  out.mkdir()
+  assert figure_files.output_path(out, 'scatter_T2.png') == out / 'scatter_T2.png'
+  (out / 'scatter_x').mkdir()
+  (out / 'link.png').symlink_to(tmp_path / 'victim.png')
+  for name in ('scatter_x/../../PWNED.png', '../PWNED.png', 'link.png', '.'):
+    with pytest.raises(figure_files.OutputError, match='outside the output directory'):
+      figure_files.output_path(out, name)
+
+
+def _plant_npz_key(run_dir, bad):
+  """Renames layer T2 of every representation file of a fake run to `bad`,
+  and makes the folders that `bad` would climb out of."""
+  for path in (run_dir / 'representations').iterdir():
+    with np.load(path) as npz:
+      arrays = dict(npz)
+    arrays[bad] = arrays.pop('T2')
+    np.savez(path, **arrays)
+  for stem in ('scatter', 'cosine_similarity'):
+    (run_dir / 'figures' / f'{stem}_{bad.split("/")[0]}').mkdir(parents=True)
+
+
+@pytest.mark.parametrize('animate', [False, True])
+def test_unsafe_layer_name_in_an_npz_is_refused(tmp_path, animate):
+  """Issue 22 row 21: a representation file whose layer key climbs out of
+  the figures folder (`x/../../../PWNED`): the record is refused, naming the
+  file and the name, and no figure is written (it used to write
+  tmp_path/PWNED.png)."""
+  run_dir = _small_run(tmp_path / 'run', num_epochs=2)
+  bad = 'x/../../../PWNED'
+  _plant_npz_key(run_dir, bad)
+  first = sorted((run_dir / 'representations').iterdir())[0]
+  with pytest.raises(record.RunRecordError, match=re.escape(f"{first}: layer name '{bad}'")):
+    figure_files.write_figures(run_dir, dpi=30, animate=animate)
+  assert not [p for p in tmp_path.rglob('*') if p.is_file() and p.suffix in ('.png', '.gif')]
+
+
+def test_figures_folder_linked_out_of_the_run_is_refused(tmp_path):
+  """Issue 22 row 21: a run record whose figures/ is a link to elsewhere:
+  the default output directory must lie inside the run directory."""
+  run_dir = _small_run(tmp_path / 'run', num_epochs=2, with_representations=False)
+  elsewhere = tmp_path / 'elsewhere'
+  elsewhere.mkdir()
+  (run_dir / 'figures').symlink_to(elsewhere)
+  with pytest.raises(figure_files.OutputError, match=f'outside the output directory {run_dir}'):
+    figure_files.write_figures(run_dir, dpi=30)
+  assert not list(elsewhere.iterdir())
+
+
+@pytest.mark.parametrize('dpi', [0, 9, 1001, 100_000, True, 12.5, '120'])
+def test_dpi_out_of_range_is_refused_before_drawing(tmp_path, dpi):
+  """Issue 22 row 18: dpi 0 (ValueError deep in matplotlib) or 100000 (a
+  MemoryError) is refused up front, naming the range."""
+  with pytest.raises(ValueError, match=f'dpi must be an integer from 10 to 1000; got {dpi!r}'):
+    figure_files.write_figures(tmp_path / 'no_run', dpi=dpi)
+  assert figure_files.check_dpi(10) == 10 and figure_files.check_dpi(1000) == 1000

@@ -44,10 +44,17 @@ def gaussian_entropy(dim: int, beta):
   never leaves the float64 range); a traced array in beta's dtype under jit
   (then beta^2 must be a normal number of that dtype, as it is for the
   rescaled beta of every estimator).
+
+  Raises:
+    infoflow.checks.ArgumentTypeError: dim not an integer, beta not a real
+      number (e.g. a string).
+    ValueError: dim < 1; a concrete beta not finite and > 0.
   """
+  dim = checks.check_count(dim, 'dim')
   log, shift = jnp.log, 0.0
+  beta = checks.check_positive_scalar(beta, 'beta')
   if checks.is_concrete(beta):
-    log, beta = math.log, float(beta)
+    log = math.log
     if not 2.0**-100 <= beta <= 2.0**100:
       scale = scales.power_of_two_scale(beta)
       beta, shift = beta / scale, dim * math.log(scale)

@@ -16,6 +16,10 @@ variance are
 N = sum_b n_b (`Moments`; host-side float64, any number of quantities at
 once). Every count is even (draws come in pairs: a block of two has a
 variance), so a fixed num_mc is rounded up and the cap max_mc down to even.
+Memory is that of one block whatever num_mc or max_mc: blocks are drawn,
+reduced to their moments and dropped one at a time. Counts are at most
+MAX_DRAWS = 2^30 (`check_draws`): an `Estimate` stores its count as int32,
+and rounding up to even must not pass 2^31 - 1.
 
 Stopping rule. A fixed run draws num_mc. An adaptive run draws a pilot of
 one block, then, while some monitored standard error s_j exceeds its target
@@ -29,7 +33,8 @@ variance; with pilots of thousands of draws both effects are far below the
 stderr itself. Pass num_mc for a fixed-size, exactly unbiased estimate.
 
 Under jit (fixed runs only) the moments stay traced arrays in the values'
-dtype.
+dtype, and the full blocks after the first run in one `lax.fori_loop`
+(`Moments.add_blocks`): the program holds one block whatever num_mc.
 """
 
 from __future__ import annotations
@@ -53,6 +58,27 @@ BLOCK = 2048
 DEFAULT_MAX_MC = 1 << 18
 # The default target standard error of an adaptive entropy, nats.
 DEFAULT_TARGET_STDERR = 0.01
+# The most draws of one estimate (num_mc, max_mc; module docstring).
+MAX_DRAWS = 1 << 30
+
+
+def check_draws(value, name: str) -> int:
+  """A draw count (num_mc, max_mc, ...): an integer in [2, MAX_DRAWS].
+
+  Two draws are the fewest with a standard error; MAX_DRAWS bounds the
+  int32 count of an `Estimate`.
+
+  Raises:
+    infoflow.checks.ArgumentTypeError: not an integer.
+    ValueError: out of range, naming `name`.
+  """
+  value = checks.check_count(value, name, minimum=2)
+  if value > MAX_DRAWS:
+    raise ValueError(
+      f'{name} must be at most MAX_DRAWS = 2**30 = {MAX_DRAWS} draws (an estimate counts '
+      f'its draws in int32); got {value}.'
+    )
+  return value
 
 
 @jax.jit
@@ -90,6 +116,28 @@ class Moments:
     self.count += count
 
   @property
+  def traced(self) -> bool:
+    """Whether the moments are traced arrays (a run under jit)."""
+    return not checks.is_concrete(self._total)
+
+  def add_blocks(self, count, block_stats, first: int, num: int):
+    """Merges blocks first, ..., first + num - 1 of `count` draws each, block
+    i's (mean, variance of the mean) being `block_stats(i)`, in one
+    `lax.fori_loop`: traced runs hold one block and compile one loop body,
+    whatever the number of blocks (unrolled, each block would stay in the
+    program: ~50 bytes a draw for `mixture_entropy`)."""
+
+    def body(i, carry):
+      total, variance = carry
+      mean, variance_of_mean = block_stats(i)
+      return total + count * mean, variance + count * count * variance_of_mean
+
+    self._total, self._variance = jax.lax.fori_loop(
+      first, first + num, body, (self._total, self._variance)
+    )
+    self.count += count * num
+
+  @property
   def mean(self):
     """The running means (a new array)."""
     return self._total / self.count
@@ -114,7 +162,7 @@ def plan(
 
   A fixed run when num_mc is given, or when neither is and `default_num` is
   set (its count); else adaptive to target_stderr (DEFAULT_TARGET_STDERR
-  when None). A standard error needs two draws, so counts must be >= 2.
+  when None). Counts are checked by `check_draws`.
 
   Args:
     num_mc, target_stderr, max_mc: as given by the caller.
@@ -122,8 +170,8 @@ def plan(
     names: the caller's public names of the three, for messages.
 
   Raises:
-    ValueError: both given, num_mc or max_mc not an integer >= 2, or
-      target_stderr not a positive finite number.
+    ValueError: both given, num_mc or max_mc not an integer in
+      [2, MAX_DRAWS], or target_stderr not a positive finite number.
   """
   num_name, target_name, max_name = names
   if num_mc is not None and target_stderr is not None:
@@ -132,10 +180,10 @@ def plan(
     )
   if target_stderr is None and (num_mc is not None or default_num):
     num_mc = default_num if num_mc is None else num_mc
-    return checks.check_count(num_mc, num_name, minimum=2), None
+    return check_draws(num_mc, num_name), None
   target = DEFAULT_TARGET_STDERR if target_stderr is None else target_stderr
   target = checks.check_positive_scalar(target, target_name)
-  checks.check_count(max_mc, max_name, minimum=2)
+  check_draws(max_mc, max_name)
   return None, target
 
 
@@ -170,6 +218,13 @@ def run(draw_block, key, *, num_mc, targets, max_mc, block, paired, monitor, nam
   while True:
     while moments.count < goal:
       size = min(block, goal - moments.count)
+      if moments.traced and size == block:  # under jit: the full blocks in one loop
+        num = (goal - moments.count) // block
+        moments.add_blocks(
+          block, lambda i: block_moments(draw_block(jax.random.fold_in(key, i), block)), index, num
+        )
+        index += num
+        continue
       block_key = key if index == 0 else jax.random.fold_in(key, index)
       moments.add(size, *block_moments(draw_block(block_key, size)))
       index += 1
