@@ -38,7 +38,9 @@ def base_config() -> ml_collections.ConfigDict:
   c.data = ml_collections.ConfigDict()
   c.data.name = 'szt'  # szt | minimal_tanh | minimal_lrelu | mnist
   c.data.data_dir = ''  # '' = $INFOFLOW_DATA_DIR, else ~/.cache/infoflow
-  c.data.split_seed = 0  # SZT train/test split seed
+  c.data.split = 'auto'  # SZT: 'auto' (the authors' IB_data.npz if in the data dir, else
+  # the seeded split), 'authors' (that file, required) or 'seeded'
+  c.data.split_seed = 0  # SZT seeded train/test split seed
   c.data.test_fraction = 0.2
   c.data.validation_size = 0  # MNIST: examples held out of training
 
@@ -211,6 +213,7 @@ def _checks():
     'num_seeds': _integer(1),
     'data.name': _choice(data.DATASETS),
     'data.data_dir': text,
+    'data.split': _choice(data.SZT_SPLITS),
     'data.split_seed': _integer(0),
     'data.test_fraction': _real(0.0, high=1.0),
     'data.validation_size': _integer(0),

@@ -22,8 +22,11 @@ from infoflow.data.base import default_data_dir
 from infoflow.data.mnist import find_mnist_dir
 from infoflow.data.mnist import load_mnist
 from infoflow.data.mnist import read_idx
+from infoflow.data.szt import AUTHORS_SPLIT_FILENAME
+from infoflow.data.szt import SPLITS as SZT_SPLITS
 from infoflow.data.szt import SZT_FILENAME
 from infoflow.data.szt import generate_szt_labels
+from infoflow.data.szt import load_authors_split
 from infoflow.data.szt import load_szt
 from infoflow.data.szt import pattern_codes
 from infoflow.data.szt import szt
@@ -58,15 +61,18 @@ def load_dataset(name: str, data_dir: str | Path | None = None, **kwargs: Any) -
 
 
 __all__ = [
+  'AUTHORS_SPLIT_FILENAME',
   'DATASETS',
   'DATA_DIR_ENV',
   'DataFormatError',
   'DataNotFoundError',
   'Dataset',
   'SZT_FILENAME',
+  'SZT_SPLITS',
   'default_data_dir',
   'find_mnist_dir',
   'generate_szt_labels',
+  'load_authors_split',
   'load_dataset',
   'load_mnist',
   'load_szt',

@@ -37,9 +37,18 @@ k = 5, 6, 7: 60/792 (7.6%), 532/924 (57.6%), 732/792 (92.4%) ones. Two rules:
   values ((5.68, 8.58), (2.21, 2.89), (0.32, 1.00)). It reproduces the original
   labels on **4096 of 4096** patterns (2118 ones).
 
-Split. :func:`szt` holds out ``round(test_fraction * 4096)`` patterns (819 at
-0.2) chosen by ``np.random.default_rng(seed).permutation(4096)[:n_test]``; the
-first ``n_test`` entries are test, the rest train, each sorted into file order.
+Split. SZT's published code trains on a fixed split kept in a file,
+``IB_data.npz`` (``X_train`` 3277x12, ``y_train``, ``X_test`` 819x12,
+``y_test``; 0/1 uint8). With ``split='auto'`` (the default) :func:`szt` uses it
+when it lies in the data directory, so that test accuracies compare with
+theirs: :func:`load_authors_split` finds each of its rows among the 4096
+patterns and checks that together they are all 4096, once each, and that its
+labels are the label file's (or the generated ones: the icosahedral rule
+reproduces them all). Otherwise (or with ``split='seeded'``) :func:`szt` holds
+out ``round(test_fraction * 4096)`` patterns (819 at 0.2) chosen by
+``np.random.default_rng(seed).permutation(4096)[:n_test]``; the first
+``n_test`` entries are test, the rest train. Either way each split is sorted
+into file order, and ``Dataset.source`` says which split was used.
 ``Dataset.x_all`` / ``y_all`` return all 4096 in file order.
 """
 
@@ -55,6 +64,9 @@ from infoflow.data.base import Dataset
 from infoflow.data.base import default_data_dir
 
 SZT_FILENAME = 'szt_var_u.mat'
+AUTHORS_SPLIT_FILENAME = 'IB_data.npz'  # SZT's fixed train/test split
+SPLITS = ('auto', 'authors', 'seeded')
+_SPLIT_KEYS = ('X_train', 'y_train', 'X_test', 'y_test')
 NUM_BITS = 12
 NUM_PATTERNS = 2**NUM_BITS
 RULES = ('popcount', 'icosahedral')
@@ -189,6 +201,83 @@ def load_szt(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
   return f.astype(np.float32), y.astype(np.int32)
 
 
+def load_authors_split(
+  path: str | Path, x: np.ndarray, y: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+  """Reads SZT's fixed split (``IB_data.npz``) as indices into the patterns ``x``.
+
+  Args:
+    path: the ``.npz`` file (``X_train``, ``y_train``, ``X_test``, ``y_test``).
+    x: the 4096 patterns ``(4096, 12)`` of 0/1, one row each (file order).
+    y: their labels ``(4096,)``.
+
+  Returns:
+    ``(train_index, test_index)``: sorted positions in ``x`` of the file's
+    train and test rows.
+
+  Raises:
+    DataFormatError: unreadable, keys or shapes not as above, values other
+      than 0/1, rows that are not the 4096 patterns once each, or labels that
+      differ from ``y``; the message names the file.
+  """
+  path = Path(path)
+  arrays = _read_split_arrays(path)
+  position = np.empty(NUM_PATTERNS, np.int64)
+  position[pattern_codes(x)] = np.arange(NUM_PATTERNS)
+  indices = {}
+  for split in ('train', 'test'):
+    rows, labels = arrays[f'X_{split}'], arrays[f'y_{split}']
+    indices[split] = position[pattern_codes(rows)]
+    wrong = int((y[indices[split]] != labels).sum())
+    if wrong:
+      raise DataFormatError(
+        f'{path}: y_{split} differs from the SZT labels on {wrong} of {len(labels)} rows; '
+        'it is not the split of this data set. Remove it to use the seeded split.'
+      )
+  every = np.concatenate([indices['train'], indices['test']])
+  if len(every) != NUM_PATTERNS or len(np.unique(every)) != NUM_PATTERNS:
+    raise DataFormatError(
+      f'{path}: its train and test rows are {len(np.unique(every))} distinct patterns in '
+      f'{len(every)} rows; expected the {NUM_PATTERNS} 12-bit patterns once each.'
+    )
+  return np.sort(indices['train']), np.sort(indices['test'])
+
+
+def _read_split_arrays(path: Path) -> dict[str, np.ndarray]:
+  """The four arrays of the split file, shapes and 0/1 values checked."""
+  try:
+    with np.load(path, allow_pickle=False) as f:
+      missing = [k for k in _SPLIT_KEYS if k not in f.files]
+      if missing:
+        raise DataFormatError(
+          f'{path}: missing array(s) {missing}; expected {", ".join(_SPLIT_KEYS)}.'
+        )
+      arrays = {k: np.asarray(f[k]) for k in _SPLIT_KEYS}
+  except DataFormatError:
+    raise
+  except Exception as e:  # zipfile, zlib, OSError, ValueError on a damaged file
+    raise DataFormatError(f'{path}: not a readable .npz file ({e}).') from None
+  for split in ('train', 'test'):
+    rows, labels = arrays[f'X_{split}'], arrays[f'y_{split}']
+    if rows.ndim != 2 or rows.shape[1] != NUM_BITS or labels.shape != (len(rows),):
+      raise DataFormatError(
+        f'{path}: X_{split} has shape {rows.shape} and y_{split} {labels.shape}; expected '
+        f'(n, {NUM_BITS}) and (n,).'
+      )
+    for key, arr in ((f'X_{split}', rows), (f'y_{split}', labels)):
+      if not np.isin(arr, (0, 1)).all():
+        raise DataFormatError(f'{path}: {key} has values other than 0/1.')
+  return arrays
+
+
+def seeded_split(seed: int, test_fraction: float) -> tuple[np.ndarray, np.ndarray]:
+  """``(train_index, test_index)``: ``round(test_fraction * 4096)`` patterns held
+  out by ``np.random.default_rng(seed).permutation``, each sorted."""
+  n_test = int(round(test_fraction * NUM_PATTERNS))
+  perm = np.random.default_rng(seed).permutation(NUM_PATTERNS)
+  return np.sort(perm[n_test:]), np.sort(perm[:n_test])
+
+
 def szt(
   data_dir: str | Path | None = None,
   *,
@@ -196,24 +285,38 @@ def szt(
   test_fraction: float = 0.2,
   rule: str = 'icosahedral',
   require_file: bool = False,
+  split: str = 'auto',
 ) -> Dataset:
   """The SZT data set: the original file if present, else generated labels.
 
   Args:
-    data_dir: directory holding ``szt_var_u.mat``; default :func:`default_data_dir`.
-    seed: seed of the train/test split (``np.random.default_rng(seed)``).
-    test_fraction: fraction of the 4096 patterns held out, in ``[0, 1)``.
+    data_dir: directory holding ``szt_var_u.mat`` (and ``IB_data.npz``);
+      default :func:`default_data_dir`.
+    seed: seed of the seeded train/test split (``np.random.default_rng(seed)``).
+    test_fraction: fraction of the 4096 patterns the seeded split holds out,
+      in ``[0, 1)``.
     rule: generator rule used when the file is absent (see module docstring).
     require_file: raise :class:`DataNotFoundError` instead of generating.
+    split: ``'auto'``: the authors' ``IB_data.npz`` when it is in the data
+      directory, else seeded; ``'authors'``: that file (an error when absent);
+      ``'seeded'``: the seeded split.
 
   Returns:
     A :class:`Dataset` named ``"szt"``: float32 0/1 inputs ``(n, 12)``, labels in
     {0, 1}; ``x_all``/``y_all`` are the 4096 patterns in file order; ``source``
-    is ``"file: <path>"`` or ``"generated: <rule> ..."``.
+    is ``"file: <path>"`` or ``"generated: <rule> ..."``, then the split.
+
+  Raises:
+    ValueError: a bad ``test_fraction`` or ``split``.
+    DataNotFoundError: ``require_file`` or ``split='authors'`` without the file.
+    DataFormatError: a malformed ``szt_var_u.mat`` or ``IB_data.npz``.
   """
   if not 0.0 <= test_fraction < 1.0:
     raise ValueError(f'test_fraction must be in [0, 1), got {test_fraction}.')
-  path = Path(data_dir if data_dir is not None else default_data_dir()) / SZT_FILENAME
+  if split not in SPLITS:
+    raise ValueError(f'split must be one of {", ".join(SPLITS)}; got {split!r}.')
+  directory = Path(data_dir if data_dir is not None else default_data_dir())
+  path = directory / SZT_FILENAME
   if path.is_file():
     x, y = load_szt(path)
     source = f'file: {path}'
@@ -224,9 +327,18 @@ def szt(
     y = generate_szt_labels(rule=rule)
     desc = 'k >= 6 set bits' if rule == 'popcount' else 'icosahedral clustering rule'
     source = f'generated: {rule} rule ({desc}; {path} absent)'
-  n_test = int(round(test_fraction * NUM_PATTERNS))
-  perm = np.random.default_rng(seed).permutation(NUM_PATTERNS)
-  test_idx, train_idx = np.sort(perm[:n_test]), np.sort(perm[n_test:])
+  split_file = directory / AUTHORS_SPLIT_FILENAME
+  if split == 'authors' and not split_file.is_file():
+    raise DataNotFoundError(
+      f"SZT split file not found: {split_file} (split='authors'); put IB_data.npz there, "
+      "or use split='seeded'."
+    )
+  if split != 'seeded' and split_file.is_file():
+    train_idx, test_idx = load_authors_split(split_file, x, y)
+    source += f"; split: the authors' {split_file} ({len(train_idx)} train, {len(test_idx)} test)"
+  else:
+    train_idx, test_idx = seeded_split(seed, test_fraction)
+    source += f'; split seed={seed}, test_fraction={test_fraction}'
   return Dataset(
     name='szt',
     x_train=x[train_idx],
@@ -234,7 +346,7 @@ def szt(
     x_test=x[test_idx],
     y_test=y[test_idx],
     num_classes=2,
-    source=f'{source}; split seed={seed}, test_fraction={test_fraction}',
+    source=source,
     index_train=train_idx,
     index_test=test_idx,
   )

@@ -25,7 +25,10 @@ def read_dataset(config) -> data_lib.Dataset:
   name = config.data.name
   if name == 'szt':
     return data_lib.szt(
-      data_dir, seed=config.data.split_seed, test_fraction=config.data.test_fraction
+      data_dir,
+      seed=config.data.split_seed,
+      test_fraction=config.data.test_fraction,
+      split=config.data.split,
     )
   if name == 'mnist':
     return data_lib.load_mnist(

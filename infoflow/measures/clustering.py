@@ -39,6 +39,7 @@ from infoflow.measures.distinguishable import DEFAULT_THRESHOLD
 from infoflow.measures.distinguishable import DistinguishableClusters
 from infoflow.measures.distinguishable import as_representations
 from infoflow.measures.distinguishable import num_distinguishable_clusters
+from infoflow.measures.distinguishable import packing_clusters
 from infoflow.measures.distinguishable import pow2_scale
 from infoflow.measures.distinguishable import single_linkage_tree
 
@@ -55,6 +56,7 @@ __all__ = [
   'knn_label_agreement',
   'layer_measures',
   'num_distinguishable_clusters',
+  'packing_clusters',
   'scatter_ratio',
   'single_linkage_tree',
 ]

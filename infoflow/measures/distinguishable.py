@@ -185,3 +185,61 @@ def num_distinguishable_clusters(
   if b.ndim == 0:
     return DistinguishableClusters(num[0], ent[0], labs[0])
   return DistinguishableClusters(num, ent, None)
+
+
+def packing_clusters(
+  representations, beta, *, threshold: float = DEFAULT_THRESHOLD
+) -> DistinguishableClusters:
+  """Clusters of a greedy packing at radius ``threshold * beta / 2``: a count
+  that cannot chain.
+
+  Single linkage (:func:`num_distinguishable_clusters`) joins any chain of
+  points whose steps are shorter than ``r = threshold * beta``, so a
+  continuum of close points is one cluster however wide it is: a layer can
+  read 1 cluster while ``I(X;T)`` says dozens of inputs are told apart. Here
+  the rows are visited in order; a row not yet covered becomes a centre and
+  covers every uncovered row within ``r / 2`` of it. Every cluster then lies
+  in a ball of radius ``r / 2`` (diameter at most ``r``: any two of its
+  points are within the distance the default threshold calls confusable,
+  ``Q(2) ~ 2.3%`` error), and the centres are more than ``r / 2`` apart (a
+  packing), so the count ``K`` satisfies ``N(r / 2) <= K <= M(r / 2)``, the
+  covering and packing numbers of the constellation: chaining cannot merge
+  two points more than ``r`` apart. The entropy
+  ``H = -sum_C (|C|/m) log(|C|/m)`` (nats) of the partition reads like the
+  single-linkage one: ``log m`` when every point is alone, ``log k`` for
+  ``k`` equal tight groups. It depends on the row order (a packing is not
+  unique); the analysis uses the inputs' fixed order, so it is reproducible.
+  ``O(m^2 d)`` time, ``O(m d)`` memory.
+
+  Args:
+    representations: (m, d) noise-free representations.
+    beta: the noise std (a scalar >= 0; 0 groups identical rows).
+    threshold: the cluster diameter in units of beta.
+
+  Returns:
+    :class:`DistinguishableClusters` with ``assignment[i]`` the index of the
+    centre covering row ``i``.
+  """
+  x = as_representations(representations)
+  threshold = checks.check_positive_scalar(threshold, 'threshold')
+  beta = checks.check_positive_scalar(beta, 'beta', allow_zero=True)
+  scale = pow2_scale(x)
+  with np.errstate(over='ignore', under='ignore'):
+    sq_radius = np.asarray((threshold * beta / 2 / float(scale)) ** 2, x.dtype)
+  labels = _greedy_packing(x / scale, jnp.asarray(sq_radius))
+  num, entropy = _partition_stats(labels)
+  return DistinguishableClusters(num, entropy, labels)
+
+
+@jax.jit
+def _greedy_packing(x, sq_radius):
+  """(m,) int32: each row's centre, rows visited in order (see packing_clusters)."""
+  m = x.shape[0]
+  uncovered = jnp.int32(m)
+
+  def body(i, centre):
+    d2 = jnp.sum((x - x[i]) ** 2, axis=1)
+    take = (centre[i] == uncovered) & (centre == uncovered) & (d2 <= sq_radius)
+    return jnp.where(take, i, centre)
+
+  return lax.fori_loop(0, m, body, jnp.full((m,), uncovered, jnp.int32))

@@ -176,3 +176,78 @@ def test_szt_honours_env_data_dir(monkeypatch, tmp_path):
     (tmp_path / 'env').mkdir()
     shutil.copy(SZT_FILE, tmp_path / 'env')
     assert D.szt().source.startswith('file: ')
+
+
+SPLIT_FILE = SHARED_DATA / 'IB_data.npz'
+
+
+def _write_split(directory: Path, train: np.ndarray, test: np.ndarray, labels=None) -> Path:
+  """An IB_data.npz in `directory` holding the given pattern indices."""
+  x, y = D.szt_patterns(), D.generate_szt_labels() if labels is None else labels
+  path = directory / D.AUTHORS_SPLIT_FILENAME
+  np.savez(path, X_train=x[train], y_train=y[train], X_test=x[test], y_test=y[test])
+  return path
+
+
+def test_the_authors_split_is_used_when_present(tmp_path):
+  """Rows of the split file are found among the patterns whatever their order;
+  `split='seeded'` ignores the file, `split='authors'` requires it."""
+  rng = np.random.default_rng(5)
+  perm = rng.permutation(4096)  # the file's rows in no particular order
+  _write_split(tmp_path, perm[:3000], perm[3000:])
+  ds = D.szt(tmp_path)
+  assert "split: the authors'" in ds.source and '(3000 train, 1096 test)' in ds.source
+  assert np.array_equal(ds.index_train, np.sort(perm[:3000]))
+  assert np.array_equal(ds.x_test, D.szt_patterns()[np.sort(perm[3000:])])
+  assert np.array_equal(ds.y_test, D.generate_szt_labels()[np.sort(perm[3000:])])
+  seeded = D.szt(tmp_path, split='seeded')
+  assert 'split seed=0' in seeded.source and len(seeded.x_test) == 819
+  with pytest.raises(DataNotFoundError, match="split='authors'"):
+    D.szt(tmp_path / 'empty', split='authors')
+  with pytest.raises(ValueError, match='split must be one of'):
+    D.szt(tmp_path, split='theirs')
+
+
+@pytest.mark.parametrize(
+  'damage, message',
+  [
+    ('labels', 'y_train differs from the SZT labels on 1 of'),
+    ('duplicate', 'expected the 4096 12-bit patterns once each'),
+    ('missing_key', r"missing array\(s\) \['y_test'\]"),
+    ('values', 'X_train has values other than 0/1'),
+    ('shape', 'X_test has shape'),
+    ('garbage', 'not a readable .npz file'),
+  ],
+)
+def test_a_malformed_split_file_is_one_clear_error(tmp_path, damage, message):
+  perm = np.arange(4096)
+  path = tmp_path / D.AUTHORS_SPLIT_FILENAME
+  x, y = D.szt_patterns(), D.generate_szt_labels()
+  arrays = dict(X_train=x[:3277], y_train=y[:3277].copy(), X_test=x[3277:], y_test=y[3277:])
+  if damage == 'labels':
+    arrays['y_train'][0] = 1 - arrays['y_train'][0]
+  elif damage == 'duplicate':
+    arrays['X_test'], arrays['y_test'] = x[perm[3276:4095]], y[perm[3276:4095]]
+  elif damage == 'missing_key':
+    del arrays['y_test']
+  elif damage == 'values':
+    arrays['X_train'] = arrays['X_train'] * 2
+  elif damage == 'shape':
+    arrays['X_test'] = arrays['X_test'][:, :11]
+  np.savez(path, **arrays)
+  if damage == 'garbage':
+    path.write_bytes(b'PK\x03\x04 not a zip')
+  with pytest.raises(DataFormatError, match=message) as error:
+    D.szt(tmp_path)
+  assert str(path) in str(error.value) and '\n' not in str(error.value)
+
+
+@pytest.mark.skipif(not SPLIT_FILE.is_file(), reason=f'authors split file absent: {SPLIT_FILE}')
+def test_the_authors_split_file_fits_the_label_file():
+  """The shared IB_data.npz: 3277 + 819 rows, every pattern once, labels equal
+  to szt_var_u.mat's (load_authors_split checks all three)."""
+  x, y = D.load_szt(SZT_FILE) if SZT_FILE.is_file() else (D.szt_patterns(), None)
+  train, test = D.load_authors_split(SPLIT_FILE, x, y if y is not None else D.generate_szt_labels())
+  assert (len(train), len(test)) == (3277, 819)
+  ds = D.szt(SHARED_DATA)
+  assert np.array_equal(ds.index_test, test) and "split: the authors'" in ds.source

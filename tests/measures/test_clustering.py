@@ -14,6 +14,7 @@ from infoflow.measures.clustering import cosine_similarity_matrix
 from infoflow.measures.clustering import k_nearest_neighbors
 from infoflow.measures.clustering import knn_label_agreement
 from infoflow.measures.clustering import num_distinguishable_clusters
+from infoflow.measures.clustering import packing_clusters
 from infoflow.measures.clustering import scatter_ratio
 from infoflow.measures.clustering import single_linkage_tree
 
@@ -487,3 +488,56 @@ def test_per_class_work_is_over_the_classes_present(monkeypatch):
     assert scatter_ratio(x, labels, num_classes) == ref_scatter
     fused = clustering.layer_measures(x, labels, num_classes, beta=0.1, k=2)
     assert float(fused.gap) == float(ref_sim.gap)
+
+
+def _brute_force_packing(x, radius):
+  """The greedy packing in plain numpy: rows in order, each uncovered row a
+  centre taking every uncovered row within `radius`."""
+  centre = np.full(len(x), -1)
+  for i in range(len(x)):
+    if centre[i] < 0:
+      near = np.linalg.norm(x - x[i], axis=1) <= radius
+      centre[(centre < 0) & near] = i
+  return centre
+
+
+def test_packing_does_not_chain_where_single_linkage_does():
+  """A line of 101 points 0.9 beta apart: single linkage at 4 beta joins them
+  all (1 cluster, entropy 0); the packing at radius 2 beta covers 3 points a
+  centre (0, 0.9, 1.8 beta; the next is 2.7 beta away): 34 clusters (33 of 3,
+  the last of 2)."""
+  beta = 0.01
+  x = np.stack([np.arange(101) * 0.9 * beta, np.zeros(101)], axis=1).astype(np.float32)
+  chained = num_distinguishable_clusters(x, beta)
+  packed = packing_clusters(x, beta)
+  assert int(chained.num_clusters) == 1 and float(chained.entropy) == 0.0
+  assert int(packed.num_clusters) == 34
+  sizes = np.array([3] * 33 + [2]) / 101
+  assert float(packed.entropy) == pytest.approx(float(-(sizes * np.log(sizes)).sum()), rel=1e-5)
+  assert np.array_equal(np.asarray(packed.assignment), _brute_force_packing(x, 2 * beta))
+
+
+@pytest.mark.parametrize('scale', [1.0, 1e-20, 1e20])
+def test_packing_of_random_points_equals_brute_force_at_any_scale(scale):
+  rng = np.random.default_rng(0)
+  x = rng.normal(size=(300, 3)).astype(np.float32)
+  beta = 0.1
+  packed = packing_clusters(x * scale, beta * scale)
+  expected = _brute_force_packing(x.astype(np.float64), DEFAULT_THRESHOLD * beta / 2)
+  assert np.array_equal(np.asarray(packed.assignment), expected)
+  assert int(packed.num_clusters) == len(np.unique(expected))
+  # Every cluster lies within the radius of its centre: its diameter is at most 4 beta.
+  for centre in np.unique(expected):
+    members = x[expected == centre]
+    assert np.linalg.norm(members - x[centre], axis=1).max() <= 2 * beta * (1 + 1e-6)
+
+
+def test_packing_of_separated_groups_and_bad_arguments():
+  x = np.repeat(np.array([[0.0, 0.0], [1.0, 1.0]], np.float32), 5, axis=0)
+  packed = packing_clusters(x, 0.05)
+  assert int(packed.num_clusters) == 2 and float(packed.entropy) == pytest.approx(math.log(2))
+  assert int(packing_clusters(x, 0.0).num_clusters) == 2  # beta 0: identical rows group
+  with pytest.raises(ValueError, match='beta'):
+    packing_clusters(x, -1.0)
+  with pytest.raises(ValueError, match='threshold'):
+    packing_clusters(x, 0.1, threshold=0.0)
