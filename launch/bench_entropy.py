@@ -1,7 +1,9 @@
 r"""Benchmark of the Gaussian-mixture entropy estimator.
 
     python -m launch.bench_entropy [--cases=dense_d3,dense_d10,dense_d64,
-        szt_like,szt_r100_d5,szt_r100_d10,szt_layer_r1000]
+        szt_like,szt_r100_d5,szt_r100_d10,szt_layer_r1000] [--repeats=3]
+        [--sklearn] [--szt_groups=4096]
+    python -m launch.bench_entropy --cases=first_call,matmul_precision
 
 For each case, every method evaluates the same Monte Carlo draws
 y = c[owner] + beta z and turns log g(y) into the per-draw values
@@ -40,6 +42,32 @@ means at tanh-saturated points tanh(3 N(0, I_d)), R replicas spread by beta
              of 1000 centres (batched, adaptive: stderr of their mean <= 0.01
              nats). Rows: the first call in a fresh process (jit compilation
              included) and a second call; peak memory of the process.
+--szt_groups sets m of the szt_r100 cases and of first_call (4096; fewer
+for a quick check of the command: R, d and beta stay).
+
+Two cases print their own tables (not in the default list):
+  first_call  the first `infoflow.pooled_mixture_entropy` call (default
+             arguments: adaptive to stderr 0.01 nats) on the szt_r100_d5
+             centres, in a fresh process with an empty persistent
+             compilation cache (`infoflow.compile_cache`, a temporary
+             directory: cold, every program compiled and stored) and then
+             in another with that cache filled (warm: programs read back,
+             tracing remains). Times: the call (backend already up, data
+             made) and the whole process; the target is a warm first call
+             <= FIRST_CALL_TARGET seconds (issue 23). `format_first_call`.
+  matmul_precision  whether TensorFloat-32 reaches the estimator: the
+             per-draw values of `entropy_draw_values` on the dense_d10 case
+             (the anchored expansion, a float32 matrix product, is exact
+             enough there to be used) under `jax.default_matmul_precision`
+             'tensorfloat32' and 'float32', each against the float64 brute
+             force; and how far the device's default float32 product of the
+             same points is from float64 (1e-4 to 1e-3 relative where the
+             default is TF32, ~1e-7 at full float32). Target: the error
+             under a TF32 default <= TF32_TARGET nats, the kernel sums'
+             rounding tolerance (`dense.log_mean_kernel`); products rounded
+             as TF32 would miss it (log g off by up to ~0.01 nats on these
+             draws, by an emulation of its rounding in NumPy).
+             `format_matmul_precision`.
 
 The table: `format_table`.
 """
@@ -47,7 +75,10 @@ The table: `format_table`.
 from __future__ import annotations
 
 import multiprocessing as mp
+import queue as queue_lib
 import resource
+import shutil
+import tempfile
 import time
 
 from absl import app
@@ -71,6 +102,25 @@ _CASES = flags.DEFINE_list(
 )
 _SKLEARN = flags.DEFINE_bool('sklearn', True, 'Also time scikit-learn.')
 _REPEATS = flags.DEFINE_integer('repeats', 3, 'Timed repeats (best is kept).')
+SZT_GROUPS = 4096  # the SZT inputs
+_SZT_GROUPS = flags.DEFINE_integer(
+  'szt_groups',
+  SZT_GROUPS,
+  'm, the groups of the szt_r100 cases and of first_call (fewer for a quick check of the command).',
+)
+_FRESH = flags.DEFINE_bool(
+  'fresh_processes',
+  True,
+  'Run each method (and matmul_precision) in a fresh process, so that its peak memory is its '
+  'own; --nofresh_processes runs them in this one (faster: one set of imports; peak memory '
+  'then NaN). first_call always uses fresh processes.',
+)
+
+FIRST_CALL = 'first_call'
+MATMUL_PRECISION = 'matmul_precision'
+FIRST_CALL_TARGET = 5.0  # seconds: a warm first call (issue 23)
+TF32_TARGET = 1e-3  # nats: dense.log_mean_kernel's default rounding_tolerance
+TF32_DRAWS = 1024
 
 
 def szt_layer(groups, replicas, dim, beta, seed=0):
@@ -82,16 +132,16 @@ def szt_layer(groups, replicas, dim, beta, seed=0):
   return samples
 
 
-def make_case(name: str):
+def make_case(name: str, groups: int = SZT_GROUPS):
   """Returns (centers float32, beta, num_mc, reference_subset).
 
-  Centres are (n, d), or grouped (m, R, d) for the szt_r cases.
+  Centres are (n, d), or grouped (groups, R, d) for the szt_r cases.
   """
   rng = np.random.default_rng(0)
   if name.startswith('szt_r100_d'):
     dim = int(name[len('szt_r100_d') :])
-    # 409,600 centres; brute force on 1,024 of the 16,384 draws.
-    return szt_layer(4096, 100, dim, 0.005), 0.005, 16_384, 1024
+    # 409,600 centres at 4096 groups; brute force on 1,024 of the 16,384 draws.
+    return szt_layer(groups, 100, dim, 0.005), 0.005, 16_384, 1024
   if name.startswith('dense_d'):
     dim = int(name[len('dense_d') :])
     centers = rng.normal(size=(16_384, dim))
@@ -217,31 +267,66 @@ def _rss_mb():
   return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _worker(method, case, subset, repeats, queue):
-  """Runs one method on one case in a fresh process; reports time, memory."""
+def _worker(method, case, subset, repeats, groups):
+  """Runs one method on one case (in a fresh process); returns (values,
+  seconds, peak MB above the baseline after imports)."""
   # Import the method's libraries before taking the baseline.
   import jax  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import
 
   baseline = _rss_mb()
   if method == 'layer':
-    queue.put(_run_layer(baseline))
-    return
-  centers, beta, num_mc, _ = make_case(case)
+    return _run_layer(baseline)
+  centers, beta, num_mc, _ = make_case(case, groups)
   owner, z = _draws(centers, num_mc)
   if subset is not None:
     owner, z = owner[subset], z[subset]
   values, seconds = _METHODS[method](centers, beta, owner, z, repeats)
-  queue.put((values, seconds, max(_rss_mb() - baseline, 0.0)))
+  return values, seconds, max(_rss_mb() - baseline, 0.0)
+
+
+def _child(fn, args, queue):
+  queue.put(fn(*args))
+
+
+def in_fresh_process(fn, *args):
+  """(fn(*args), seconds) with fn run in a fresh Python process.
+
+  The process is spawned (not forked): it imports everything anew and owns
+  its devices and peak memory. The seconds run from its start to its result
+  (interpreter start and imports included).
+
+  Raises:
+    RuntimeError: the process died before returning (e.g. out of memory).
+  """
+  ctx = mp.get_context('spawn')
+  queue = ctx.Queue()
+  start = time.perf_counter()
+  proc = ctx.Process(target=_child, args=(fn, args, queue))
+  proc.start()
+  while True:
+    try:
+      result = queue.get(timeout=1.0)
+      break
+    except queue_lib.Empty:
+      if not proc.is_alive():
+        raise RuntimeError(
+          f'{fn.__name__}{args!r}: the child process exited {proc.exitcode} without a result.'
+        ) from None
+  seconds = time.perf_counter() - start
+  proc.join()
+  return result, seconds
+
+
+def _maybe_fresh(fn, *args):
+  """fn(*args), in a fresh process unless --nofresh_processes."""
+  return in_fresh_process(fn, *args)[0] if _FRESH.value else fn(*args)
 
 
 def _measure(method, case, subset=None):
-  ctx = mp.get_context('spawn')
-  queue = ctx.Queue()
-  proc = ctx.Process(target=_worker, args=(method, case, subset, _REPEATS.value, queue))
-  proc.start()
-  result = queue.get()
-  proc.join()
-  return result
+  """`_worker`'s result (in this process, with --nofresh_processes, the
+  peak memory is not the method's own: NaN)."""
+  result = _maybe_fresh(_worker, method, case, subset, _REPEATS.value, _SZT_GROUPS.value)
+  return result if _FRESH.value or method == 'layer' else (*result[:2], float('nan'))
 
 
 def _run_layer(baseline):
@@ -327,7 +412,7 @@ def run_case(case):
   """Measures all methods on one case; returns table rows."""
   if case == 'szt_layer_r1000':
     return run_layer_case(case)
-  centers, beta, num_mc, reference_subset = make_case(case)
+  centers, beta, num_mc, reference_subset = make_case(case, _SZT_GROUPS.value)
   n, dim = _flat(centers).shape
   # At SZT scale scikit-learn runs on the same draws as infoflow (the
   # speed comparison of issue 7); elsewhere on the reference subset.
@@ -375,6 +460,135 @@ def run_case(case):
       )
     )
   return out
+
+
+def _first_call(cache_dir, groups):
+  """The first `pooled_mixture_entropy` call of this process, through the
+  persistent compilation cache in `cache_dir` (run in a fresh process).
+
+  Returns {'seconds', 'nats', 'draws', 'new_entries'}: the call's wall time
+  (data made and the backend up before it), its estimate and draws, and the
+  cache entries it added (0 when every program was read back).
+  """
+  import jax
+
+  from infoflow import compile_cache
+  from infoflow.estimators import entropy
+
+  cache = compile_cache.enable(cache_dir)
+  if cache is None:
+    raise RuntimeError(f'first_call: the compilation cache could not be enabled at {cache_dir}.')
+  centers, beta, _, _ = make_case('szt_r100_d5', groups)
+  jax.devices()  # start the backend: not part of the call
+  before = len(list(cache.iterdir()))
+  start = time.perf_counter()
+  estimate = entropy.pooled_mixture_entropy(jax.random.key(0), centers, beta)
+  nats = float(estimate.nats)
+  seconds = time.perf_counter() - start
+  return dict(
+    seconds=seconds,
+    nats=nats,
+    draws=int(estimate.num_draws),
+    new_entries=len(list(cache.iterdir())) - before,
+  )
+
+
+def first_call_times(groups: int = SZT_GROUPS):
+  """{'cold': ..., 'warm': ...}: `_first_call` in two fresh processes, the
+  first with an empty cache (a temporary directory, deleted after), the
+  second with the cache the first filled; each dict also has 'process'
+  (seconds from the process's start to its result)."""
+  cache = tempfile.mkdtemp(prefix='bench_entropy_cache_')
+  try:
+    out = {}
+    for label in ('cold', 'warm'):
+      out[label], process = in_fresh_process(_first_call, cache, groups)
+      out[label]['process'] = process
+    return out
+  finally:
+    shutil.rmtree(cache, ignore_errors=True)
+
+
+def format_first_call(times, n: int) -> str:
+  """The first_call table: cold and warm side by side, their ratio, the target."""
+  cold, warm = times['cold'], times['warm']
+  lines = [
+    f'first call of pooled_mixture_entropy (szt_r100_d5 centres: n = {n}, d = 5, '
+    'beta = 0.005; default arguments), each in a fresh process:',
+    f'{"cache":<6} {"call s":>8} {"process s":>10} {"entropy":>9} {"draws":>6} {"new entries":>12}',
+  ]
+  for label, r in times.items():
+    lines.append(
+      f'{label:<6} {r["seconds"]:>8.3f} {r["process"]:>10.3f} {r["nats"]:>9.4f} '
+      f'{r["draws"]:>6} {r["new_entries"]:>12}'
+    )
+  lines.append(
+    f'first call: cold {cold["seconds"]:.3f} s, warm {warm["seconds"]:.3f} s, warm/cold '
+    f'{warm["seconds"] / cold["seconds"]:.2f}; target: warm <= {FIRST_CALL_TARGET:g} s, '
+    f'warm/target {warm["seconds"] / FIRST_CALL_TARGET:.2f}'
+  )
+  lines.append(
+    'call s: the call alone (data made, backend started); process s: from the '
+    "process's start (imports included). cold: an empty persistent compilation cache; "
+    'warm: the cache the cold process filled.'
+  )
+  return '\n'.join(lines)
+
+
+def _max_error(values, reference):
+  return float(np.max(np.abs(np.asarray(values, np.float64) - reference)))
+
+
+def matmul_precision_errors(num_draws: int = TF32_DRAWS):
+  """What a TF32 default does (see the module docstring, matmul_precision).
+
+  Returns {'platform', 'default', 'plain_relative', 'tensorfloat32',
+  'float32', 'identical'}: the backend, `jax_default_matmul_precision`, the
+  max relative error of a plain float32 product y c^T (the device default),
+  the max |error| (nats) of the per-draw values under each default, and
+  whether the two sets of values are bit-identical.
+  """
+  import jax
+  import jax.numpy as jnp
+
+  from infoflow.estimators._src import draws
+
+  centers, beta, _, _ = make_case('dense_d10')
+  owner, z = _draws(centers, num_draws)
+  reference, _ = _run_numpy(centers, beta, owner, z, 1)
+  values = {}
+  for precision in ('tensorfloat32', 'float32'):
+    with jax.default_matmul_precision(precision):
+      fn = jax.jit(draws.entropy_draw_values)
+      values[precision] = np.asarray(fn(jnp.asarray(centers), beta, owner, z))
+  queries = centers[owner] + beta * z
+  exact = queries.astype(np.float64) @ centers.astype(np.float64).T
+  plain = np.asarray(jnp.asarray(queries) @ jnp.asarray(centers).T, np.float64)
+  return dict(
+    platform=jax.default_backend(),
+    default=str(jax.config.jax_default_matmul_precision),
+    plain_relative=float(np.max(np.abs(plain - exact)) / np.max(np.abs(exact))),
+    tensorfloat32=_max_error(values['tensorfloat32'], reference),
+    float32=_max_error(values['float32'], reference),
+    identical=bool(np.array_equal(values['tensorfloat32'], values['float32'])),
+  )
+
+
+def format_matmul_precision(r, num_draws: int = TF32_DRAWS) -> str:
+  """The matmul_precision lines: the device default, the errors, the target."""
+  return '\n'.join(
+    [
+      f'matmul precision on {r["platform"]} (dense_d10 centres: n = 16384, d = 10, beta = 1; '
+      f'{num_draws} draws):',
+      f'  jax_default_matmul_precision = {r["default"]}; a plain float32 product y c^T: max '
+      f'relative error {r["plain_relative"]:.1e} (TF32 1e-4 to 1e-3, full float32 ~1e-7)',
+      f'  per-draw values vs float64: max |error| {r["float32"]:.2e} nats under a float32 '
+      f'default, {r["tensorfloat32"]:.2e} under a tensorfloat32 default '
+      f'(bit-identical: {"yes" if r["identical"] else "no"})',
+      f'tf32: max |error| under a TF32 default {r["tensorfloat32"]:.2e} nats; target: <= '
+      f'{TF32_TARGET:g} nats, error/target {r["tensorfloat32"] / TF32_TARGET:.2g}',
+    ]
+  )
 
 
 def _opt(value, fmt, suffix=''):
@@ -427,8 +641,15 @@ def main(argv):
   rows = []
   for case in _CASES.value:
     print(f'running {case} ...', flush=True)
-    rows.extend(run_case(case))
-  print(format_table(rows))
+    if case == FIRST_CALL:
+      times = first_call_times(_SZT_GROUPS.value)
+      print(format_first_call(times, _SZT_GROUPS.value * 100), flush=True)
+    elif case == MATMUL_PRECISION:
+      print(format_matmul_precision(_maybe_fresh(matmul_precision_errors)), flush=True)
+    else:
+      rows.extend(run_case(case))
+  if rows:
+    print(format_table(rows))
 
 
 if __name__ == '__main__':

@@ -18,8 +18,20 @@ prints a Markdown table, one row per run:
   train s, analysis s  the run's own split (`infoflow.experiment.progress`): seconds in
                   training calls, and in analysed epochs (analysis, records,
                   figures, checkpoint); both include their compilations;
+  analysis CPU %   the child's CPU time during the analysed epochs over their
+                  wall time (100: one core busy);
+  seeds at once   the seeds analysed side by side (`infoflow.experiment.
+                  seed_pool.seed_workers`);
   max se I(X;T), max se I(T;Y)  the largest standard errors (nats) over all
                   records, layers and seeds of metrics.jsonl.
+
+Under the table, one table per run splits the analysis into its stages
+(`stage_table`): the sampling, each layer's estimate, the noise-free
+representations, the binning and clustering measures. Each stage's calls are
+timed in the child (`StageClock`, waiting for their results), their seconds
+summed over the seeds: the first analysed epoch (compilations included) and
+the seconds per seed at each later one. Seeds analysed side by side overlap,
+so the stages then add up to more than the wall time.
 
 The machine (CPU count, load averages before and after) is printed under the
 table, so that a number quoted from it can state the load. Runs go to
@@ -30,6 +42,7 @@ the tail of its stderr and the benchmark exits 1.
 from __future__ import annotations
 
 import atexit
+import functools
 import json
 import math
 import os
@@ -39,6 +52,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from typing import NamedTuple
 from typing import Optional
@@ -83,28 +97,134 @@ class Row(NamedTuple):
   compiles: int
   train_seconds: float
   analysis_seconds: float
+  analysis_cpu_percent: float
+  seeds_at_once: int
   max_stderr_mi_input: float
   max_stderr_mi_label: float
   devices: str
+  first_analysis_seconds: float  # of the first analysed epoch (compilations included)
+  stages: dict  # `StageClock.stages` of the run ({} if unknown)
+
+
+class StageClock:
+  """Times the stages of a run's analysis, in the child process.
+
+  `install` wraps the library functions each stage calls (module
+  attributes, looked up at each call): `infoflow.sampling.sample_layers`
+  (stage 'sampling'), the information estimators of
+  `infoflow.information.ESTIMATORS` ('estimate LAYER', named by the layers
+  the seed's sampling returned, in their order, as `network_information`
+  estimates them), `infoflow.analysis.noise_free_representations`
+  ('representations') and the hooks built by `analysis.binning_hook` and
+  `analysis.clustering_hook` ('binning', 'clustering'). Each call waits for
+  its result (`jax.block_until_ready`), so its seconds are its own, not
+  those of programs still running when it returns.
+
+  Attributes:
+    stages: {stage: {'calls', 'seconds', 'first_calls', 'first_seconds'}},
+      the first two over the run, the last two at the first analysed epoch.
+    first_epoch: True until `epoch_done` is called.
+  """
+
+  def __init__(self):
+    self.stages = {}
+    self.first_epoch = True
+    self._lock = threading.Lock()
+    self._layers = threading.local()  # the layers a thread's estimates are of
+
+  def add(self, stage: str, seconds: float) -> None:
+    with self._lock:
+      entry = self.stages.setdefault(
+        stage, {'calls': 0, 'seconds': 0.0, 'first_calls': 0, 'first_seconds': 0.0}
+      )
+      entry['calls'] += 1
+      entry['seconds'] += seconds
+      if self.first_epoch:
+        entry['first_calls'] += 1
+        entry['first_seconds'] += seconds
+
+  def epoch_done(self) -> None:
+    """Marks the end of the first analysed epoch (later calls do nothing)."""
+    self.first_epoch = False
+
+  def timed(self, stage_of, fn):
+    """`fn` timed under the stage `stage_of(result)` names."""
+    import jax
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+      start = time.perf_counter()
+      result = jax.block_until_ready(fn(*args, **kwargs))
+      self.add(stage_of(result), time.perf_counter() - start)
+      return result
+
+    return wrapper
+
+  def _sampled(self, samples) -> str:
+    self._layers.names = list(samples)
+    return 'sampling'
+
+  def _estimated(self, _) -> str:
+    names = getattr(self._layers, 'names', None)
+    return f'estimate {names.pop(0)}' if names else 'estimate'
+
+  def install(self) -> None:
+    """Wraps the stages' functions (see the class docstring)."""
+    from infoflow import analysis
+    from infoflow import information
+    from infoflow import sampling
+
+    sampling.sample_layers = self.timed(self._sampled, sampling.sample_layers)
+    for form, estimator in list(information.ESTIMATORS.items()):
+      information.ESTIMATORS[form] = self.timed(self._estimated, estimator)
+    analysis.noise_free_representations = self.timed(
+      lambda _: 'representations', analysis.noise_free_representations
+    )
+    for stage in ('binning', 'clustering'):
+      setattr(
+        analysis, f'{stage}_hook', self._timed_hooks(stage, getattr(analysis, f'{stage}_hook'))
+      )
+
+  def _timed_hooks(self, stage: str, factory):
+    """`factory` (a hook builder) whose hooks are timed under `stage`."""
+
+    @functools.wraps(factory)
+    def build(*args, **kwargs):
+      return self.timed(lambda _: stage, factory(*args, **kwargs))
+
+    return build
 
 
 def child_main() -> None:
   """Entry of the child process: `launch.train`, with statistics.
 
-  Registers a listener for XLA backend compilations and times the run's
+  Registers a listener for XLA backend compilations, times the run's
   training and analysis through its progress object (a subclass of
-  `infoflow.experiment.progress.Progress` put in its place), then runs `launch.train`
+  `infoflow.experiment.progress.Progress` put in its place, which also takes
+  the process's CPU time during the analysed epochs), its analysis stages
+  (`StageClock`) and the seeds it analyses at once, then runs `launch.train`
   with the command line; at exit writes `{'compile_seconds', 'compiles',
-  'train_seconds', 'analysis_seconds', 'devices'}` as JSON to the file named
-  by the environment variable INFOFLOW_BENCH_STATS.
+  'train_seconds', 'analysis_seconds', 'first_analysis_seconds',
+  'analysis_cpu_seconds', 'seeds_at_once', 'stages', 'devices'}` as JSON to
+  the file named by the environment variable INFOFLOW_BENCH_STATS.
   """
   import jax
 
   from infoflow.experiment import progress
+  from infoflow.experiment import seed_pool
 
   from . import train
 
-  stats = {'compile_seconds': 0.0, 'compiles': 0, 'train_seconds': 0.0, 'analysis_seconds': 0.0}
+  stats = {
+    'compile_seconds': 0.0,
+    'compiles': 0,
+    'train_seconds': 0.0,
+    'analysis_seconds': 0.0,
+    'first_analysis_seconds': math.nan,
+    'analysis_cpu_seconds': 0.0,
+    'seeds_at_once': 0,
+  }
+  clock = StageClock()
 
   def on_event(event, duration, **kwargs):
     del kwargs
@@ -112,14 +232,31 @@ def child_main() -> None:
       stats['compile_seconds'] += duration
       stats['compiles'] += 1
 
+  def cpu_seconds():
+    return sum(os.times()[:2])
+
   class TimedProgress(progress.Progress):
+    def __init__(self, *args, **kwargs):
+      super().__init__(*args, **kwargs)
+      self.cpu_mark = cpu_seconds()  # the first analysed epoch may come first
+
     def trained(self, epochs, seconds):
       stats['train_seconds'] += seconds
       super().trained(epochs, seconds)
+      self.cpu_mark = cpu_seconds()
 
     def analysed(self, seconds):
       stats['analysis_seconds'] += seconds
+      stats['analysis_cpu_seconds'] += cpu_seconds() - self.cpu_mark
+      if clock.first_epoch:
+        stats['first_analysis_seconds'] = seconds
+      clock.epoch_done()
       super().analysed(seconds)
+      self.cpu_mark = cpu_seconds()
+
+  def seed_workers(num_seeds):
+    stats['seeds_at_once'] = count = workers_of(num_seeds)
+    return count
 
   def write_stats():
     try:
@@ -127,10 +264,13 @@ def child_main() -> None:
       stats['devices'] = f'{len(kinds)} x {kinds[0]}'
     except RuntimeError:
       stats['devices'] = '?'
+    stats['stages'] = clock.stages
     pathlib.Path(os.environ[STATS_ENV]).write_text(json.dumps(stats))
 
   jax.monitoring.register_event_duration_secs_listener(on_event)
   progress.Progress = TimedProgress
+  workers_of, seed_pool.seed_workers = seed_pool.seed_workers, seed_workers
+  clock.install()
   atexit.register(write_stats)
   train.run()
 
@@ -225,9 +365,13 @@ def run_one(
     stats.get('compiles', -1),
     stats.get('train_seconds', math.nan),
     stats.get('analysis_seconds', math.nan),
+    100 * stats.get('analysis_cpu_seconds', math.nan) / stats.get('analysis_seconds', math.nan),
+    stats.get('seeds_at_once', -1),
     se_input,
     se_label,
     stats.get('devices', '?'),
+    stats.get('first_analysis_seconds', math.nan),
+    stats.get('stages', {}),
   )
 
 
@@ -262,18 +406,59 @@ _COLUMNS = (
   ('compiles', '{}'),
   ('train s', '{:.1f}'),
   ('analysis s', '{:.1f}'),
+  ('analysis CPU %', '{:.0f}'),
+  ('seeds at once', '{}'),
   ('max se I(X;T) nats', '{:.4f}'),
   ('max se I(T;Y) nats', '{:.4f}'),
 )
 
 
 def format_table(rows: Sequence[Row]) -> str:
-  """The rows as a Markdown table (the `devices` field is left to the footer)."""
+  """The rows as a Markdown table (the `devices`, first analysis and
+  `stages` fields are left to the footer and `stage_table`)."""
   lines = ['| ' + ' | '.join(name for name, _ in _COLUMNS) + ' |']
   lines.append('|' + '---|' * len(_COLUMNS))
   for row in rows:
     cells = [fmt.format(value) for (_, fmt), value in zip(_COLUMNS, row)]
     lines.append('| ' + ' | '.join(cells) + ' |')
+  return '\n'.join(lines)
+
+
+def stage_table(row: Row) -> str:
+  """The analysis of `row`'s run by stage (`StageClock`), a Markdown table.
+
+  Columns: the stage's seconds at the first analysed epoch (compilations
+  included), summed over the seeds; its seconds per seed at each later
+  analysed epoch (the mean over those calls); that mean's share of the
+  stages' total. Two last rows: the stages' total, and the analysed epochs'
+  wall time (first epoch; later ones per epoch and seed), which is less than
+  the total when seeds are analysed side by side. Empty when no stage was
+  timed (a run with no analysed epoch after resuming, say).
+  """
+  if not row.stages:
+    return ''
+  later = {}
+  for stage, entry in row.stages.items():
+    calls = entry['calls'] - entry['first_calls']
+    later[stage] = (entry['seconds'] - entry['first_seconds']) / calls if calls else math.nan
+  total = sum(v for v in later.values() if math.isfinite(v))
+  lines = [
+    f'Analysis by stage: {row.config}, {row.num_seeds} seed(s), {row.seeds_at_once} at once',
+    '',
+    '| stage | first epoch s | later epochs s per seed | share |',
+    '|---|---|---|---|',
+  ]
+  for stage, entry in row.stages.items():
+    share = later[stage] / total if total > 0 else math.nan
+    lines.append(
+      f'| {stage} | {entry["first_seconds"]:.2f} | {later[stage]:.3f} | {100 * share:.0f}% |'
+    )
+  first_total = sum(entry['first_seconds'] for entry in row.stages.values())
+  lines.append(f'| all stages | {first_total:.2f} | {total:.3f} | 100% |')
+  seed_epochs = (row.analysed_epochs - 1) * row.num_seeds
+  wall = row.analysis_seconds - row.first_analysis_seconds
+  per_seed = wall / seed_epochs if seed_epochs > 0 else math.nan
+  lines.append(f'| analysed epochs, wall | {row.first_analysis_seconds:.2f} | {per_seed:.3f} | |')
   return '\n'.join(lines)
 
 
@@ -320,7 +505,11 @@ def main(argv):
   finally:
     if not kept:
       shutil.rmtree(workdir, ignore_errors=True)
-  table = format_table(rows) + '\n\n' + machine_line(load_before, os.getloadavg(), rows) + '\n'
+  stages = [stage_table(row) for row in rows]
+  table = '\n\n'.join(
+    [format_table(rows), machine_line(load_before, os.getloadavg(), rows), *filter(None, stages)]
+  )
+  table += '\n'
   print(table)
   if _OUTPUT.value:
     pathlib.Path(_OUTPUT.value).write_text(table)

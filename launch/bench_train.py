@@ -74,7 +74,7 @@ def format_table(name, num_epochs, rows):
   for count, devices, seconds, accuracy in rows:
     lines.append(
       f'{name:<18} {num_epochs:>7} {count:>5} {devices:>7} '
-      f'{seconds:>8.1f} {num_epochs / seconds:>9.1f} '
+      f'{seconds:>8.3f} {num_epochs / seconds:>9.1f} '
       f'{seconds / base:>6.2f}x '
       f'{accuracy["train"]:>9.4f} {accuracy["test"]:>8.4f}'
     )

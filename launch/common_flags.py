@@ -99,7 +99,7 @@ def apply_cpu_devices():
     raise RuntimeError(
       f'--cpu_devices={count} came too late: JAX had already started ({error}).'
     ) from None
-  found = len(jax.devices('cpu'))
+  found = len(jax.local_devices(backend='cpu'))
   if found != count:
     raise RuntimeError(
       f'--cpu_devices={count}: JAX made {found} CPU '

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import _thread
 import contextlib
+import dataclasses
 import functools
 import json
 import math
@@ -44,6 +45,7 @@ from typing import Sequence
 
 from absl import logging
 import jax
+from jax.experimental import multihost_utils
 import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
@@ -55,6 +57,7 @@ from infoflow import record as record_lib
 from infoflow import units
 from infoflow.experiment import lock as lock_lib
 from infoflow.experiment import progress as progress_lib
+from infoflow.experiment import seed_pool
 from infoflow.experiment import setup
 from infoflow.experiment import workdir as workdir_lib
 from infoflow.experiment import writers as writers_lib
@@ -87,8 +90,12 @@ def open_workdir(config, workdir, *, hold: Optional[contextlib.ExitStack] = None
     hold: where the workdir lock (lock.py) is held: taken right after the
       workdir is created, before anything in it is read or written, and
       released when `hold` closes (`train_and_analyse` holds it for the whole
-      run). Under multi-process JAX only process 0 takes it. None: no lock
-      (a caller that only builds the steps of a run).
+      run). None: no lock (a caller that only builds the steps of a run).
+
+  Under multi-process JAX only process 0 (`workdir.writes_record`) creates,
+  locks, checks and writes the workdir; the others validate the config and
+  touch nothing there, but raise process 0's `RunDirError` too
+  (`_on_process_0`).
 
   Raises:
     configs.ConfigError: a bad config field, or an unregistered writer name
@@ -98,12 +105,38 @@ def open_workdir(config, workdir, *, hold: Optional[contextlib.ExitStack] = None
   """
   configs.validate(config)
   writers_lib.check_names(config)
-  workdir = workdir_lib.prepare_workdir(workdir)
-  if hold is not None and jax.process_index() == 0:
-    hold.enter_context(lock_lib.hold(workdir))
-  workdir_lib.check_same_config(workdir, config)
-  record_lib.write_text(workdir / record_lib.CONFIG, config.to_json(indent=2))
-  return workdir
+
+  def prepare():
+    path = workdir_lib.prepare_workdir(workdir)
+    if hold is not None:
+      hold.enter_context(lock_lib.hold(path))
+    workdir_lib.check_same_config(path, config)
+    record_lib.write_text(path / record_lib.CONFIG, config.to_json(indent=2))
+    return path
+
+  return _on_process_0(prepare) or pathlib.Path(workdir).expanduser()
+
+
+def _on_process_0(step: Callable):
+  """`step()` in a single process; under multi-process JAX, on process 0
+  alone (None elsewhere), its `RunDirError` raised on every process (the
+  message sent over, `_from_process_0`): no process waits for one that
+  stopped."""
+  result, error = None, None
+  if workdir_lib.writes_record():
+    try:
+      result = step()
+    except workdir_lib.RunDirError as raised:
+      if jax.process_count() == 1:
+        raise
+      error = raised
+  if jax.process_count() > 1:
+    message = _from_process_0(None if error is None else str(error))
+    if error is not None:
+      raise error
+    if message is not None:
+      raise workdir_lib.RunDirError(f'process 0 stopped the run: {message}')
+  return result
 
 
 def run_info(config, data: Data, plan: setup.AnalysisPlan) -> dict:
@@ -141,17 +174,44 @@ def resume_or_start(workdir: pathlib.Path, config, states, epochs: Sequence[int]
   Rewrites metrics.jsonl with the records kept; the run redoes the analysed
   epochs at or after the start epoch that have none (`epochs_to_do`).
 
+  Under multi-process JAX process 0 alone reconciles the workdir; the others
+  get its start epoch, states and records (broadcast) and no checkpoint
+  manager (None): they never read the workdir, which may be on process 0's
+  disk only.
+
   Returns:
     `(checkpoint manager, start epoch, states, records kept)`.
 
   Raises:
     workdir_lib.RunDirError: a corrupt metrics line, no readable checkpoint.
   """
-  manager, start_epoch, states, records = workdir_lib.reconcile(
-    workdir, config.checkpoint.keep, states, epochs, config.num_seeds
-  )
-  record_lib.write_metrics(workdir / record_lib.METRICS, records)
-  return manager, start_epoch, states, records
+
+  def reconcile():
+    found = workdir_lib.reconcile(workdir, config.checkpoint.keep, states, epochs, config.num_seeds)
+    record_lib.write_metrics(workdir / record_lib.METRICS, found[3])
+    return found
+
+  found = _on_process_0(reconcile)
+  if jax.process_count() == 1:
+    return found
+  manager, start_epoch, resumed, records = found or (None, None, states, None)
+  start_epoch, records = _from_process_0([start_epoch, records])
+  # The states as host arrays, placed as the fresh ones are; process 0 keeps its own.
+  host = multihost_utils.broadcast_one_to_all(jax.tree.map(np.asarray, resumed))
+  if not workdir_lib.writes_record():
+    resumed = jax.device_put(host, jax.tree.map(lambda a: a.sharding, states))
+  return manager, start_epoch, resumed, records
+
+
+def _from_process_0(value):
+  """Process 0's JSON value (its `value`; the others' is ignored) on every
+  process of a multi-process run: `multihost_utils.broadcast_one_to_all`
+  of its UTF-8 bytes, their length first."""
+  text = np.frombuffer(json.dumps(value).encode(), np.uint8)
+  size = int(multihost_utils.broadcast_one_to_all(np.int32(text.size)))
+  if not workdir_lib.writes_record():
+    text = np.zeros(size, np.uint8)
+  return json.loads(bytes(multihost_utils.broadcast_one_to_all(text)))
 
 
 def epochs_to_do(epochs: Sequence[int], start: int, records: list[dict]) -> list[int]:
@@ -172,44 +232,59 @@ def analyse_epoch(
   metrics: dict,
   *,
   started: float,
+  workers: Optional[int] = None,
 ) -> Iterator[tuple[dict, dict]]:
-  """Yields `(record, representations)` of each seed in turn.
+  """Yields `(record, representations)` of each seed, in seed order.
 
   A record holds the seed's metrics (`evaluate`), the seconds since
   `started` and its analysis; a seed whose parameters or activations are
-  non-finite is recorded as diverged. Each is yielded as soon as it is made,
-  so that it is written before the next seed is analysed.
+  non-finite is recorded as diverged. The seeds are analysed `workers` at a
+  time (default `seed_pool.seed_workers`: on a one-device CPU, one seed per
+  core), each in a thread of its own; each record is yielded as soon as it
+  and those of the seeds before it are made, so that it is written while the
+  later seeds are analysed. A seed's key, fold_in(fold_in(analysis_key,
+  epoch), seed), and its programs are those of a lone seed: the records do
+  not depend on `workers`.
   """
-  for seed in range(config.num_seeds):
-    key = jax.random.fold_in(jax.random.fold_in(trainer.analysis_key, epoch), seed)
-    # On the host: the analysis places its arrays itself.
-    params = jax.tree.map(lambda a, s=seed: np.asarray(a[s]), states.params)
-    if _diverged(trainer.model, params, data.eval_x):
-      # A diverged seed has nothing to measure; the other seeds go on.
-      logging.warning(
-        'seed %d has non-finite parameters or activations at '
-        'epoch %d: training diverged; no analysis recorded.',
-        seed,
-        epoch,
-      )
-      record, reps = {'diverged': True}, {}
-    else:
-      record, reps = _analyse_seed(
-        config, data, trainer.model, plan, params, key, keep=plan.kept if seed == 0 else ()
-      )
-    yield (
-      {
-        'epoch': epoch,
-        'seed': seed,
-        'step': int(states.step[seed]),
-        'wall_time': time.time() - started,
-        **{
-          split: {k: float(v[seed]) for k, v in values.items()} for split, values in metrics.items()
-        },
-        **record,
-      },
-      reps,
+  if workers is None:
+    workers = seed_pool.seed_workers(config.num_seeds)
+
+  def one_seed(seed: int) -> tuple[dict, dict]:
+    return _seed_record(config, data, trainer, plan, states, epoch, metrics, seed, started)
+
+  yield from seed_pool.in_order(one_seed, config.num_seeds, workers)
+
+
+def _seed_record(
+  config, data: Data, trainer: Trainer, plan, states, epoch: int, metrics: dict, seed: int, started
+) -> tuple[dict, dict]:
+  """`(record, representations)` of `seed` at `epoch` (`analyse_epoch`)."""
+  key = jax.random.fold_in(jax.random.fold_in(trainer.analysis_key, epoch), seed)
+  # On the host: the analysis places its arrays itself.
+  params = jax.tree.map(lambda a: np.asarray(a[seed]), states.params)
+  if _diverged(trainer.model, params, data.eval_x):
+    # A diverged seed has nothing to measure; the other seeds go on.
+    logging.warning(
+      'seed %d has non-finite parameters or activations at '
+      'epoch %d: training diverged; no analysis recorded.',
+      seed,
+      epoch,
     )
+    record, reps = {'diverged': True}, {}
+  else:
+    record, reps = _analyse_seed(
+      config, data, trainer.model, plan, params, key, keep=plan.kept if seed == 0 else ()
+    )
+  head = {
+    'epoch': epoch,
+    'seed': seed,
+    'step': int(states.step[seed]),
+    'wall_time': time.time() - started,
+  }
+  scores = {
+    split: {k: float(v[seed]) for k, v in values.items()} for split, values in metrics.items()
+  }
+  return {**head, **scores, **record}, reps
 
 
 def write_record(
@@ -240,13 +315,21 @@ def train_and_analyse(
   The workdir's lock (lock.py) is held for the whole run, and a Ctrl-C that
   lands in a garbage-collection callback stops it too (`interrupts_delivered`).
 
+  Several processes (`jax.distributed` initialised before): every process
+  calls this with the same config. Each trains every seed (the same states
+  everywhere) and the estimators split their Monte Carlo draws over the
+  devices of all processes; only process 0 writes (config.json, run.json,
+  metrics.jsonl, representations, checkpoints, the writers), the others
+  write nothing and return the same records.
+
   Args:
     config: a config from `infoflow.configs`.
     workdir: output directory (created).
     on_record: called with each new record after it is written (tests use it
       to simulate an interruption).
     writers: metric writers added to those of `config.writers`
-      (writers.py); flushed at each analysed epoch, not closed.
+      (writers.py); flushed at each analysed epoch, not closed. Only
+      process 0 of a multi-process run writes to them.
 
   Raises:
     configs.ConfigError: a bad config field (before anything is written).
@@ -268,7 +351,10 @@ def _run(config, workdir: pathlib.Path, on_record, writers) -> list[dict]:
   manager, epoch, states, records = resume_or_start(workdir, config, trainer.states, plan.epochs)
   todo = epochs_to_do(plan.epochs, epoch, records)
   progress = progress_lib.Progress(epoch, config.num_epochs, len(todo))
-  out, started = writers_lib.open_writers(config, workdir, writers), time.time()
+  out = writers_lib.Writers([])  # process k > 0 of a multi-process run writes nothing
+  if workdir_lib.writes_record():
+    out = writers_lib.open_writers(config, workdir, writers)
+  started = time.time()
   drawn = figure_epochs(plan.epochs)
   try:
     for target in todo:
@@ -294,16 +380,24 @@ def _run(config, workdir: pathlib.Path, on_record, writers) -> list[dict]:
       _log_information(records, epoch)
   finally:
     out.close()
-    manager.close()
-  logging.info('done: %d records in %s', len(records), workdir / record_lib.METRICS)
+    if manager is not None:
+      manager.close()
+  if workdir_lib.writes_record():
+    logging.info('done: %d records in %s', len(records), workdir / record_lib.METRICS)
   return records
 
 
 def plan_run(workdir: pathlib.Path, config, data: Data, trainer: Trainer) -> setup.AnalysisPlan:
-  """`setup.plan_analysis` of the run, written to run.json (`run_info`)."""
+  """`setup.plan_analysis` of the run, written to run.json (`run_info`).
+
+  Process k > 0 of a multi-process run writes nothing, so its plan keeps no
+  representations (`kept` empty: none are computed to be saved).
+  """
   plan = setup.plan_analysis(
     config, trainer.model, jax.tree.map(lambda a: a[0], trainer.states.params), data.eval_x[:1]
   )
+  if not workdir_lib.writes_record():
+    return dataclasses.replace(plan, kept=[])
   record_lib.write_json(workdir / record_lib.RUN_INFO, run_info(config, data, plan))
   return plan
 
@@ -331,13 +425,17 @@ def record_epoch(
   if metrics is None:
     metrics = evaluate(trainer, data, states, epoch)
   kept = {}
-  for record, reps in analyse_epoch(
-    config, data, trainer, plan, states, epoch, metrics, started=started
-  ):
-    records.append(write_record(workdir, record, reps, data.eval_y, out))
-    kept.update(reps)  # seed 0's saved layers
-    if on_record is not None:
-      on_record(record)
+  # Closed on the way out: after an exception (from `on_record`, a writer)
+  # the seeds not yet started are dropped (`seed_pool.in_order`).
+  seeds = contextlib.closing(
+    analyse_epoch(config, data, trainer, plan, states, epoch, metrics, started=started)
+  )
+  with seeds as analysed:
+    for record, reps in analysed:
+      records.append(write_record(workdir, record, reps, data.eval_y, out))
+      kept.update(reps)  # seed 0's saved layers
+      if on_record is not None:
+        on_record(record)
   if figures:
     out.write_figures(epoch, records, kept, data.eval_y, plan.layer_widths)
   out.flush()
@@ -346,10 +444,15 @@ def record_epoch(
 def save_checkpoint(manager, epoch: int, states) -> None:
   """Saves the train states of `epoch` and waits until they are written;
   nothing when `epoch` is saved already (the checkpoint a resumed run
-  restored to re-analyse its epoch: the same states)."""
-  if epoch in manager.all_steps():
+  restored to re-analyse its epoch: the same states), or without a manager
+  (process k > 0 of a multi-process run: process 0 saves).
+
+  Host copies are saved: orbax refuses a process's local device arrays when
+  several processes run, and restoring places them as the run's states are
+  (`workdir.restore_newest`), so one checkpoint format serves both."""
+  if manager is None or epoch in manager.all_steps():
     return
-  manager.save(epoch, args=ocp.args.StandardSave(states), force=True)
+  manager.save(epoch, args=ocp.args.StandardSave(jax.tree.map(np.asarray, states)), force=True)
   manager.wait_until_finished()
 
 

@@ -14,6 +14,11 @@ passed, and a corrupt newest checkpoint are recovered from, with a warning:
 the run goes back to a checkpoint from which the missing epochs can be redone
 (docs/errors.md, "Reconciliation on resume"). Training is deterministic, so
 the redone epochs give the records they gave the first time.
+
+Several processes (`jax.distributed`): only process 0 reads and writes the
+workdir (`writes_record`); its checkpoint manager is of that process alone
+(`open_checkpoints`), and the runner sends the others what they need to
+resume.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from typing import Optional
 from typing import Sequence
 
 from absl import logging
+import jax
 import orbax.checkpoint as ocp
 
 from infoflow import record as record_lib
@@ -46,6 +52,13 @@ _SHORT = 30
 
 class RunDirError(ValueError):
   """The run directory cannot be used; the message names the path."""
+
+
+def writes_record() -> bool:
+  """Whether this process writes the run directory: a single process does;
+  of a multi-process JAX run (`jax.distributed`) only process 0 (the others
+  compute the same records and write nothing)."""
+  return jax.process_index() == 0
 
 
 def prepare_workdir(workdir) -> pathlib.Path:
@@ -332,11 +345,23 @@ def open_checkpoints(directory: pathlib.Path, keep: int) -> ocp.CheckpointManage
   """An orbax manager for `directory` that keeps the `keep` newest steps.
 
   Temporary directories of a save that was interrupted (`N.orbax-checkpoint-
-  tmp-*`) are removed.
+  tmp-*`) are removed. Under multi-process JAX the manager is process 0's
+  alone (orbax's `active_processes`: it waits for no other process), which
+  saves host copies of its states (`runner.save_checkpoint`).
   """
+  options = {}
+  if jax.process_count() > 1:
+    # orbax creates no directory for a subset of processes: made here.
+    directory.mkdir(parents=True, exist_ok=True)
+    options = dict(
+      create=False,
+      multiprocessing_options=ocp.options.MultiprocessingOptions(
+        primary_host=0, active_processes={0}
+      ),
+    )
   return ocp.CheckpointManager(
     directory.absolute(),
-    options=ocp.CheckpointManagerOptions(max_to_keep=keep, cleanup_tmp_directories=True),
+    options=ocp.CheckpointManagerOptions(max_to_keep=keep, cleanup_tmp_directories=True, **options),
   )
 
 

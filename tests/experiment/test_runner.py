@@ -133,6 +133,32 @@ def test_a_second_epoch_and_seed_compile_nothing(tmp_path):
   assert second == [], f'{len(second)} new compilations at the second epoch'
 
 
+def test_seeds_analysed_together_give_the_records_of_seeds_one_by_one(tmp_path):
+  """Issue 23: seeds analysed side by side (two threads) give, in seed
+  order, the records and representations of the seeds analysed one by one;
+  only the wall time differs. (The pool itself: test_seed_pool.py.)"""
+  config = helpers.tiny_config(**{'num_seeds': 2, 'analysis.num_mc': 0})
+  data = experiment.load_data(config)
+  trainer = experiment.build_trainer(config, data)
+  plan = experiment.plan_run(tmp_path, config, data, trainer)
+  metrics = experiment.evaluate(trainer, data, trainer.states, 3)
+
+  def analyse(workers):
+    analysed = experiment.analyse_epoch(
+      config, data, trainer, plan, trainer.states, 3, metrics, started=0.0, workers=workers
+    )
+    records, representations = zip(*analysed)
+    return helpers.without_time(records), representations
+
+  one_by_one, one_by_one_reps = analyse(1)
+  together, together_reps = analyse(2)
+  assert [r['seed'] for r in together] == [0, 1] and 'information' in together[1]
+  assert together == one_by_one and together[0] != together[1]
+  assert set(together_reps[0]) == set(plan.kept) and together_reps[1] == {}
+  for name, rep in one_by_one_reps[0].items():
+    np.testing.assert_array_equal(together_reps[0][name], rep)
+
+
 def test_figures_are_drawn_at_about_ten_epochs_and_the_last():
   epochs = list(range(0, 900, 10))  # 90 analysed epochs
   drawn = runner.figure_epochs(epochs)

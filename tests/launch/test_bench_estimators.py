@@ -2,6 +2,7 @@
 numbers come from full runs: docs/benchmarks.md)."""
 
 import math
+import os
 
 import numpy as np
 import pytest
@@ -50,3 +51,15 @@ def test_bench_information_stratification_gain_is_a_variance_share():
   share, gain = bench_information.stratification_gain(samples, labels, num_blocks=2)
   assert 0 < share < 1  # the strata remove some variance, not all
   assert gain == pytest.approx((1 - share) ** 0.5)
+
+
+def test_bench_entropy_fresh_process_says_when_it_died():
+  """A child that dies without a result raises instead of leaving the
+  benchmark waiting forever (its results: tests/test_gpu_check.py)."""
+  with pytest.raises(RuntimeError, match='exited 7 without a result'):
+    bench_entropy.in_fresh_process(os._exit, 7)  # pylint: disable=protected-access
+
+
+def test_bench_entropy_szt_groups_scale_the_szt_cases():
+  centers, beta, num_mc, subset = bench_entropy.make_case('szt_r100_d5', groups=3)
+  assert centers.shape == (3, 100, 5) and beta == 0.005 and (num_mc, subset) == (16_384, 1024)

@@ -10,12 +10,24 @@ largest certified error, the standard error of an adaptive estimate) are
 taken inside the same jit, so they come back replicated: every process of a
 multi-host run reads the same value and takes the same branch.
 
-`mesh=None` means: every local device when there are more than one, else no
-sharding at all (the single-device code path, unchanged).
+Several processes (`jax.distributed`). A mesh whose devices belong to
+several processes (`Mesh.is_multi_process`) splits the draws over all of
+them; each process then holds only its own rows of a sharded output, which
+it cannot read back to NumPy. So on such a mesh `map_shards` gathers the
+outputs inside the shard_map (`jax.lax.all_gather`, a few numbers per draw)
+and returns them replicated: every host-side read (certificates, the
+pruned path's refinement, the moments) works on every process and sees the
+same values. Every process must make the same calls with the same
+arguments (same key, same centres), as for any multi-process JAX program.
+
+`mesh=None` means: every device of the run when there are more than one
+(the local devices; under `jax.distributed`, those of every process), else
+no sharding at all (the single-device code path, unchanged).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 
 import jax
@@ -36,8 +48,13 @@ AXIS = 'data'
 
 
 def default_mesh() -> Mesh | None:
-  """A 1-D mesh over all local devices, or None when there is only one."""
-  devices = jax.local_devices()
+  """A 1-D mesh over every device of the run, or None when there is only one.
+
+  `jax.devices()`: the local devices of a single process; under multi-process
+  JAX (`jax.distributed`) the devices of every process, in the same order on
+  each, so every process calling an estimator splits the draws over all.
+  """
+  devices = jax.devices()
   if len(devices) <= 1:
     return None
   return Mesh(np.asarray(devices), (AXIS,))
@@ -84,18 +101,29 @@ def map_shards(fn, mesh: Mesh | None, sharded, replicated=()):
   multiple of the mesh size) is split over all mesh axes, every leaf of
   `replicated` is copied to all devices, and the outputs (a pytree of arrays
   whose leading axis indexes the local rows, or of per-shard statistics of
-  leading size 1) are concatenated back in order.
+  leading size 1) are concatenated back in order. On a mesh spanning several
+  processes the outputs are gathered to every device (module docstring), so
+  that each process can read them.
   """
   if mesh is None:
     return fn(*sharded, *replicated)
   axes = tuple(mesh.axis_names)
   row = P(axes)
   in_specs = tuple(row for _ in sharded) + tuple(P() for _ in replicated)
+  body, out_specs = fn, row
+  if mesh.is_multi_process:
+    body, out_specs = functools.partial(_gathered, fn, axes), P()
   if _NEW_API:
-    mapped = _shard_map(fn, mesh=mesh, in_specs=in_specs, out_specs=row, check_vma=False)
+    mapped = _shard_map(body, mesh=mesh, in_specs=in_specs, out_specs=out_specs, check_vma=False)
   else:  # pragma: no cover
-    mapped = _shard_map(fn, mesh, in_specs=in_specs, out_specs=row, check_rep=False)
+    mapped = _shard_map(body, mesh, in_specs=in_specs, out_specs=out_specs, check_rep=False)
   return mapped(*sharded, *replicated)
+
+
+def _gathered(fn, axes, *args):
+  """The outputs of `fn(*args)` on one shard, gathered over the mesh `axes`
+  along their leading axis: every shard's rows, in order, on every device."""
+  return jax.tree.map(lambda x: jax.lax.all_gather(x, axes, axis=0, tiled=True), fn(*args))
 
 
 def bucket(count: int, minimum: int = 8) -> int:
