@@ -15,7 +15,8 @@ what a run builds:
                     (workdir.reconcile), or a fresh start
   then, for each analysed epoch:
   train_until       train the seeds up to it, with progress lines
-  record_epoch      analyse_epoch (metrics and information of every seed),
+  record_epoch      analyse_epoch (metrics and information of every seed;
+                    several seeds side by side, seed_pool.py),
                     write_record (each record to the writers: metrics.jsonl,
                     TensorBoard), then the writers' figures at the
                     `figure_epochs` only (drawing them takes ~0.6 s)

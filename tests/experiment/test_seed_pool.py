@@ -69,6 +69,26 @@ def test_closing_waits_for_the_running_items_and_drops_the_rest():
   assert started == finished and {0, 1} <= set(started) <= {0, 1, 2, 3}
 
 
+def test_a_ctrl_c_does_not_wait_for_the_running_items():
+  """A KeyboardInterrupt (here raised by item 0's work; in a run, Ctrl-C in
+  the main thread) reaches the caller without waiting for item 1, which
+  runs until released."""
+  release = threading.Event()
+
+  def work(index):
+    if index == 0:
+      raise KeyboardInterrupt
+    release.wait(timeout=10)
+    return index
+
+  start = time.perf_counter()
+  with pytest.raises(KeyboardInterrupt):
+    list(seed_pool.in_order(work, 4, workers=2))
+  waited = time.perf_counter() - start
+  release.set()
+  assert waited < 5, f'waited {waited:.1f} s for the running items'
+
+
 def test_workers_must_be_positive():
   with pytest.raises(ValueError, match='workers must be >= 1, got 0'):
     list(seed_pool.in_order(lambda i: i, 2, workers=0))
