@@ -425,3 +425,21 @@ def bounds_f64(centers, beta):
   upper = h0 - np.mean(special.logsumexp(-sq / (2 * beta**2), axis=1) - np.log(n))
   lower = h0 - np.mean(special.logsumexp(-sq / (8 * beta**2), axis=1) - np.log(n))
   return lower, upper
+
+
+def plant_layer_name(run_dir, bad, *, in_run_json=True):
+  """Issue 22 row 21's tampered run record: layer T2 renamed `bad` in every
+  representation file (and in run.json's `layers` when `in_run_json`), plus
+  the folders under figures/ that the name would climb out of."""
+  run_dir = pathlib.Path(run_dir)
+  if in_run_json:
+    meta = json.loads((run_dir / 'run.json').read_text())
+    meta['layers'][bad] = meta['layers'].pop('T2')
+    (run_dir / 'run.json').write_text(json.dumps(meta))
+  for path in (run_dir / 'representations').iterdir():
+    with np.load(path) as npz:
+      arrays = dict(npz)
+    arrays[bad] = arrays.pop('T2')
+    np.savez(path, **arrays)
+  for stem in ('scatter', 'cosine_similarity'):
+    (run_dir / 'figures' / f'{stem}_{bad.split("/")[0]}').mkdir(parents=True)

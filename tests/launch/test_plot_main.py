@@ -1,7 +1,6 @@
 """Tests of the plot command (launch/plot.py): what it prints, its one-line
 errors and exit status, --animate."""
 
-import json
 import shutil
 
 import helpers
@@ -9,7 +8,6 @@ import matplotlib
 
 matplotlib.use('Agg')
 
-import numpy as np
 from PIL import Image
 import pytest
 
@@ -100,21 +98,6 @@ def test_a_real_run_animates(tiny_run, tmp_path, call_main):
   assert len(scatter) == 1 and _frames(scatter[0]) == len(run.snapshots)
 
 
-def _plant_traversal(run_dir, bad):
-  """Issue 22 row 21's shared run record: layer T2 renamed `bad` in run.json
-  and every npz, and the folders the traversal climbs out of."""
-  meta = json.loads((run_dir / 'run.json').read_text())
-  meta['layers'][bad] = meta['layers'].pop('T2')
-  (run_dir / 'run.json').write_text(json.dumps(meta))
-  for path in (run_dir / 'representations').iterdir():
-    with np.load(path) as npz:
-      arrays = dict(npz)
-    arrays[bad] = arrays.pop('T2')
-    np.savez(path, **arrays)
-  for stem in ('scatter', 'cosine_similarity'):
-    (run_dir / 'figures' / f'{stem}_x').mkdir(parents=True)
-
-
 @pytest.mark.parametrize('args', [(), ('--animate',), ('--layer=T1',), ('--animate', '--layer=T1')])
 def test_a_layer_name_that_climbs_out_is_refused(tmp_path, call_main, args):
   """Issue 22 row 21: a run record whose run.json and npz files name a layer
@@ -122,7 +105,7 @@ def test_a_layer_name_that_climbs_out_is_refused(tmp_path, call_main, args):
   written (it used to write tmp_path/PWNED.png and exit 0)."""
   run_dir = _small_run(tmp_path / 'run')
   bad = 'x/../../../PWNED'
-  _plant_traversal(run_dir, bad)
+  helpers.plant_layer_name(run_dir, bad)
   error = call_main(plot, f'--workdir={run_dir}', '--dpi=30', *args)
   assert error.startswith(f"launch.plot: error: {run_dir / 'run.json'}: layer name '{bad}'")
   assert 'is not allowed' in error and '\n' not in error

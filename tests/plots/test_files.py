@@ -10,7 +10,6 @@ import matplotlib
 
 matplotlib.use('Agg')
 
-import numpy as np
 import pytest
 
 from infoflow import plots
@@ -182,18 +181,6 @@ def test_output_path_keeps_every_file_inside_out(tmp_path):
       figure_files.output_path(out, name)
 
 
-def _plant_npz_key(run_dir, bad):
-  """Renames layer T2 of every representation file of a fake run to `bad`,
-  and makes the folders that `bad` would climb out of."""
-  for path in (run_dir / 'representations').iterdir():
-    with np.load(path) as npz:
-      arrays = dict(npz)
-    arrays[bad] = arrays.pop('T2')
-    np.savez(path, **arrays)
-  for stem in ('scatter', 'cosine_similarity'):
-    (run_dir / 'figures' / f'{stem}_{bad.split("/")[0]}').mkdir(parents=True)
-
-
 @pytest.mark.parametrize('animate', [False, True])
 def test_unsafe_layer_name_in_an_npz_is_refused(tmp_path, animate):
   """Issue 22 row 21: a representation file whose layer key climbs out of
@@ -202,7 +189,7 @@ def test_unsafe_layer_name_in_an_npz_is_refused(tmp_path, animate):
   tmp_path/PWNED.png)."""
   run_dir = _small_run(tmp_path / 'run', num_epochs=2)
   bad = 'x/../../../PWNED'
-  _plant_npz_key(run_dir, bad)
+  helpers.plant_layer_name(run_dir, bad, in_run_json=False)
   first = sorted((run_dir / 'representations').iterdir())[0]
   with pytest.raises(record.RunRecordError, match=re.escape(f"{first}: layer name '{bad}'")):
     figure_files.write_figures(run_dir, dpi=30, animate=animate)
