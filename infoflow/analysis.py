@@ -11,7 +11,8 @@ inputs. A hook is any function
 
 whose result is merged into the record (JSON-serialisable values). The built-in
 hooks give the binning estimators and clustering measures of docs/method.md,
-section 6; researchers add their own the same way.
+section 6, and the exact I(X;T) of a one-unit first layer (`quadrature_hook`,
+section 7); researchers add their own the same way.
 """
 
 from __future__ import annotations
@@ -31,9 +32,12 @@ from infoflow import record as record_lib
 from infoflow import sampling
 from infoflow.measures import binning
 from infoflow.measures import clustering
+from infoflow.measures import quadrature
 
 Hook = Callable[[Mapping[str, Any], np.ndarray, int], dict]
 KNN_K = 10  # neighbours of the k-NN label agreement
+# Most analysed inputs `quadrature_hook` takes (its cost is m^2 x nodes).
+QUADRATURE_MAX_INPUTS = 256
 
 
 def binning_hook(bin_sizes: Sequence[float]) -> Hook:
@@ -57,6 +61,11 @@ def binning_hook(bin_sizes: Sequence[float]) -> Hook:
 
 def clustering_hook(beta: float, *, k: int = KNN_K, max_inputs_for_clusters: int = 5000) -> Hook:
   """Class similarity, scatter ratio, k-NN agreement, beta-clusters per layer.
+
+  The beta-clusters are counted two ways at radius ``4 beta``: single
+  linkage (``num_clusters``, ``cluster_entropy``) and the greedy packing that
+  cannot chain (``packed_clusters``, ``packed_cluster_entropy``; docs/method.md,
+  section 6); entropies in nats.
 
   Each layer's measures come from one compiled program
   (`clustering.layer_measures`: one chunked pass over the pairs of inputs
@@ -94,7 +103,67 @@ def clustering_hook(beta: float, *, k: int = KNN_K, max_inputs_for_clusters: int
       if with_clusters:
         record[name]['num_clusters'] = int(values.num_clusters)
         record[name]['cluster_entropy'] = float(values.cluster_entropy)
+        record[name]['packed_clusters'] = int(values.packed_clusters)
+        record[name]['packed_cluster_entropy'] = float(values.packed_cluster_entropy)
     return {'clustering': record}
+
+  return hook
+
+
+def quadrature_layers(layer_widths: Mapping[str, int], beta: float) -> list[str]:
+  """The layers whose exact I(X;T) `quadrature_hook` computes: those of one
+  unit that are Gaussian given X, T = s(X) + N(0, beta^2) with s a function
+  of the input.
+
+  In the networks of `infoflow.models` every hidden layer is noisy, so only
+  the first one qualifies: T_l for l >= 2 given X is a mixture over the noise
+  of the layers below, not one Gaussian. Empty for a deterministic net
+  (beta = 0), whose I(X;T) is not finite.
+
+  Args:
+    layer_widths: {layer: units}, input to output (`setup.AnalysisPlan`).
+    beta: the network's noise std.
+  """
+  first = next(iter(layer_widths), None)
+  if beta <= 0 or first is None or layer_widths[first] != 1:
+    return []
+  return [first]
+
+
+def quadrature_hook(
+  beta: float, layers: Sequence[str], *, max_inputs: int = QUADRATURE_MAX_INPUTS
+) -> Hook:
+  """Exact I(X;T_l) in nats of one-unit `layers` that are Gaussian given X.
+
+  For T = s(X) + N(0, beta^2), X uniform over the m analysed inputs (as in the
+  estimate of the record's `information`), I(X;T) is a one-dimensional
+  integral over the mixture of the m Gaussians N(s(x_i), beta^2), computed by
+  `infoflow.measures.quadrature.gaussian_channel_information` from the
+  noise-free outputs s(x_i). Its cost grows as m^2 times the number of nodes,
+  so it is skipped above `max_inputs` inputs (the minimal examples have 4
+  and 8). The record gets `quadrature: {layer: nats}`, for every seed at
+  every analysed epoch: the reference the Monte Carlo estimate is checked
+  against (docs/method.md, section 7). Choose the layers with
+  `quadrature_layers`.
+
+  Raises (when called):
+    ValueError: a layer missing from the representations, or not of one unit.
+  """
+  beta, layers = float(beta), list(layers)
+
+  def hook(representations, labels, num_classes):
+    if not layers or len(labels) > max_inputs:
+      return {}
+    exact = {}
+    for name in layers:
+      points = np.asarray(representations[name], np.float64)
+      if points.ndim != 2 or points.shape[1] != 1:
+        raise ValueError(
+          f'quadrature_hook needs one-unit layers; layer {name} has representations of shape '
+          f'{points.shape}.'
+        )
+      exact[name] = quadrature.gaussian_channel_information(points[:, 0], beta)
+    return {'quadrature': exact}
 
   return hook
 

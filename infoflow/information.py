@@ -16,6 +16,16 @@ chooses for `network_information`). docs/method.md derives both.
 
 All values in nats with Monte Carlo standard errors (`Estimate`).
 
+Finite replicas. Each input's law given x is represented by R replicas, so
+the estimand itself depends on R: where an input's replica cloud is wide
+relative to beta, the R bumps make g_x spikier than the law they stand for
+and inputs look more distinguishable. `network_information` therefore also
+estimates I(X;T) from the first R // 2 replicas of every input
+(`LayerInformation.mi_input_half_replicas`, `InformationSettings.replica_diagnostic`);
+a difference beyond 3 combined standard errors flags an R too small
+(`infoflow.record.replica_gap_flagged`). It does not bound the bias left at
+R (docs/method.md, "Finite replicas: the R/2 diagnostic").
+
 Bias. Like every plug-in estimate of a mixture from n samples, these are
 biased for wide layers: the gap decays like e^{O(d)} / sqrt(n), so estimates of
 layers wider than ~10 units at n ~ 1e5 samples are biased whatever the Monte
@@ -27,6 +37,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from typing import Any
 from typing import Optional
 from typing import Sequence
@@ -57,9 +68,53 @@ __all__ = (
   'InformationSettings',
   'LayerInformation',
   'difference_information',
+  'information_ceiling',
   'layer_information',
+  'mi_input_half_replicas',
   'network_information',
 )
+
+
+def information_ceiling(counts: Sequence[int]) -> float:
+  """The largest I(X;T) a set of analysed inputs allows, in nats: the
+  entropy of the multiplicities of its distinct rows.
+
+  X is uniform over the m analysed inputs (positions i = 1..m, weight 1/m
+  each, as every estimate here takes them), and the distinct row v appears
+  c_v times among them (sum_v c_v = m). A layer's law given X = i depends on
+  the row v(i) alone (the network and its noise do not know which copy they
+  are fed), so X -> v(X) -> T is a Markov chain and
+
+      I(X;T) <= I(X; v(X)) = H(v(X)) = -sum_v (c_v/m) log(c_v/m)
+                                     = log m - (1/m) sum_v c_v log c_v.
+
+  A layer that separates every distinct row (their laws of T far apart)
+  attains it: T tells v(X), and given v(X) = v, X is uniform over the c_v
+  copies whatever T is, so H(X|T) = (1/m) sum_v c_v log c_v. For m distinct
+  inputs (every c_v = 1) the ceiling is log m; for m rows drawn with
+  replacement from m (`analysis.inputs = 'resample'`, docs/method.md) it is
+  about log m - E[K log K] with K ~ Poisson(1): 7.744 nats for m = 4096.
+
+  The plug-in estimates can pass it in noisy layers after the first: the
+  copies of a row get replica sets of their own, and with finite R they
+  look distinguishable (the R/2 diagnostic, docs/method.md).
+
+  Args:
+    counts: the multiplicity c_v >= 1 of each distinct row (integers).
+
+  Raises:
+    ValueError: no counts, or a count that is not an integer >= 1.
+  """
+  counts = list(counts)
+  if not counts or not all(
+    isinstance(c, numbers.Integral) and not isinstance(c, bool) and c >= 1 for c in counts
+  ):
+    raise ValueError(
+      f'counts must be the multiplicities (integers >= 1) of the distinct inputs; got {counts[:8]}.'
+    )
+  counts = [int(c) for c in counts]
+  m = sum(counts)
+  return math.log(m) - math.fsum(c * math.log(c) for c in counts) / m
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,6 +136,10 @@ class InformationSettings:
     target_stderr_mi_input, target_stderr_mi_label: posterior form, adaptive
       runs: the standard errors to reach, nats.
     max_mc: posterior form, adaptive runs: the most draws per layer.
+    replica_diagnostic: also estimate each layer's I(X;T) from the first
+      num_replicas // 2 replicas of every input (same form, draw settings
+      and I(X;T) target; no labels), returned as
+      `LayerInformation.mi_input_half_replicas`. Needs num_replicas >= 2.
 
   Settings of the other form keep their defaults or are ignored (a config
   may preset num_mc_conditional for switching forms), except the targets:
@@ -90,7 +149,8 @@ class InformationSettings:
 
   Raises:
     ValueError: a form not in FORMS; a target other than its default with
-      num_mc set or with the difference form.
+      num_mc set or with the difference form; num_replicas < 2 with
+      replica_diagnostic.
   """
 
   num_replicas: int = 100
@@ -101,10 +161,17 @@ class InformationSettings:
   target_stderr_mi_input: float = posterior.DEFAULT_TARGET_MI_INPUT
   target_stderr_mi_label: float = posterior.DEFAULT_TARGET_MI_LABEL
   max_mc: int = estimators.DEFAULT_MAX_MC
+  replica_diagnostic: bool = True
 
   def __post_init__(self):
     if self.form not in ESTIMATORS:
       raise ValueError(f'form must be one of {FORMS}, got {self.form!r}.')
+    if self.replica_diagnostic and self.num_replicas < 2:
+      raise ValueError(
+        f'num_replicas = {self.num_replicas}: the finite-R diagnostic mi_input_half_replicas '
+        'estimates I(X;T) from the first num_replicas // 2 replicas, so it needs '
+        'num_replicas >= 2; raise num_replicas (or set replica_diagnostic=False).'
+      )
     targets = dict(
       target_stderr_mi_input=(self.target_stderr_mi_input, posterior.DEFAULT_TARGET_MI_INPUT),
       target_stderr_mi_label=(self.target_stderr_mi_label, posterior.DEFAULT_TARGET_MI_LABEL),
@@ -174,7 +241,9 @@ def network_information(
       (`InformationSettings`).
 
   Returns:
-    Ordered dict: layer name -> `LayerInformation`.
+    Ordered dict: layer name -> `LayerInformation`, with
+    `mi_input_half_replicas` when `settings.replica_diagnostic`
+    (`mi_input_half_replicas`).
 
   Raises:
     ValueError: beta other than the model's noise std (`_check_model_beta`),
@@ -193,10 +262,70 @@ def network_information(
   )
   keys = jax.random.split(mc_key, len(samples))
   estimator, kwargs = settings.estimator(), settings.estimator_kwargs()
-  return {
+  infos = {
     name: estimator(k, s, beta, labels=labels, num_classes=num_classes, **kwargs)
     for k, (name, s) in zip(keys, samples.items())
   }
+  if not settings.replica_diagnostic:
+    return infos
+  # After every full estimate, each with its own key folded from the layer's
+  # (the full estimates' draws stay those of a run without the diagnostic).
+  return {
+    name: dataclasses.replace(
+      info,
+      mi_input_half_replicas=mi_input_half_replicas(
+        jax.random.fold_in(k, 1), samples[name], beta, settings=settings, full=info
+      ),
+    )
+    for k, (name, info) in zip(keys, infos.items())
+  }
+
+
+def mi_input_half_replicas(
+  key: jax.Array,
+  samples,
+  beta,
+  *,
+  settings: InformationSettings = InformationSettings(),
+  full: Optional[LayerInformation] = None,
+) -> estimators.Estimate:
+  """I(X;T) of one layer from the first R // 2 replicas of every input.
+
+  The finite-R diagnostic (docs/method.md, "Finite replicas: the R/2
+  diagnostic"): the plug-in estimand with g_x = (2/R) sum_{r < R/2}
+  N(s_{x,r}, beta^2 I), estimated by the form and draw settings of
+  `settings` (its num_replicas is not used: the samples give R) on
+  samples[:, :R // 2], without labels (only I(X;T) is compared, so an
+  adaptive run draws to the I(X;T) target alone). Compare with the full-R
+  estimate by `infoflow.record.replica_gap_flagged`.
+
+  Args:
+    key: PRNG key for the Monte Carlo draws (use one independent of the
+      full estimate's: the comparison assumes independent errors).
+    samples: (m, R, d) samples of the layer's S given each input, R >= 2.
+    beta: the noise standard deviation (> 0).
+    settings: the form and draw settings (`InformationSettings`).
+    full: the full-R `LayerInformation` of the same samples, if made with
+      deterministic_given_x detected (as `network_information` does): when
+      every input's replicas coincide the R/2 mixture is the R one, and its
+      mi_input is returned at no cost.
+
+  Returns:
+    An `Estimate` of I(X;T), nats.
+
+  Raises:
+    ValueError: samples not of rank 3 or with R < 2, and the estimator's errors.
+  """
+  if full is not None and full.deterministic_given_x:
+    return full.mi_input
+  shape = getattr(samples, 'shape', ())
+  if len(shape) != 3 or shape[1] < 2:
+    raise ValueError(
+      f'samples of shape {tuple(shape)}: the R/2 estimate needs (m, R, d) samples with R >= 2 '
+      'replicas per input.'
+    )
+  half = samples[:, : shape[1] // 2]
+  return settings.estimator()(key, half, beta, **settings.estimator_kwargs()).mi_input
 
 
 def _check_model_beta(model, beta) -> None:

@@ -3,8 +3,11 @@
 Hidden layer l computes S_l = f_l(T_{l-1}) (affine or convolution, then the
 activation) and T_l = S_l + Z_l with Z_l ~ N(0, beta^2 I), i.i.d. across
 units, layers and inputs; the next layer sees the noisy T_l. The output layer
-(logits) has no noise. With beta = 0, or `deterministic=True`, the network is
-the ordinary deterministic one.
+(logits) has no noise. An `MLP` with `readout=False` has no output layer: its
+output is the last hidden layer's T_L itself (noisy when the noise is on),
+as in the minimal tanh example, where the noisy neuron's output is what the
+loss compares with the targets. With beta = 0, or `deterministic=True`, the
+network is the ordinary deterministic one.
 
 `GaussianNoise` is the one building block: it adds the noise and sows the
 pre-noise S_l into the `intermediates` collection under the name
@@ -36,6 +39,10 @@ parameters):
   'uniform_fan_in'  PyTorch's `nn.Linear` / `nn.Conv2d` default, as in the
                     authors' code: kernel and bias ~ U(-1/sqrt(fan_in),
                     1/sqrt(fan_in)), variance 1/(3 fan_in).
+  'zeros'           every kernel and bias 0 (the minimal tanh neuron: w = b = 0
+                    at the start). With more than one unit in a layer the
+                    units get the same gradients and stay equal: use it for
+                    one-unit layers.
 
 fan_in is the number of inputs of one unit: the input width of a dense
 layer, kernel_height x kernel_width x input channels of a convolution.
@@ -72,7 +79,7 @@ ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
 
 
 # Initialisation schemes (see the module docstring).
-INITS = ('lecun_normal', 'uniform_fan_in')
+INITS = ('lecun_normal', 'uniform_fan_in', 'zeros')
 
 
 def initializers(scheme: str, fan_in: int):
@@ -82,6 +89,7 @@ def initializers(scheme: str, fan_in: int):
   'uniform_fan_in': kernel and bias U(-b, b) with b = 1/sqrt(fan_in) (PyTorch's
   `nn.Linear` / `nn.Conv2d` default: `kaiming_uniform_(a=sqrt(5))` gives
   b = sqrt(6 / ((1 + 5) fan_in)) = 1/sqrt(fan_in) for the weights).
+  'zeros': kernel and bias 0.
 
   Raises:
     ValueError: an unknown `scheme` (the message lists `INITS`), or
@@ -93,6 +101,8 @@ def initializers(scheme: str, fan_in: int):
     raise ValueError(f'fan_in must be >= 1; got {fan_in}.')
   if scheme == 'lecun_normal':
     return nn.initializers.lecun_normal(), nn.initializers.zeros_init()
+  if scheme == 'zeros':
+    return nn.initializers.zeros_init(), nn.initializers.zeros_init()
   bound = 1.0 / float(fan_in) ** 0.5
 
   def uniform(key, shape, dtype=jnp.float32):
@@ -171,7 +181,7 @@ class _UnitsByBatchDense(nn.Module):
 
 
 class MLP(nn.Module):
-  """Noisy multilayer perceptron with a linear, noiseless output layer.
+  """Noisy multilayer perceptron with a linear, noiseless output layer (or none).
 
   Parameters are those of `nn.Dense` layers (kernel (in, out), bias (out,)).
   Inside, activations are laid out (units, batch): XLA multiplies the narrow
@@ -186,11 +196,14 @@ class MLP(nn.Module):
     activation: 'tanh', 'relu', 'leaky_relu' (slope 0.1) or 'linear'.
     beta: noise standard deviation after every hidden activation.
     init_scheme: initialisation of every layer's kernel and bias,
-      'lecun_normal' (Flax's default) or 'uniform_fan_in' (PyTorch's; see
-      `initializers`).
+      'lecun_normal' (Flax's default), 'uniform_fan_in' (PyTorch's) or
+      'zeros' (see `initializers`).
+    readout: True: a linear output layer on top of T_L. False: no output
+      layer; the output is T_L = S_L + Z_L itself (S_L without noise), so
+      `num_outputs` must equal the last width.
 
   Submodule names: `T{l}` (GaussianNoise; the layer's name) and
-  `T{l}_weights` for l = 1..L, then `output`.
+  `T{l}_weights` for l = 1..L, then `output` (with `readout`).
   """
 
   widths: Sequence[int]
@@ -198,16 +211,29 @@ class MLP(nn.Module):
   activation: str = 'tanh'
   beta: float = 0.0
   init_scheme: str = 'lecun_normal'
+  readout: bool = True
 
   @nn.compact
   def __call__(self, x: jax.Array, *, deterministic: bool = False) -> jax.Array:
-    """Args: x of shape (batch, ...); flattened. Returns (batch, num_outputs)."""
+    """Args: x of shape (batch, ...); flattened. Returns (batch, num_outputs).
+
+    Raises:
+      ValueError: `readout` False with no hidden layer, or a last width other
+        than `num_outputs`.
+    """
+    if not self.readout and (not self.widths or self.widths[-1] != self.num_outputs):
+      raise ValueError(
+        f'an MLP without readout outputs its last hidden layer, so its last width must equal '
+        f'num_outputs = {self.num_outputs}; got widths {tuple(self.widths)}.'
+      )
     act = get_activation(self.activation)
     h = x.reshape((x.shape[0], -1)).T
     names = mlp_layer_names(len(self.widths))
     for name, width in zip(names, self.widths):
       h = act(_UnitsByBatchDense(width, self.init_scheme, name=f'{name}_weights')(h))
       h = GaussianNoise(self.beta, transposed=True, name=name)(h, deterministic=deterministic)
+    if not self.readout:
+      return h.T
     return _UnitsByBatchDense(self.num_outputs, self.init_scheme, name=OUTPUT)(h).T
 
 

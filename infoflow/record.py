@@ -60,8 +60,18 @@ REPRESENTATIONS = 'representations'
 # Record fields keyed by layer name (besides 'bin_sizes').
 LAYER_FIELDS = ('information', 'clustering', 'binning')
 # The `LayerInformation` estimates of a layer's `information` entry, in order
-# (`mi_label` only when labels were given).
-INFORMATION_FIELDS = ('mi_input', 'entropy', 'conditional_entropy', 'mi_label')
+# (`mi_label` only when labels were given; `mi_input_half_replicas`, the
+# finite-R diagnostic, when it was estimated).
+INFORMATION_FIELDS = (
+  'mi_input',
+  'entropy',
+  'conditional_entropy',
+  'mi_label',
+  'mi_input_half_replicas',
+)
+# A layer-epoch's full-R and R/2 estimates of I(X;T) differing by more than
+# this many combined standard errors is flagged (`replica_gap_flagged`).
+REPLICA_GAP_STDERRS = 3.0
 _NPZ = re.compile(r'epoch_(\d+)\.npz')
 # A layer name of the records written before the current scheme.
 _OLD_LAYER = re.compile(r'noise_(\d+)')
@@ -120,6 +130,26 @@ def information_entry(info: LayerInformation) -> dict[str, list[float]]:
   """A layer's `information` entry: `{field: [nats, stderr]}` of
   `INFORMATION_FIELDS` (those that are not None; `LayerInformation.pairs`)."""
   return {k: v for k, v in info.pairs(INFORMATION_FIELDS).items() if v is not None}
+
+
+def replica_gap_flagged(entry: Mapping[str, Any]) -> bool:
+  """Whether a layer's `information` entry shows its R too small.
+
+  True when the full-R estimate of I(X;T) (`mi_input`) and the estimate from
+  the first R // 2 replicas (`mi_input_half_replicas`) differ by more than
+  REPLICA_GAP_STDERRS = 3 combined standard errors sqrt(se_R^2 + se_R/2^2)
+  (independent draws): the estimand still moves with R, so the full-R value
+  carries a finite-replica bias of the same sign (usually upward). False
+  when they agree, and when either pair is absent or not finite (records
+  written before the diagnostic; nothing to compare). Agreement does not
+  bound the bias left at R (docs/method.md, "Finite replicas: the R/2
+  diagnostic").
+  """
+  full, full_err = value_stderr(entry.get('mi_input'))
+  half, half_err = value_stderr(entry.get('mi_input_half_replicas'))
+  gap = abs(half - full)
+  combined = math.hypot(full_err, half_err)
+  return math.isfinite(gap) and math.isfinite(combined) and gap > REPLICA_GAP_STDERRS * combined
 
 
 def information_record(infos: Mapping[str, LayerInformation]) -> dict[str, dict]:

@@ -166,7 +166,7 @@ class StageClock:
 
   def _estimated(self, _) -> str:
     names = getattr(self._layers, 'names', None)
-    return f'estimate {names.pop(0)}' if names else 'estimate'
+    return f'estimate {names.pop(0)}' if names else 'estimate R/2 (all layers)'
 
   def install(self) -> None:
     """Wraps the stages' functions (see the class docstring)."""

@@ -35,6 +35,8 @@ CPU_DEVICES = flags.DEFINE_integer(
   'CPU-only machine the vmapped seeds are then spread over them and the '
   'estimators split their Monte Carlo draws over them, so several cores '
   'work at once; use a divisor of num_seeds, at most the number of cores. '
+  'A whole run with several seeds is faster on one device (the default), '
+  'where the seeds are analysed side by side, one per core (docs/benchmarks.md). '
   '(On GPU/TPU hosts seeds spread over those devices without this flag.)',
 )
 

@@ -1,8 +1,12 @@
-"""Tests of the noisy networks (infoflow.models)."""
+"""Tests of the noisy networks (infoflow.models), and the config fields of
+their options (model.readout, model.init)."""
+
+import re
 
 import helpers
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 import pytest
 
@@ -122,3 +126,52 @@ def test_unknown_init_scheme_is_named():
     )
   with pytest.raises(ValueError, match='fan_in must be >= 1'):
     models.initializers('uniform_fan_in', 0)
+
+
+def test_mlp_without_readout_outputs_its_last_noisy_layer():
+  """`readout=False` (the minimal tanh neuron): no output layer; the output
+  is T = tanh(w x + b) + beta z itself, and S = tanh(w x + b) without noise.
+  'zeros' starts w = b = 0."""
+  x = jnp.array([[-3.0], [-1.0], [1.0], [3.0]])
+  neuron = models.MLP(widths=(1,), num_outputs=1, beta=0.05, init_scheme='zeros', readout=False)
+  variables = helpers.init_variables(neuron, x)
+  assert list(variables['params']) == ['T1_weights']  # no `output` layer
+  assert all(np.all(np.asarray(p) == 0) for p in jax.tree.leaves(variables))
+  params = {'T1_weights': {'kernel': jnp.array([[0.7]]), 'bias': jnp.array([-0.3])}}
+  clean = neuron.apply({'params': params}, x, deterministic=True)
+  np.testing.assert_allclose(clean, jnp.tanh(0.7 * x - 0.3), rtol=1e-6)
+  z = jnp.array([[0.5], [-1.0], [2.0], [0.0]])
+  noisy = neuron.apply({'params': params, models.GIVEN_NOISE: {'T1': {'z': z}}}, x)
+  np.testing.assert_allclose(noisy, jnp.tanh(0.7 * x - 0.3) + 0.05 * z, rtol=1e-6)
+  with_readout = models.MLP(widths=(1,), num_outputs=1, init_scheme='zeros')
+  assert models.OUTPUT in helpers.init_variables(with_readout, x)['params']
+  with pytest.raises(ValueError, match='last width must equal num_outputs = 2'):
+    models.MLP(widths=(1,), num_outputs=2, readout=False).init(jax.random.key(0), x)
+
+
+@pytest.mark.parametrize(
+  'changes, message',
+  [
+    ({'loss': 'cross_entropy'}, 'model.readout is False (the last hidden layer is the prediction)'),
+    ({'model.widths': (1, 2)}, 'model.widths ends in 2, but with model.readout False'),
+    ({'model.kind': 'cnn'}, 'model.readout is False, which only an mlp supports'),
+    ({'model.readout': 0}, 'model.readout must be True or False'),
+    ({'model.init': 'ones'}, 'model.init must be one of lecun_normal, uniform_fan_in, zeros'),
+  ],
+)
+def test_config_fields_of_the_model_options_are_checked(changes, message):
+  """`model.readout = False` needs an mlp, loss mse and a last width equal
+  to the data set's target width; each refusal is one line naming the field."""
+  from infoflow import configs
+
+  config = ml_collections.ConfigDict(configs.get_config('minimal_tanh').to_dict(), type_safe=False)
+  configs.validate(config)  # readout False, zeros: valid as configured
+  for field, value in changes.items():
+    *parents, leaf = field.split('.')
+    target = config
+    for p in parents:
+      target = target[p]
+    target[leaf] = value
+  with pytest.raises(configs.ConfigError, match=re.escape(message)) as raised:
+    configs.validate(config)
+  assert '\n' not in str(raised.value)

@@ -190,10 +190,31 @@ def test_information_entry_is_the_one_serialisation_of_a_layer():
   }
   assert list(entry) == list(record.INFORMATION_FIELDS[:3])
   assert all(type(v) is float for pair in entry.values() for v in pair)
-  labelled = dataclasses.replace(info, mi_label=_estimate(0.5, 0.125))
+  labelled = dataclasses.replace(
+    info, mi_label=_estimate(0.5, 0.125), mi_input_half_replicas=_estimate(1.75, 0.0625)
+  )
   written = record.information_record({'T1': labelled})
   assert list(written['T1']) == list(record.INFORMATION_FIELDS)
   assert written['T1']['mi_label'] == [0.5, 0.125]
+  assert written['T1']['mi_input_half_replicas'] == [1.75, 0.0625]
+
+
+@pytest.mark.parametrize(
+  'half,flagged',
+  [
+    ([1.5, 0.0], False),  # equal: the R/2 mixture is the R one (T1)
+    ([1.95, 0.1], False),  # 0.45 apart, 3 * hypot(0.12, 0.1) = 0.469
+    ([1.95, 0.05], True),  # 0.45 apart, 3 * hypot(0.12, 0.05) = 0.39
+    ([1.05, 0.05], True),  # a gap either way
+    ([None, 0.05], False),  # nothing to compare
+    (None, False),  # a record written before the diagnostic
+  ],
+)
+def test_replica_gap_flagged_at_three_combined_stderrs(half, flagged):
+  entry = {'mi_input': [1.5, 0.12], 'entropy': [-2.0, 0.25]}
+  if half is not None:
+    entry['mi_input_half_replicas'] = half
+  assert record.replica_gap_flagged(entry) is flagged
 
 
 def test_written_files_read_back(tmp_path):

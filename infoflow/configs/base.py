@@ -15,14 +15,19 @@ from infoflow import data
 from infoflow import estimators
 from infoflow import information
 from infoflow import models
+from infoflow.data import toy
 
 # Names `infoflow.train.make_optimizer` knows.
 OPTIMIZERS = ('adam', 'adamw', 'sgd', 'momentum')
 # Data sets with regression targets (`loss = 'mse'` needs them).
-REGRESSION_DATASETS = ('minimal_tanh', 'minimal_lrelu')
+REGRESSION_DATASETS = tuple(toy.TARGET_WIDTHS)
 # Seeds are integers in [0, SEED_LIMIT): `jax.random.key` keeps 32 bits, so a
 # larger seed would silently repeat the run of seed % 2**32.
 SEED_LIMIT = 2**32
+# `analysis.inputs`: the analysed inputs. RESAMPLE draws them with replacement
+# from all inputs, afresh at every analysed epoch (the authors' estimand).
+RESAMPLE = 'resample'
+ANALYSIS_INPUTS = ('all', 'train', 'test', RESAMPLE)
 # A config name is one plain path component (it names the run's directory,
 # runs/<name> or WORKDIR/<name>): no '/', not '.', '..' or hidden.
 _NAME = re.compile(r'[A-Za-z0-9_][A-Za-z0-9_.-]*')
@@ -49,9 +54,12 @@ def base_config() -> ml_collections.ConfigDict:
   c.model.widths = (10, 7, 5, 4, 3)
   c.model.activation = 'tanh'
   c.model.beta = 0.005  # noise std after every hidden activation
-  # infoflow.models.INITS: 'lecun_normal' (Flax's default) or 'uniform_fan_in'
-  # (PyTorch's, the authors' SZT code: kernel, bias U(+-1/sqrt(fan_in))).
+  # infoflow.models.INITS: 'lecun_normal' (Flax's default), 'uniform_fan_in'
+  # (PyTorch's, the authors' SZT code: kernel, bias U(+-1/sqrt(fan_in))) or 'zeros'.
   c.model.init = 'lecun_normal'
+  # mlp: True = a linear output layer on top; False = the last hidden layer's noisy
+  # output is the prediction (loss mse, last width = the target width).
+  c.model.readout = True
   c.model.conv_features = (8, 16)  # cnn only
   c.model.dense_widths = (10,)  # cnn only
 
@@ -76,8 +84,10 @@ def base_config() -> ml_collections.ConfigDict:
   c.analysis.target_stderr_mi_input = 0.02  # nats, adaptive posterior form
   c.analysis.target_stderr_mi_label = 0.005  # nats
   c.analysis.max_mc = estimators.DEFAULT_MAX_MC  # cap on the adaptive draws per layer
-  c.analysis.inputs = 'all'  # inputs analysed: all | train | test
-  c.analysis.num_eval_inputs = 0  # of those: 0 = all, else a fixed subset
+  c.analysis.inputs = 'all'  # inputs analysed: all | train | test | resample
+  # all/train/test: 0 = all of them, else a fixed subset; resample: m, the rows drawn
+  # with replacement from all inputs at each analysed epoch and seed (0 = as many as there are)
+  c.analysis.num_eval_inputs = 0
   c.analysis.input_chunk = 256
   c.analysis.bin_sizes = (0.01, 2 / 30, 0.2)  # 2/30: SZT's 30 bins on [-1, 1]
   c.analysis.cluster_beta = 0.0  # 0 = the model's beta (or 0.005 if none)
@@ -222,6 +232,7 @@ def _checks():
     'model.activation': _choice(tuple(sorted(models.ACTIVATIONS))),
     'model.beta': _real(0.0),
     'model.init': _choice(models.INITS),
+    'model.readout': flag,
     'model.conv_features': positive_ints,
     'model.dense_widths': positive_ints,
     'loss': _choice(('cross_entropy', 'mse')),
@@ -239,7 +250,7 @@ def _checks():
     'analysis.target_stderr_mi_input': _real(0.0, above=True),
     'analysis.target_stderr_mi_label': _real(0.0, above=True),
     'analysis.max_mc': _draw_count(),
-    'analysis.inputs': _choice(('all', 'train', 'test')),
+    'analysis.inputs': _choice(ANALYSIS_INPUTS),
     'analysis.num_eval_inputs': _integer(0),
     'analysis.input_chunk': _integer(1),
     'analysis.bin_sizes': _sequence(_real(0.0, above=True), 'positive numbers'),
@@ -330,10 +341,41 @@ def _validate_together(config) -> None:
       'regression targets (those that do: '
       f'{", ".join(REGRESSION_DATASETS)}).'
     )
+  if not config.model.readout:
+    _check_without_readout(config)
+  if config.analysis.inputs == RESAMPLE and config.analysis.num_eval_inputs == 1:
+    raise ConfigError(
+      "config field analysis.num_eval_inputs is 1 with analysis.inputs 'resample': one drawn "
+      'input carries no information; draw 0 (as many as the data set has) or >= 2 inputs.'
+    )
   try:
     information_settings(config)
   except ValueError as error:  # fields of config.analysis that do not go together
     raise ConfigError(f'config fields analysis.*: {error}') from None
+
+
+def _check_without_readout(config) -> None:
+  """`model.readout` False: the last hidden layer's output is the prediction,
+  so the net must be an MLP trained by mean squared error whose last width is
+  the data set's target width (`infoflow.data.toy.TARGET_WIDTHS`)."""
+  m = config.model
+  if m.kind != 'mlp':
+    raise ConfigError(
+      f'config field model.readout is False, which only an mlp supports; model.kind is {m.kind}. '
+      'Set --config.model.readout=True.'
+    )
+  if config.loss != 'mse':
+    raise ConfigError(
+      'config field model.readout is False (the last hidden layer is the prediction), which '
+      f'needs loss mse against regression targets; got loss {config.loss}. Set --config.loss=mse.'
+    )
+  width = toy.TARGET_WIDTHS[config.data.name]
+  if m.widths[-1] != width:
+    raise ConfigError(
+      f'config field model.widths ends in {m.widths[-1]}, but with model.readout False the last '
+      f'hidden layer is the output and data set {config.data.name} has {width} target(s) per '
+      f'input; end model.widths with {width}.'
+    )
 
 
 def information_settings(config) -> information.InformationSettings:

@@ -11,6 +11,11 @@ import numpy as np
 
 from infoflow.data.base import Dataset
 
+# The data sets here with regression targets, and the number of targets per
+# input (the width of `targets_train`): what a net without a readout layer
+# must end in (`configs.base`, `model.readout`).
+TARGET_WIDTHS = {'minimal_tanh': 1, 'minimal_lrelu': 1}
+
 
 def _toy(name: str, x: np.ndarray, y: np.ndarray, targets: np.ndarray, source: str) -> Dataset:
   x = np.asarray(x, np.float32)[:, None]

@@ -104,7 +104,8 @@ class Estimate:
     return f'Estimate(nats={self.nats!r}, stderr={self.stderr!r}, num_draws={self.num_draws!r})'
 
 
-# The `Estimate` fields of a `LayerInformation`, in a fixed order.
+# The `Estimate` fields of a `LayerInformation` that the one-layer estimators
+# fill, in a fixed order (`mi_input_half_replicas` is `network_information`'s).
 FIELDS = ('mi_input', 'entropy', 'conditional_entropy', 'mi_label', 'label_conditional_entropy')
 
 
@@ -125,6 +126,12 @@ class LayerInformation:
     label_conditional_entropy: h(T | Y) = sum_y p(y) h(T | Y = y), or None.
     deterministic_given_x: whether the closed form (d/2) log(2 pi e beta^2)
       was used for h(T | X) (identical replicas, e.g. the first layer).
+    mi_input_half_replicas: I(X; T) of the same layer from the first R // 2
+      replicas of every input, the finite-R diagnostic (docs/method.md,
+      "Finite replicas: the R/2 diagnostic"), or None; filled by
+      `infoflow.network_information` when `InformationSettings.replica_diagnostic`
+      is set. With identical replicas (deterministic given x) it is
+      `mi_input` itself: the R/2 mixture is then the R one.
   """
 
   mi_input: Estimate
@@ -132,6 +139,7 @@ class LayerInformation:
   conditional_entropy: Estimate
   mi_label: Optional[Estimate] = None
   label_conditional_entropy: Optional[Estimate] = None
+  mi_input_half_replicas: Optional[Estimate] = None
   deterministic_given_x: bool = dataclasses.field(default=False, metadata=dict(static=True))
 
   def pairs(self, fields: Sequence[str] = FIELDS) -> dict[str, Optional[list[float]]]:

@@ -54,8 +54,10 @@ import orbax.checkpoint as ocp
 import infoflow
 from infoflow import analysis
 from infoflow import configs
+from infoflow import information
 from infoflow import record as record_lib
 from infoflow import units
+from infoflow.configs import base as config_base
 from infoflow.experiment import lock as lock_lib
 from infoflow.experiment import progress as progress_lib
 from infoflow.experiment import seed_pool
@@ -152,7 +154,7 @@ def run_info(config, data: Data, plan: setup.AnalysisPlan) -> dict:
     'estimated_layers': plan.estimated if plan.beta > 0 else [],
     'representation_layers': plan.kept,
     'analysis_inputs': config.analysis.inputs,
-    'num_eval_inputs': len(data.eval_x),
+    'num_eval_inputs': setup.num_analysed_inputs(config, len(data.eval_x)),
     'eval_indices': data.eval_indices,
     'analysis_epochs': plan.epochs,
     'num_seeds': config.num_seeds,
@@ -243,9 +245,10 @@ def analyse_epoch(
   time (default `seed_pool.seed_workers`: on a one-device CPU, one seed per
   core), each in a thread of its own; each record is yielded as soon as it
   and those of the seeds before it are made, so that it is written while the
-  later seeds are analysed. A seed's key, fold_in(fold_in(analysis_key,
-  epoch), seed), and its programs are those of a lone seed: the records do
-  not depend on `workers`.
+  later seeds are analysed. A seed's key (`seed_key`) and its programs are
+  those of a lone seed: the records do not depend on `workers`. With
+  `analysis.inputs = 'resample'` each seed analyses rows drawn afresh from
+  its key (`setup.analysed_inputs`).
   """
   if workers is None:
     workers = seed_pool.seed_workers(config.num_seeds)
@@ -260,7 +263,7 @@ def _seed_record(
   config, data: Data, trainer: Trainer, plan, states, epoch: int, metrics: dict, seed: int, started
 ) -> tuple[dict, dict]:
   """`(record, representations)` of `seed` at `epoch` (`analyse_epoch`)."""
-  key = jax.random.fold_in(jax.random.fold_in(trainer.analysis_key, epoch), seed)
+  key = seed_key(trainer, epoch, seed)
   # On the host: the analysis places its arrays itself.
   params = jax.tree.map(lambda a: np.asarray(a[seed]), states.params)
   if _diverged(trainer.model, params, data.eval_x):
@@ -286,6 +289,13 @@ def _seed_record(
     split: {k: float(v[seed]) for k, v in values.items()} for split, values in metrics.items()
   }
   return {**head, **scores, **record}, reps
+
+
+def seed_key(trainer: Trainer, epoch: int, seed: int) -> jax.Array:
+  """The analysis key of `seed` at `epoch`: fold_in(fold_in(analysis_key,
+  epoch), seed), a function of the run's seed alone (`build_trainer`), so a
+  resumed run analyses with the keys of an uninterrupted one."""
+  return jax.random.fold_in(jax.random.fold_in(trainer.analysis_key, epoch), seed)
 
 
 def write_record(
@@ -495,20 +505,32 @@ def deliver_interrupt(previous: Callable, unraisable) -> None:
 def _analyse_seed(
   config, data: Data, model, plan: setup.AnalysisPlan, params, key, *, keep
 ) -> tuple[dict, dict]:
-  """`analysis.analyse` of one seed's parameters, as `config.analysis` says."""
-  return analysis.analyse(
+  """`analysis.analyse` of one seed's parameters on its analysed inputs of
+  the epoch (`setup.analysed_inputs`), as `config.analysis` says, with the
+  `information_ceiling` of those inputs beside their information. The
+  representations kept (`keep`) are those of the evaluation set, each input
+  once, whatever rows were drawn."""
+  inputs, labels, key = setup.analysed_inputs(config, data.eval_x, data.eval_y, key)
+  drawn = config.analysis.inputs == config_base.RESAMPLE
+  record, reps = analysis.analyse(
     key,
     model,
     params,
-    data.eval_x,
-    data.eval_y,
+    inputs,
+    labels,
     data.dataset.num_classes,
     beta=plan.beta,
     estimated_layers=plan.estimated,
     settings=configs.information_settings(config),
     hooks=plan.hooks,
-    keep_representations=keep,
+    keep_representations=() if drawn else keep,
   )
+  if drawn and keep:
+    clean = analysis.noise_free_representations(model, {'params': params}, data.eval_x)
+    reps = {name: clean[name] for name in keep}
+  if 'information' in record:
+    record['information_ceiling'] = information.information_ceiling(setup.distinct_counts(inputs))
+  return record, reps
 
 
 def _diverged(model, params, inputs) -> bool:

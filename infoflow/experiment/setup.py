@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -17,6 +18,7 @@ from infoflow import configs
 from infoflow import data as data_lib
 from infoflow import models
 from infoflow import sampling
+from infoflow.configs import base as config_base
 
 
 def read_dataset(config) -> data_lib.Dataset:
@@ -45,15 +47,18 @@ def evaluation_set(config, dataset) -> tuple[np.ndarray, np.ndarray, list]:
   that many: a fixed random subset (seed `data.split_seed`), except for the
   train and test splits of a data set of files (MNIST), whose first ones are
   kept. Indices: positions in `x_all` (for MNIST, train images then test
-  images), or in the split for MNIST's train and test.
+  images), or in the split for MNIST's train and test. 'resample': all the
+  inputs, the pool from which each analysed epoch draws its own
+  (`analysed_inputs`).
 
   Raises:
     configs.ConfigError: the chosen split has no inputs.
   """
   which = config.analysis.inputs
-  x, y, positions = _analysis_inputs(dataset, which)
+  resample = which == config_base.RESAMPLE
+  x, y, positions = _analysis_inputs(dataset, 'all' if resample else which)
   count = config.analysis.num_eval_inputs
-  if not count or count >= len(x):
+  if resample or not count or count >= len(x):
     return x, y, positions.tolist()
   if dataset.index_train is None and which != 'all':
     chosen = np.arange(count)
@@ -61,6 +66,50 @@ def evaluation_set(config, dataset) -> tuple[np.ndarray, np.ndarray, list]:
     rng = np.random.default_rng(config.data.split_seed)
     chosen = np.sort(rng.choice(len(x), count, replace=False))
   return x[chosen], y[chosen], positions[chosen].tolist()
+
+
+def num_analysed_inputs(config, num_eval: int) -> int:
+  """m, the inputs analysed at each epoch: the `num_eval` of the evaluation
+  set (`evaluation_set`), or with 'resample' the `analysis.num_eval_inputs`
+  rows drawn from it (0: `num_eval` of them)."""
+  if config.analysis.inputs == config_base.RESAMPLE:
+    return config.analysis.num_eval_inputs or num_eval
+  return num_eval
+
+
+def analysed_inputs(config, inputs, labels, key: jax.Array):
+  """The inputs one seed analyses at one epoch: `(inputs, labels, key)`.
+
+  For 'all', 'train' and 'test': the evaluation set `inputs`, `labels` as
+  they are, and `key`. For 'resample' (the authors' estimand,
+  docs/method.md): m = `num_analysed_inputs` rows drawn with replacement
+  from them with the first of the two keys `jax.random.split(key)` gives
+  (`resample_rows`), and the second for the analysis. Each drawn row,
+  copies included, is one input of weight 1/m: the information (each row
+  with its own R replicas) and the measures of the representations see the
+  drawn multiset. `key` is the seed's key of the epoch (the runner folds
+  the epoch, then the seed, into the run's analysis key), so the draws
+  differ between epochs and seeds and a resumed run draws the same rows.
+  """
+  if config.analysis.inputs != config_base.RESAMPLE:
+    return inputs, labels, key
+  draw_key, key = jax.random.split(key)
+  rows = resample_rows(draw_key, len(inputs), num_analysed_inputs(config, len(inputs)))
+  return inputs[rows], labels[rows], key
+
+
+def resample_rows(key: jax.Array, num_rows: int, count: int) -> np.ndarray:
+  """`count` row indices drawn uniformly with replacement from
+  `range(num_rows)`, sorted (copies side by side): a `(count,)` int host array."""
+  return np.sort(np.asarray(jax.random.randint(key, (count,), 0, num_rows)))
+
+
+def distinct_counts(inputs) -> np.ndarray:
+  """The multiplicity of each distinct row (by value) of `(m, ...)` `inputs`,
+  in no particular order; they sum to m (`information.information_ceiling`)."""
+  flat = np.ascontiguousarray(np.asarray(inputs).reshape(len(inputs), -1))
+  rows = flat.view(np.dtype((np.void, flat.dtype.itemsize * flat.shape[1])))
+  return np.unique(rows.ravel(), return_counts=True)[1]
 
 
 def _analysis_inputs(dataset, which: str):
@@ -84,7 +133,8 @@ def _analysis_inputs(dataset, which: str):
 
 def build_model(config, num_outputs: int):
   """The config's noisy MLP or CNN with `num_outputs` outputs, initialised
-  as `model.init` says (`infoflow.models.initializers`)."""
+  as `model.init` says (`infoflow.models.initializers`); an MLP without
+  `model.readout` outputs its last hidden layer."""
   m = config.model
   if m.kind == 'mlp':
     return models.MLP(
@@ -93,6 +143,7 @@ def build_model(config, num_outputs: int):
       activation=m.activation,
       beta=m.beta,
       init_scheme=m.init,
+      readout=m.readout,
     )
   if m.kind == 'cnn':
     return models.CNN(
@@ -173,7 +224,7 @@ class AnalysisPlan:
     estimated: layers whose information is estimated.
     kept: layers whose noise-free representations are saved (seed 0).
     hooks: the measures applied to the representations (binning,
-      clustering).
+      clustering, the quadrature of a one-unit first layer).
     cluster_beta: the noise std of the clustering measures.
   """
 
@@ -205,6 +256,11 @@ def plan_analysis(config, model, params, example_input) -> AnalysisPlan:
   cluster_beta = config.analysis.cluster_beta or beta or 0.005
   if config.analysis.clustering:
     hooks.append(analysis.clustering_hook(cluster_beta))
+  # The exact I(X;T) of a one-unit first layer, for every seed (the reference
+  # of the minimal examples' estimates; analysis.quadrature_layers).
+  exact_layers = analysis.quadrature_layers(layer_widths, beta)
+  if exact_layers:
+    hooks.append(analysis.quadrature_hook(beta, exact_layers))
   return AnalysisPlan(
     epochs=analysis_epochs(config.num_epochs, config.analysis.num_points),
     beta=beta,

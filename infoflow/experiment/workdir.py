@@ -39,6 +39,7 @@ import jax
 import orbax.checkpoint as ocp
 
 from infoflow import record as record_lib
+from infoflow.configs import base as config_base
 
 # Fields that may change between a run and its resumption.
 RESUMABLE_CHANGES = ('log_every_epochs', 'checkpoint', 'writers')
@@ -125,7 +126,10 @@ def config_changes(workdir: pathlib.Path, config) -> list[str]:
   """The fields in which the config of the run in `workdir` (`saved_config`)
   differs from `config`, besides the `RESUMABLE_CHANGES`: dotted paths to
   the values (`model.beta`), with the old and new value when both are short
-  (`model.beta (0.05 -> 0.1)`).
+  (`model.beta (0.05 -> 0.1)`). A field the saved config lacks is no change
+  when the new value is its default (`configs.base.base_config`): the field
+  was added to infoflow after the run was made, and the run behaved as the
+  default does.
 
   Raises:
     RunDirError: config.json is not a JSON object, or neither config.json
@@ -138,6 +142,10 @@ def config_changes(workdir: pathlib.Path, config) -> list[str]:
       'config of the run there.'
     )
   old, new = _leaves(old), _leaves(json.loads(config.to_json()))
+  defaults = _leaves(json.loads(config_base.base_config().to_json()))
+  for path in set(new) - set(old):
+    if path in defaults and new[path] == defaults[path]:
+      old[path] = new[path]
   return [
     _describe(path, old.get(path, _ABSENT), new.get(path, _ABSENT))
     for path in sorted(set(old) | set(new))

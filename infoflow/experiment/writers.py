@@ -165,8 +165,11 @@ def record_scalars(record: Mapping[str, Any]) -> dict[str, float]:
   Losses and accuracies as recorded (`seed0/test/accuracy_noisy`);
   information and entropies in bits (`seed0/mi_input_bits/T1`,
   `seed0/mi_input_stderr_bits/T1`, `seed0/mi_label_bits/T1`,
-  `seed0/binned_entropy_bits/T1/bin0.01`); clustering measures as recorded
-  (`seed0/clustering/T1/gap`; `cluster_entropy_bits` in bits).
+  `seed0/binned_entropy_bits/T1/bin0.01`, the R/2 replica diagnostic
+  `seed0/mi_input_half_replicas_bits/T1`, the input set's
+  `seed0/information_ceiling_bits`); clustering measures as recorded
+  (`seed0/clustering/T1/gap`), their entropies in bits
+  (`cluster_entropy_bits`, `packed_cluster_entropy_bits`).
 
   Raises:
     ValueError: a layer name that `record.layer_file_name` refuses (a tag
@@ -190,8 +193,9 @@ def record_scalars(record: Mapping[str, Any]) -> dict[str, float]:
   for split in SPLITS:
     for name, value in (record.get(split) or {}).items():
       put(f'{split}/{name}', value)
+  put('information_ceiling_bits', record.get('information_ceiling'), units.BITS_PER_NAT)
   for layer, entry in layers('information'):
-    for q in ('mi_input', 'mi_label'):
+    for q in ('mi_input', 'mi_label', 'mi_input_half_replicas'):
       value, stderr = entry.get(q) or (None, None)
       put(f'{q}_bits/{layer}', value, units.BITS_PER_NAT)
       put(f'{q}_stderr_bits/{layer}', stderr, units.BITS_PER_NAT)
@@ -202,8 +206,8 @@ def record_scalars(record: Mapping[str, Any]) -> dict[str, float]:
         put(f'binned_{q}_bits/{layer}/bin{size:g}', value, units.BITS_PER_NAT)
   for layer, entry in layers('clustering'):
     for name, value in entry.items():
-      if name == 'cluster_entropy':
-        put(f'clustering/{layer}/cluster_entropy_bits', value, units.BITS_PER_NAT)
+      if name.endswith('cluster_entropy'):
+        put(f'clustering/{layer}/{name}_bits', value, units.BITS_PER_NAT)
       else:
         put(f'clustering/{layer}/{name}', value)
   return scalars

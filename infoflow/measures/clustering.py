@@ -38,8 +38,10 @@ from infoflow.measures import neighbours
 from infoflow.measures.distinguishable import DEFAULT_THRESHOLD
 from infoflow.measures.distinguishable import DistinguishableClusters
 from infoflow.measures.distinguishable import as_representations
+from infoflow.measures.distinguishable import greedy_packing
 from infoflow.measures.distinguishable import num_distinguishable_clusters
 from infoflow.measures.distinguishable import packing_clusters
+from infoflow.measures.distinguishable import partition_stats
 from infoflow.measures.distinguishable import pow2_scale
 from infoflow.measures.distinguishable import single_linkage_tree
 
@@ -321,7 +323,14 @@ def knn_label_agreement(
 
 
 class LayerMeasures(NamedTuple):
-  """The clustering measures of one layer (scalars; see :func:`layer_measures`)."""
+  """The clustering measures of one layer (scalars; see :func:`layer_measures`).
+
+  ``num_clusters``/``cluster_entropy``: single linkage at ``threshold * beta``
+  (:func:`num_distinguishable_clusters`); ``packed_clusters``/
+  ``packed_cluster_entropy``: the greedy packing at the same threshold
+  (:func:`packing_clusters`, a count that cannot chain). All four are None
+  without ``beta``.
+  """
 
   within: jax.Array
   between: jax.Array
@@ -330,6 +339,8 @@ class LayerMeasures(NamedTuple):
   knn_agreement: jax.Array
   num_clusters: Optional[jax.Array]
   cluster_entropy: Optional[jax.Array]
+  packed_clusters: Optional[jax.Array]
+  packed_cluster_entropy: Optional[jax.Array]
 
 
 @functools.partial(jax.jit, static_argnames=('num_classes', 'k', 'clusters', 'chunk_size'))
@@ -345,15 +356,14 @@ def _layer_measures(x, labels, radius_scale, sq_radius, num_classes, k, clusters
   r2 = sq_radius * factor * factor
   found = neighbours.neighbour_pass(x, k=k, chunk=chunk_size)
   agreement = jnp.mean(labels[found.indices] == labels[:, None])
-  num = entropy = None
+  chained = packed = (None, None)
   if clusters:
-    lab = neighbours.radius_components(x, r2, found, chunk=chunk_size)
-    m = lab.shape[0]
-    num = jnp.sum(lab == jnp.arange(m)).astype(jnp.int32)
-    sizes = jnp.bincount(lab, length=m).astype(jnp.float32)
-    safe = jnp.maximum(sizes, 1.0)  # (n/m) log(m/n): no cancellation
-    entropy = jnp.sum(jnp.where(sizes > 0, (safe / m) * jnp.log(m / safe), 0.0))
-  return LayerMeasures(sim.within, sim.between, sim.gap, scatter.ratio, agreement, num, entropy)
+    chained = partition_stats(neighbours.radius_components(x, r2, found, chunk=chunk_size))
+    # The packing's radius is r / 2: (r / 2)^2 = r^2 / 4 exactly.
+    packed = partition_stats(greedy_packing(x, r2 * 0.25, found))
+  return LayerMeasures(
+    sim.within, sim.between, sim.gap, scatter.ratio, agreement, *chained, *packed
+  )
 
 
 def layer_measures(
@@ -371,12 +381,16 @@ def layer_measures(
   The same values as :func:`class_similarity`, :func:`scatter_ratio`,
   :func:`knn_label_agreement` (``k`` neighbours) and, when ``beta`` is given,
   :func:`num_distinguishable_clusters` at radius ``r = threshold * beta``
-  (its ``num_clusters`` and ``entropy``, nats), up to float32 rounding:
-  the clusters are the components of the radius graph found from the
-  neighbour pass (:mod:`infoflow.measures.neighbours`, ``O(m^2 d)`` time in one or a
-  few chunked passes, ``O(chunk_size * m)`` memory), not from a spanning
-  tree built in ``m - 1`` sequential steps (rows wider than
-  ``neighbours.MAX_DIRECT_DIM`` use the separate functions). One compilation per
+  (its ``num_clusters`` and ``entropy``, nats) and :func:`packing_clusters`
+  at the same threshold (``packed_clusters``, ``packed_cluster_entropy``),
+  up to float32 rounding: the single-linkage clusters are the components of
+  the radius graph found from the neighbour pass
+  (:mod:`infoflow.measures.neighbours`, ``O(m^2 d)`` time in one or a few
+  chunked passes, ``O(chunk_size * m)`` memory), not from a spanning tree
+  built in ``m - 1`` sequential steps; the packing reuses the pass's
+  neighbour lists, so only centres in dense regions scan all rows
+  (:func:`~infoflow.measures.distinguishable.greedy_packing`). Rows wider
+  than ``neighbours.MAX_DIRECT_DIM`` use the separate functions. One compilation per
   ``(m, d, num_classes, k, chunk_size)`` and whether ``beta`` is given;
   ``beta`` and the data are traced, so new epochs compile nothing. Nothing
   is copied to the host: ``jax.device_get`` the result once.
@@ -422,7 +436,10 @@ def _separate_measures(x, y, num_classes, beta, k, threshold, chunk_size) -> Lay
   """`layer_measures` from the separate functions (spanning-tree clusters)."""
   sim, scatter = _class_similarity(x, y, num_classes), _scatter(x, y, num_classes)
   agreement = knn_label_agreement(x, y, k, chunk_size=chunk_size)
-  num = entropy = None
+  chained = packed = (None, None)
   if beta is not None:
-    num, entropy, _ = num_distinguishable_clusters(x, beta, threshold=threshold)
-  return LayerMeasures(sim.within, sim.between, sim.gap, scatter.ratio, agreement, num, entropy)
+    chained = num_distinguishable_clusters(x, beta, threshold=threshold)[:2]
+    packed = packing_clusters(x, beta, threshold=threshold)[:2]
+  return LayerMeasures(
+    sim.within, sim.between, sim.gap, scatter.ratio, agreement, *chained, *packed
+  )

@@ -125,7 +125,15 @@ def _components(parent, sq_length, sq_radius):
   return lab
 
 
-def _partition_stats(lab):
+def partition_stats(lab):
+  """``(count, entropy)`` of a partition of ``m`` rows given as labels.
+
+  ``lab`` is ``(m,)`` int32 with ``lab[i]`` the index of a representative
+  row of ``i``'s block, and ``lab[c] = c`` for every representative ``c``
+  (as both cluster rules return). The count is the number of blocks; the
+  entropy ``-sum_C (|C|/m) log(|C|/m)`` is in nats, summed as
+  ``(|C|/m) log(m/|C|)`` (no cancellation).
+  """
   m = lab.shape[0]
   num = jnp.sum(lab == jnp.arange(m)).astype(jnp.int32)
   sizes = jnp.bincount(lab, length=m).astype(jnp.float32)
@@ -136,7 +144,7 @@ def _partition_stats(lab):
 @jax.jit
 def _clusters_from_tree(parent, sq_length, sq_radii):
   labs = jax.vmap(lambda r: _components(parent, sq_length, r))(sq_radii)
-  num, ent = jax.vmap(_partition_stats)(labs)
+  num, ent = jax.vmap(partition_stats)(labs)
   return num, ent, labs
 
 
@@ -209,7 +217,8 @@ def packing_clusters(
   single-linkage one: ``log m`` when every point is alone, ``log k`` for
   ``k`` equal tight groups. It depends on the row order (a packing is not
   unique); the analysis uses the inputs' fixed order, so it is reproducible.
-  ``O(m^2 d)`` time, ``O(m d)`` memory.
+  ``O(K m d)`` time for ``K`` clusters (at most ``O(m^2 d)``), ``O(m d)``
+  memory (:func:`greedy_packing`).
 
   Args:
     representations: (m, d) noise-free representations.
@@ -226,20 +235,60 @@ def packing_clusters(
   scale = pow2_scale(x)
   with np.errstate(over='ignore', under='ignore'):
     sq_radius = np.asarray((threshold * beta / 2 / float(scale)) ** 2, x.dtype)
-  labels = _greedy_packing(x / scale, jnp.asarray(sq_radius))
-  num, entropy = _partition_stats(labels)
+  labels = greedy_packing(x / scale, jnp.asarray(sq_radius))
+  num, entropy = partition_stats(labels)
   return DistinguishableClusters(num, entropy, labels)
 
 
 @jax.jit
-def _greedy_packing(x, sq_radius):
-  """(m,) int32: each row's centre, rows visited in order (see packing_clusters)."""
+def greedy_packing(x, sq_radius, neighbours=None):
+  """(m,) int32: the centre of each row's cluster in the greedy packing.
+
+  The rows are visited in order; a row not yet covered becomes a centre and
+  covers every uncovered row ``j`` with ``||x_j - x_i||^2 <= sq_radius``
+  (:func:`packing_clusters`; ``x`` already divided by a power of two, as
+  :func:`pow2_scale` gives, and ``sq_radius`` in its units). Only centres
+  cost a step: the loop jumps to the next uncovered row, so the time is
+  ``O(K m d)`` for ``K`` centres, not ``O(m^2 d)``.
+
+  ``neighbours``, optional: ``(indices, sq_distances)``, both ``(m, k)``, the
+  ``k`` nearest other rows of every row with their exact squared distances
+  (as ``infoflow.measures.neighbours.neighbour_pass`` finds them). Then a
+  row with no other row within the radius is its own centre at no cost, and
+  a centre whose ``k``-th neighbour lies beyond the radius covers from its
+  list (every row within the radius is on it) in ``O(k)``; only centres of
+  dense regions scan all rows. Spread layers, where most rows are alone,
+  then cost almost nothing beyond the neighbour pass. The result is the
+  same either way (up to the rounding of the distances at the radius).
+  """
   m = x.shape[0]
-  uncovered = jnp.int32(m)
+  free = jnp.int32(m)
+  rows = jnp.arange(m, dtype=jnp.int32)
+  centre = jnp.full((m,), free)
+  if neighbours is not None:
+    nbr, nbr_sq = neighbours
+    centre = jnp.where(nbr_sq[:, 0] > sq_radius, rows, centre)  # alone: its own centre
+    listed = nbr_sq[:, -1] > sq_radius
 
-  def body(i, centre):
+  def scan_all(centre, i):
     d2 = jnp.sum((x - x[i]) ** 2, axis=1)
-    take = (centre[i] == uncovered) & (centre == uncovered) & (d2 <= sq_radius)
-    return jnp.where(take, i, centre)
+    return jnp.where((centre == free) & (d2 <= sq_radius), i, centre)
 
-  return lax.fori_loop(0, m, body, jnp.full((m,), uncovered, jnp.int32))
+  def from_list(centre, i):
+    take = (nbr_sq[i] <= sq_radius) & (centre[nbr[i]] == free)
+    return centre.at[jnp.where(take, nbr[i], m)].set(i, mode='drop').at[i].set(i)
+
+  def next_free(centre):
+    j = jnp.argmax(centre == free).astype(jnp.int32)
+    return jnp.where(centre[j] == free, j, free)
+
+  def body(state):
+    centre, i = state
+    if neighbours is None:
+      centre = scan_all(centre, i)
+    else:
+      centre = lax.cond(listed[i], from_list, scan_all, centre, i)
+    return centre, next_free(centre)
+
+  centre, _ = lax.while_loop(lambda s: s[1] < m, body, (centre, next_free(centre)))
+  return centre

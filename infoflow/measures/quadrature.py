@@ -26,8 +26,11 @@ Limits: points much farther apart than beta give H(X) (log m for uniform X,
 far apart, give the entropy of the group probabilities (e.g. H(3/4, 1/4) =
 0.811 bits). The minimal tanh example of the paper (docs/method.md, section
 7) walks down these steps, 2 -> 1.5 -> 0.81 bits, as its weight grows.
-This is the reference the launcher's reproduction report sets beside the
-Monte Carlo estimates of such layers (infoflow/paper/findings.py).
+This is the reference for the Monte Carlo estimates of such layers: runs
+record it for every seed at every analysed epoch
+(`infoflow.analysis.quadrature_hook`, the record's `quadrature` field) and
+the reproduction report sets each estimate beside it
+(`infoflow.paper.examples`).
 """
 
 from __future__ import annotations

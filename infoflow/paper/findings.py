@@ -15,7 +15,11 @@ information and entropies, fractions for accuracies.
 - `spearman_summary`: Spearman's rank correlation across epochs between a
   layer's I(X;T) (or binned entropy) and each clustering measure and binned
   entropy of that layer.
-- `final_metrics`, `clustering_at`: plain values at the last / first epoch.
+- `ceiling`: the recorded ceiling of I(X;T) (`information_ceiling`).
+- `replica_gaps`: the layer-epochs whose full-R and R/2 estimates of I(X;T)
+  differ (`infoflow.record.replica_gap_flagged`), and the largest gap.
+- `final_metrics`, `clustering_at`, `value_near`: plain values at the last /
+  first / a given epoch.
 
 Spearman's rho of paired samples (a_e, b_e) is Pearson's correlation of
 their ranks (ties get their mean rank): rho = cov(rank a, rank b) /
@@ -34,6 +38,7 @@ from typing import Sequence
 import numpy as np
 
 from infoflow.record import dig
+from infoflow.record import replica_gap_flagged
 from infoflow.record import value_stderr
 
 # The first epoch whose train accuracy reaches this counts as "fitted".
@@ -278,3 +283,71 @@ def spearman_summary(records: Sequence[dict], layer: str, reference=None) -> dic
       records, reference, binned_entropy(layer, b)
     )
   return {k: v for k, v in out.items() if v.count}
+
+
+def ceiling(records: Sequence[dict]) -> Stat:
+  """The recorded ceiling of I(X;T) (`information_ceiling`, nats) over every
+  seed and analysed epoch: log m for m distinct inputs; the entropy of the
+  multiplicities for inputs drawn with replacement, which moves from draw to
+  draw. Count 0 for records written without the field."""
+  return stat([r.get('information_ceiling') for rs in by_seed(records).values() for r in rs])
+
+
+class ReplicaGaps(NamedTuple):
+  """The finite-R diagnostic of one layer over every seed and analysed epoch.
+
+  Attributes:
+    flagged: layer-epochs whose full-R and R/2 estimates of I(X;T) differ by
+      more than 3 combined stderr (`infoflow.record.replica_gap_flagged`).
+    checked: layer-epochs that carry the diagnostic.
+    worst: the largest full-R minus R/2 gap in absolute value (nats, signed).
+    worst_sigmas: that gap over its combined stderr.
+    worst_epoch, worst_seed: where it is.
+  """
+
+  flagged: int
+  checked: int
+  worst: float
+  worst_sigmas: float
+  worst_epoch: int
+  worst_seed: int
+
+
+def replica_gap(entry) -> tuple[float, float]:
+  """`(full-R minus R/2 estimate of I(X;T), its combined stderr)` of a
+  layer's `information` entry (nats); NaN where either is absent."""
+  full, full_err = value_stderr((entry or {}).get('mi_input'))
+  half, half_err = value_stderr((entry or {}).get('mi_input_half_replicas'))
+  return full - half, math.hypot(full_err, half_err)
+
+
+def replica_gaps(records: Sequence[dict], layer: str) -> Optional[ReplicaGaps]:
+  """The `ReplicaGaps` of `layer`; None when no record carries the
+  diagnostic (`mi_input_half_replicas`) for it."""
+  flagged = checked = 0
+  worst = (0.0, math.nan, -1, -1)
+  for seed, rs in by_seed(records).items():
+    for r in rs:
+      entry = dig(r, 'information', layer) or {}
+      gap, err = replica_gap(entry)
+      if not math.isfinite(gap):
+        continue
+      checked += 1
+      flagged += replica_gap_flagged(entry)
+      if abs(gap) > abs(worst[0]) or worst[2] < 0:
+        sigmas = gap / err if err > 0 else (0.0 if gap == 0 else math.copysign(math.inf, gap))
+        worst = (gap, sigmas, r['epoch'], seed)
+  return ReplicaGaps(flagged, checked, *worst) if checked else None
+
+
+def value_near(records: Sequence[dict], getter, epoch: int) -> tuple[Stat, Stat]:
+  """`(values, epochs)`: each seed's value at its analysed epoch nearest to
+  `epoch` (the earlier on a tie), and those epochs, as `Stat`s."""
+  values, epochs = [], []
+  for rs in by_seed(records).values():
+    e, v = trajectory(rs, getter)
+    if len(e):
+      i = int(np.argmin(np.abs(e - epoch)))
+      values.append(v[i])
+      epochs.append(e[i])
+  return stat(values), stat(epochs)

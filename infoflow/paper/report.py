@@ -22,7 +22,9 @@ from typing import Sequence
 import jax
 
 import infoflow
+from infoflow import plots
 from infoflow import record as record_lib
+from infoflow.paper import authors as their_run
 from infoflow.paper import registry
 from infoflow.paper import sections as rs
 from infoflow.plots import files as figure_files
@@ -31,6 +33,10 @@ REPORT = 'report.md'
 FIGURES = 'figures'
 # The authors' layer-5 scatter epochs (one blob, a line, two clusters).
 AUTHORS_SCATTER_EPOCHS = (11, 35, 356, 7389)
+# Configs of the authors' tanh SZT net: their saved curves
+# (`infoflow.paper.authors`) are drawn dashed on these runs' training and
+# information figures.
+AUTHORS_CONFIGS = ('szt', 'szt_resample')
 # Figures in report order: (file stem or its prefix, caption).
 CAPTIONS = (
   (
@@ -38,7 +44,7 @@ CAPTIONS = (
     'The information plane: every layer on one pair of axes, colour = epoch, marker = layer',
   ),
   ('information_curves', 'I(X;T_l) and I(T_l;Y) against the epoch'),
-  ('training_curves', 'Loss and accuracy, noise-free (solid) and noisy (dashed)'),
+  ('training_curves', 'Loss and accuracy, noise-free (solid) and noisy (dotted)'),
   ('binned_entropy', 'Binned entropy H(Bin(T_l)) at each bin size'),
   ('binned_mi_label', 'I(Bin(T_l);Y) at each bin size'),
   ('clustering', 'Clustering measures of every layer'),
@@ -60,7 +66,11 @@ def write_run_figures(run, out: pathlib.Path, workdir: pathlib.Path) -> list[str
   (paths relative to `workdir`) in `CAPTIONS` order, with captions."""
   analysed = run.meta.get('analysis_epochs') or [0]
   epochs = AUTHORS_SCATTER_EPOCHS if max(analysed) >= max(AUTHORS_SCATTER_EPOCHS) else None
-  written, _ = figure_files.write_figures(run.workdir, out, epochs=epochs, dpi=100)
+  theirs = run.meta.get('config') in AUTHORS_CONFIGS
+  reference = plots.Reference('authors', their_run.records()) if theirs else None
+  written, _ = figure_files.write_figures(
+    run.workdir, out, epochs=epochs, dpi=100, reference=reference
+  )
   stems = {p.stem: p for p in written}
   band = band_text(len(run.seeds))
   lines = []
@@ -71,6 +81,8 @@ def write_run_figures(run, out: pathlib.Path, workdir: pathlib.Path) -> list[str
       rel = stems.pop(stem).relative_to(workdir).as_posix()
       curve = stem.startswith(('information', 'training', 'binned', 'clustering'))
       note = band if curve else 'seed 0'
+      if reference is not None and stem in ('training_curves', 'information_curves'):
+        note += "; dashed: the authors' saved run"
       lines += [f'![{stem}]({rel})', '', f'*{run.meta.get("config", "")}: {caption} ({note})*', '']
   return lines
 
@@ -121,6 +133,12 @@ def difference_lines(section: rs.Section) -> list[str]:
       '',
     ]
     lines += [f'- {d}' for d in section.differences] + ['']
+    if section.tried and any('Open' in d for d in section.differences):
+      lines += [
+        f'Items marked Open have no cause we could show; our runs already share with the '
+        f"authors' set-up: {section.tried}.",
+        '',
+      ]
   elif section.compared:
     lines += [
       f'All {section.compared} paper values in the tables lie within the range of our seeds.',

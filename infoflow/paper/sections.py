@@ -12,35 +12,25 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import Callable
 from typing import Optional
 
+from infoflow.paper import authors as their_run
 from infoflow.paper import findings as f
+from infoflow.record import dig
 
-# The authors' saved SZT run (tanh, beta = 0.005, R = 100, 10,000 epochs,
-# Adam 4e-4, batch 256): I(X;T) in nats. 'peak' is the highest value of the
-# run and 'peak_epoch' its epoch (None: flat, no clear peak).
-AUTHORS_SZT = {
-  'T1': {'first': 7.76, 'peak': 7.77, 'last': 7.76, 'peak_epoch': 'flat (7.72-7.77)'},
-  'T2': {'first': 7.81, 'peak': 7.90, 'last': 7.90, 'peak_epoch': 'flat (7.78-7.90)'},
-  'T3': {'first': 7.67, 'peak': 7.88, 'last': 7.85, 'peak_epoch': '6892'},
-  'T4': {'first': 5.52, 'peak': 7.09, 'last': 5.57, 'peak_epoch': '~509-559'},
-  'T5': {'first': 2.52, 'peak': 4.92, 'last': 2.30, 'peak_epoch': '509'},
-}
-# Their early peak, dip and late peak: (nats, epoch as written).
-AUTHORS_SZT_SHAPE = {
-  'T3': {'early_peak': (7.74, '24'), 'dip': (7.49, '79'), 'late_peak': (7.88, '6892')},
-  'T4': {'early_peak': (6.78, '24'), 'dip': (5.18, '79'), 'late_peak': (7.09, '~509-559')},
-  'T5': {'early_peak': (4.89, '26'), 'dip': (3.33, '66-79'), 'late_peak': (4.92, '509')},
-}
-# Their noise-free training: (value, as written).
-AUTHORS_SZT_TRAINING = {
-  'min_test_loss': (0.0956, '0.0956'),
-  'min_test_loss_epoch': (1072, '1072'),
-  'last_test_loss': (0.169, '0.169'),
-  'fit_epoch': (None, 'fit between epochs 15 and 40 (~48% until epoch ~10)'),
-  'train_accuracy': (0.9997, '0.9997'),
-  'test_accuracy': (0.9805, '0.9805'),
-}
+# The authors' saved SZT run (`infoflow.paper.authors`), summarised by the
+# same functions as ours: I(X;T) per layer, the shape of the deep layers,
+# noise-free training (each a `findings.Stat` of one value).
+_AUTHORS_RECORDS = their_run.records()
+AUTHORS_INFORMATION = f.information_summary(_AUTHORS_RECORDS, list(their_run.MI_INPUT))
+AUTHORS_SHAPE = {n: f.shape_summary(_AUTHORS_RECORDS, n) for n in their_run.MI_INPUT}
+AUTHORS_TRAINING = f.training_summary(_AUTHORS_RECORDS)
+# A curve whose range over the epochs is below this (nats) is called flat:
+# its peak epoch is noise, and the table says 'flat (min-max)' instead.
+FLAT_NATS = 0.2
+# A layer whose I(X;T) lies within this of the ceiling (nats) sits at it.
+AT_CEILING_NATS = 0.03
 # The minimal tanh neuron's steps of I(X;T) in bits (docs/method.md, section 7):
 # H(1/4 x 4) = 2, H(1/4, 1/2, 1/4) = 1.5, H(3/4, 1/4).
 TANH_STEPS_BITS = (2.0, 1.5, -(0.75 * math.log2(0.75) + 0.25 * math.log2(0.25)))
@@ -56,14 +46,18 @@ class Section:
     lines: the findings (tables and their captions).
     claims: the paper's qualitative claims checked on our numbers, each
       saying whether ours agree.
-    differences: the paper's numbers outside the range of our seeds.
+    differences: the paper's numbers outside the range of our seeds, each
+      explained with numbers or marked 'Open'.
     compared: how many paper numbers were set beside ours.
+    tried: for the 'Open' differences, what our runs already share with the
+      authors' set-up ('' when there is nothing to say).
   """
 
   lines: list[str] = dataclasses.field(default_factory=list)
   claims: list[str] = dataclasses.field(default_factory=list)
   differences: list[str] = dataclasses.field(default_factory=list)
   compared: int = 0
+  tried: str = ''
 
 
 def verdict(agrees: bool) -> str:
@@ -87,21 +81,36 @@ def table(header: list[str], rows: list[list[str]]) -> list[str]:
   return out + ['| ' + ' | '.join(str(c) for c in row) + ' |' for row in rows]
 
 
-def versus(what: str, s: f.Stat, paper: Optional[float], digits: int, sec: Section) -> str:
+def versus(
+  what: str,
+  s: f.Stat,
+  paper: Optional[float],
+  digits: int,
+  sec: Section,
+  explain: Optional[Callable[[float], str]] = None,
+) -> str:
   """The paper's value as a cell; counts it in `sec.compared`, and adds a
   sentence to `sec.differences` when it lies outside our range over seeds by
-  more than the rounding of `digits`."""
+  more than the rounding of `digits`; `explain(paper)` then says why, or that
+  the cause is open and what was tried."""
   if paper is None or not s.count:
     return '-' if paper is None else f'{paper:.{digits}f}'
   sec.compared += 1
-  tol = 0.5 * 10.0**-digits
-  if not s.low - tol <= paper <= s.high + tol:
+  if not within(s, paper, digits):
     side = 'above' if s.mean > paper else 'below'
-    sec.differences.append(
+    sentence = (
       f'{what}: ours {fmt(s, digits)}, the paper {paper:.{digits}f}; ours lies {side} '
       f"the paper's value{' for every seed' if s.count > 1 else ''}."
     )
+    sec.differences.append(sentence + (f' {explain(paper)}' if explain else ''))
   return f'{paper:.{digits}f}'
+
+
+def within(s: f.Stat, value: float, digits: int) -> bool:
+  """Whether `value` lies in the range of `s` widened by the rounding of
+  `digits` decimals."""
+  tol = 0.5 * 10.0**-digits
+  return bool(s.count) and s.low - tol <= value <= s.high + tol
 
 
 def layers_with(run, field: str = 'information') -> list[str]:
@@ -110,77 +119,269 @@ def layers_with(run, field: str = 'information') -> list[str]:
   return [n for n in run.layer_order if n in found]
 
 
-def information_table(run, authors: bool, out: Section) -> list[str]:
-  """Per layer I(X;T) at the first, peak and last analysed epoch (nats)."""
-  summary = f.information_summary(run.records, layers_with(run))
-  rows = []
-  for n, s in summary.items():
-    a = AUTHORS_SZT.get(n, {}) if authors else {}
-    ratio = a['last'] / a['peak'] if a else None
-    rows.append(
-      [
-        n,
-        fmt(s['first']),
-        versus(f'{n} I(X;T) at the first epoch', s['first'], a.get('first'), 2, out),
-      ]
-      + [fmt(s['peak']), versus(f'{n} peak I(X;T)', s['peak'], a.get('peak'), 2, out)]
-      + [fmt(s['peak_epoch'], 0), a.get('peak_epoch', '-')]
-      + [fmt(s['last']), versus(f'{n} I(X;T) at the last epoch', s['last'], a.get('last'), 2, out)]
-      + [fmt(s['last_over_peak']), versus(f'{n} last/peak', s['last_over_peak'], ratio, 2, out)]
-    )
-  first = next(iter(summary.values()), None)
-  epochs = (fmt(first['first_epoch'], 0), fmt(first['last_epoch'], 0)) if first else ('-', '-')
-  header = [
-    'layer',
-    f'first (epoch {epochs[0]})',
-    'paper (epoch 1)',
-    'peak',
-    'paper',
-    'peak epoch',
-    'paper',
-    f'last (epoch {epochs[1]})',
-    'paper (epoch 9999)',
-    'last / peak',
-    'paper',
+def split_text(run) -> str:
+  """Which train/test split the run used, from its data source (run.json)."""
+  source = str(run.meta.get('data_source') or '')
+  part = next((p.strip() for p in source.split(';') if p.strip().startswith('split')), '')
+  if not part:
+    return 'a train/test split not recorded in run.json'
+  if "the authors'" in part:
+    return "the authors' split file (" + part.split('(', 1)[-1]
+  return f'a seeded split ({part.removeprefix("split").strip()})'
+
+
+def tried_text(run, resample) -> str:
+  """What our runs share with the authors' set-up (`Section.tried`)."""
+  config = run.config or {}
+  replicas = (config.get('analysis') or {}).get('num_replicas', run.meta.get('num_replicas'))
+  parts = [
+    'their network, initialisation, optimiser, batch size and beta (infoflow/configs/szt.py)'
   ]
-  return table(header, rows)
+  if config.get('num_epochs'):
+    parts.append(f'{config["num_epochs"]} epochs')
+  if replicas:
+    parts.append(f'R = {replicas} replicas')
+  parts += [split_text(run), f'{len(run.seeds)} seeds']
+  if resample is not None:
+    parts.append(f'their estimand ({len(resample.seeds)} seeds)')
+  return ', '.join(parts)
 
 
-def shape_table(run, authors: bool, out: Section) -> list[str]:
-  """Early peak, dip and late peak of the three deepest layers (nats)."""
+def estimand_note(
+  alt: Optional[f.Stat], digits: int, replicas: str = '', ceiling: Optional[f.Stat] = None
+) -> Callable:
+  """`explain` for a value of I(X;T): whether the run on the authors'
+  estimand (its value `alt`; None without such a run) accounts for the
+  difference: it contains theirs, or (for values in nats, with `ceiling`
+  that run's recorded ceiling) it sits at its ceiling, within
+  AT_CEILING_NATS, and theirs lies within that ceiling's range over draws
+  (their draw is one more draw). `replicas` adds what the R/2 diagnostic
+  says of that layer."""
+
+  def note(paper: float) -> str:
+    if alt is None or not alt.count:
+      return "Open: no run on the authors' estimand in this report."
+    if within(alt, paper, digits):
+      return (
+        "Explained by the estimand: on the authors' estimand (inputs drawn with replacement) "
+        f'ours reads {fmt(alt, digits)}, which contains theirs.'
+      )
+    if ceiling is not None and at_ceiling(alt, ceiling) and within(ceiling, paper, digits):
+      return (
+        "Explained by the estimand: on the authors' estimand this layer sits at the ceiling "
+        f'(ours {fmt(alt, digits)}, the ceiling {fmt(ceiling, 3)} over the draws), and theirs '
+        "lies within the ceiling's spread from draw to draw."
+      )
+    side = 'above' if alt.mean > paper else 'below'
+    return f"Open: on the authors' estimand ours reads {fmt(alt, digits)}, still {side}.{replicas}"
+
+  return note
+
+
+def at_ceiling(value: f.Stat, ceiling: f.Stat) -> bool:
+  """Whether the mean of `value` lies within AT_CEILING_NATS of the mean
+  ceiling."""
+  return bool(value.count and ceiling.count) and abs(value.mean - ceiling.mean) <= AT_CEILING_NATS
+
+
+def open_note(paper: float) -> str:
+  """`explain` of a difference whose cause we do not know."""
+  del paper
+  return 'Open.'
+
+
+def replica_note(run, layer: str) -> str:
+  """What the R/2 diagnostic of `run` says of `layer` ('' without it, or
+  with nothing flagged)."""
+  g = f.replica_gaps(run.records, layer) if run is not None else None
+  if g is None or not g.flagged:
+    return ''
+  return (
+    f" The R/2 diagnostic flags {g.flagged} of {g.checked} of this layer's layer-epochs on "
+    f'that estimand (largest full-R minus R/2 gap {g.worst:+.3f} nats): its values still move '
+    'with R.'
+  )
+
+
+def split_note(run) -> Callable[[float], str]:
+  """`explain` of a difference in a test-set number: the split, if ours is
+  not theirs."""
+  if "the authors'" in split_text(run):
+    return lambda paper: 'Open (the test set is theirs).'
+  return lambda paper: (
+    f'Our test set comes from {split_text(run)}, theirs from their fixed split file: the test '
+    'sets differ (SZT runs use their file when it is in the data directory).'
+  )
+
+
+def authors_peak_epoch(layer: str) -> str:
+  """The authors' peak epoch, or 'flat (min-max)' for a flat curve."""
+  values = their_run.MI_INPUT[layer]
+  if max(values) - min(values) < FLAT_NATS:
+    return f'flat ({min(values):.2f}-{max(values):.2f})'
+  return f'{AUTHORS_INFORMATION[layer]["peak_epoch"].mean:.0f}'
+
+
+# The rows of the information table: (summary key, label, decimals).
+INFORMATION_ROWS = (
+  ('first', 'first', 2),
+  ('peak', 'peak', 2),
+  ('peak_epoch', 'peak epoch', 0),
+  ('last', 'last', 2),
+  ('last_over_peak', 'last / peak', 2),
+)
+RESAMPLE_COLUMN = "ours on the authors' estimand"
+
+
+def _columns(resample, authors: bool) -> list[str]:
+  return (
+    ['ours']
+    + ([RESAMPLE_COLUMN] if resample is not None else [])
+    + (['authors'] if authors else [])
+  )
+
+
+def information_table(run, authors: bool, out: Section, resample=None) -> list[str]:
+  """Per layer I(X;T) at the first, peak and last analysed epoch (nats),
+  last/peak and the peak epoch: ours, ours on the authors' estimand (with
+  `resample`, a run of it) and the authors'; then the ceiling of each."""
+  ours = f.information_summary(run.records, layers_with(run))
+  alt = f.information_summary(resample.records, list(ours)) if resample is not None else {}
+  top = ceiling_of(resample) if resample is not None else None
+  rows = []
+  for n, s in ours.items():
+    replicas = replica_note(resample, n)
+    for key, label, digits in INFORMATION_ROWS:
+      other = alt[n][key] if n in alt else None
+      row = [n, label, fmt(s[key], digits)]
+      if resample is not None:
+        row.append(fmt(other, digits) if other else '-')
+      if authors and key == 'peak_epoch':
+        row.append(authors_peak_epoch(n) if n in AUTHORS_INFORMATION else '-')
+      elif authors:
+        a = AUTHORS_INFORMATION[n][key].mean if n in AUTHORS_INFORMATION else None
+        what = f'{n} I(X;T), {label}'
+        nats = top if key != 'last_over_peak' else None
+        note = estimand_note(other, digits, replicas, nats)
+        row.append(versus(what, s[key], a, digits, out, note))
+      rows.append(row)
+  ceilings = [fmt(ceiling_of(run), 3)]
+  if resample is not None:
+    ceilings.append(fmt(ceiling_of(resample), 3))
+  if authors:
+    ceilings.append(f'{their_run.expected_ceiling():.3f} (expected)')
+  rows.append(['all', 'ceiling'] + ceilings)
+  return table(['layer', 'I(X;T) [nats]'] + _columns(resample, authors), rows)
+
+
+def ceiling_of(run) -> f.Stat:
+  """The run's recorded ceiling of I(X;T) (nats) over seeds and epochs; log m
+  for records written before the field (m distinct inputs)."""
+  s = f.ceiling(run.records)
+  if not s.count and run.num_inputs:
+    return f.stat([math.log(run.num_inputs)])
+  return s
+
+
+def ceiling_lines(run, resample) -> list[str]:
+  """Why the shallow layers sit where they do, with numbers: the ceilings of
+  the two estimands, and the gap of ours (and of the run on the authors'
+  estimand) to the authors' at the last epoch."""
+  ours, expected = ceiling_of(run), their_run.expected_ceiling()
+  t1 = their_run.MI_INPUT['T1']
+  text = (
+    f'The ceilings. Ours: X is uniform over the {run.num_inputs or "?"} distinct inputs, so '
+    f'I(X;T) <= log m = {fmt(ours, 3)} nats, which a layer that tells every input apart reaches. '
+    f'The authors draw their {their_run.NUM_INPUTS} analysed inputs with replacement, each draw '
+    f'an input of weight 1/{their_run.NUM_INPUTS} with its own replicas. The draws of one row '
+    'share its noise-free representation, so such a layer tells apart only the distinct rows '
+    'drawn, weighted by their multiplicities: their ceiling is the entropy of the '
+    f'multiplicities, {expected:.3f} nats on average (log m - E[K log K], K ~ Binomial(m, 1/m)). '
+    f'Their T1 reads {sum(t1) / len(t1):.3f} ({min(t1):.3f} to {max(t1):.3f}) over their '
+    f'{len(t1)} epochs: at that ceiling. The two ceilings differ by '
+    f'{ours.mean - expected:.3f} nats.'
+  )
+  if resample is not None:
+    text += (
+      f" Our run on the authors' estimand records the ceiling of each analysed epoch's draw: "
+      f'{fmt(ceiling_of(resample), 3)} nats over seeds and epochs.'
+    )
+  shallow = [n for n in layers_with(run)[:3] if n in AUTHORS_INFORMATION]
+  ours_info = f.information_summary(run.records, shallow)
+  alt = f.information_summary(resample.records, shallow) if resample is not None else {}
+  gaps = []
+  for n in (n for n in shallow if n in ours_info):
+    theirs = AUTHORS_INFORMATION[n]['last'].mean
+    gap = f'{n} {ours_info[n]["last"].mean - theirs:+.3f}'
+    if n in alt:
+      gap += f' (on their estimand {alt[n]["last"].mean - theirs:+.3f})'
+    gaps.append(gap)
+  if gaps:
+    text += (
+      f" At the last analysed epoch, ours minus the authors' I(X;T): {'; '.join(gaps)} nats, "
+      f'against {ours.mean - expected:.3f} between the ceilings.'
+    )
+  return [text, '']
+
+
+# Shape features: (summary key of the value, of its epoch, label).
+SHAPE_ROWS = (
+  ('early_peak', 'early_epoch', 'early peak'),
+  ('dip', 'dip_epoch', 'dip'),
+  ('late_peak', 'late_epoch', 'late peak'),
+)
+
+
+def shape_table(run, authors: bool, out: Section, resample=None) -> list[str]:
+  """Early peak, dip and late peak of the three deepest layers (nats), each
+  with its epoch: ours, on the authors' estimand, the authors'."""
   rows = []
   for n in layers_with(run)[-3:]:
     s = f.shape_summary(run.records, n)
-    a = AUTHORS_SZT_SHAPE.get(n, {}) if authors else {}
-    row = [n]
-    for key, label in (('early_peak', 'early peak'), ('dip', 'dip'), ('late_peak', 'late peak')):
-      value, epoch = a.get(key, (None, '-'))
-      row += [fmt(s[key]), fmt(s[key.split('_')[0] + '_epoch'], 0)]
-      row += [versus(f'{n} {label}', s[key], value, 2, out) + f' (ep {epoch})' if a else '-']
-    rows.append(row)
-  header = ['layer', 'early peak', 'epoch', 'paper', 'dip', 'epoch', 'paper']
-  header += ['late peak', 'epoch', 'paper']
-  return table(header, rows)
+    alt = f.shape_summary(resample.records, n) if resample is not None else None
+    a = AUTHORS_SHAPE.get(n) if authors else None
+    for key, epoch, label in SHAPE_ROWS:
+      row = [n, label, f'{fmt(s[key])} at {fmt(s[epoch], 0)}']
+      if alt is not None:
+        row.append(f'{fmt(alt[key])} at {fmt(alt[epoch], 0)}')
+      if authors:
+        paper = a[key].mean if a else None
+        note = estimand_note(alt[key] if alt else None, 2, replica_note(resample, n))
+        cell = versus(f'{n} {label}', s[key], paper, 2, out, note)
+        row.append(f'{cell} at {a[epoch].mean:.0f}' if a else '-')
+      rows.append(row)
+  return table(['layer', 'feature [nats] at epoch'] + _columns(resample, authors), rows)
+
+
+# Training rows: (summary key, label, decimals, test-set number).
+TRAINING_ROWS = (
+  ('min_test_loss', 'minimum test loss [nats]', 4, True),
+  ('min_test_loss_epoch', 'epoch of the minimum test loss', 0, True),
+  ('last_test_loss', 'test loss at the last epoch [nats]', 4, True),
+  ('fit_epoch', f'first analysed epoch with train accuracy >= {f.FIT_ACCURACY}', 0, False),
+  ('train_accuracy', 'final train accuracy', 4, False),
+  ('test_accuracy', 'final test accuracy', 4, True),
+)
 
 
 def training_table(run, authors: bool, out: Section) -> list[str]:
-  """Noise-free loss and accuracy facts, with the authors' beside them."""
+  """Noise-free loss and accuracy facts, with the authors' beside them (their
+  saved evaluation at 84 epochs, summarised as ours), and the train accuracy
+  of both at the authors' first epoch with train accuracy >= 0.9."""
   s = f.training_summary(run.records)
-  labels = {
-    'min_test_loss': ('minimum test loss [nats]', 4),
-    'min_test_loss_epoch': ('epoch of the minimum test loss', 0),
-    'last_test_loss': ('test loss at the last epoch [nats]', 4),
-    'fit_epoch': (f'first analysed epoch with train accuracy >= {f.FIT_ACCURACY}', 0),
-    'train_accuracy': ('final train accuracy', 4),
-    'test_accuracy': ('final test accuracy', 4),
-  }
   rows = []
-  for key, (label, digits) in labels.items():
-    value, written = AUTHORS_SZT_TRAINING[key] if authors else (None, '-')
-    if value is not None:
-      versus(label, s[key], value, digits, out)
-    rows.append([label, fmt(s[key], digits), written])
-  return table(['noise-free', 'ours', 'paper'], rows)
+  for key, label, digits, test_set in TRAINING_ROWS:
+    paper = AUTHORS_TRAINING[key].mean if authors else None
+    note = split_note(run) if test_set else open_note
+    rows.append([label, fmt(s[key], digits), versus(label, s[key], paper, digits, out, note)])
+  fit = AUTHORS_TRAINING['fit_epoch'].mean
+  if authors and math.isfinite(fit):
+    accuracy = lambda r: dig(r, 'train', 'accuracy')
+    ours, at = f.value_near(run.records, accuracy, int(fit))
+    theirs, _ = f.value_near(_AUTHORS_RECORDS, accuracy, int(fit))
+    label = f'train accuracy near epoch {fit:.0f} (ours at {fmt(at, 0)})'
+    rows.append([label, fmt(ours, 4), versus(label, ours, theirs.mean, 4, out, open_note)])
+  return table(['noise-free'] + _columns(None, authors), rows)
 
 
 def spearman_table(records, layer: str, reference=None, skip: str = '') -> list[str]:
@@ -191,6 +392,51 @@ def spearman_table(records, layer: str, reference=None, skip: str = '') -> list[
   return table(['measure of ' + layer, 'Spearman rho (mean, min to max over seeds)'], rows)
 
 
+# The cluster entropies set against I(X;T): record field -> column.
+CLUSTER_ENTROPIES = {
+  'cluster_entropy': 'cluster entropy, single linkage',
+  'packed_cluster_entropy': 'cluster entropy, packing',
+}
+
+
+def entropy_spearman_table(records, layers: list[str]) -> list[str]:
+  """Per layer, Spearman's rho across epochs of I(X;T_l) with each cluster
+  entropy (single linkage, packing) and the binned entropy at each bin size
+  of the same layer: mean (min to max) over seeds, as they come out."""
+  sizes = f.bin_sizes(records)
+  binned = [f'binned entropy, bin {b:.4g}' for b in sizes]
+  rows = []
+  for n in layers:
+    rho = f.spearman_summary(records, n)
+    rows.append([n] + [fmt(rho[k]) if k in rho else '-' for k in [*CLUSTER_ENTROPIES, *binned]])
+  return table(['layer', *CLUSTER_ENTROPIES.values(), *binned], rows)
+
+
+def replica_lines(run, label: str) -> list[str]:
+  """The R/2 replica diagnostic of `run` per layer: layer-epochs whose full-R
+  and R/2 estimates of I(X;T) differ by more than 3 combined stderr, and the
+  largest gap; 'no diagnostic in these records' without the field."""
+  gaps = {n: f.replica_gaps(run.records, n) for n in layers_with(run)}
+  gaps = {n: g for n, g in gaps.items() if g is not None}
+  if not gaps:
+    return [f'R/2 replica diagnostic, {label}: no diagnostic in these records.', '']
+  rows = [
+    [n, f'{g.flagged} of {g.checked}', f'{g.worst:+.4f}', f'{g.worst_sigmas:.1f}']
+    + [f'{g.worst_epoch} (seed {g.worst_seed})']
+    for n, g in gaps.items()
+  ]
+  header = ['layer', 'flagged layer-epochs', 'largest full-R minus R/2 [nats]']
+  header += ['in combined stderr', 'at epoch']
+  lines = [
+    f'R/2 replica diagnostic, {label}: I(X;T) from all R replicas against the first R/2, '
+    'per layer over every seed and analysed epoch; flagged where they differ by more than 3 '
+    'combined stderr (the estimate still moves with R: a finite-replica bias of that sign, '
+    'usually upward).',
+    '',
+  ]
+  return lines + table(header, rows) + ['']
+
+
 def szt_claims(run, out: list[str]) -> None:
   """The SZT run's two qualitative claims, checked on the numbers."""
   layers = layers_with(run)
@@ -198,7 +444,7 @@ def szt_claims(run, out: list[str]) -> None:
     return
   deep = layers[-1]
   ratio = f.information_summary(run.records, [deep])[deep]['last_over_peak']
-  a = AUTHORS_SZT[deep]['last'] / AUTHORS_SZT[deep]['peak'] if deep in AUTHORS_SZT else None
+  a = AUTHORS_INFORMATION[deep]['last_over_peak'].mean if deep in AUTHORS_INFORMATION else None
   agrees = bool(ratio.count) and ratio.mean <= COMPRESSION_RATIO
   paper = f' (the paper: {a:.2f})' if a else ''
   out.append(
@@ -208,37 +454,59 @@ def szt_claims(run, out: list[str]) -> None:
   t = f.training_summary(run.records)
   if t['min_test_loss'].count:
     rise = t['last_test_loss'].mean / t['min_test_loss'].mean
+    last, low = AUTHORS_TRAINING['last_test_loss'].mean, AUTHORS_TRAINING['min_test_loss'].mean
     out.append(
-      f'Overfitting (test loss at the end above its minimum; the paper: 0.169 / 0.0956 = '
-      f'{0.169 / 0.0956:.2f}x): ours {rise:.2f}x on the mean: {verdict(rise > 1.1)}.'
+      f'Overfitting (test loss at the end above its minimum; the paper: {last:.3f} / {low:.4f} = '
+      f'{last / low:.2f}x): ours {rise:.2f}x on the mean: {verdict(rise > 1.1)}.'
     )
 
 
-def szt_section(run, *, authors: bool) -> Section:
-  """Information, its shape, training and Spearman tables of an SZT run."""
+def szt_section(run, *, authors: bool, resample=None) -> Section:
+  """The tables of an SZT run: information per layer and its ceiling, the
+  shape of the deep layers, training, the R/2 replica diagnostic and the
+  Spearman correlations of I(X;T) with the cluster and binned entropies.
+
+  Args:
+    run: the run (X uniform over the distinct inputs).
+    authors: set the authors' saved run beside ours (the tanh SZT net).
+    resample: the same net analysed on the authors' estimand (inputs drawn
+      with replacement), a column beside ours; None without one.
+  """
   sec = Section()
-  units = 'I(X;T_l) in nats'
-  where = "; the paper's values are the authors' saved SZT run" if authors else ''
-  sec.lines += [f'Per layer {units}, mean (min to max) over the seeds{where}.', '']
-  sec.lines += information_table(run, authors, sec) + ['']
+  where = "; the authors' values are their saved SZT run" if authors else ''
+  epochs = f' (theirs {their_run.EPOCHS[0]} and {their_run.EPOCHS[-1]})' if authors else ''
+  sec.lines += [
+    f'Per layer I(X;T_l) in nats, mean (min to max) over the seeds{where}: at the first and '
+    f'last analysed epoch{epochs}, the peak and its epoch.',
+    '',
+  ]
+  sec.lines += information_table(run, authors, sec, resample) + ['']
+  if authors:
+    sec.lines += ceiling_lines(run, resample)
+  sec.lines += [f'Train/test split: {split_text(run)}.', '']
   sec.lines += [
     f'The shape of the deep layers: the early peak (max over epochs 1-'
     f'{f.EARLY_PEAK_MAX_EPOCH}), the dip after it (min up to epoch {f.DIP_MAX_EPOCH}) and the '
-    'late peak (max after the dip), nats.',
+    'late peak (max after the dip), nats, each at its epoch.',
     '',
   ]
-  sec.lines += shape_table(run, authors, sec) + ['']
+  sec.lines += shape_table(run, authors, sec, resample) + ['']
   sec.lines += training_table(run, authors, sec) + ['']
-  layers = layers_with(run)
-  if layers:
-    sec.lines += [
-      f'Spearman correlation across the analysed epochs between I(X;T) of {layers[-1]} and '
-      'each clustering measure and binned entropy of the same layer:',
-      '',
-    ]
-    sec.lines += spearman_table(run.records, layers[-1]) + ['']
+  runs = [('ours', run)] + ([(RESAMPLE_COLUMN, resample)] if resample is not None else [])
+  for label, r in runs:
+    sec.lines += replica_lines(r, label)
+  for label, r in runs:
+    layers = layers_with(r)
+    if layers:
+      sec.lines += [
+        f'Spearman correlation across the analysed epochs between I(X;T_l) and the cluster '
+        f'and binned entropies of the same layer, {label}:',
+        '',
+      ]
+      sec.lines += entropy_spearman_table(r.records, layers) + ['']
   if authors:
     szt_claims(run, sec.claims)
+    sec.tried = tried_text(run, resample)
   return sec
 
 

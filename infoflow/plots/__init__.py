@@ -20,6 +20,7 @@ from infoflow.plots.animation import write_information_plane_animation
 from infoflow.plots.animation import write_scatter_animation
 from infoflow.plots.common import NothingToPlot
 from infoflow.plots.common import OutputError
+from infoflow.plots.common import Reference
 from infoflow.plots.curves import plot_binned_entropy_curves
 from infoflow.plots.curves import plot_clustering_curves
 from infoflow.plots.curves import plot_information_curves

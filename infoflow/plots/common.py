@@ -13,6 +13,7 @@ from typing import Optional
 
 from matplotlib import colormaps
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 import numpy as np
 
 from infoflow import record as record_lib
@@ -143,6 +144,49 @@ def draw_series(
   if np.any(np.isfinite(low) & (high > low)):
     ax.fill_between(x, low, high, color=line.get_color(), alpha=0.25, linewidth=0)
   return line
+
+
+# The line style of another run's curves drawn over a figure (`Reference`).
+REFERENCE_STYLE = '--'
+
+
+class Reference(NamedTuple):
+  """Another run's curves to draw over a figure's own, e.g. the authors'
+  saved run (`infoflow.paper.authors`).
+
+  Attributes:
+    label: its legend entry ('authors').
+    records: its metric records (docs/run_record.md); the figure reads the
+      same fields from them as from its own.
+  """
+
+  label: str
+  records: Sequence[Mapping[str, Any]]
+
+
+def draw_reference(
+  ax, reference: Optional[Reference], getter, *, scale=1.0, color=None, label=None
+):
+  """The mean over the reference's seeds of `getter`, dashed
+  (`REFERENCE_STYLE`), without a band; no legend entry unless `label` (else
+  add `reference_handle`). None when there is no reference or no value."""
+  series = collect(reference.records, getter) if reference is not None else None
+  if series is None:
+    return None
+  (line,) = ax.plot(
+    series.epochs,
+    series.mean() * scale,
+    color=color,
+    linestyle=REFERENCE_STYLE,
+    linewidth=1.2,
+    label=label or '_nolegend_',
+  )
+  return line
+
+
+def reference_handle(reference: Reference, color='0.3'):
+  """A legend entry for the reference's dashed curves."""
+  return Line2D([], [], color=color, linestyle=REFERENCE_STYLE, label=reference.label)
 
 
 def band_note(records: Sequence[Mapping[str, Any]], spread: str) -> str:

@@ -17,6 +17,7 @@ from typing import Optional
 from infoflow import plots
 from infoflow import record as record_lib
 from infoflow.plots.common import OutputError
+from infoflow.plots.common import Reference
 from infoflow.plots.common import output_path
 
 # The resolutions `write_figures` accepts (dots per inch): below, text is
@@ -43,8 +44,11 @@ def figure_makers(
   layer: Optional[str] = None,
   epochs: Optional[Sequence[int]] = None,
   units: str = 'bits',
+  reference: Optional[Reference] = None,
 ):
-  """``[(file stem, thunk returning a Figure)]`` for every figure kind.
+  """``[(file stem, thunk returning a Figure)]`` for every figure kind;
+  ``reference`` (another run's curves, e.g. the authors') is drawn dashed on
+  the training and information curves.
 
   Raises:
     plots.UnknownLayerError: ``layer`` is not a layer of the run, or has no
@@ -58,8 +62,8 @@ def figure_makers(
     )
   u = {'units': units}
   makers = [
-    ('training_curves', lambda: plots.plot_training_curves(run)),
-    ('information_curves', lambda: plots.plot_information_curves(run, **u)),
+    ('training_curves', lambda: plots.plot_training_curves(run, reference=reference)),
+    ('information_curves', lambda: plots.plot_information_curves(run, reference=reference, **u)),
     ('information_plane', lambda: plots.plot_information_plane(run, **u)),
     ('information_plane_panels', lambda: plots.plot_information_plane_panels(run, **u)),
     ('binned_entropy', lambda: plots.plot_binned_entropy_curves(run, **u)),
@@ -95,6 +99,7 @@ def write_figures(
   units: str = 'bits',
   dpi: int = 120,
   animate: bool = False,
+  reference: Optional[Reference] = None,
 ) -> tuple[list[pathlib.Path], dict[str, str]]:
   """Writes the figures of the run in ``workdir``; the core of the command.
 
@@ -115,7 +120,7 @@ def write_figures(
   check_dpi(dpi)
   run = record_lib.load_run(workdir)
   out = pathlib.Path(out) if out else output_path(run.workdir, 'figures')
-  makers = figure_makers(run, layer=layer, epochs=epochs, units=units)
+  makers = figure_makers(run, layer=layer, epochs=epochs, units=units, reference=reference)
   try:
     out.mkdir(parents=True, exist_ok=True)
   except OSError as e:

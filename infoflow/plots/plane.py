@@ -12,7 +12,6 @@ epoch the mean over seeds with bars on both axes: the min-max across seeds
 
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 from typing import Optional
 
@@ -23,6 +22,7 @@ import numpy as np
 
 from infoflow import units as units_lib
 from infoflow.plots import common as c
+from infoflow.plots import curves
 from infoflow.plots.common import NothingToPlot
 from infoflow.plots.common import resolve
 from infoflow.record import dig
@@ -155,8 +155,10 @@ def plot_information_plane(
   I(T_l;Y) against I(X;T_l): a path per layer, one marker per layer (the
   legend), points coloured by epoch (log colour scale, the colour bar),
   joined in time order; the mean over seeds with min-max bars across seeds
-  (one seed: +-1 stderr). A dotted line marks ``log m = H(X)``, the most
-  I(X;T) can be for m uniform inputs.
+  (one seed: +-1 stderr). A dotted line marks the most I(X;T) can be
+  (`curves.information_ceiling`): ``log m = H(X)`` for m distinct inputs;
+  for inputs drawn with replacement, whose ceiling moves with the epoch,
+  its mean over the records, and a grey band its range.
   """
   records, layers, title, num_inputs = resolve(data, layers, title, num_inputs)
   points = information_plane_series(data, layers, units)
@@ -170,16 +172,27 @@ def plot_information_plane(
     handles.append(
       Line2D([], [], marker=marker, linestyle='none', color='0.4', label=c.layer_label(n, layers))
     )
-  if num_inputs:
-    ax.axvline(
-      math.log(num_inputs) * units_lib.scale(units), color='0.5', linestyle=':', linewidth=1
-    )
-    handles.append(Line2D([], [], color='0.5', linestyle=':', label='log m = H(X)'))
+  _ceiling_line(ax, records, num_inputs, units_lib.scale(units), handles)
   _label_axes(ax, units)
   ax.legend(handles=handles, fontsize='small', title='layer', loc='best')
   fig.colorbar(mappable, ax=ax, label='epoch')
   fig.suptitle(c.titled(title, f'information plane ({_bars_note(records)})'), fontsize='medium')
   return fig
+
+
+def _ceiling_line(ax, records, num_inputs, scale, handles) -> None:
+  """The ceiling of I(X;T) as a dotted vertical line (its mean over the
+  records when it moves, with a grey band over its range); its legend entry
+  goes to `handles`."""
+  series = curves.information_ceiling(records, num_inputs)
+  label = curves.ceiling_label(series)
+  if label is None:
+    return
+  values = series.values[np.isfinite(series.values)] * scale
+  ax.axvline(float(values.mean()), color='0.5', linestyle=':', linewidth=1)
+  if label == curves.DRAWN_LABEL:
+    ax.axvspan(float(values.min()), float(values.max()), color='0.5', alpha=0.15, linewidth=0)
+  handles.append(Line2D([], [], color='0.5', linestyle=':', label=label))
 
 
 def plot_information_plane_panels(

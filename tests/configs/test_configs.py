@@ -21,6 +21,7 @@ def test_config_names_and_overrides():
     'szt_relu',
     'szt_orthonormal',
     'szt_deterministic',
+    'szt_resample',
     'mnist',
     'mnist_deterministic',
   ):
@@ -72,6 +73,7 @@ def _unchecked(config):
     ('model.init', 3, 'model.init must be one of lecun_normal, uniform_fan_in'),
     ('optimizer.name', 'adagrad', 'optimizer.name must be one of adam'),
     ('loss', 'hinge', 'loss must be one of cross_entropy, mse'),
+    ('analysis.inputs', 'bootstrap', 'analysis.inputs must be one of all, train, test, resample'),
     (
       'analysis.estimated_layers',
       ('T7',),
@@ -182,10 +184,18 @@ def test_init_scheme_of_each_config():
   """The SZT configs use the authors' initialisation (PyTorch's default);
   the others keep Flax's, and every named config states where each of its
   settings comes from."""
-  for name in ('szt', 'szt_relu', 'szt_orthonormal', 'szt_deterministic', 'szt_quick'):
+  for name in (
+    'szt',
+    'szt_relu',
+    'szt_orthonormal',
+    'szt_deterministic',
+    'szt_quick',
+    'szt_resample',
+  ):
     assert configs.get_config(name).model.init == 'uniform_fan_in', name
-  for name in ('minimal_tanh', 'minimal_lrelu', 'mnist', 'mnist_deterministic', 'tiny'):
+  for name in ('minimal_lrelu', 'mnist', 'mnist_deterministic', 'tiny'):
     assert configs.get_config(name).model.init == 'lecun_normal', name
+  assert configs.get_config('minimal_tanh').model.init == 'zeros'
   assert config_common.base_config().model.init == 'lecun_normal'
   import importlib
 
@@ -214,4 +224,24 @@ def test_draw_settings_that_no_estimate_follows_are_refused(overrides, match):
     group, field = name.split('.')
     config[group][field] = value
   with pytest.raises(configs.ConfigError, match=match):
+    configs.validate(config)
+
+
+def test_resampled_inputs_config():
+  """Issue 24: `szt_resample` is `szt` on the authors' estimand (4096 rows
+  drawn with replacement at each analysed epoch); any m >= 2 draws, one
+  input is refused."""
+  resample, szt = configs.get_config('szt_resample'), configs.get_config('szt')
+  assert (resample.analysis.inputs, resample.analysis.num_eval_inputs) == ('resample', 0)
+  assert szt.analysis.inputs == 'all'
+  resample.analysis.inputs, resample.name = szt.analysis.inputs, szt.name
+  assert resample.to_dict() == szt.to_dict()  # nothing else differs
+  config = helpers.tiny_config(**{'analysis.inputs': 'resample'})
+  for m in (0, 2, 10**6):  # with replacement: more draws than inputs too
+    config.analysis.num_eval_inputs = m
+    configs.validate(config)
+  config.analysis.num_eval_inputs = 1
+  with pytest.raises(
+    configs.ConfigError, match="analysis.num_eval_inputs is 1 with analysis.inputs 'resample'"
+  ):
     configs.validate(config)

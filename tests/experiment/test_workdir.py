@@ -247,6 +247,17 @@ def test_config_changes_name_the_leaf_fields(tmp_path):
   ]
 
 
+def test_a_field_added_since_the_run_is_no_change_at_its_default(tmp_path):
+  """A run made before a config field existed (saved without it) is the
+  same run when the field keeps its default; another value is a change."""
+  saved = json.loads(helpers.tiny_config().to_json())
+  del saved['model']['readout']
+  (tmp_path / 'config.json').write_text(json.dumps(saved))
+  assert workdir_lib.config_changes(tmp_path, helpers.tiny_config()) == []
+  changed = helpers.tiny_config(**{'model.readout': False})
+  assert workdir_lib.config_changes(tmp_path, changed) == ['model.readout (absent -> false)']
+
+
 # ------------------------------------------------ files the run cannot write (issue 22)
 
 

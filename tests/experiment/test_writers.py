@@ -136,6 +136,27 @@ def test_record_scalars_skip_missing_values():
   }
 
 
+def test_record_scalars_of_this_rounds_fields():
+  """The ceiling, the R/2 diagnostic and both cluster entropies go to
+  TensorBoard in bits."""
+  log2 = math.log(2)
+  scalars = writers.record_scalars(
+    {
+      'seed': 0,
+      'information_ceiling': math.log(8),
+      'information': {'T1': {'mi_input_half_replicas': [2 * log2, log2]}},
+      'clustering': {'T1': {'cluster_entropy': log2, 'packed_cluster_entropy': 4 * log2}},
+    }
+  )
+  assert scalars == {
+    'seed0/information_ceiling_bits': pytest.approx(3.0),
+    'seed0/mi_input_half_replicas_bits/T1': 2.0,
+    'seed0/mi_input_half_replicas_stderr_bits/T1': 1.0,
+    'seed0/clustering/T1/cluster_entropy_bits': 1.0,
+    'seed0/clustering/T1/packed_cluster_entropy_bits': 4.0,
+  }
+
+
 @pytest.mark.parametrize('field', ['information', 'binning', 'clustering'])
 def test_tensorboard_tags_refuse_unsafe_layer_names(field):
   """Issue 22 row 21: layer names go into tags only as `record.layer_file_name`

@@ -27,7 +27,8 @@ def test_bench_run_measures_a_tiny_run(tmp_path):
   assert table.splitlines()[2].startswith('| tiny | 1 | 2 |')
   assert 'CPUs; load average' in bench_run.machine_line((0.1,) * 3, (0.2,) * 3, [row])
   # The analysis by stage: each stage once per analysed epoch (one seed).
-  stages = ['sampling', 'estimate T1', 'estimate T2', 'representations', 'binning']
+  stages = ['sampling', 'estimate T1', 'estimate T2', 'estimate R/2 (all layers)']
+  stages += ['representations', 'binning']
   assert list(row.stages) == stages
   assert all(s['calls'] == 2 and s['first_calls'] == 1 for s in row.stages.values())
   lines = bench_run.stage_table(row).splitlines()

@@ -41,8 +41,8 @@ def test_reproduce_end_to_end_then_reuses_the_finished_run(
   assert not orbax, [r.getMessage() for r in orbax[:3]]
   text = (tmp_path / 'report.md').read_text()
   assert '## minimal_tanh' in text and 'Made by `python -m launch.reproduce' in text
-  assert '| paper [bits] | epoch | estimate [bits] | exact, seed 0 |' in text
-  assert '| 1.50 |' in text and '**Config overrides**' in text
+  assert '| seed | at 2.00 bits: epochs (count) | at 1.50 bits: epochs (count) |' in text
+  assert '| 1 | ' in text and '**Config overrides**' in text
   assert '### Where the results differ from the paper' in text
   images = _images(text, tmp_path)
   assert any(p.name == 'information_plane.png' for p in images)

@@ -305,9 +305,11 @@ def test_bad_argument_types_name_the_argument():
 
 
 def _separate_measures(x, y, num_classes, beta, k=10):
-  """The measures from the separate public functions (spanning-tree clusters)."""
+  """The measures from the separate public functions (spanning-tree clusters,
+  the packing without neighbour lists)."""
   sim = class_similarity(x, y, num_classes)
   clusters = num_distinguishable_clusters(x, beta)
+  packed = packing_clusters(x, beta)
   return {
     'within': float(sim.within),
     'between': float(sim.between),
@@ -316,6 +318,8 @@ def _separate_measures(x, y, num_classes, beta, k=10):
     'knn_agreement': float(knn_label_agreement(x, y, k=k)),
     'num_clusters': int(clusters.num_clusters),
     'cluster_entropy': float(clusters.entropy),
+    'packed_clusters': int(packed.num_clusters),
+    'packed_cluster_entropy': float(packed.entropy),
   }
 
 
@@ -350,10 +354,13 @@ def test_layer_measures_equal_the_separate_functions(regime):
   x = x.astype(np.float32)
   fused = clustering.layer_measures(x, y, 2, beta=0.005)
   got = {name: getattr(fused, name) for name in _separate_measures(x, y, 2, 0.005)}
-  got = {name: float(v) if name != 'num_clusters' else int(v) for name, v in got.items()}
+  got = {name: int(v) if 'clusters' in name else float(v) for name, v in got.items()}
   assert got == _separate_measures(x, y, 2, 0.005)
   if regime == 'clumps':
     assert got['num_clusters'] == 1  # the chain of 50 clumps is one cluster
+    # Clumps 0.019 apart, packing radius 2 beta = 0.01: every clump its own.
+    assert got['packed_clusters'] == 50
+    assert got['packed_cluster_entropy'] == pytest.approx(math.log(50), rel=1e-6)
   if regime == 'collapsed':
     assert got['num_clusters'] == 2
 
@@ -425,6 +432,8 @@ def test_clustering_hook_compiles_nothing_for_a_new_epoch():
     'knn_agreement',
     'num_clusters',
     'cluster_entropy',
+    'packed_clusters',
+    'packed_cluster_entropy',
   }
 
 
@@ -446,6 +455,7 @@ def test_wide_rows_use_the_screened_search_and_stay_exact(spread):
   fused = clustering.layer_measures(x, y, 2, beta=0.01, k=4)
   assert float(fused.knn_agreement) == float(knn_label_agreement(x, y, 4))
   assert int(fused.num_clusters) == int(num_distinguishable_clusters(x, 0.01).num_clusters)
+  assert int(fused.packed_clusters) == int(packing_clusters(x, 0.01).num_clusters)
 
 
 # ------------------------------------------------------------ issue 22

@@ -119,3 +119,22 @@ def test_spearman_summary_against_clustering_and_binning():
   assert findings.clustering_at(records, 'T5', 'gap', 'first').mean == 0.0
   by_bins = findings.spearman_summary(records, 'T5', findings.binned_entropy('T5', 0.01))
   assert by_bins['gap'].mean == pytest.approx(-1.0)
+
+
+def test_replica_gaps_ceiling_and_value_near():
+  def extra(seed, epoch, i):
+    half = {'T5': {'mi_input_half_replicas': [1.0 - (0.1 if i == 2 else 0.0), 0.01]}}
+    return {'information_ceiling': 7.7 + 0.01 * i} if seed else {'half': half}
+
+  records = _records([[(0, 1.0), (10, 1.0), (100, 1.0)]] * 2, extra=extra)
+  for r in records:  # seed 0 carries the diagnostic, seed 1 does not
+    for n, entry in r.pop('half', {}).items():
+      r['information'][n].update(entry)
+  gaps = findings.replica_gaps(records, 'T5')
+  assert (gaps.flagged, gaps.checked, gaps.worst_epoch, gaps.worst_seed) == (1, 3, 100, 0)
+  assert gaps.worst == pytest.approx(0.1)
+  assert gaps.worst_sigmas == pytest.approx(0.1 / math.hypot(0.01, 0.01))
+  assert findings.replica_gaps(records, 'T4') is None  # no such layer: no diagnostic
+  assert findings.ceiling(records) == findings.Stat(pytest.approx(7.71), 7.7, 7.72, 3)
+  values, epochs = findings.value_near(records, lambda r: r['epoch'] / 10, 55)
+  assert (values.mean, epochs.mean) == (1.0, 10)  # a tie goes to the earlier epoch

@@ -1,6 +1,7 @@
 """Tests of the reproduction report (infoflow.paper.report, sections.py,
 examples.py) on synthetic run records (`helpers.write_fake_run`)."""
 
+import json
 import pathlib
 import re
 
@@ -37,6 +38,8 @@ def test_report_of_every_experiment_from_records(tmp_path):
       tmp_path / 'mnist_deterministic', with_information=False, num_classes=3, **bare
     ),
   }
+  meta = json.loads((runs['szt'] / 'run.json').read_text())
+  (runs['szt'] / 'run.json').write_text(json.dumps({**meta, 'config': 'szt'}))
   outcome = lambda name: experiments.RunOutcome(name, runs[name], 0.0, True)
   outcomes = {
     'szt': [outcome('szt')],
@@ -48,8 +51,10 @@ def test_report_of_every_experiment_from_records(tmp_path):
   text = path.read_text()
   for experiment in outcomes:
     assert f'## {experiment}' in text
-  assert '| layer | first (epoch 0) | paper (epoch 1) | peak |' in text
-  assert '| T1 | ' in text and ' 7.76 |' in text  # the authors' T1 beside ours
+  assert '| layer | I(X;T) [nats] | ours | authors |' in text
+  assert re.search(r'\| T1 \| first \| [^|]+ \| 7\.76 \|', text)  # the authors' T1 beside ours
+  assert '*fake: Loss and accuracy, noise-free (solid) and noisy (dotted) (the line is' in text
+  assert "; dashed: the authors' saved run)*" in text  # on the szt run's curves only
   assert 'paper values in the tables lie outside the range of our seeds' in text
   assert 'Compression of the deepest layer T3' in text
   assert 'Orthonormal against plain:' in text and '| T3 last / peak of I(X;T) |' in text

@@ -64,3 +64,22 @@ def test_one_seed_gets_stderr_bars_and_panels_stay(tmp_path):
   assert len(panels.axes) == len(LAYERS) + 1  # a panel a layer and the colour bar
   with pytest.raises(plots.NothingToPlot, match='mi_label'):
     plots.plot_information_plane([{'epoch': 0, 'seed': 0}])
+
+
+def test_a_moving_ceiling_is_drawn_at_its_mean_with_its_range(run):
+  """Issue 24: records whose `information_ceiling` moves (inputs drawn with
+  replacement) get a dotted line at its mean and a grey band over its range;
+  one ceiling everywhere gets the log m line there."""
+  drawn = [dict(r, information_ceiling=7.7 + 0.01 * r['seed']) for r in run.records]
+  (ax, _) = plots.plot_information_plane(drawn, units='nats').axes
+  assert [t.get_text() for t in ax.get_legend().get_texts()][-1] == 'H(X) of the drawn inputs'
+  (line,) = [x for x in ax.get_lines() if x.get_linestyle() == ':']
+  np.testing.assert_allclose(line.get_xdata(), np.mean([r['information_ceiling'] for r in drawn]))
+  (band,) = ax.patches
+  np.testing.assert_allclose([band.get_x(), band.get_x() + band.get_width()], [7.7, 7.72])
+  fixed = [dict(r, information_ceiling=math.log(4096)) for r in run.records]
+  (ax, _) = plots.plot_information_plane(fixed, units='nats').axes
+  assert [t.get_text() for t in ax.get_legend().get_texts()][-1] == 'log m = H(X)'
+  (line,) = [x for x in ax.get_lines() if x.get_linestyle() == ':']
+  np.testing.assert_allclose(line.get_xdata(), math.log(4096))
+  assert not ax.patches
