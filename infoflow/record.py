@@ -69,6 +69,10 @@ INFORMATION_FIELDS = (
   'mi_label',
   'mi_input_half_replicas',
 )
+# The entropies of a layer's `clustering` entry (nats), by the partition that
+# gives them (`infoflow.measures.clustering.layer_measures`): single linkage
+# at `threshold * beta`, and the greedy packing at the same threshold.
+CLUSTER_ENTROPY_FIELDS = {'cluster_entropy': 'single linkage', 'packed_cluster_entropy': 'packing'}
 # A layer-epoch's full-R and R/2 estimates of I(X;T) differing by more than
 # this many combined standard errors is flagged (`replica_gap_flagged`).
 REPLICA_GAP_STDERRS = 3.0
@@ -132,24 +136,31 @@ def information_entry(info: LayerInformation) -> dict[str, list[float]]:
   return {k: v for k, v in info.pairs(INFORMATION_FIELDS).items() if v is not None}
 
 
+def replica_gap(entry: Optional[Mapping[str, Any]]) -> tuple[float, float]:
+  """`(I_R - I_{R/2}, sqrt(se_R^2 + se_{R/2}^2))` in nats of a layer's
+  `information` entry: the full-R estimate of I(X;T) (`mi_input`) minus the
+  one from the first R // 2 replicas (`mi_input_half_replicas`), and its
+  combined standard error (independent draws); NaN where either is absent."""
+  full, full_err = value_stderr((entry or {}).get('mi_input'))
+  half, half_err = value_stderr((entry or {}).get('mi_input_half_replicas'))
+  return full - half, math.hypot(full_err, half_err)
+
+
 def replica_gap_flagged(entry: Mapping[str, Any]) -> bool:
   """Whether a layer's `information` entry shows its R too small.
 
-  True when the full-R estimate of I(X;T) (`mi_input`) and the estimate from
-  the first R // 2 replicas (`mi_input_half_replicas`) differ by more than
-  REPLICA_GAP_STDERRS = 3 combined standard errors sqrt(se_R^2 + se_R/2^2)
-  (independent draws): the estimand still moves with R, so the full-R value
-  carries a finite-replica bias of the same sign (usually upward). False
-  when they agree, and when either pair is absent or not finite (records
-  written before the diagnostic; nothing to compare). Agreement does not
-  bound the bias left at R (docs/method.md, "Finite replicas: the R/2
-  diagnostic").
+  True when the full-R and R/2 estimates of I(X;T) (`replica_gap`) differ
+  by more than REPLICA_GAP_STDERRS = 3 combined standard errors: the
+  estimand still moves with R, so the full-R value carries a finite-replica
+  bias of the sign of I_{R/2} - I_R (usually upward). False when they agree,
+  and when either pair is absent or not finite (records written before the
+  diagnostic; nothing to compare). Agreement does not bound the bias left at
+  R (docs/method.md, "Finite replicas: the R/2 diagnostic").
   """
-  full, full_err = value_stderr(entry.get('mi_input'))
-  half, half_err = value_stderr(entry.get('mi_input_half_replicas'))
-  gap = abs(half - full)
-  combined = math.hypot(full_err, half_err)
-  return math.isfinite(gap) and math.isfinite(combined) and gap > REPLICA_GAP_STDERRS * combined
+  gap, combined = replica_gap(entry)
+  return (
+    math.isfinite(gap) and math.isfinite(combined) and abs(gap) > REPLICA_GAP_STDERRS * combined
+  )
 
 
 def information_record(infos: Mapping[str, LayerInformation]) -> dict[str, dict]:

@@ -10,6 +10,7 @@ densities, quadrature and bounds, independent of infoflow's code paths
 """
 
 import contextlib
+import dataclasses
 import json
 import math
 import pathlib
@@ -22,7 +23,9 @@ import numpy as np
 from scipy import special
 from tensorboardX.proto import event_pb2
 
+import infoflow
 from infoflow import configs
+from infoflow import information
 from infoflow.experiment import writers
 
 # ------------------------------------------------------------------ builders
@@ -37,6 +40,35 @@ def grouped_centres(rng, m, r, dim, beta, offset=0.0, spread=1.0):
   """m tight groups of r replicas (std beta) at uniform means + offset."""
   means = rng.uniform(-spread, spread, size=(m, 1, dim)) + offset
   return (means + beta * rng.normal(size=(m, r, dim))).astype(np.float32)
+
+
+# The noise std of the planted-duplicate test of the R/2 diagnostic
+# (tests/test_information.py; docs/method.md, "Finite replicas").
+PLANTED_BETA = 0.005
+
+
+def planted(spread, seed, duplicates=True, m=512, r=16, d=5):
+  """(m, R, d) float32 samples of m rows drawn with replacement from m
+  means uniform in [0, 1]^d (seeds 0-2: the closest two 0.056-0.081 apart,
+  11-16 beta at beta = PLANTED_BETA), each row with its own R replicas of
+  std `spread` around its mean, and the truth: the multiplicity entropy of
+  the draw in nats (`information.information_ceiling`; duplicated rows have
+  the same law; without duplicates, log m)."""
+  rng = np.random.default_rng(seed)
+  means = rng.uniform(0.0, 1.0, (m, d))
+  rows = rng.integers(0, m, m) if duplicates else np.arange(m)
+  counts = np.bincount(rows)
+  samples = means[rows][:, None, :] + spread * rng.normal(size=(m, r, d))
+  return samples.astype(np.float32), information.information_ceiling(counts[counts > 0].tolist())
+
+
+def full_and_half(samples, seed):
+  """The full-R `LayerInformation` of `samples` at beta = PLANTED_BETA with
+  its R/2 diagnostic (both at the default, adaptive precision; keys `seed`
+  and `seed + 1`)."""
+  full = infoflow.posterior_information(jax.random.key(seed), samples, PLANTED_BETA)
+  half = information.mi_input_half_replicas(jax.random.key(seed + 1), samples, PLANTED_BETA)
+  return dataclasses.replace(full, mi_input_half_replicas=half)
 
 
 def mixture_draws(centers, beta, rng, k):

@@ -156,31 +156,6 @@ def test_small_beta_distinct_representations_give_log_m():
 
 # ----------------------------------------------- finite replicas (R/2)
 
-PLANTED_BETA = 0.005
-
-
-def _planted(spread, seed, duplicates=True, m=512, r=16, d=5):
-  """(m, R, d) samples of m rows drawn with replacement from m means
-  uniform in [0, 1]^d (seeds 0-2: the closest two 0.056-0.081 apart, 11-16
-  beta at beta = 0.005), each row with its own R replicas of std `spread`
-  around its mean, and the truth: the multiplicity entropy of the draw
-  (`information.information_ceiling`; duplicated rows have the same law;
-  without duplicates, log m)."""
-  rng = np.random.default_rng(seed)
-  means = rng.uniform(0.0, 1.0, (m, d))
-  rows = rng.integers(0, m, m) if duplicates else np.arange(m)
-  counts = np.bincount(rows)
-  samples = means[rows][:, None, :] + spread * rng.normal(size=(m, r, d))
-  return samples.astype(np.float32), information.information_ceiling(counts[counts > 0].tolist())
-
-
-def _full_and_half(samples, seed):
-  """The full-R `LayerInformation` of `samples` with its R/2 diagnostic
-  (both at the default, adaptive precision; independent keys)."""
-  full = infoflow.posterior_information(jax.random.key(seed), samples, PLANTED_BETA)
-  half = information.mi_input_half_replicas(jax.random.key(seed + 1), samples, PLANTED_BETA)
-  return dataclasses.replace(full, mi_input_half_replicas=half)
-
 
 @pytest.mark.parametrize('seed', [0, 1])
 def test_planted_duplicates_the_half_replica_diagnostic(seed):
@@ -190,16 +165,16 @@ def test_planted_duplicates_the_half_replica_diagnostic(seed):
   # beta: bias at R +0.0035..+0.0044 (se 0.0002), at R/2 +0.0068..+0.0086;
   # spread 2.4 beta: R +0.40..+0.43 (se 0.005), R/2 +0.45..+0.48; the gaps
   # 8-12 combined stderr in both.
-  narrow, truth = _planted(0.25 * PLANTED_BETA, seed)
-  info = _full_and_half(narrow, seed)
+  narrow, truth = helpers.planted(0.25 * helpers.PLANTED_BETA, seed)
+  info = helpers.full_and_half(narrow, seed)
   full, half = (float(e.nats) for e in (info.mi_input, info.mi_input_half_replicas))
   # A cloud narrow against beta: a bias of a few 1e-3 nats, which the
   # stratified draws resolve and the diagnostic sees; R/2 about twice R's.
   assert 0.0 < full - truth <= 3 * float(info.mi_input.stderr) + 0.01
   assert 1.5 * (full - truth) < half - truth < 3 * (full - truth)
   assert record.replica_gap_flagged(record.information_entry(info))
-  wide, truth = _planted(2.4 * PLANTED_BETA, seed)
-  info = _full_and_half(wide, seed)
+  wide, truth = helpers.planted(2.4 * helpers.PLANTED_BETA, seed)
+  info = helpers.full_and_half(wide, seed)
   full, half = (float(e.nats) for e in (info.mi_input, info.mi_input_half_replicas))
   # A cloud wide against beta: biased upward by ~0.4 nats, R/2 further; the
   # diagnostic flags it but its gap (~0.05) is far below the bias at R.
@@ -208,8 +183,8 @@ def test_planted_duplicates_the_half_replica_diagnostic(seed):
   assert record.replica_gap_flagged(record.information_entry(info))
   assert half - full < (full - truth) / 3
   # No duplicates: every input separated, no finite-R bias, no flag.
-  distinct, truth = _planted(2.4 * PLANTED_BETA, seed, duplicates=False)
-  info = _full_and_half(distinct, seed)
+  distinct, truth = helpers.planted(2.4 * helpers.PLANTED_BETA, seed, duplicates=False)
+  info = helpers.full_and_half(distinct, seed)
   assert float(info.mi_input_half_replicas.nats) == pytest.approx(truth, abs=1e-4)
   assert not record.replica_gap_flagged(record.information_entry(info))
 

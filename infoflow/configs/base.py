@@ -242,7 +242,9 @@ def _checks():
     'num_epochs': _integer(0),
     'orthonormal_alpha': _real(0.0),
     'analysis.num_points': _integer(2),
-    'analysis.num_replicas': _integer(1),
+    # >= 2: every run also estimates I(X;T) from the first R // 2 replicas (the finite-R
+    # diagnostic, `InformationSettings.replica_diagnostic`).
+    'analysis.num_replicas': _integer(2),
     'analysis.estimated_layers': _sequence(text, 'layer names'),
     'analysis.form': _choice(('posterior', 'difference')),
     'analysis.num_mc': _draw_count(zero='adaptive'),
@@ -343,6 +345,8 @@ def _validate_together(config) -> None:
     )
   if not config.model.readout:
     _check_without_readout(config)
+  if config.model.init == 'zeros':
+    _check_zeros_init(config)
   if config.analysis.inputs == RESAMPLE and config.analysis.num_eval_inputs == 1:
     raise ConfigError(
       "config field analysis.num_eval_inputs is 1 with analysis.inputs 'resample': one drawn "
@@ -352,6 +356,30 @@ def _validate_together(config) -> None:
     information_settings(config)
   except ValueError as error:  # fields of config.analysis that do not go together
     raise ConfigError(f'config fields analysis.*: {error}') from None
+
+
+def _check_zeros_init(config) -> None:
+  """`model.init` 'zeros': all units of a layer start equal and get equal
+  gradients but for their noise: at beta = 0 they stay equal forever (a
+  layer of width w is one unit copied w times), at beta > 0 only the noise
+  tells them apart. So only one-unit layers (the minimal neurons) may start
+  at zero."""
+  m = config.model
+  if m.kind != 'mlp':
+    raise ConfigError(
+      f"config field model.init is 'zeros' with model.kind {m.kind}: the filters and units of "
+      'each layer would start equal, and only the noise would tell them apart (at beta = 0 '
+      'they stay equal forever). Set --config.model.init=lecun_normal.'
+    )
+  wide = [(n, w) for n, w in zip(layer_names(config), m.widths) if w > 1]
+  if wide:
+    name, width = wide[0]
+    raise ConfigError(
+      f"config field model.init is 'zeros', but model.widths gives hidden layer {name} {width} "
+      'units: they would start equal, and only the noise would tell them apart (at beta = 0 '
+      'they stay equal forever). Use zeros only with one-unit layers (e.g. model.widths=(1,)), '
+      'or set --config.model.init=lecun_normal.'
+    )
 
 
 def _check_without_readout(config) -> None:

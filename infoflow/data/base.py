@@ -86,6 +86,9 @@ class Dataset:
     index_test: same for the test rows; given iff ``index_train`` is. Train and
       test may share positions (the toys train and test on all points) if the
       rows there are identical; together they must cover ``0..m-1``.
+    split: for a data set with a choice of train/test split, which one the
+      rows follow (SZT: ``'authors'``, their split file, or ``'seeded'``;
+      run.json's ``data_split``); None for the others.
   """
 
   name: str
@@ -101,6 +104,7 @@ class Dataset:
   y_val: np.ndarray | None = None
   index_train: np.ndarray | None = None
   index_test: np.ndarray | None = None
+  split: str | None = None
 
   def __post_init__(self) -> None:
     # Frozen: normalised arrays are stored with object.__setattr__.
@@ -109,6 +113,8 @@ class Dataset:
       raise ValueError(f'name must be a non-empty string, got {self.name!r}.')
     if not isinstance(self.source, str) or not self.source:
       raise ValueError(f'source must be a non-empty string, got {self.source!r}.')
+    if self.split is not None and (not isinstance(self.split, str) or not self.split):
+      raise ValueError(f'split must be None or a non-empty string, got {self.split!r}.')
     if isinstance(self.num_classes, bool) or not isinstance(self.num_classes, (int, np.integer)):
       raise ValueError(f'num_classes must be an int, got {self.num_classes!r}.')
     if self.num_classes < 1:

@@ -48,7 +48,8 @@ reproduces them all). Otherwise (or with ``split='seeded'``) :func:`szt` holds
 out ``round(test_fraction * 4096)`` patterns (819 at 0.2) chosen by
 ``np.random.default_rng(seed).permutation(4096)[:n_test]``; the first
 ``n_test`` entries are test, the rest train. Either way each split is sorted
-into file order, and ``Dataset.source`` says which split was used.
+into file order; ``Dataset.split`` says which split was used (``'authors'`` or
+``'seeded'``) and ``Dataset.source`` says it in words.
 ``Dataset.x_all`` / ``y_all`` return all 4096 in file order.
 """
 
@@ -304,7 +305,8 @@ def szt(
   Returns:
     A :class:`Dataset` named ``"szt"``: float32 0/1 inputs ``(n, 12)``, labels in
     {0, 1}; ``x_all``/``y_all`` are the 4096 patterns in file order; ``source``
-    is ``"file: <path>"`` or ``"generated: <rule> ..."``, then the split.
+    is ``"file: <path>"`` or ``"generated: <rule> ..."``, then the split;
+    ``split`` is ``'authors'`` or ``'seeded'``, the split used.
 
   Raises:
     ValueError: a bad ``test_fraction`` or ``split``.
@@ -334,9 +336,11 @@ def szt(
       "or use split='seeded'."
     )
   if split != 'seeded' and split_file.is_file():
+    used = 'authors'
     train_idx, test_idx = load_authors_split(split_file, x, y)
     source += f"; split: the authors' {split_file} ({len(train_idx)} train, {len(test_idx)} test)"
   else:
+    used = 'seeded'
     train_idx, test_idx = seeded_split(seed, test_fraction)
     source += f'; split seed={seed}, test_fraction={test_fraction}'
   return Dataset(
@@ -349,4 +353,5 @@ def szt(
     source=source,
     index_train=train_idx,
     index_test=test_idx,
+    split=used,
   )

@@ -54,7 +54,6 @@ import orbax.checkpoint as ocp
 import infoflow
 from infoflow import analysis
 from infoflow import configs
-from infoflow import information
 from infoflow import record as record_lib
 from infoflow import units
 from infoflow.configs import base as config_base
@@ -148,6 +147,7 @@ def run_info(config, data: Data, plan: setup.AnalysisPlan) -> dict:
     'config': config.name,
     workdir_lib.FULL_CONFIG: json.loads(config.to_json()),
     'data_source': data.dataset.source,
+    'data_split': data.dataset.split,
     'num_classes': data.dataset.num_classes,
     'beta': plan.beta,
     'layers': plan.layer_widths,
@@ -529,7 +529,7 @@ def _analyse_seed(
     clean = analysis.noise_free_representations(model, {'params': params}, data.eval_x)
     reps = {name: clean[name] for name in keep}
   if 'information' in record:
-    record['information_ceiling'] = information.information_ceiling(setup.distinct_counts(inputs))
+    record['information_ceiling'] = setup.ceiling_of_inputs(inputs) if drawn else data.eval_ceiling
   return record, reps
 
 

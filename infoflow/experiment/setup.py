@@ -16,6 +16,7 @@ import numpy as np
 from infoflow import analysis
 from infoflow import configs
 from infoflow import data as data_lib
+from infoflow import information
 from infoflow import models
 from infoflow import sampling
 from infoflow.configs import base as config_base
@@ -106,10 +107,22 @@ def resample_rows(key: jax.Array, num_rows: int, count: int) -> np.ndarray:
 
 def distinct_counts(inputs) -> np.ndarray:
   """The multiplicity of each distinct row (by value) of `(m, ...)` `inputs`,
-  in no particular order; they sum to m (`information.information_ceiling`)."""
-  flat = np.ascontiguousarray(np.asarray(inputs).reshape(len(inputs), -1))
+  in no particular order; they sum to m (`information.information_ceiling`).
+  Rows are compared by their bytes, float rows after adding 0.0, which turns
+  -0.0 into 0.0 (equal values, other bytes)."""
+  flat = np.asarray(inputs).reshape(len(inputs), -1)
+  if np.issubdtype(flat.dtype, np.floating):
+    flat = flat + flat.dtype.type(0.0)
+  flat = np.ascontiguousarray(flat)
   rows = flat.view(np.dtype((np.void, flat.dtype.itemsize * flat.shape[1])))
   return np.unique(rows.ravel(), return_counts=True)[1]
+
+
+def ceiling_of_inputs(inputs) -> float:
+  """The largest I(X;T) the `(m, ...)` `inputs` allow, each row an input of
+  weight 1/m (nats): the entropy of the multiplicities of its distinct rows,
+  log m when all differ (`information.information_ceiling`)."""
+  return information.information_ceiling(distinct_counts(inputs))
 
 
 def _analysis_inputs(dataset, which: str):

@@ -41,6 +41,10 @@ class Data:
     eval_x: the inputs the information is measured on (`analysis.inputs`).
     eval_y: their labels (host array).
     eval_indices: their indices in the data set (`evaluation_set`).
+    eval_ceiling: the ceiling of I(X;T) on `eval_x`, nats
+      (`setup.ceiling_of_inputs`), computed once: the `information_ceiling`
+      of every record of an 'all', 'train' or 'test' run (a 'resample' run
+      records that of each draw instead).
     class_values: for regression, the target value of each class (for the
       accuracy); None otherwise.
     num_outputs: outputs of the network.
@@ -53,6 +57,7 @@ class Data:
   eval_x: np.ndarray
   eval_y: np.ndarray
   eval_indices: list[int]
+  eval_ceiling: float
   class_values: Optional[jax.Array]
   num_outputs: int
 
@@ -90,6 +95,7 @@ def load_data(config) -> Data:
     eval_x=eval_x,
     eval_y=eval_y,
     eval_indices=eval_indices,
+    eval_ceiling=setup.ceiling_of_inputs(eval_x),
     class_values=setup.class_values(config, dataset),
     num_outputs=num_outputs,
   )

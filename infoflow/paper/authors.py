@@ -163,7 +163,12 @@ def expected_ceiling(m: int = NUM_INPUTS) -> float:
   i.e. log m - (1/m) sum_v c_v log c_v; the count of one row is
   K ~ Binomial(m, 1/m), so E[H] = log m - E[K log K] (7.7445 for m = 4096;
   a single draw's H spreads by ~0.01 around it).
+
+  Raises:
+    ValueError: `m` < 1 (no draw).
   """
+  if m < 1:
+    raise ValueError(f'm must be >= 1 (the number of draws and of rows); got m = {m}.')
   if m == 1:
     return 0.0  # one draw of one row
   k = np.arange(1, m + 1, dtype=np.float64)

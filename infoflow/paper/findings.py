@@ -38,6 +38,7 @@ from typing import Sequence
 import numpy as np
 
 from infoflow.record import dig
+from infoflow.record import replica_gap
 from infoflow.record import replica_gap_flagged
 from infoflow.record import value_stderr
 
@@ -311,14 +312,6 @@ class ReplicaGaps(NamedTuple):
   worst_sigmas: float
   worst_epoch: int
   worst_seed: int
-
-
-def replica_gap(entry) -> tuple[float, float]:
-  """`(full-R minus R/2 estimate of I(X;T), its combined stderr)` of a
-  layer's `information` entry (nats); NaN where either is absent."""
-  full, full_err = value_stderr((entry or {}).get('mi_input'))
-  half, half_err = value_stderr((entry or {}).get('mi_input_half_replicas'))
-  return full - half, math.hypot(full_err, half_err)
 
 
 def replica_gaps(records: Sequence[dict], layer: str) -> Optional[ReplicaGaps]:

@@ -15,8 +15,12 @@ import math
 from typing import Callable
 from typing import Optional
 
+import numpy as np
+
 from infoflow.paper import authors as their_run
 from infoflow.paper import findings as f
+from infoflow.record import CLUSTER_ENTROPY_FIELDS
+from infoflow.record import REPLICA_GAP_STDERRS
 from infoflow.record import dig
 
 # The authors' saved SZT run (`infoflow.paper.authors`), summarised by the
@@ -36,6 +40,10 @@ AT_CEILING_NATS = 0.03
 TANH_STEPS_BITS = (2.0, 1.5, -(0.75 * math.log2(0.75) + 0.25 * math.log2(0.25)))
 # "Compresses": the last value at most this fraction of the peak (our threshold).
 COMPRESSION_RATIO = 0.9
+# The run on the authors' estimand explains a difference (away from the
+# ceiling) only when its mean moves from ours towards theirs by more than this
+# many combined standard errors of the two means over seeds.
+ESTIMAND_SHIFT_STDERRS = 3.0
 
 
 @dataclasses.dataclass
@@ -119,15 +127,38 @@ def layers_with(run, field: str = 'information') -> list[str]:
   return [n for n in run.layer_order if n in found]
 
 
-def split_text(run) -> str:
-  """Which train/test split the run used, from its data source (run.json)."""
+def _source_split(run) -> str:
+  """The split part of run.json's free-text `data_source` ('' without one)."""
   source = str(run.meta.get('data_source') or '')
-  part = next((p.strip() for p in source.split(';') if p.strip().startswith('split')), '')
+  return next((p.strip() for p in source.split(';') if p.strip().startswith('split')), '')
+
+
+def data_split(run) -> Optional[str]:
+  """Which train/test split an SZT run used: 'authors' (their split file) or
+  'seeded'; None for a run of another data set or one that does not say.
+  From run.json's `data_split`; a run.json written before that field is
+  read from the split part of its `data_source`."""
+  if 'data_split' in run.meta:
+    return run.meta['data_split']
+  part = _source_split(run)
   if not part:
+    return None
+  return 'authors' if "the authors'" in part else 'seeded'
+
+
+def split_text(run) -> str:
+  """Which train/test split the run used, in words (`data_split`; the seed
+  and test fraction of a seeded split from the run's config, else from its
+  data source)."""
+  which = data_split(run)
+  if which == 'authors':
+    return "the authors' split file"
+  if which != 'seeded':
     return 'a train/test split not recorded in run.json'
-  if "the authors'" in part:
-    return "the authors' split file (" + part.split('(', 1)[-1]
-  return f'a seeded split ({part.removeprefix("split").strip()})'
+  data = (run.config or {}).get('data') or {}
+  if 'split_seed' in data and 'test_fraction' in data:
+    return f'a seeded split (seed={data["split_seed"]}, test_fraction={data["test_fraction"]})'
+  return f'a seeded split ({_source_split(run).removeprefix("split").strip() or "not recorded"})'
 
 
 def tried_text(run, resample) -> str:
@@ -148,34 +179,95 @@ def tried_text(run, resample) -> str:
 
 
 def estimand_note(
-  alt: Optional[f.Stat], digits: int, replicas: str = '', ceiling: Optional[f.Stat] = None
+  alt: Optional[f.Stat],
+  digits: int,
+  replicas: str = '',
+  ceiling: Optional[f.Stat] = None,
+  ours: Optional[f.Stat] = None,
+  stderr: float = math.nan,
 ) -> Callable:
-  """`explain` for a value of I(X;T): whether the run on the authors'
-  estimand (its value `alt`; None without such a run) accounts for the
-  difference: it contains theirs, or (for values in nats, with `ceiling`
-  that run's recorded ceiling) it sits at its ceiling, within
+  """`explain` for a value of I(X;T) (or a ratio of two): whether the run on
+  the authors' estimand (its value `alt`; None without such a run) accounts
+  for the difference between ours (`ours`) and theirs.
+
+  Explained by the estimand when (a) with `ceiling` (values in nats: that
+  run's recorded ceiling) the layer sits at its ceiling, within
   AT_CEILING_NATS, and theirs lies within that ceiling's range over draws
-  (their draw is one more draw). `replicas` adds what the R/2 diagnostic
+  (their draw is one more draw); or (b) `alt` contains theirs and its mean
+  moved from ours towards theirs by more than ESTIMAND_SHIFT_STDERRS
+  `stderr`, the combined standard error of the two means over seeds
+  (`combined_stderr`). Away from the ceiling the two runs train alike and
+  differ by the estimand, seed spread and Monte Carlo noise, so containment
+  alone may be noise: then the difference is Open, consistent with theirs on
+  their estimand. Otherwise Open. `replicas` adds what the R/2 diagnostic
   says of that layer."""
 
   def note(paper: float) -> str:
     if alt is None or not alt.count:
       return "Open: no run on the authors' estimand in this report."
-    if within(alt, paper, digits):
-      return (
-        "Explained by the estimand: on the authors' estimand (inputs drawn with replacement) "
-        f'ours reads {fmt(alt, digits)}, which contains theirs.'
-      )
     if ceiling is not None and at_ceiling(alt, ceiling) and within(ceiling, paper, digits):
       return (
         "Explained by the estimand: on the authors' estimand this layer sits at the ceiling "
         f'(ours {fmt(alt, digits)}, the ceiling {fmt(ceiling, 3)} over the draws), and theirs '
         "lies within the ceiling's spread from draw to draw."
       )
+    reads = (
+      f"on the authors' estimand (inputs drawn with replacement) ours reads {fmt(alt, digits)}"
+    )
+    if within(alt, paper, digits):
+      move = _towards(ours, alt, paper)
+      shift = _shift_text(move, stderr, digits)
+      if math.isfinite(move) and move > ESTIMAND_SHIFT_STDERRS * stderr:
+        return f'Explained by the estimand: {reads}, which contains theirs; {shift}.'
+      return (
+        f"Open, but consistent with the authors' on their estimand: {reads}, which contains "
+        f'theirs, yet {shift}: seed spread and Monte Carlo noise can account for that.{replicas}'
+      )
     side = 'above' if alt.mean > paper else 'below'
-    return f"Open: on the authors' estimand ours reads {fmt(alt, digits)}, still {side}.{replicas}"
+    crossed = ours is not None and ours.count and (ours.mean > paper) != (alt.mean > paper)
+    return f'Open: {reads}, {"now" if crossed else "still"} {side}.{replicas}'
 
   return note
+
+
+def _towards(ours: Optional[f.Stat], alt: f.Stat, paper: float) -> float:
+  """How far the mean of `alt` lies from ours towards `paper` (negative:
+  away); NaN without ours."""
+  if ours is None or not ours.count:
+    return math.nan
+  return (alt.mean - ours.mean) * math.copysign(1.0, paper - ours.mean)
+
+
+def _shift_text(move: float, stderr: float, digits: int) -> str:
+  """The shift of the mean towards theirs, in combined stderr, in words."""
+  if not math.isfinite(move):
+    return 'no run of ours to compare it with'
+  text = f'it moved {move:+.{digits + 1}f} from ours towards theirs'
+  if not (math.isfinite(stderr) and stderr > 0):
+    return text + ' (no combined stderr: either run has fewer than 2 seeds or no spread)'
+  return (
+    f'{text}, {move / stderr:.1f} combined stderr of the two means over seeds '
+    f'({ESTIMAND_SHIFT_STDERRS:g} needed)'
+  )
+
+
+def seed_stderr(records, value: Callable[[list[dict]], f.Stat]) -> float:
+  """The standard error of the mean over seeds of a per-seed quantity:
+  sd / sqrt(n) (sd with n - 1) of `value(one seed's records).mean` over the
+  n seeds that have it; NaN below 2. Seed spread and Monte Carlo noise are
+  both in it."""
+  values = [value(rs) for rs in f.by_seed(records).values()]
+  means = [v.mean for v in values if v.count]
+  if len(means) < 2:
+    return math.nan
+  return float(np.std(means, ddof=1) / math.sqrt(len(means)))
+
+
+def combined_stderr(run, resample, value: Callable[[list[dict]], f.Stat]) -> float:
+  """sqrt(se_ours^2 + se_resample^2): the standard error of the difference
+  of the two runs' means over seeds of `value` (`seed_stderr`), treating
+  them as independent."""
+  return math.hypot(seed_stderr(run.records, value), seed_stderr(resample.records, value))
 
 
 def at_ceiling(value: f.Stat, ceiling: f.Stat) -> bool:
@@ -204,13 +296,14 @@ def replica_note(run, layer: str) -> str:
 
 
 def split_note(run) -> Callable[[float], str]:
-  """`explain` of a difference in a test-set number: the split, if ours is
-  not theirs."""
-  if "the authors'" in split_text(run):
+  """`explain` of a difference in a test-set number: Open, and possibly the
+  split when ours is not their split file (nothing measures how much the
+  test set moves the number)."""
+  if data_split(run) == 'authors':
     return lambda paper: 'Open (the test set is theirs).'
   return lambda paper: (
-    f'Our test set comes from {split_text(run)}, theirs from their fixed split file: the test '
-    'sets differ (SZT runs use their file when it is in the data directory).'
+    f"Open, possibly the split (this run used {split_text(run)}; SZT uses the authors' split "
+    'file when it is in the data dir).'
   )
 
 
@@ -255,14 +348,16 @@ def information_table(run, authors: bool, out: Section, resample=None) -> list[s
       other = alt[n][key] if n in alt else None
       row = [n, label, fmt(s[key], digits)]
       if resample is not None:
-        row.append(fmt(other, digits) if other else '-')
+        row.append(fmt(other, digits) if other is not None else '-')
       if authors and key == 'peak_epoch':
         row.append(authors_peak_epoch(n) if n in AUTHORS_INFORMATION else '-')
       elif authors:
         a = AUTHORS_INFORMATION[n][key].mean if n in AUTHORS_INFORMATION else None
         what = f'{n} I(X;T), {label}'
         nats = top if key != 'last_over_peak' else None
-        note = estimand_note(other, digits, replicas, nats)
+        value = lambda rs, n=n, key=key: f.peak_summary(rs, f.mi_input(n))[key]
+        se = combined_stderr(run, resample, value) if other is not None else math.nan
+        note = estimand_note(other, digits, replicas, nats, s[key], se)
         row.append(versus(what, s[key], a, digits, out, note))
       rows.append(row)
   ceilings = [fmt(ceiling_of(run), 3)]
@@ -346,7 +441,11 @@ def shape_table(run, authors: bool, out: Section, resample=None) -> list[str]:
         row.append(f'{fmt(alt[key])} at {fmt(alt[epoch], 0)}')
       if authors:
         paper = a[key].mean if a else None
-        note = estimand_note(alt[key] if alt else None, 2, replica_note(resample, n))
+        value = lambda rs, n=n, key=key: f.shape_summary(rs, n)[key]
+        se = combined_stderr(run, resample, value) if alt is not None else math.nan
+        note = estimand_note(
+          alt[key] if alt else None, 2, replica_note(resample, n), None, s[key], se
+        )
         cell = versus(f'{n} {label}', s[key], paper, 2, out, note)
         row.append(f'{cell} at {a[epoch].mean:.0f}' if a else '-')
       rows.append(row)
@@ -373,7 +472,8 @@ def training_table(run, authors: bool, out: Section) -> list[str]:
   for key, label, digits, test_set in TRAINING_ROWS:
     paper = AUTHORS_TRAINING[key].mean if authors else None
     note = split_note(run) if test_set else open_note
-    rows.append([label, fmt(s[key], digits), versus(label, s[key], paper, digits, out, note)])
+    theirs = [versus(label, s[key], paper, digits, out, note)] if authors else []
+    rows.append([label, fmt(s[key], digits)] + theirs)
   fit = AUTHORS_TRAINING['fit_epoch'].mean
   if authors and math.isfinite(fit):
     accuracy = lambda r: dig(r, 'train', 'accuracy')
@@ -393,10 +493,7 @@ def spearman_table(records, layer: str, reference=None, skip: str = '') -> list[
 
 
 # The cluster entropies set against I(X;T): record field -> column.
-CLUSTER_ENTROPIES = {
-  'cluster_entropy': 'cluster entropy, single linkage',
-  'packed_cluster_entropy': 'cluster entropy, packing',
-}
+CLUSTER_ENTROPIES = {k: f'cluster entropy, {how}' for k, how in CLUSTER_ENTROPY_FIELDS.items()}
 
 
 def entropy_spearman_table(records, layers: list[str]) -> list[str]:
@@ -429,9 +526,9 @@ def replica_lines(run, label: str) -> list[str]:
   header += ['in combined stderr', 'at epoch']
   lines = [
     f'R/2 replica diagnostic, {label}: I(X;T) from all R replicas against the first R/2, '
-    'per layer over every seed and analysed epoch; flagged where they differ by more than 3 '
-    'combined stderr (the estimate still moves with R: a finite-replica bias of that sign, '
-    'usually upward).',
+    'per layer over every seed and analysed epoch; flagged where they differ by more than '
+    f'{REPLICA_GAP_STDERRS:g} combined stderr (the estimate still moves with R: a finite-replica '
+    'bias of that sign, usually upward).',
     '',
   ]
   return lines + table(header, rows) + ['']
@@ -473,7 +570,13 @@ def szt_section(run, *, authors: bool, resample=None) -> Section:
       with replacement), a column beside ours; None without one.
   """
   sec = Section()
-  where = "; the authors' values are their saved SZT run" if authors else ''
+  where = (
+    f"; the authors' values are their saved SZT run (beta = {their_run.BETA:g}, "
+    f'R = {their_run.NUM_REPLICAS} replicas per input, {their_run.NUM_INPUTS} inputs drawn with '
+    f'replacement, {their_run.NUM_EPOCHS:,} epochs)'
+    if authors
+    else ''
+  )
   epochs = f' (theirs {their_run.EPOCHS[0]} and {their_run.EPOCHS[-1]})' if authors else ''
   sec.lines += [
     f'Per layer I(X;T_l) in nats, mean (min to max) over the seeds{where}: at the first and '

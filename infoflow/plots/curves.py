@@ -25,6 +25,8 @@ from infoflow import units as units_lib
 from infoflow.plots import common as c
 from infoflow.plots.common import NothingToPlot
 from infoflow.plots.common import resolve
+from infoflow.record import CLUSTER_ENTROPY_FIELDS
+from infoflow.record import REPLICA_GAP_STDERRS
 from infoflow.record import Run
 from infoflow.record import dig
 from infoflow.record import replica_gap_flagged
@@ -38,7 +40,7 @@ LOG_M_LABEL = 'log m = H(X)'  # the ceiling of m distinct inputs
 DRAWN_LABEL = 'H(X) of the drawn inputs'  # a ceiling that changes with the epoch
 
 
-def information_ceiling(records: Sequence[Mapping], num_inputs: Optional[int] = None):
+def ceiling_series(records: Sequence[Mapping], num_inputs: Optional[int] = None):
   """The most I(X;T) can be at each analysed epoch, nats: a `common.Series`.
 
   From the records' `information_ceiling` (`infoflow.information.information_ceiling`):
@@ -68,7 +70,7 @@ def ceiling_label(series) -> Optional[str]:
 def _ceiling_line(ax, records, num_inputs, scale):
   """A dotted line at the ceiling of I(X;T) (`information_ceiling`):
   horizontal when it is one number, else its mean over seeds by epoch."""
-  series = information_ceiling(records, num_inputs)
+  series = ceiling_series(records, num_inputs)
   label = ceiling_label(series)
   style = dict(color='0.5', linestyle=':', linewidth=1, label=label)
   if label == LOG_M_LABEL:
@@ -92,7 +94,7 @@ def plot_information_curves(
   Needs ``information.<layer>.mi_input`` (``[nats, stderr]``); a second panel
   shows ``mi_label`` when present. One seed: +-1 stderr bands; several: the
   mean over seeds with a min-max (or +-1 std, ``spread='std'``) band. A dotted
-  line marks the maximum of ``I(X;T)`` (:func:`information_ceiling`): ``log m``
+  line marks the maximum of ``I(X;T)`` (:func:`ceiling_series`): ``log m``
   for m distinct inputs, the multiplicity entropy of inputs drawn with
   replacement (by epoch). Hollow circles mark the seeds' layer-epochs whose
   full-R and R/2 estimates differ by more than 3 combined stderr
@@ -146,7 +148,7 @@ def plot_information_curves(
 
 
 _LEGEND = dict(loc='outside right upper', fontsize='small')
-REPLICA_GAP_LABEL = 'full R vs R/2: > 3 stderr'
+REPLICA_GAP_LABEL = f'full R vs R/2: > {REPLICA_GAP_STDERRS:g} stderr'
 
 
 def _mark_replica_gaps(ax, records, names, palette, scale) -> int:
@@ -262,8 +264,6 @@ _MEASURES = {
   'packed_clusters': ('distinguishable clusters, packing', 'count (log scale)', True),
   'packed_cluster_entropy': ('entropy of cluster sizes, packing', 'H(clusters) [{units}]', False),
 }
-# Measures in nats, converted to the figure's units.
-_ENTROPIES = ('cluster_entropy', 'packed_cluster_entropy')
 
 
 def plot_clustering_curves(
@@ -297,7 +297,7 @@ def plot_clustering_curves(
   palette = dict(zip(names, c.depth_colors(len(names))))
   for ax, m in zip(axes, measures):
     name, label, log = _MEASURES.get(m, (m, m, False))
-    factor = scale if m in _ENTROPIES else 1.0
+    factor = scale if m in CLUSTER_ENTROPY_FIELDS else 1.0  # nats: to the figure's units
     for n in names:
       s = c.collect(records, lambda r, n=n, m=m: dig(r, 'clustering', n, m))
       if s is not None:

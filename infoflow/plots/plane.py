@@ -156,7 +156,7 @@ def plot_information_plane(
   legend), points coloured by epoch (log colour scale, the colour bar),
   joined in time order; the mean over seeds with min-max bars across seeds
   (one seed: +-1 stderr). A dotted line marks the most I(X;T) can be
-  (`curves.information_ceiling`): ``log m = H(X)`` for m distinct inputs;
+  (`curves.ceiling_series`): ``log m = H(X)`` for m distinct inputs;
   for inputs drawn with replacement, whose ceiling moves with the epoch,
   its mean over the records, and a grey band its range.
   """
@@ -184,7 +184,7 @@ def _ceiling_line(ax, records, num_inputs, scale, handles) -> None:
   """The ceiling of I(X;T) as a dotted vertical line (its mean over the
   records when it moves, with a grey band over its range); its legend entry
   goes to `handles`."""
-  series = curves.information_ceiling(records, num_inputs)
+  series = curves.ceiling_series(records, num_inputs)
   label = curves.ceiling_label(series)
   if label is None:
     return

@@ -24,6 +24,7 @@ def test_config_names_and_overrides():
     'szt_resample',
     'mnist',
     'mnist_deterministic',
+    'mnist_narrow_tanh',
   ):
     assert required in names
     assert configs.get_config(required).name == required
@@ -63,6 +64,7 @@ def _unchecked(config):
     ('optimizer.learning_rate', float('nan'), 'must be a finite number'),
     ('data.test_fraction', 1.0, 'test_fraction must be < 1'),
     ('analysis.num_points', 1, 'num_points must be >= 2'),
+    ('analysis.num_replicas', 1, 'analysis.num_replicas must be >= 2'),  # the R/2 diagnostic
     ('analysis.bin_sizes', (0.1, -0.2), 'bin_sizes must be a sequence of'),
     ('checkpoint.keep', 0, 'checkpoint.keep must be >= 1'),
     # Names.
@@ -97,6 +99,7 @@ def _unchecked(config):
     ('model.widths', (), 'model.widths is empty'),
     ('analysis.bin_sizes', (), 'bin_sizes is empty while analysis.binning'),
     ('loss', 'mse', 'data set szt has no regression targets'),
+    ('model.init', 'zeros', "model.init is 'zeros', but model.widths gives hidden layer T1 4"),
   ],
 )
 def test_config_validation_names_each_kind_of_bad_field(field, value, message):
@@ -193,10 +196,14 @@ def test_init_scheme_of_each_config():
     'szt_resample',
   ):
     assert configs.get_config(name).model.init == 'uniform_fan_in', name
-  for name in ('minimal_lrelu', 'mnist', 'mnist_deterministic', 'tiny'):
+  for name in ('minimal_lrelu', 'mnist', 'mnist_deterministic', 'mnist_narrow_tanh', 'tiny'):
     assert configs.get_config(name).model.init == 'lecun_normal', name
   assert configs.get_config('minimal_tanh').model.init == 'zeros'
   assert config_common.base_config().model.init == 'lecun_normal'
+  cnn = configs.get_config('tiny')  # zeros: only one-unit layers; a cnn's filters stay alike
+  cnn.model.kind, cnn.model.init = 'cnn', 'zeros'
+  with pytest.raises(configs.ConfigError, match="model.init is 'zeros' with model.kind cnn"):
+    configs.validate(cnn)
   import importlib
 
   for name in configs.available():

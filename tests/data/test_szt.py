@@ -197,11 +197,13 @@ def test_the_authors_split_is_used_when_present(tmp_path):
   _write_split(tmp_path, perm[:3000], perm[3000:])
   ds = D.szt(tmp_path)
   assert "split: the authors'" in ds.source and '(3000 train, 1096 test)' in ds.source
+  assert ds.split == 'authors'  # run.json's data_split
   assert np.array_equal(ds.index_train, np.sort(perm[:3000]))
   assert np.array_equal(ds.x_test, D.szt_patterns()[np.sort(perm[3000:])])
   assert np.array_equal(ds.y_test, D.generate_szt_labels()[np.sort(perm[3000:])])
   seeded = D.szt(tmp_path, split='seeded')
   assert 'split seed=0' in seeded.source and len(seeded.x_test) == 819
+  assert seeded.split == 'seeded' and D.minimal_tanh().split is None
   with pytest.raises(DataNotFoundError, match="split='authors'"):
     D.szt(tmp_path / 'empty', split='authors')
   with pytest.raises(ValueError, match='split must be one of'):

@@ -17,6 +17,7 @@ from infoflow import experiment
 from infoflow import information
 from infoflow.experiment import runner
 from infoflow.experiment import setup
+from infoflow.experiment import trainer
 
 
 def _resample_config(**overrides):
@@ -61,6 +62,14 @@ def test_information_ceiling_is_log_m_or_the_multiplicity_entropy():
   assert information.information_ceiling(counts) == pytest.approx(math.log(4096), abs=1e-12)
   rows = np.array([[0.0, 1.0], [2.0, 3.0], [0.0, 1.0], [0.0, 1.0]])
   assert sorted(setup.distinct_counts(rows)) == [1, 3]
+  # -0.0 and 0.0 are one value (other bytes): the same row.
+  for dtype in (np.float32, np.float64):
+    signed = np.array([[-0.0, 1.0], [0.0, 1.0], [0.0, -0.0]], dtype)
+    assert sorted(setup.distinct_counts(signed)) == [1, 2]
+  assert sorted(setup.distinct_counts(np.array([[0, 1], [0, 1]]))) == [2]  # integers as they are
+  # Fixed inputs: the ceiling is computed once per run, on the evaluation set.
+  data = trainer.load_data(configs.get_config('tiny'))
+  assert data.eval_ceiling == pytest.approx(math.log(len(data.eval_x)), abs=1e-12)
   h = -(0.75 * math.log(0.75) + 0.25 * math.log(0.25))  # H(3/4, 1/4) = 0.81 bits
   assert information.information_ceiling([3, 1]) == pytest.approx(h, abs=1e-12)
   assert information.information_ceiling(np.array([2, 1, 1])) == pytest.approx(1.5 * math.log(2))

@@ -25,6 +25,8 @@ def test_tiny_run_end_to_end(finished_run):
   run = json.loads((workdir / 'run.json').read_text())
   epochs = run['analysis_epochs']
   assert epochs[0] == 0 and epochs[-1] == 12
+  # SZT's split: the structured field says what the free text says.
+  assert run['data_split'] == ('authors' if "the authors'" in run['data_source'] else 'seeded')
   assert [(r['epoch'], r['seed']) for r in records] == [(e, s) for e in epochs for s in (0, 1)]
   first = [r for r in records if r['epoch'] == 0]
   last = [r for r in records if r['epoch'] == 12]

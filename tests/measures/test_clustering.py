@@ -2,12 +2,14 @@
 
 import math
 
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from scipy.cluster.hierarchy import fcluster
 from scipy.cluster.hierarchy import linkage
 from sklearn.metrics.pairwise import cosine_similarity
 
+from infoflow.measures import neighbours
 from infoflow.measures.clustering import DEFAULT_THRESHOLD
 from infoflow.measures.clustering import class_similarity
 from infoflow.measures.clustering import cosine_similarity_matrix
@@ -17,6 +19,7 @@ from infoflow.measures.clustering import num_distinguishable_clusters
 from infoflow.measures.clustering import packing_clusters
 from infoflow.measures.clustering import scatter_ratio
 from infoflow.measures.clustering import single_linkage_tree
+from infoflow.measures.distinguishable import greedy_packing
 
 
 def _entropy(p):
@@ -551,3 +554,28 @@ def test_packing_of_separated_groups_and_bad_arguments():
     packing_clusters(x, -1.0)
   with pytest.raises(ValueError, match='threshold'):
     packing_clusters(x, 0.1, threshold=0.0)
+
+
+@pytest.mark.parametrize('k', [1, 3])
+def test_packing_with_neighbour_lists_equals_the_full_scan_on_exact_ties(k):
+  """On an integer grid (with holes and duplicate rows) every squared
+  distance is an exact integer, so rows lie exactly at the radius: the
+  packing from the k-neighbour lists (`greedy_packing(..., neighbours)`)
+  gives the labels of the full scan and of a float64 brute force, whether
+  the k-th neighbour lies at, inside or beyond the radius."""
+  rng = np.random.default_rng(0)
+  grid = np.array(np.meshgrid(*[np.arange(4)] * 3, indexing='ij')).reshape(3, -1).T
+  rows = grid[np.sort(rng.choice(len(grid), 40, replace=False))]
+  rows = np.concatenate([rows, rows[:5], [[9, 9, 9], [9, 9, 11]]])  # copies; two lone rows
+  x = jnp.asarray(rows, jnp.float32)
+  found = neighbours.neighbour_pass(x, k=k, chunk=16)
+  for sq_radius in (0.5, 1.0, 2.0, 3.0, 4.0):
+    full = np.asarray(greedy_packing(x, sq_radius))
+    listed = np.asarray(greedy_packing(x, sq_radius, tuple(found)))
+    np.testing.assert_array_equal(listed, full, err_msg=f'k={k}, sq_radius={sq_radius}')
+    expected = np.full(len(rows), -1)
+    for i in range(len(rows)):
+      if expected[i] < 0:
+        near = ((rows - rows[i]) ** 2).sum(axis=1) <= sq_radius
+        expected[(expected < 0) & near] = i
+    np.testing.assert_array_equal(full, expected)

@@ -55,6 +55,8 @@ def test_expected_ceiling_of_draws_with_replacement():
       h.append(-(c * np.log(c)).sum())
     assert authors.expected_ceiling(m) == pytest.approx(np.mean(h), rel=1e-12)
   assert authors.expected_ceiling(1) == 0.0
+  with pytest.raises(ValueError, match='m must be >= 1.*got m = 0'):
+    authors.expected_ceiling(0)
   assert authors.expected_ceiling() == pytest.approx(7.7445, abs=1e-4)
   # Their T1 tells every input apart: it sits at that ceiling.
   assert np.mean(authors.MI_INPUT['T1']) == pytest.approx(authors.expected_ceiling(), abs=0.005)
@@ -132,10 +134,17 @@ def test_szt_section_sets_ours_their_estimand_and_theirs_side_by_side():
   # Ours differs from their T1; their estimand explains it with numbers.
   t1 = next(d for d in sec.differences if d.startswith('T1 I(X;T), first'))
   assert 'Explained by the estimand' in t1 and 'ours reads 7.75 (7.75 to 7.76), which' in t1
+  # ... its mean moved 8.318 - 7.754 = 0.564 towards theirs, 140.9 combined stderr (ours: 0
+  # over seeds; on their estimand: sd 0.00566 / sqrt(2) = 0.004).
+  assert 'it moved +0.564 from ours towards theirs, 140.9 combined stderr' in t1
   t2 = next(d for d in sec.differences if d.startswith('T2 I(X;T), first'))
   assert 'Open: ' in t2 and 'The R/2 diagnostic flags 12 of 12' in t2
   test_acc = next(d for d in sec.differences if d.startswith('final test accuracy'))
-  assert 'Our test set comes from a seeded split' in test_acc
+  assert test_acc.endswith(
+    'Open, possibly the split (this run used a seeded split (seed=0, test_fraction=0.2); SZT '
+    "uses the authors' split file when it is in the data dir)."
+  )
+  assert '(beta = 0.005, R = 100 replicas per input, 4096 inputs drawn with replacement, ' in text
   assert not any('15 and 40' in d for d in sec.differences)
   fit = '| first analysed epoch with train accuracy >= 0.9 | 1000 | 115 |'
   assert fit in text and '| train accuracy near epoch 115 (ours at 115) | 0.8000 | 0.9008 |' in text
@@ -154,6 +163,9 @@ def test_szt_section_spearman_of_information_with_each_entropy_per_layer():
   assert '| T5 | -1.00 | 1.00 | 1.00 |' in text
   assert '| T1 | - | - | - |' in text  # T1 is constant per seed: undefined
   assert not sec.differences and not sec.tried  # no authors' values without `authors`
+  # The training table has no authors' column: every row has the header's two cells.
+  training = [line for line in sec.lines if line.startswith('| final train accuracy')]
+  assert '| noise-free | ours |' in text and [line.count('|') for line in training] == [3]
 
 
 def test_a_layer_at_the_ceiling_explains_their_draw_within_its_spread():
@@ -165,3 +177,54 @@ def test_a_layer_at_the_ceiling_explains_their_draw_within_its_spread():
   below = findings.Stat(7.60, 7.59, 7.61, 2)  # a layer below its ceiling
   assert sections.estimand_note(below, 2, '', ceiling)(7.7574).startswith('Open')
   assert sections.estimand_note(ours, 2)(7.7574).startswith('Open')  # a ratio: no ceiling
+
+
+def test_containment_alone_does_not_explain_a_layer_below_its_ceiling():
+  """Away from the ceiling the two runs train alike and differ by the
+  estimand, seed spread and Monte Carlo noise: their estimand explains a
+  difference only when its mean moves towards theirs by more than 3
+  combined stderr (and contains theirs)."""
+  ours = findings.Stat(5.50, 5.45, 5.54, 4)  # theirs 5.57 lies above every seed
+  noise = findings.Stat(5.53, 5.47, 5.58, 4)  # contains 5.57, moved 0.03: 1.5 stderr
+  text = sections.estimand_note(noise, 2, ' R/2.', None, ours, 0.02)(5.57)
+  assert text.startswith("Open, but consistent with the authors' on their estimand: ")
+  assert 'it moved +0.030 from ours towards theirs, 1.5 combined stderr' in text
+  assert text.endswith(' R/2.') and 'Explained' not in text
+  moved = findings.Stat(5.60, 5.55, 5.65, 4)  # contains 5.57, moved 0.10: 5 stderr
+  text = sections.estimand_note(moved, 2, '', None, ours, 0.02)(5.57)
+  assert text.startswith('Explained by the estimand: ') and '5.0 combined stderr' in text
+  # Without a stderr (one seed) or without ours, containment is not enough.
+  for note in (sections.estimand_note(moved, 2, '', None, ours), sections.estimand_note(moved, 2)):
+    assert note(5.57).startswith('Open, but consistent')
+  # Moved away from theirs (theirs below ours), yet containing it: not explained.
+  away = sections.estimand_note(findings.Stat(5.53, 5.40, 5.60, 4), 2, '', None, ours, 0.001)
+  assert away(5.43).startswith('Open, but consistent') and 'moved -0.030' in away(5.43)
+  assert sections.estimand_note(moved, 2, '', None, ours, 0.02)(5.30).endswith(', still above.')
+  beyond = findings.Stat(5.70, 5.66, 5.75, 4)  # past theirs (5.60), not containing it
+  assert sections.estimand_note(beyond, 2, '', None, ours, 0.02)(5.60).endswith(', now above.')
+
+
+def test_seed_stderr_is_the_stderr_of_the_mean_over_seeds():
+  records = [
+    {'epoch': e, 'seed': seed, 'information': {'T1': {'mi_input': [v + e, 0.01]}}}
+    for seed, v in enumerate((1.0, 2.0, 3.0))
+    for e in (0, 1)
+  ]
+  first = lambda rs: findings.peak_summary(rs, findings.mi_input('T1'))['first']
+  assert sections.seed_stderr(records, first) == pytest.approx(1 / math.sqrt(3))
+  assert math.isnan(sections.seed_stderr(records[:2], first))  # one seed
+
+
+def test_the_split_comes_from_run_json_data_split_else_from_the_data_source():
+  run = _ours()
+  assert sections.data_split(run) == 'seeded'  # a run.json before `data_split`: parsed
+  run.meta['data_split'] = 'authors'  # the field wins over the free text
+  assert sections.data_split(run) == 'authors'
+  assert sections.split_text(run) == "the authors' split file"
+  assert sections.split_note(run)(0.9) == 'Open (the test set is theirs).'
+  run.meta['data_split'] = 'seeded'
+  run.config['data'] = {'split_seed': 3, 'test_fraction': 0.25}
+  assert sections.split_text(run) == 'a seeded split (seed=3, test_fraction=0.25)'
+  run.meta['data_split'] = None  # not SZT
+  assert sections.split_text(run) == 'a train/test split not recorded in run.json'
+  assert sections.split_note(run)(0.9).startswith('Open, possibly the split')
