@@ -59,14 +59,37 @@ def evaluation_set(config, dataset) -> tuple[np.ndarray, np.ndarray, list]:
   resample = which == config_base.RESAMPLE
   x, y, positions = _analysis_inputs(dataset, 'all' if resample else which)
   count = config.analysis.num_eval_inputs
-  if resample or not count or count >= len(x):
-    return x, y, positions.tolist()
-  if dataset.index_train is None and which != 'all':
-    chosen = np.arange(count)
-  else:
-    rng = np.random.default_rng(config.data.split_seed)
-    chosen = np.sort(rng.choice(len(x), count, replace=False))
-  return x[chosen], y[chosen], positions[chosen].tolist()
+  if not (resample or not count or count >= len(x)):
+    if dataset.index_train is None and which != 'all':
+      chosen = np.arange(count)
+    else:
+      rng = np.random.default_rng(config.data.split_seed)
+      chosen = np.sort(rng.choice(len(x), count, replace=False))
+    x, y, positions = x[chosen], y[chosen], positions[chosen]
+  _check_clustering_pairs(config, y, dataset.num_classes)
+  return x, y, positions.tolist()
+
+
+def _check_clustering_pairs(config, labels, num_classes: int) -> None:
+  """The clustering measures compare pairs of inputs of one class with pairs
+  of two classes: with `analysis.clustering` on, the evaluation inputs must
+  hold both, or the run would train and then fail at its first analysis.
+
+  Raises:
+    configs.ConfigError: naming the fields to change.
+  """
+  if not config.analysis.clustering:
+    return
+  counts = np.bincount(np.asarray(labels), minlength=num_classes)
+  if np.any(counts >= 2) and np.count_nonzero(counts) >= 2:
+    return
+  raise configs.ConfigError(
+    f'config field analysis.num_eval_inputs = {config.analysis.num_eval_inputs} leaves '
+    f'{len(labels)} evaluation input(s) with class counts {counts[counts > 0].tolist()}: the '
+    'clustering measures need two inputs of one class and inputs of two classes. Analyse more '
+    'inputs (--config.analysis.num_eval_inputs=0 for all) or set '
+    '--config.analysis.clustering=False.'
+  )
 
 
 def num_analysed_inputs(config, num_eval: int) -> int:

@@ -77,3 +77,16 @@ def test_evaluation_set_of_a_data_set_of_files():
   config.analysis.inputs = 'test'
   with pytest.raises(configs.ConfigError, match='analysis.inputs'):
     setup.evaluation_set(config, _files_dataset(num_test=0))
+
+
+@pytest.mark.parametrize('count', [1, 2])
+def test_too_few_inputs_for_the_clustering_measures_is_a_config_error(count):
+  """Issue 22, also seen: num_eval_inputs = 1 or 2 trained the whole run,
+  then failed in clustering ('no within-class pairs'). Now a one-line
+  error before training; without clustering the inputs are accepted."""
+  config, dataset = configs.get_config('mnist'), _files_dataset()
+  config.analysis.num_eval_inputs = count  # test labels 0, 1, 0, ...
+  with pytest.raises(configs.ConfigError, match=r'analysis\.num_eval_inputs = .*clustering=False'):
+    setup.evaluation_set(config, dataset)
+  config.analysis.clustering = False
+  assert len(setup.evaluation_set(config, dataset)[0]) == count
