@@ -101,13 +101,14 @@ EXPERIMENTS = {
 }
 # What the default seed counts rest on (the --num_seeds help text).
 SEEDS_NOTE = (
-  'minimal_tanh, minimal_lrelu: 8 seeds, about a minute each (measured); szt_deterministic: '
-  '8, about 10 minutes (extrapolated from a shortened run); szt, szt_relu: 8 (szt: two runs, '
-  'szt and szt_resample, each trained; szt alone took 35 minutes on 2 cores, measured; '
-  'szt_resample and szt_relu not measured); szt_orthonormal: 4 (two runs, szt_orthonormal '
-  'and szt); mnist: 3 (two runs, mnist and mnist_deterministic; with 3 seeds each, ranges over '
-  'seeds that do not overlap arise by chance 1 time in 10, with 2 each 1 in 3; an earlier run '
-  'took 16.6 and 9.5 minutes for one seed of each on 2 cores)'
+  'minimal_tanh, minimal_lrelu: 8 seeds, 12 and 21 seconds on 2 cores (measured); '
+  'szt_deterministic: 8, about 10 minutes (extrapolated from a shortened run); szt, szt_relu: 8 '
+  '(szt: two runs, szt and szt_resample, each trained; with 2 seeds they took 507 and 525 s on 2 '
+  'shared cores, measured; 8 seeds not measured at this code, szt_relu not measured); '
+  'szt_orthonormal: 4 (two runs, szt_orthonormal and szt); mnist: 3 (two runs, mnist and '
+  'mnist_deterministic; with 3 seeds each, ranges over seeds that do not overlap arise by chance '
+  '1 time in 10, with 2 each 1 in 3; 3 seeds took 139 and 39 minutes on 2 cores shared with '
+  'other runs, measured)'
 )
 
 
