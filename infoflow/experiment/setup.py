@@ -20,6 +20,7 @@ from infoflow import information
 from infoflow import models
 from infoflow import sampling
 from infoflow.configs import base as config_base
+from infoflow.measures import clustering
 
 
 def read_dataset(config) -> data_lib.Dataset:
@@ -71,23 +72,22 @@ def evaluation_set(config, dataset) -> tuple[np.ndarray, np.ndarray, list]:
 
 
 def _check_clustering_pairs(config, labels, num_classes: int) -> None:
-  """The clustering measures compare pairs of inputs of one class with pairs
-  of two classes: with `analysis.clustering` on, the evaluation inputs must
-  hold both, or the run would train and then fail at its first analysis.
+  """With `analysis.clustering` on, the evaluation inputs must hold the pairs
+  the class measures compare (`clustering.pair_problem`), or the run would
+  train and then fail at its first analysis.
 
   Raises:
     configs.ConfigError: naming the fields to change.
   """
-  if not config.analysis.clustering:
+  problem = config.analysis.clustering and clustering.pair_problem(labels, num_classes)
+  if not problem:
     return
   counts = np.bincount(np.asarray(labels), minlength=num_classes)
-  if np.any(counts >= 2) and np.count_nonzero(counts) >= 2:
-    return
   raise configs.ConfigError(
     f'config field analysis.num_eval_inputs = {config.analysis.num_eval_inputs} leaves '
-    f'{len(labels)} evaluation input(s) with class counts {counts[counts > 0].tolist()}: the '
-    'clustering measures need two inputs of one class and inputs of two classes. Analyse more '
-    'inputs (--config.analysis.num_eval_inputs=0 for all) or set '
+    f'{len(labels)} evaluation input(s) with class counts {counts[counts > 0].tolist()}, '
+    f'{problem} The clustering measures need two inputs of one class and inputs of two '
+    'classes: analyse more inputs (--config.analysis.num_eval_inputs=0 for all) or set '
     '--config.analysis.clustering=False.'
   )
 

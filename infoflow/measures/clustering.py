@@ -195,13 +195,27 @@ def _class_labels(labels, num_rows: int, num_classes):
   return jnp.asarray(y), k
 
 
-def _check_pairs(labels: np.ndarray, num_classes: int) -> None:
-  """ValueError unless there are within-class and between-class pairs."""
-  counts = np.bincount(labels, minlength=num_classes)
+def pair_problem(labels, num_classes: int):
+  """What keeps the class measures from being defined for `labels`, or None.
+
+  The class similarity and scatter compare pairs of inputs of one class with
+  pairs of two classes, so both must exist: a class with >= 2 members and
+  >= 2 classes present. Returns a short reason ('no within-class pairs: ...'),
+  or None when both kinds of pair exist.
+  """
+  counts = np.bincount(np.asarray(labels), minlength=num_classes)
   if np.sum(counts * (counts - 1)) == 0:
-    raise ValueError('no within-class pairs: every class has < 2 members.')
+    return 'no within-class pairs: every class has < 2 members.'
   if np.count_nonzero(counts) < 2:
-    raise ValueError('no between-class pairs: only one class is present.')
+    return 'no between-class pairs: only one class is present.'
+  return None
+
+
+def _check_pairs(labels: np.ndarray, num_classes: int) -> None:
+  """ValueError unless there are within-class and between-class pairs (`pair_problem`)."""
+  problem = pair_problem(labels, num_classes)
+  if problem:
+    raise ValueError(problem)
 
 
 class ScatterRatio(NamedTuple):

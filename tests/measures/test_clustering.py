@@ -17,6 +17,7 @@ from infoflow.measures.clustering import k_nearest_neighbors
 from infoflow.measures.clustering import knn_label_agreement
 from infoflow.measures.clustering import num_distinguishable_clusters
 from infoflow.measures.clustering import packing_clusters
+from infoflow.measures.clustering import pair_problem
 from infoflow.measures.clustering import scatter_ratio
 from infoflow.measures.clustering import single_linkage_tree
 from infoflow.measures.distinguishable import greedy_packing
@@ -579,3 +580,14 @@ def test_packing_with_neighbour_lists_equals_the_full_scan_on_exact_ties(k):
         near = ((rows - rows[i]) ** 2).sum(axis=1) <= sq_radius
         expected[(expected < 0) & near] = i
     np.testing.assert_array_equal(full, expected)
+
+
+def test_pair_problem_names_the_missing_pairs_and_the_measures_refuse_them():
+  """The class measures need within- and between-class pairs; the reason is
+  one function's (also used to refuse a run's evaluation inputs up front)."""
+  assert pair_problem([0, 1, 0], 2) is None
+  assert pair_problem([0, 1], 2).startswith('no within-class pairs')
+  assert pair_problem([1, 1, 1], 2).startswith('no between-class pairs')
+  x = np.eye(3, dtype=np.float32)
+  with pytest.raises(ValueError, match='no within-class pairs'):
+    class_similarity(x, np.array([0, 1, 2]), 3)
