@@ -1,7 +1,8 @@
 r"""Benchmark of the information estimates: posterior form against difference.
 
-    python -m launch.bench_information [--cases=separated,clustered]
+    python -m launch.bench_information [--kinds=separated,clustered]
         [--num_inputs=4096] [--replicas=100] [--equal_draws=4096]
+        [--calibration_keys=200]
 
 One SZT-scale layer (m = 4096 inputs x R = 100 replicas = 409,600 pooled
 centres, beta = 0.005, two classes; `infoflow.data.synthetic.layer_samples`):
@@ -25,6 +26,15 @@ Rows, for each case:
 A last line per case measures what the stratified draws of the posterior
 form gain (`stratification_gain`): the stderr ratio stratified / i.i.d. of
 I(X;T) at equal draws (16,384), and the share of the variance removed.
+A last section checks the reported standard error where the truth is known
+exactly (`ceiling_calibration`): a layer that separates m distinct rows
+(uniform in [-1, 1]^10, identical replicas, like a trained T1), fed m rows
+drawn with replacement as on the authors' estimand (`analysis.inputs =
+'resample'`), has I(X;T) equal to the entropy of the draw's multiplicities
+(`information.information_ceiling`). Over `--calibration_keys` keys (a
+fresh draw of rows and of Monte Carlo draws each) it prints the spread of
+z = (estimate - ceiling) / stderr: mean near 0, sd near 1 and no |z| much
+beyond 3 say the stderr is honest; and the largest |estimate - ceiling|.
 Times are warm (each call is made once with the same arguments before it is
 timed: compilation excluded; group building and method choice included). Columns: I(X;T) and I(T;Y)
 with standard errors (nats), the draws, seconds, and the stderr ratios
@@ -138,6 +148,43 @@ def stratification_gain(samples, labels, num_blocks: int = 8):
   return 1 - paired / iid, float(np.sqrt(paired / iid))
 
 
+def ceiling_calibration(num_keys: int, num_inputs: int, dim: int = 10, seed: int = 0):
+  """z = (estimate - ceiling) / stderr of I(X;T) over `num_keys` resamples
+  of a separated layer (module docstring): a (num_keys, 2) array of z and
+  estimate - ceiling (nats), one row per key."""
+  import jax
+  import numpy as np
+
+  from infoflow import information
+  from infoflow.experiment import setup
+
+  rng = np.random.default_rng(seed)
+  means = rng.uniform(-1.0, 1.0, size=(num_inputs, dim)).astype(np.float32)
+  rows = []
+  for k in range(num_keys):
+    key = jax.random.fold_in(jax.random.key(seed), k)
+    drawn = means[setup.resample_rows(jax.random.fold_in(key, 0), num_inputs, num_inputs)]
+    ceiling = setup.ceiling_of_inputs(drawn)
+    samples = np.repeat(drawn[:, None, :], 2, axis=1)  # a function of X: replicas coincide
+    est = information.layer_information(jax.random.fold_in(key, 1), samples, BETA).mi_input
+    diff, stderr = float(est.nats) - ceiling, float(est.stderr)
+    # A zero stderr (every stratum inside one input: m >= the strata) is
+    # honest only if the estimate is exact.
+    z = diff / stderr if stderr > 0 else (0.0 if abs(diff) <= 1e-5 else math.inf)
+    rows.append((z, diff))
+  return np.asarray(rows)
+
+
+def format_calibration(zs, num_inputs: int) -> str:
+  """One line summarising `ceiling_calibration`'s rows."""
+  z, diff = zs[:, 0], zs[:, 1]
+  return (
+    f'calibration: {len(z)} resamples of m = {num_inputs} separated rows: z mean {z.mean():+.2f}, '
+    f'sd {z.std(ddof=1):.2f}, largest |z| {abs(z).max():.2f}, share |z| > 3 '
+    f'{(abs(z) > 3).mean():.3f}; largest |estimate - ceiling| {abs(diff).max():.4f} nats'
+  )
+
+
 def ratio(worse, better) -> str:
   """'12.3x', or '>1000x' when the better stderr is (nearly) zero."""
   num, den = float(worse.stderr), float(better.stderr)
@@ -158,6 +205,9 @@ _KINDS = flags.DEFINE_list(
 _NUM_INPUTS = flags.DEFINE_integer('num_inputs', 4096, 'm, inputs.')
 _REPLICAS = flags.DEFINE_integer('replicas', 100, 'R, replicas per input.')
 _EQUAL_DRAWS = flags.DEFINE_integer('equal_draws', 4096, 'N, draws of the equal-draws rows.')
+_CALIBRATION_KEYS = flags.DEFINE_integer(
+  'calibration_keys', 200, 'Resamples of the stderr calibration (0: skip it).'
+)
 
 
 def main(argv):
@@ -181,6 +231,9 @@ def main(argv):
       f'equal draws ({share:.0%} of the variance removed)',
       flush=True,
     )
+  if _CALIBRATION_KEYS.value:
+    zs = ceiling_calibration(_CALIBRATION_KEYS.value, num_inputs)
+    print(format_calibration(zs, num_inputs), flush=True)
 
 
 if __name__ == '__main__':

@@ -1,10 +1,12 @@
 """The documentation runs: every ```python block of README.md and docs/api.md.
 
 All blocks run in one fresh Python process (JAX is imported, and each program
-compiled, once for all of them), each group of blocks in a fresh namespace
-with its own temporary working directory; the repository root is on
-PYTHONPATH and INFOFLOW_DATA_DIR points at an empty folder (so SZT labels are
-generated and nothing is read from, or written to, the user's data). A block
+compiled, once for all of them; through the test session's persistent
+compilation cache, so a program another test compiled first is read back),
+each group of blocks in a fresh namespace with its own temporary working
+directory; the repository root is on PYTHONPATH and INFOFLOW_DATA_DIR points
+at an empty folder (so SZT labels are generated and nothing is read from, or
+written to, the user's data). A block
 whose first line starts with `# continued` runs after the block before it, in
 the same namespace (used where a page builds one run and then reads it).
 Blocks fenced as anything other than `python` (```bash, ```py sketches,
@@ -40,6 +42,8 @@ _LINK = re.compile(r'\]\(([^)\s#]+)(?:#[^)]*)?\)')
 RESULT_MARK = '@@docs-block-result@@'
 _DRIVER = """
 import json, os, sys, traceback
+from infoflow import compile_cache
+compile_cache.enable()  # the test session's cache (INFOFLOW_COMPILE_CACHE): shared programs
 base = os.getcwd()
 for index, group in enumerate(json.load(sys.stdin)):
   folder = os.path.join(base, f'group{{index}}')

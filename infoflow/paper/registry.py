@@ -103,8 +103,8 @@ EXPERIMENTS = {
 SEEDS_NOTE = (
   'minimal_tanh, minimal_lrelu: 8 seeds, 12 and 21 seconds on 2 cores (measured); '
   'szt_deterministic: 8, about 10 minutes (extrapolated from a shortened run); szt, szt_relu: 8 '
-  '(szt: two runs, szt and szt_resample, each trained; with 2 seeds they took 507 and 525 s on 2 '
-  'shared cores, measured; 8 seeds not measured at this code, szt_relu not measured); '
+  '(szt: two runs, szt and szt_resample, each trained; with 8 seeds they took 1537 and 1482 s on '
+  '2 cores, measured; szt_relu not measured); '
   'szt_orthonormal: 4 (two runs, szt_orthonormal and szt); mnist: 3 (two runs, mnist and '
   'mnist_deterministic; with 3 seeds each, ranges over seeds that do not overlap arise by chance '
   '1 time in 10, with 2 each 1 in 3; 3 seeds took 139 and 39 minutes on 2 cores shared with '

@@ -63,3 +63,13 @@ def test_bench_entropy_fresh_process_says_when_it_died():
 def test_bench_entropy_szt_groups_scale_the_szt_cases():
   centers, beta, num_mc, subset = bench_entropy.make_case('szt_r100_d5', groups=3)
   assert centers.shape == (3, 100, 5) and beta == 0.005 and (num_mc, subset) == (16_384, 1024)
+
+
+def test_bench_information_ceiling_calibration_on_a_separated_layer():
+  zs = bench_information.ceiling_calibration(4, 4096)
+  assert zs.shape == (4, 2) and np.all(np.isfinite(zs))
+  # The estimate sits at the multiplicity entropy within a few of its stderrs.
+  assert np.all(np.abs(zs[:, 0]) < 5) and np.all(np.abs(zs[:, 1]) < 0.2)
+  assert bench_information.format_calibration(zs, 4096).startswith(
+    'calibration: 4 resamples of m = 4096'
+  )
