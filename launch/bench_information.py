@@ -2,7 +2,7 @@ r"""Benchmark of the information estimates: posterior form against difference.
 
     python -m launch.bench_information [--kinds=separated,clustered]
         [--num_inputs=4096] [--replicas=100] [--equal_draws=4096]
-        [--calibration_keys=200]
+        [--calibration_keys=200] [--calibration_layer=WORKDIR:EPOCH:LAYER]
 
 One SZT-scale layer (m = 4096 inputs x R = 100 replicas = 409,600 pooled
 centres, beta = 0.005, two classes; `infoflow.data.synthetic.layer_samples`):
@@ -35,6 +35,8 @@ drawn with replacement as on the authors' estimand (`analysis.inputs =
 fresh draw of rows and of Monte Carlo draws each) it prints the spread of
 z = (estimate - ceiling) / stderr: mean near 0, sd near 1 and no |z| much
 beyond 3 say the stderr is honest; and the largest |estimate - ceiling|.
+`--calibration_layer=WORKDIR:EPOCH:LAYER` runs the same check on a layer a run
+saved (seed 0's noise-free representation at that epoch, e.g. an SZT T1).
 Times are warm (each call is made once with the same arguments before it is
 timed: compilation excluded; group building and method choice included). Columns: I(X;T) and I(T;Y)
 with standard errors (nats), the draws, seconds, and the stderr ratios
@@ -148,38 +150,74 @@ def stratification_gain(samples, labels, num_blocks: int = 8):
   return 1 - paired / iid, float(np.sqrt(paired / iid))
 
 
-def ceiling_calibration(num_keys: int, num_inputs: int, dim: int = 10, seed: int = 0):
+def separated_rows(num_inputs: int, dim: int = 10, seed: int = 0):
+  """(num_inputs, dim) float32 rows uniform in [-1, 1]^dim: far apart against
+  beta, so a layer that is these rows separates every one."""
+  import numpy as np
+
+  rng = np.random.default_rng(seed)
+  return rng.uniform(-1.0, 1.0, size=(num_inputs, dim)).astype(np.float32)
+
+
+def saved_layer(workdir: str, epoch: int, layer: str):
+  """(rows, beta): a run's saved noise-free `layer` at `epoch` (seed 0, all
+  its evaluation inputs; `representations/epoch_EEEEEE.npz`) and its beta.
+
+  Raises:
+    ValueError: no such epoch or layer (the message lists what exists).
+  """
+  import numpy as np
+
+  from infoflow import record
+
+  run = record.load_run(workdir)
+  if epoch not in run.snapshots:
+    raise ValueError(
+      f'{workdir}: no representations at epoch {epoch}; saved: {run.representation_epochs()}'
+    )
+  arrays = run.load_representations(epoch)
+  if layer not in arrays:
+    known = [k for k in arrays if k != 'labels']
+    raise ValueError(f'{workdir}, epoch {epoch}: no layer {layer!r}; saved: {known}')
+  return np.asarray(arrays[layer], np.float32), float(run.meta.get('beta', BETA))
+
+
+def ceiling_calibration(num_keys: int, rows, beta: float = BETA, seed: int = 0):
   """z = (estimate - ceiling) / stderr of I(X;T) over `num_keys` resamples
-  of a separated layer (module docstring): a (num_keys, 2) array of z and
-  estimate - ceiling (nats), one row per key."""
+  of the layer whose noise-free values given the m inputs are `rows`
+  (module docstring): m rows drawn with replacement per key, identical
+  replicas. A (num_keys, 2) array of z and estimate - ceiling (nats).
+
+  The truth is the ceiling only where the layer separates the distinct
+  rows drawn (against beta), as `separated_rows` and a trained SZT T1 do.
+  """
   import jax
   import numpy as np
 
   from infoflow import information
   from infoflow.experiment import setup
 
-  rng = np.random.default_rng(seed)
-  means = rng.uniform(-1.0, 1.0, size=(num_inputs, dim)).astype(np.float32)
-  rows = []
+  rows = np.asarray(rows)
+  m, out = len(rows), []
   for k in range(num_keys):
     key = jax.random.fold_in(jax.random.key(seed), k)
-    drawn = means[setup.resample_rows(jax.random.fold_in(key, 0), num_inputs, num_inputs)]
+    drawn = rows[setup.resample_rows(jax.random.fold_in(key, 0), m, m)]
     ceiling = setup.ceiling_of_inputs(drawn)
     samples = np.repeat(drawn[:, None, :], 2, axis=1)  # a function of X: replicas coincide
-    est = information.layer_information(jax.random.fold_in(key, 1), samples, BETA).mi_input
+    est = information.layer_information(jax.random.fold_in(key, 1), samples, beta).mi_input
     diff, stderr = float(est.nats) - ceiling, float(est.stderr)
     # A zero stderr (every stratum inside one input: m >= the strata) is
     # honest only if the estimate is exact.
     z = diff / stderr if stderr > 0 else (0.0 if abs(diff) <= 1e-5 else math.inf)
-    rows.append((z, diff))
-  return np.asarray(rows)
+    out.append((z, diff))
+  return np.asarray(out)
 
 
-def format_calibration(zs, num_inputs: int) -> str:
-  """One line summarising `ceiling_calibration`'s rows."""
+def format_calibration(zs, what: str) -> str:
+  """One line summarising `ceiling_calibration`'s rows of the layer `what`."""
   z, diff = zs[:, 0], zs[:, 1]
   return (
-    f'calibration: {len(z)} resamples of m = {num_inputs} separated rows: z mean {z.mean():+.2f}, '
+    f'calibration: {len(z)} resamples of {what}: z mean {z.mean():+.2f}, '
     f'sd {z.std(ddof=1):.2f}, largest |z| {abs(z).max():.2f}, share |z| > 3 '
     f'{(abs(z) > 3).mean():.3f}; largest |estimate - ceiling| {abs(diff).max():.4f} nats'
   )
@@ -208,6 +246,12 @@ _EQUAL_DRAWS = flags.DEFINE_integer('equal_draws', 4096, 'N, draws of the equal-
 _CALIBRATION_KEYS = flags.DEFINE_integer(
   'calibration_keys', 200, 'Resamples of the stderr calibration (0: skip it).'
 )
+_CALIBRATION_LAYER = flags.DEFINE_string(
+  'calibration_layer',
+  None,
+  'WORKDIR:EPOCH:LAYER, e.g. runs/paper/szt/:43:T1: calibrate on that saved layer of a run '
+  '(seed 0) instead of synthetic separated rows.',
+)
 
 
 def main(argv):
@@ -232,8 +276,15 @@ def main(argv):
       flush=True,
     )
   if _CALIBRATION_KEYS.value:
-    zs = ceiling_calibration(_CALIBRATION_KEYS.value, num_inputs)
-    print(format_calibration(zs, num_inputs), flush=True)
+    if _CALIBRATION_LAYER.value:
+      workdir, epoch, layer = _CALIBRATION_LAYER.value.rsplit(':', 2)
+      rows, beta = saved_layer(workdir, int(epoch), layer)
+      what = f'{layer} of {workdir} at epoch {epoch} (m = {len(rows)}, beta = {beta:g})'
+    else:
+      rows, beta = separated_rows(num_inputs), BETA
+      what = f'm = {num_inputs} separated rows'
+    zs = ceiling_calibration(_CALIBRATION_KEYS.value, rows, beta)
+    print(format_calibration(zs, what), flush=True)
 
 
 if __name__ == '__main__':

@@ -16,6 +16,8 @@ information and entropies, fractions for accuracies.
   layer's I(X;T) (or binned entropy) and each clustering measure and binned
   entropy of that layer.
 - `ceiling`: the recorded ceiling of I(X;T) (`information_ceiling`).
+- `ceiling_gaps`: a layer's I(X;T) minus its epoch's ceiling, at every seed
+  and analysed epoch, against a tolerance and in standard errors.
 - `replica_gaps`: the layer-epochs whose full-R and R/2 estimates of I(X;T)
   differ (`infoflow.record.replica_gap_flagged`), and the largest gap.
 - `final_metrics`, `clustering_at`, `value_near`: plain values at the last /
@@ -292,6 +294,67 @@ def ceiling(records: Sequence[dict]) -> Stat:
   multiplicities for inputs drawn with replacement, which moves from draw to
   draw. Count 0 for records written without the field."""
   return stat([r.get('information_ceiling') for rs in by_seed(records).values() for r in rs])
+
+
+class CeilingGaps(NamedTuple):
+  """A layer's I(X;T) minus its analysed epoch's ceiling, over every seed and
+  analysed epoch (`information_ceiling`, nats).
+
+  For a layer that separates every distinct input the estimand equals the
+  ceiling, so the gaps are the Monte Carlo error alone: their z = gap /
+  stderr should have sd ~1, and a gap beyond a few stderr is either a rare
+  excursion or a layer that does not separate.
+
+  Attributes:
+    count: layer-epochs with both an estimate and a ceiling.
+    within: those with |gap| <= the tolerance asked for.
+    mean, sd: of the gaps (nats).
+    worst: the largest gap in absolute value (nats, signed), at worst_epoch
+      of worst_seed, worst_sigmas stderr.
+    z_sd: the sd of z over the layer-epochs with a stderr > 0 (NaN if none).
+    beyond_3: layer-epochs with |z| > 3.
+  """
+
+  count: int
+  within: int
+  mean: float
+  sd: float
+  worst: float
+  worst_sigmas: float
+  worst_epoch: int
+  worst_seed: int
+  z_sd: float
+  beyond_3: int
+
+
+def ceiling_gaps(records: Sequence[dict], layer: str, tolerance: float) -> Optional[CeilingGaps]:
+  """The `CeilingGaps` of `layer` (|gap| <= `tolerance` nats counts as
+  within); None when no record has both the layer's I(X;T) and a ceiling."""
+  rows = []  # (gap, stderr, epoch, seed)
+  for seed, rs in by_seed(records).items():
+    for r in rs:
+      value, err = value_stderr(dig(r, 'information', layer, 'mi_input'))
+      ceiling = r.get('information_ceiling')
+      if ceiling is not None and math.isfinite(value):
+        rows.append((value - ceiling, err, r['epoch'], seed))
+  if not rows:
+    return None
+  gaps = np.asarray([g for g, *_ in rows])
+  z = np.asarray([g / e for g, e, *_ in rows if e > 0])
+  gap, err, epoch, seed = max(rows, key=lambda row: abs(row[0]))
+  sigmas = gap / err if err > 0 else (0.0 if gap == 0 else math.copysign(math.inf, gap))
+  return CeilingGaps(
+    count=len(rows),
+    within=int(np.sum(np.abs(gaps) <= tolerance)),
+    mean=float(gaps.mean()),
+    sd=float(gaps.std()),
+    worst=gap,
+    worst_sigmas=sigmas,
+    worst_epoch=epoch,
+    worst_seed=seed,
+    z_sd=float(z.std()) if len(z) else math.nan,
+    beyond_3=int(np.sum(np.abs(z) > 3)),
+  )
 
 
 class ReplicaGaps(NamedTuple):

@@ -378,6 +378,22 @@ def ceiling_of(run) -> f.Stat:
   return s
 
 
+def first_layer_at_ceiling(resample) -> str:
+  """A sentence: how close the first layer of the run on the authors'
+  estimand stays to each analysed epoch's ceiling (`findings.ceiling_gaps`),
+  or '' without the records for it."""
+  layers = layers_with(resample)
+  g = f.ceiling_gaps(resample.records, layers[0], AT_CEILING_NATS) if layers else None
+  if g is None:
+    return ''
+  return (
+    f" Its {layers[0]} minus each analysed epoch's ceiling: within {AT_CEILING_NATS} nats at "
+    f'{g.within} of {g.count} layer-epochs (mean {g.mean:+.4f}, sd {g.sd:.4f} nats; z = gap / '
+    f'stderr has sd {g.z_sd:.2f}, {g.beyond_3} beyond 3); the largest {g.worst:+.3f} nats '
+    f'({g.worst_sigmas:.1f} stderr) at epoch {g.worst_epoch} of seed {g.worst_seed}.'
+  )
+
+
 def ceiling_lines(run, resample) -> list[str]:
   """Why the shallow layers sit where they do, with numbers: the ceilings of
   the two estimands, and the gap of ours (and of the run on the authors'
@@ -401,6 +417,7 @@ def ceiling_lines(run, resample) -> list[str]:
       f" Our run on the authors' estimand records the ceiling of each analysed epoch's draw: "
       f'{fmt(ceiling_of(resample), 3)} nats over seeds and epochs.'
     )
+    text += first_layer_at_ceiling(resample)
   shallow = [n for n in layers_with(run)[:3] if n in AUTHORS_INFORMATION]
   ours_info = f.information_summary(run.records, shallow)
   alt = f.information_summary(resample.records, shallow) if resample is not None else {}

@@ -4,6 +4,7 @@ numbers come from full runs: docs/benchmarks.md)."""
 import math
 import os
 
+import helpers
 import numpy as np
 import pytest
 
@@ -66,10 +67,30 @@ def test_bench_entropy_szt_groups_scale_the_szt_cases():
 
 
 def test_bench_information_ceiling_calibration_on_a_separated_layer():
-  zs = bench_information.ceiling_calibration(4, 4096)
+  rows = bench_information.separated_rows(4096)
+  zs = bench_information.ceiling_calibration(4, rows)
   assert zs.shape == (4, 2) and np.all(np.isfinite(zs))
   # The estimate sits at the multiplicity entropy within a few of its stderrs.
   assert np.all(np.abs(zs[:, 0]) < 5) and np.all(np.abs(zs[:, 1]) < 0.2)
-  assert bench_information.format_calibration(zs, 4096).startswith(
-    'calibration: 4 resamples of m = 4096'
-  )
+  line = bench_information.format_calibration(zs, 'm = 4096 separated rows')
+  assert line.startswith('calibration: 4 resamples of m = 4096 separated rows: z mean')
+
+
+def test_bench_information_ceiling_calibration_sees_a_layer_that_merges_rows():
+  """Rows closer than beta are not separated: the estimate falls below the
+  multiplicity entropy by far more than its stderr, and z says so."""
+  rows = bench_information.separated_rows(4096) * 1e-4  # all within ~beta / 25
+  zs = bench_information.ceiling_calibration(2, rows)
+  assert np.all(zs[:, 1] < -1.0) and np.all(zs[:, 0] < -10)
+
+
+def test_bench_information_saved_layer_of_a_finished_run(finished_run):
+  workdir, records = finished_run
+  epoch = records[-1]['epoch']
+  rows, beta = bench_information.saved_layer(str(workdir), epoch, 'T1')
+  assert rows.ndim == 2 and len(rows) == 128  # the run's 128 evaluation inputs
+  assert beta == pytest.approx(helpers.tiny_config().model.beta)
+  with pytest.raises(ValueError, match=r"no layer 'T9'; saved: \['T1'"):
+    bench_information.saved_layer(str(workdir), epoch, 'T9')
+  with pytest.raises(ValueError, match='no representations at epoch 7; saved: '):
+    bench_information.saved_layer(str(workdir), 7, 'T1')

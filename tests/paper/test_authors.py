@@ -130,6 +130,12 @@ def test_szt_section_sets_ours_their_estimand_and_theirs_side_by_side():
   assert '| T1 | first | 8.32 | 7.75 (7.75 to 7.76) | 7.76 |' in text
   assert '| all | ceiling | 8.318 | 7.747 (7.745 to 7.750) | 7.744 (expected) |' in text
   assert 'The two ceilings differ by 0.573 nats.' in text
+  # T1 - ceiling: 0.005 - 0.001 i (seed 0), 0.013 - 0.001 i (seed 1), i = 0..5.
+  assert (
+    "Its T1 minus each analysed epoch's ceiling: within 0.03 nats at 12 of 12 layer-epochs "
+    '(mean +0.0065, sd 0.0043 nats; z = gap / stderr has sd 0.43, 0 beyond 3); the largest '
+    '+0.013 nats (1.3 stderr) at epoch 0 of seed 1.'
+  ) in text
   assert 'Train/test split: a seeded split (seed=0, test_fraction=0.2).' in text
   # Ours differs from their T1; their estimand explains it with numbers.
   t1 = next(d for d in sec.differences if d.startswith('T1 I(X;T), first'))

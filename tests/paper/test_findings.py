@@ -121,6 +121,22 @@ def test_spearman_summary_against_clustering_and_binning():
   assert by_bins['gap'].mean == pytest.approx(-1.0)
 
 
+def test_ceiling_gaps_count_tolerance_and_stderrs():
+  # Seed 0 sits at its ceilings; seed 1 once 0.05 nats above (5 stderr).
+  curves = [[(0, 7.70), (10, 7.71), (100, 7.72)], [(0, 7.70), (10, 7.76), (100, 7.72)]]
+  records = _records(
+    curves, layer='T1', extra=lambda s, e, i: {'information_ceiling': 7.7 + 0.01 * i}
+  )
+  records.append({'epoch': 200, 'seed': 1, 'information': {'T1': {'mi_input': [7.0, 0.01]}}})
+  g = findings.ceiling_gaps(records, 'T1', 0.03)  # the record without a ceiling is left out
+  assert (g.count, g.within, g.worst_epoch, g.worst_seed, g.beyond_3) == (6, 5, 10, 1, 1)
+  assert g.worst == pytest.approx(0.05) and g.worst_sigmas == pytest.approx(5.0)
+  assert g.mean == pytest.approx(0.05 / 6)
+  gaps = np.array([0, 0, 0, 0, 0.05, 0])
+  assert g.sd == pytest.approx(gaps.std()) and g.z_sd == pytest.approx((gaps / 0.01).std())
+  assert findings.ceiling_gaps(records, 'T2', 0.03) is None
+
+
 def test_replica_gaps_ceiling_and_value_near():
   def extra(seed, epoch, i):
     half = {'T5': {'mi_input_half_replicas': [1.0 - (0.1 if i == 2 else 0.0), 0.01]}}
